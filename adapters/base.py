@@ -1,0 +1,99 @@
+"""The adapter contract. Adapters never import the web server: the HTTP layer hands them a
+frozen `InboundRequest` and turns their `Parsed` result into a response.
+
+A webhook runs verify -> parse -> publish -> answer, in that order, for every platform:
+`verify` raises SignatureError (401), `parse` raises PayloadError (400), and the HTTP layer
+publishes `Parsed.events` (503 if the bus cannot confirm) before answering `Parsed.reply`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar, Protocol
+
+from gateway.config import BotConfig, Settings
+from gateway.events import Action, Event
+
+
+@dataclass(frozen=True)
+class InboundRequest:
+    """One webhook request, as the adapter sees it. Header names are lower-case."""
+
+    platform: str
+    bot: str
+    method: str
+    headers: Mapping[str, str]
+    query: Mapping[str, str]
+    body: bytes
+    received_at: datetime
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+
+@dataclass(frozen=True)
+class WebhookReply:
+    status: int = 200
+    body: bytes = b'{"ok":true}'
+    content_type: str = "application/json"
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """What a webhook request means: events to publish, then the answer to give."""
+
+    events: tuple[Event, ...] = ()
+    reply: WebhookReply | None = None  # None: 200 {"ok": true}
+    wait_for_reply: bool = False  # answer with the bot's replies to events[0] (generic ?wait=1)
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """What the platform said to a sent action. `message_id` is the platform's own id."""
+
+    message_id: str | None = None
+    text: str | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict)
+    extra_message_ids: tuple[str, ...] = ()  # further parts of a long text split in several
+
+
+class AdapterContext(Protocol):
+    """What a running adapter may use from the gateway."""
+
+    settings: Settings
+
+    async def publish_event(self, event: Event) -> None:
+        """Publish an inbound event with a broker confirm; raises BusUnavailable."""
+        ...
+
+    async def load_state(self, platform: str, bot: str) -> dict[str, Any]:
+        """The adapter's durable state (e.g. a polling offset), kept in `platform_bots.state`."""
+        ...
+
+    async def save_state(self, platform: str, bot: str, state: Mapping[str, Any]) -> None: ...
+
+
+class Adapter(Protocol):
+    """One bot on one platform.
+
+    `send` raises PermanentError for a refusal that retrying cannot fix (blocked by the user,
+    unknown chat): the action is dead-lettered and the failure recorded. It raises
+    TransientError (with `retry_after` when the platform said so) for what may pass.
+    """
+
+    platform: ClassVar[str]
+    bot: BotConfig
+
+    def verify(self, request: InboundRequest) -> None: ...
+
+    def parse(self, request: InboundRequest) -> Parsed: ...
+
+    async def start(self, context: AdapterContext) -> None:
+        """Open clients and start any receiving loop (polling, gateway, socket)."""
+        ...
+
+    async def stop(self) -> None: ...
+
+    async def send(self, action: Action) -> SendResult: ...

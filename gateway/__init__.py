@@ -1,0 +1,3 @@
+"""botgate: a chat-platform bot gateway with an event bus."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""The event bus: one contract (`base.Bus`), RabbitMQ and in-process implementations."""

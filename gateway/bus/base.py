@@ -1,0 +1,87 @@
+"""The bus contract. Two implementations (`memory://`, `amqp://`) pass one conformance suite.
+
+Semantics both must keep:
+- `publish` returns only once the broker confirmed the message; otherwise it raises
+  BusUnavailable, and the caller must treat the message as not sent.
+- Consumers get each message until they settle it: `ack`, or `reject(requeue=True)` to have it
+  redelivered (with `attempt` one higher), or `dead_letter(reason)` to move it to
+  `botgate.dead` with the reason in its headers. Unsettled messages are redelivered when the
+  consumer stops or its connection drops.
+- At most `prefetch` unsettled messages are in a consumer's hands at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from gateway.bus.topology import QueueSpec
+
+
+@dataclass(frozen=True)
+class Message:
+    exchange: str
+    routing_key: str
+    body: bytes
+    message_id: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    reply_to: str | None = None
+    content_type: str = "application/json"
+
+
+class Delivery(Protocol):
+    """A message in a consumer's hands, to be settled exactly once."""
+
+    @property
+    def message(self) -> Message: ...
+
+    @property
+    def attempt(self) -> int:
+        """1 on first delivery, then one more for each redelivery."""
+        ...
+
+    async def ack(self) -> None: ...
+
+    async def reject(self, *, requeue: bool) -> None: ...
+
+    async def dead_letter(self, reason: str) -> None:
+        """Publish to `botgate.dead` (reason in headers), then ack."""
+        ...
+
+
+Handler = Callable[[Delivery], Awaitable[None]]
+
+
+class Subscription(Protocol):
+    async def cancel(self) -> None:
+        """Stop receiving; unsettled deliveries go back to the queue."""
+        ...
+
+
+class Bus(Protocol):
+    """An event bus: topic exchanges, durable queues, confirmed publishing, manual acks."""
+
+    url_for_display: str
+
+    async def connect(self) -> None:
+        """Connect and declare the public topology. Fails fast when the broker is unreachable."""
+        ...
+
+    async def close(self) -> None: ...
+
+    async def publish(self, message: Message) -> None: ...
+
+    async def declare_queue(self, spec: QueueSpec) -> None: ...
+
+    async def delete_queue(self, name: str) -> None: ...
+
+    async def consume(self, queue: str, handler: Handler, *, prefetch: int) -> Subscription:
+        """Deliver messages of `queue` to `handler`; the handler settles each one."""
+        ...
+
+    async def queue_depth(self, name: str) -> int:
+        """Messages waiting in the queue (not counting those in consumers' hands)."""
+        ...
+
+    async def healthy(self) -> bool: ...

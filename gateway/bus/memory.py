@@ -1,0 +1,238 @@
+"""The in-process bus (`memory://`): the same routing, acknowledgement, redelivery and
+dead-lettering as RabbitMQ, for the embedded mode and for tests.
+
+Every `MemoryBus` of one process with the same URL shares one `MemoryBroker`, so roles run
+in one process talk to each other as they would through RabbitMQ.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections import deque
+from dataclasses import dataclass, field, replace
+from typing import ClassVar
+
+from gateway.bus.base import Handler, Message
+from gateway.bus.topology import (
+    DEAD_EXCHANGE,
+    DEFAULT_EXCHANGE,
+    EXCHANGES,
+    HEADER_ORIGIN_EXCHANGE,
+    HEADER_REASON,
+    QueueSpec,
+    dead_queue,
+    topic_matches,
+)
+from gateway.errors import BusUnavailable
+
+
+@dataclass
+class _Queue:
+    spec: QueueSpec
+    ready: deque[tuple[Message, int]] = field(default_factory=deque)
+    consumers: list[_Consumer] = field(default_factory=list)
+    turn: itertools.count[int] = field(default_factory=itertools.count)
+
+
+class MemoryBroker:
+    """Exchanges, bindings and queues of one in-process bus."""
+
+    _brokers: ClassVar[dict[str, MemoryBroker]] = {}
+
+    def __init__(self) -> None:
+        self.queues: dict[str, _Queue] = {}
+        self.exchanges: set[str] = set(EXCHANGES)
+        self.refuse_publishes = False  # simulates a broker that cannot confirm
+
+    @classmethod
+    def named(cls, name: str) -> MemoryBroker:
+        return cls._brokers.setdefault(name, cls())
+
+    @classmethod
+    def forget(cls, name: str) -> None:
+        cls._brokers.pop(name, None)
+
+    def declare(self, spec: QueueSpec) -> None:
+        queue = self.queues.get(spec.name)
+        if queue is None:
+            self.queues[spec.name] = _Queue(spec)
+        elif set(spec.bindings) - set(queue.spec.bindings):
+            merged = tuple(dict.fromkeys(queue.spec.bindings + spec.bindings))
+            queue.spec = replace(queue.spec, bindings=merged)
+
+    def route(self, message: Message) -> None:
+        if message.exchange == DEFAULT_EXCHANGE:
+            targets = [q for q in (self.queues.get(message.routing_key),) if q]
+        else:
+            targets = [
+                queue
+                for queue in self.queues.values()
+                if any(
+                    b.exchange == message.exchange and topic_matches(b.pattern, message.routing_key)
+                    for b in queue.spec.bindings
+                )
+            ]
+        for queue in targets:
+            queue.ready.append((message, 1))
+            self.dispatch(queue)
+
+    def requeue(self, queue: _Queue, message: Message, attempt: int) -> None:
+        queue.ready.appendleft((message, attempt + 1))
+        self.dispatch(queue)
+
+    def dispatch(self, queue: _Queue) -> None:
+        while queue.ready:
+            consumer = self._free_consumer(queue)
+            if consumer is None:
+                return
+            message, attempt = queue.ready.popleft()
+            consumer.deliver(_MemoryDelivery(self, queue, consumer, message, attempt))
+
+    def _free_consumer(self, queue: _Queue) -> _Consumer | None:
+        count = len(queue.consumers)
+        start = next(queue.turn)
+        for i in range(count):
+            consumer = queue.consumers[(start + i) % count]
+            if consumer.has_capacity():
+                return consumer
+        return None
+
+
+class _Consumer:
+    def __init__(self, broker: MemoryBroker, queue: _Queue, handler: Handler, prefetch: int):
+        self.broker, self.queue, self.handler, self.prefetch = broker, queue, handler, prefetch
+        self.unsettled: set[_MemoryDelivery] = set()
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.active = True
+
+    def has_capacity(self) -> bool:
+        return self.active and len(self.unsettled) < self.prefetch
+
+    def deliver(self, delivery: _MemoryDelivery) -> None:
+        self.unsettled.add(delivery)
+        task = asyncio.get_running_loop().create_task(self.handler(delivery))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    def settled(self, delivery: _MemoryDelivery) -> None:
+        self.unsettled.discard(delivery)
+        self.broker.dispatch(self.queue)
+
+    async def cancel(self) -> None:
+        if not self.active:
+            return
+        self.active = False
+        if self in self.queue.consumers:
+            self.queue.consumers.remove(self)
+        for delivery in sorted(self.unsettled, key=lambda d: d.sequence, reverse=True):
+            delivery.settled_as = "returned"
+            self.broker.requeue(self.queue, delivery.message, delivery.attempt)
+        self.unsettled.clear()
+        self.broker.dispatch(self.queue)
+
+
+class _MemoryDelivery:
+    _sequence = itertools.count()
+
+    def __init__(
+        self, broker: MemoryBroker, queue: _Queue, consumer: _Consumer, message: Message, attempt: int
+    ) -> None:
+        self.broker, self.queue, self.consumer = broker, queue, consumer
+        self.message, self.attempt = message, attempt
+        self.sequence = next(self._sequence)
+        self.settled_as: str | None = None
+
+    def _settle(self, how: str) -> bool:
+        if self.settled_as is not None:
+            return False  # settling twice (or after the consumer went away) is a no-op
+        self.settled_as = how
+        self.consumer.settled(self)
+        return True
+
+    async def ack(self) -> None:
+        self._settle("ack")
+
+    async def reject(self, *, requeue: bool) -> None:
+        if self._settle("reject") and requeue:
+            self.broker.requeue(self.queue, self.message, self.attempt)
+
+    async def dead_letter(self, reason: str) -> None:
+        if self.settled_as is not None:
+            return
+        headers = {
+            **self.message.headers,
+            HEADER_REASON: reason,
+            HEADER_ORIGIN_EXCHANGE: self.message.exchange,
+        }
+        dead = replace(self.message, exchange=DEAD_EXCHANGE, headers=headers)
+        self.broker.route(dead)
+        self._settle("dead")
+
+
+class _MemorySubscription:
+    def __init__(self, consumer: _Consumer) -> None:
+        self._consumer = consumer
+
+    async def cancel(self) -> None:
+        await self._consumer.cancel()
+
+
+class MemoryBus:
+    """`memory://[name]`: an in-process broker shared by every bus of the same name."""
+
+    def __init__(self, url: str = "memory://") -> None:
+        self.url_for_display = url
+        self._name = url.removeprefix("memory://") or "default"
+        self._broker: MemoryBroker | None = None
+        self._consumers: list[_Consumer] = []
+
+    @property
+    def broker(self) -> MemoryBroker:
+        if self._broker is None:
+            raise BusUnavailable("the bus is not connected")
+        return self._broker
+
+    async def connect(self) -> None:
+        self._broker = MemoryBroker.named(self._name)
+        self._broker.declare(dead_queue())
+
+    async def close(self) -> None:
+        for consumer in self._consumers:
+            await consumer.cancel()
+        for task in [t for c in self._consumers for t in c.tasks]:
+            task.cancel()
+        self._consumers.clear()
+        self._broker = None
+
+    async def publish(self, message: Message) -> None:
+        broker = self.broker
+        if broker.refuse_publishes:
+            raise BusUnavailable("the in-process broker refused the message (simulated outage)")
+        if message.exchange != DEFAULT_EXCHANGE and message.exchange not in broker.exchanges:
+            raise BusUnavailable(f"exchange {message.exchange!r} is not declared")
+        broker.route(message)
+
+    async def declare_queue(self, spec: QueueSpec) -> None:
+        self.broker.declare(spec)
+
+    async def delete_queue(self, name: str) -> None:
+        self.broker.queues.pop(name, None)
+
+    async def consume(self, queue: str, handler: Handler, *, prefetch: int) -> _MemorySubscription:
+        broker = self.broker
+        if queue not in broker.queues:
+            raise BusUnavailable(f"queue {queue!r} is not declared")
+        target = broker.queues[queue]
+        consumer = _Consumer(broker, target, handler, prefetch)
+        target.consumers.append(consumer)
+        self._consumers.append(consumer)
+        broker.dispatch(target)
+        return _MemorySubscription(consumer)
+
+    async def queue_depth(self, name: str) -> int:
+        queue = self.broker.queues.get(name)
+        return len(queue.ready) if queue else 0
+
+    async def healthy(self) -> bool:
+        return self._broker is not None and not self._broker.refuse_publishes
