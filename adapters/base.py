@@ -63,6 +63,9 @@ class AdapterContext(Protocol):
     """What a running adapter may use from the gateway."""
 
     settings: Settings
+    # True in the one process that runs this bot's receiving loops (polling, gateway websocket,
+    # Socket Mode) and registers webhooks; False where the adapter only verifies, parses, sends.
+    receives: bool
 
     async def publish_event(self, event: Event) -> None:
         """Publish an inbound event with a broker confirm; raises BusUnavailable."""
@@ -79,8 +82,11 @@ class Adapter(Protocol):
     """One bot on one platform.
 
     `send` raises PermanentError for a refusal that retrying cannot fix (blocked by the user,
-    unknown chat): the action is dead-lettered and the failure recorded. It raises
-    TransientError (with `retry_after` when the platform said so) for what may pass.
+    unknown chat): the action is dead-lettered and the failure recorded in `audit_log`. It
+    raises TransientError (with `retry_after` when the platform said so) for what may pass:
+    the action runner waits and retries it in place, so one chat's order holds. The runner
+    sends one chat's actions one at a time and different chats' concurrently; per-platform rate
+    limits (per chat, per bot) live inside the adapter's `send`.
     """
 
     platform: ClassVar[str]
