@@ -1,0 +1,1 @@
+"""Storage: SQLAlchemy 2 models, data access, engine factory and programmatic migrations."""

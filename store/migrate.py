@@ -1,0 +1,57 @@
+"""Programmatic Alembic: upgrade, downgrade and status against an async engine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+@dataclass(frozen=True)
+class MigrationStatus:
+    current: str | None
+    head: str
+    pending: tuple[str, ...]
+
+    @property
+    def up_to_date(self) -> bool:
+        return not self.pending
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = connection
+    return config
+
+
+async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+    async with engine.begin() as connection:
+        await connection.run_sync(lambda sync: command.upgrade(alembic_config(sync), revision))
+
+
+async def downgrade(engine: AsyncEngine, revision: str) -> None:
+    async with engine.begin() as connection:
+        await connection.run_sync(lambda sync: command.downgrade(alembic_config(sync), revision))
+
+
+async def status(engine: AsyncEngine) -> MigrationStatus:
+    async with engine.connect() as connection:
+        return await connection.run_sync(_status)
+
+
+def _status(connection: Connection) -> MigrationStatus:
+    script = ScriptDirectory.from_config(alembic_config())
+    current = MigrationContext.configure(connection).get_current_revision()
+    head = script.get_current_head()
+    assert head is not None
+    pending = [rev.revision for rev in script.iterate_revisions(head, current)]
+    return MigrationStatus(current, head, tuple(reversed(pending)))

@@ -1,0 +1,72 @@
+"""Messages in and out, button clicks, and the de-duplication ledger."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from store.base import Base, IdMixin, TimestampMixin
+
+
+class Message(IdMixin, TimestampMixin, Base):
+    __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint("platform_channel_id", "external_id"),
+        Index("ix_messages_channel_time", "platform_channel_id", "occurred_at"),
+    )
+    direction: Mapped[str] = mapped_column(String(3))  # 'in' | 'out'
+    external_id: Mapped[str] = mapped_column(String(256))
+    platform_channel_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("platform_channels.id", ondelete="CASCADE")
+    )
+    platform_user_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("platform_users.id", ondelete="SET NULL"), index=True
+    )
+    session_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("user_sessions.id", ondelete="SET NULL"), index=True
+    )
+    bot_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("bots.id", ondelete="SET NULL"))
+    event_id: Mapped[uuid.UUID | None]
+    text: Mapped[str] = mapped_column(Text, default="")
+    thread_id: Mapped[str | None] = mapped_column(String(256))
+    reply_to_id: Mapped[str | None] = mapped_column(String(256))
+    attachments: Mapped[list[Any]] = mapped_column(default=list)
+    occurred_at: Mapped[datetime]
+    edited_at: Mapped[datetime | None]
+    deleted_at: Mapped[datetime | None]
+
+
+class Click(IdMixin, TimestampMixin, Base):
+    __tablename__ = "clicks"
+    bot_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("bots.id", ondelete="CASCADE"), index=True)
+    platform_user_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("platform_users.id", ondelete="SET NULL")
+    )
+    platform_channel_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("platform_channels.id", ondelete="SET NULL")
+    )
+    message_external_id: Mapped[str | None] = mapped_column(String(256))
+    interaction_id: Mapped[str] = mapped_column(String(256))
+    value: Mapped[str | None] = mapped_column(Text)
+    event_id: Mapped[uuid.UUID | None]
+
+
+class ProcessedEvent(IdMixin, Base):
+    """One row per dedupe key: a re-delivered event finds its row and is skipped.
+
+    `result` keeps what the core answered (the reply actions), so a duplicate that asks to
+    wait for the reply gets the same answer again.
+    """
+
+    __tablename__ = "processed_events"
+    dedupe_key: Mapped[str] = mapped_column(String(512), unique=True)
+    event_id: Mapped[uuid.UUID]
+    event_type: Mapped[str] = mapped_column(String(64))
+    platform: Mapped[str] = mapped_column(String(32))
+    bot: Mapped[str] = mapped_column(String(64))
+    processed_at: Mapped[datetime] = mapped_column(index=True)
+    result: Mapped[dict[str, Any]] = mapped_column(default=dict)
