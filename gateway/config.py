@@ -96,6 +96,14 @@ class TelegramConfig(_Section):
     mode: Literal["webhook", "polling"] = "webhook"
     api_base_url: str = "https://api.telegram.org/bot"
     api_file_url: str | None = None
+    username: str | None = None  # the bot's @username; else read with getMe on start
+    allowed_updates: list[str] | None = None  # None: every update type the adapter handles
+    poll_timeout: Duration = timedelta(seconds=25)
+    request_timeout: Duration = timedelta(seconds=10)
+    rate_per_chat: float = Field(1.0, gt=0)  # messages a second in one chat
+    rate_per_group: float = Field(20.0, gt=0)  # messages a minute in one group
+    rate_per_bot: float = Field(30.0, gt=0)  # messages a second over all chats
+    max_retry_wait: Duration = timedelta(seconds=30)  # longer 429 waits go back to the runner
 
 
 class SlackConfig(_Section):

@@ -1,0 +1,182 @@
+"""The Telegram adapter: webhook or long polling in, Bot API calls out, through
+python-telegram-bot."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+from datetime import datetime
+from typing import Any, ClassVar
+
+from telegram import Bot, Update
+from telegram.error import TelegramError
+
+from adapters.base import AdapterContext, InboundRequest, Parsed, SendResult, WebhookReply
+from adapters.telegram.client import Client, describe, make_client
+from adapters.telegram.normalise import HANDLED_UPDATES, Identity, normalise
+from adapters.telegram.polling import Poller
+from adapters.telegram.ratelimit import RateLimiter
+from adapters.telegram.send import Sender
+from gateway.config import BotConfig, Settings, TelegramConfig
+from gateway.errors import PayloadError, SignatureError, TransientError
+from gateway.events import Action, Event, utcnow
+
+log = logging.getLogger(__name__)
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 (a header name)
+
+
+class TelegramAdapter:
+    """One bot on Telegram, in `webhook` or `polling` mode (`[bots.telegram] mode`)."""
+
+    platform: ClassVar[str] = "telegram"
+
+    def __init__(self, bot: BotConfig, settings: Settings) -> None:
+        assert bot.telegram is not None
+        self.bot = bot
+        self.config: TelegramConfig = bot.telegram
+        self.settings = settings
+        self.identity = Identity(bot.name, username=self.config.username)
+        self.allowed_updates = tuple(self.config.allowed_updates or HANDLED_UPDATES)
+        self.limiter = RateLimiter(self.config)
+        self._client: Client | None = None
+        self._sender: Sender | None = None
+        self._poller: asyncio.Task[None] | None = None
+
+    def verify(self, request: InboundRequest) -> None:
+        expected = self.config.webhook_secret
+        if not expected:
+            raise SignatureError(
+                "no webhook_secret is configured for this bot; webhooks are refused"
+            )
+        given = request.header(SECRET_HEADER)
+        if not given:
+            raise SignatureError(f"missing {SECRET_HEADER} header")
+        if not hmac.compare_digest(given.encode(), expected.encode()):
+            raise SignatureError(f"{SECRET_HEADER} does not match the webhook secret")
+
+    def parse(self, request: InboundRequest) -> Parsed:
+        raw = _update_json(request.body)
+        update, events = self.decode(raw, request.received_at)
+        query = update.callback_query
+        if query is None:
+            return Parsed(tuple(events))
+        # Telegram runs a method given in the webhook answer: the button stops spinning at once.
+        answer = {"method": "answerCallbackQuery", "callback_query_id": query.id}
+        return Parsed(tuple(events), WebhookReply(body=json.dumps(answer).encode()))
+
+    def decode(self, raw: dict[str, Any], received_at: datetime) -> tuple[Update, list[Event]]:
+        """A raw update as python-telegram-bot's `Update` and as botgate events."""
+        client = self._client.bot if self._client else None
+        try:
+            update = Update.de_json(raw, client)
+            events = normalise(update, raw, self.identity, received_at)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise PayloadError(f"not a Telegram update: {type(exc).__name__} {exc}") from None
+        if not events:
+            log.debug(
+                "update %s of %s gives no event; acknowledged", update.update_id, self.bot.name
+            )
+        return update, events
+
+    async def start(self, context: AdapterContext) -> None:
+        self._client = make_client(self.config)
+        self._sender = Sender(
+            self._client.bot, self.limiter, self.config.max_retry_wait.total_seconds()
+        )
+        await self._identify(self._client.bot)
+        if not context.receives:
+            return
+        if self.config.mode == "polling":
+            self._poller = asyncio.create_task(
+                self._poll(context), name=f"telegram-poll-{self.bot.name}"
+            )
+        elif context.settings.server.public_url:
+            await self._register_webhook(self._client.bot, context.settings.server.public_url)
+
+    async def _identify(self, bot: Bot) -> None:
+        try:
+            await bot.initialize()
+        except TelegramError as exc:
+            log.warning(
+                "getMe failed for %s (%s); only unaddressed commands count as ours",
+                self.bot.name,
+                describe(exc),
+            )
+            return
+        me = bot.bot
+        self.identity = Identity(self.bot.name, user_id=me.id, username=me.username)
+
+    async def _register_webhook(self, bot: Bot, public_url: str) -> None:
+        if not self.config.webhook_secret:
+            log.warning("%s has no webhook_secret: the webhook is not registered", self.bot.name)
+            return
+        url = f"{public_url.rstrip('/')}/webhooks/telegram/{self.bot.name}"
+        try:
+            await bot.set_webhook(
+                url,
+                secret_token=self.config.webhook_secret,
+                allowed_updates=list(self.allowed_updates),
+            )
+        except TelegramError as exc:
+            log.error("setWebhook failed for %s: %s", self.bot.name, describe(exc))
+            return
+        log.info("Telegram webhook of %s registered at %s", self.bot.name, url)
+
+    async def _poll(self, context: AdapterContext) -> None:
+        assert self._client is not None
+
+        async def handle(raw: dict[str, Any]) -> None:
+            await self._deliver(context, raw)
+
+        poller = Poller(
+            self._client, self.config, context, self.bot.name, handle, self.allowed_updates
+        )
+        await poller.run()
+
+    async def _deliver(self, context: AdapterContext, raw: dict[str, Any]) -> None:
+        try:
+            update, events = self.decode(raw, utcnow())
+        except PayloadError as exc:
+            log.warning("skipping an update of %s that is not valid: %s", self.bot.name, exc)
+            return
+        for event in events:
+            await context.publish_event(event)
+        if update.callback_query is not None:
+            await self._answer(update.callback_query.id)
+
+    async def _answer(self, query_id: str) -> None:
+        assert self._sender is not None
+        bot = self._sender.bot
+        try:
+            await self._sender.call(lambda: bot.answer_callback_query(query_id))
+        except Exception as exc:  # the click is recorded; a late answer only leaves a spinner
+            log.warning("answerCallbackQuery failed for %s: %s", self.bot.name, exc)
+
+    async def stop(self) -> None:
+        if self._poller is not None:
+            self._poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poller
+            self._poller = None
+        if self._client is not None:
+            await self._client.bot.shutdown()
+            self._client = None
+            self._sender = None
+
+    async def send(self, action: Action) -> SendResult:
+        if self._sender is None:
+            raise TransientError("the Telegram adapter is not started")
+        return await self._sender.send(action)
+
+
+def _update_json(body: bytes) -> dict[str, Any]:
+    try:
+        raw = json.loads(body)
+    except ValueError:
+        raise PayloadError("the body is not JSON") from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("update_id"), int):
+        raise PayloadError("not a Telegram update: an object with an integer update_id is expected")
+    return raw

@@ -1,0 +1,236 @@
+"""Actions -> Bot API calls through python-telegram-bot, within Telegram's rate limits.
+
+A 429 is waited out here (`retry_after`, up to `max_retry_wait`) so that the parts of a long
+message are not sent twice; a longer wait goes back to the action runner as TransientError.
+Refusals retrying cannot fix (blocked by the user, chat not found) are PermanentError.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import warnings
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from telegram import (
+    Bot,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    ReplyParameters,
+)
+from telegram.constants import ChatAction, ParseMode
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    InvalidToken,
+    RetryAfter,
+    TelegramError,
+)
+from telegram.warnings import PTBDeprecationWarning
+
+from adapters.base import SendResult
+from adapters.telegram.format import to_markdown_v2
+from adapters.telegram.ratelimit import RateLimiter
+from adapters.telegram.split import split_text
+from gateway.errors import PermanentError, TransientError
+from gateway.events import Action, Button
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+Sleep = Callable[[float], Awaitable[None]]
+MAX_CALLBACK_DATA = 64  # bytes
+_RETRIES_ON_429 = 3
+
+
+def retry_seconds(error: RetryAfter) -> float:
+    """`retry_after` in seconds, whichever type this python-telegram-bot version returns."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value = error.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def chat_id_of(value: str) -> int | str:
+    """Telegram chat ids are integers; '@channelname' stays text."""
+    try:
+        return int(value)
+    except ValueError:
+        return value
+
+
+def keyboard(buttons: list[Button]) -> InlineKeyboardMarkup | None:
+    if not buttons:
+        return None
+    return InlineKeyboardMarkup([[_button(button)] for button in buttons])
+
+
+def _button(button: Button) -> InlineKeyboardButton:
+    if button.url:
+        return InlineKeyboardButton(button.label, url=button.url)
+    if len(button.id.encode()) > MAX_CALLBACK_DATA:
+        raise PermanentError(f"button id {button.id[:20]!r}... is over Telegram's 64-byte limit")
+    return InlineKeyboardButton(button.label, callback_data=button.id)
+
+
+def _message_id(action: Action) -> int:
+    try:
+        return int(action.message_id or "")
+    except ValueError:
+        raise PermanentError(
+            f"{action.type} needs a Telegram message id, got {action.message_id!r}"
+        ) from None
+
+
+def _as_dict(message: Message) -> dict[str, Any]:
+    return dict(json.loads(message.to_json()))
+
+
+class Sender:
+    """Sends one bot's actions; one instance per adapter."""
+
+    def __init__(
+        self, bot: Bot, limiter: RateLimiter, max_retry_wait: float, sleep: Sleep = asyncio.sleep
+    ) -> None:
+        self.bot = bot
+        self.limiter = limiter
+        self.max_retry_wait = max_retry_wait
+        self.sleep = sleep
+
+    async def send(self, action: Action) -> SendResult:
+        handlers = {
+            "message.send": self.send_message,
+            "message.edit": self.edit_message,
+            "message.delete": self.delete_message,
+            "reaction.add": self.add_reaction,
+            "typing": self.typing,
+        }
+        return await handlers[action.type](action)
+
+    async def send_message(self, action: Action) -> SendResult:
+        markdown = action.format == "markdown"
+        parts = split_text(action.text or "", markdown=markdown)
+        sent: list[Message] = []
+        for index, part in enumerate(parts):
+            last = index == len(parts) - 1
+            sent.append(await self._send_part(action, part, first=index == 0, last=last))
+        ids = [str(message.message_id) for message in sent]
+        return SendResult(
+            message_id=ids[0],
+            text=action.text,
+            raw=_as_dict(sent[0]),
+            extra_message_ids=tuple(ids[1:]),
+        )
+
+    async def _send_part(self, action: Action, part: str, first: bool, last: bool) -> Message:
+        if not part.strip():
+            raise PermanentError("message.send needs a non-empty text")
+        reply = None
+        if first and action.reply_to_id:
+            reply = ReplyParameters(int(action.reply_to_id), allow_sending_without_reply=True)
+        options: dict[str, Any] = {
+            "chat_id": chat_id_of(action.channel_id),
+            "message_thread_id": int(action.thread_id) if action.thread_id else None,
+            "reply_parameters": reply,
+            "reply_markup": keyboard(action.buttons) if last else None,
+        }
+        await self.limiter.acquire(action.channel_id)
+        sent = await self._formatted(
+            self.bot.send_message, part, action.format == "markdown", options
+        )
+        assert isinstance(sent, Message)
+        return sent
+
+    async def _formatted(
+        self,
+        method: Callable[..., Awaitable[Any]],
+        text: str,
+        markdown: bool,
+        options: dict[str, Any],
+    ) -> Any:
+        if not markdown:
+            return await self.call(lambda: method(text=text, **options))
+        try:
+            rendered = to_markdown_v2(text)
+            return await self.call(
+                lambda: method(text=rendered, parse_mode=ParseMode.MARKDOWN_V2, **options)
+            )
+        except PermanentError as exc:
+            if "can't parse entities" not in str(exc).lower():
+                raise
+            log.warning("Telegram could not parse the rendered MarkdownV2; sending plain text")
+            return await self.call(lambda: method(text=text, **options))
+
+    async def edit_message(self, action: Action) -> SendResult:
+        markdown = action.format == "markdown"
+        text = split_text(action.text or "", markdown=markdown)[0]
+        options: dict[str, Any] = {
+            "chat_id": chat_id_of(action.channel_id),
+            "message_id": _message_id(action),
+            "reply_markup": keyboard(action.buttons),
+        }
+        await self.limiter.acquire(action.channel_id)
+        try:
+            edited = await self._formatted(self.bot.edit_message_text, text, markdown, options)
+        except PermanentError as exc:
+            if "message is not modified" not in str(exc).lower():
+                raise
+            return SendResult(message_id=action.message_id, text=action.text)
+        raw = _as_dict(edited) if isinstance(edited, Message) else {}
+        return SendResult(message_id=action.message_id, text=action.text, raw=raw)
+
+    async def delete_message(self, action: Action) -> SendResult:
+        chat_id, message_id = chat_id_of(action.channel_id), _message_id(action)
+        try:
+            await self.call(lambda: self.bot.delete_message(chat_id, message_id))
+        except PermanentError as exc:
+            if "message to delete not found" not in str(exc).lower():
+                raise
+            # Already gone: deleting is idempotent, a retried delete is not a failure.
+        return SendResult(message_id=action.message_id)
+
+    async def add_reaction(self, action: Action) -> SendResult:
+        if not action.emoji:
+            raise PermanentError("reaction.add needs an emoji")
+        chat_id, message_id, emoji = (
+            chat_id_of(action.channel_id),
+            _message_id(action),
+            action.emoji,
+        )
+        await self.call(lambda: self.bot.set_message_reaction(chat_id, message_id, emoji))
+        return SendResult(message_id=action.message_id)
+
+    async def typing(self, action: Action) -> SendResult:
+        chat_id = chat_id_of(action.channel_id)
+        thread = int(action.thread_id) if action.thread_id else None
+        await self.call(
+            lambda: self.bot.send_chat_action(chat_id, ChatAction.TYPING, message_thread_id=thread)
+        )
+        return SendResult()
+
+    async def call(self, request: Callable[[], Awaitable[T]]) -> T:
+        """One Bot API call: 429 waited out and retried, errors mapped to the runner's kinds."""
+        for attempt in range(_RETRIES_ON_429 + 1):
+            try:
+                return await request()
+            except RetryAfter as exc:
+                wait = retry_seconds(exc)
+                if wait > self.max_retry_wait or attempt == _RETRIES_ON_429:
+                    raise TransientError("Telegram flood control", retry_after=wait) from None
+                log.info("Telegram asked to wait %.1f s (429); waiting", wait)
+                await self.sleep(wait)
+            except TelegramError as exc:
+                raise _mapped(exc) from None
+        raise AssertionError("unreachable")
+
+
+def _mapped(error: TelegramError) -> PermanentError | TransientError:
+    if isinstance(error, ChatMigrated):
+        return PermanentError(f"the group is now the supergroup {error.new_chat_id}; send there")
+    if isinstance(error, Forbidden | BadRequest | InvalidToken):
+        return PermanentError(f"Telegram refused: {error.message}")
+    return TransientError(f"Telegram unreachable or failing: {error.message}")
