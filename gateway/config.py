@@ -111,6 +111,9 @@ class SlackConfig(_Section):
     signing_secret: str
     app_token: str | None = None  # xapp-... enables Socket Mode
     api_base_url: str = "https://slack.com/api/"
+    send_interval: Duration = timedelta(seconds=1)  # Slack allows about 1 message/s per channel
+    names_ttl: Duration = timedelta(hours=1)  # users.info / conversations.info cache lifetime
+    socket_ping_interval: Duration = timedelta(seconds=10)
 
 
 class DiscordConfig(_Section):
@@ -119,7 +122,12 @@ class DiscordConfig(_Section):
     application_id: str | None = None
     gateway: bool = True
     api_base_url: str = "https://discord.com/api/v10"
-    gateway_url: str = "wss://gateway.discord.gg/"
+    gateway_url: str = "wss://gateway.discord.gg/"  # this default: use what `GET /gateway/bot` says
+    guild_id: str | None = None  # register application commands in this guild only (instant)
+    register_commands: bool = True  # bulk-overwrite the bot's tools as commands when they change
+    lock_retry_interval: Duration = timedelta(seconds=5)  # a standby process tries to take over
+    lock_check_interval: Duration = timedelta(seconds=10)  # the holder checks it still holds it
+    max_retry_wait: Duration = timedelta(seconds=30)  # longer 429 waits go back to the runner
 
 
 class GenericConfig(_Section):

@@ -78,7 +78,7 @@ class MemoryBroker:
             self.dispatch(queue)
 
     def requeue(self, queue: _Queue, message: Message, attempt: int) -> None:
-        queue.ready.appendleft((message, attempt + 1))
+        queue.ready.appendleft((message, _next_attempt(queue.spec, attempt)))
         self.dispatch(queue)
 
     def dispatch(self, queue: _Queue) -> None:
@@ -99,6 +99,12 @@ class MemoryBroker:
         return None
 
 
+def _next_attempt(spec: QueueSpec, attempt: int) -> int:
+    """Quorum queues count deliveries; a classic queue only knows "redelivered" (attempt 2)."""
+    counts = spec.quorum and spec.durable and not spec.exclusive
+    return attempt + 1 if counts else 2
+
+
 class _Consumer:
     def __init__(self, broker: MemoryBroker, queue: _Queue, handler: Handler, prefetch: int):
         self.broker, self.queue, self.handler, self.prefetch = broker, queue, handler, prefetch
@@ -107,13 +113,17 @@ class _Consumer:
         self.active = True
 
     def has_capacity(self) -> bool:
-        return self.active and len(self.unsettled) < self.prefetch
+        # prefetch 0 means no limit, as in AMQP's basic.qos
+        return self.active and (self.prefetch <= 0 or len(self.unsettled) < self.prefetch)
 
     def deliver(self, delivery: _MemoryDelivery) -> None:
         self.unsettled.add(delivery)
-        task = asyncio.get_running_loop().create_task(self.handler(delivery))
+        task = asyncio.get_running_loop().create_task(self._handle(delivery))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+
+    async def _handle(self, delivery: _MemoryDelivery) -> None:
+        await self.handler(delivery)
 
     def settled(self, delivery: _MemoryDelivery) -> None:
         self.unsettled.discard(delivery)
@@ -136,7 +146,12 @@ class _MemoryDelivery:
     _sequence = itertools.count()
 
     def __init__(
-        self, broker: MemoryBroker, queue: _Queue, consumer: _Consumer, message: Message, attempt: int
+        self,
+        broker: MemoryBroker,
+        queue: _Queue,
+        consumer: _Consumer,
+        message: Message,
+        attempt: int,
     ) -> None:
         self.broker, self.queue, self.consumer = broker, queue, consumer
         self.message, self.attempt = message, attempt
@@ -160,6 +175,8 @@ class _MemoryDelivery:
     async def dead_letter(self, reason: str) -> None:
         if self.settled_as is not None:
             return
+        if self.broker.refuse_publishes:
+            raise BusUnavailable("the in-process broker refused the message (simulated outage)")
         headers = {
             **self.message.headers,
             HEADER_REASON: reason,
@@ -186,6 +203,7 @@ class MemoryBus:
         self._name = url.removeprefix("memory://") or "default"
         self._broker: MemoryBroker | None = None
         self._consumers: list[_Consumer] = []
+        self._exclusive: set[str] = set()
 
     @property
     def broker(self) -> MemoryBroker:
@@ -203,6 +221,9 @@ class MemoryBus:
         for task in [t for c in self._consumers for t in c.tasks]:
             task.cancel()
         self._consumers.clear()
+        for name in self._exclusive:  # exclusive queues die with their connection
+            self.broker.queues.pop(name, None)
+        self._exclusive.clear()
         self._broker = None
 
     async def publish(self, message: Message) -> None:
@@ -215,6 +236,8 @@ class MemoryBus:
 
     async def declare_queue(self, spec: QueueSpec) -> None:
         self.broker.declare(spec)
+        if spec.exclusive:
+            self._exclusive.add(spec.name)
 
     async def delete_queue(self, name: str) -> None:
         self.broker.queues.pop(name, None)

@@ -30,7 +30,7 @@ class Message(IdMixin, TimestampMixin, Base):
         ForeignKey("user_sessions.id", ondelete="SET NULL"), index=True
     )
     bot_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("bots.id", ondelete="SET NULL"))
-    event_id: Mapped[uuid.UUID | None]
+    event_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
     text: Mapped[str] = mapped_column(Text, default="")
     thread_id: Mapped[str | None] = mapped_column(String(256))
     reply_to_id: Mapped[str | None] = mapped_column(String(256))

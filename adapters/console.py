@@ -1,0 +1,84 @@
+"""The console adapter: `botgate chat` talks to a bot from the terminal through the whole
+pipeline (bus, core, database, action runner), as a one-person direct channel."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+from collections.abc import Callable
+from typing import ClassVar
+from uuid import UUID
+
+from adapters.base import AdapterContext, InboundRequest, Parsed, SendResult
+from adapters.text import parse_command
+from gateway.config import BotConfig, Settings
+from gateway.errors import PayloadError, TransientError
+from gateway.events import Action, ChannelRef, Event, MessageBody, UserRef, conversation_key, utcnow
+from gateway.ids import new_id
+
+
+class ConsoleAdapter:
+    platform: ClassVar[str] = "console"
+
+    def __init__(
+        self, bot: BotConfig, settings: Settings, output: Callable[[str], None] = print
+    ) -> None:
+        self.bot = bot
+        self.user = getpass.getuser() or "you"
+        self.channel = f"console-{self.user}"
+        self._output = output
+        self._context: AdapterContext | None = None
+        self._answered: dict[UUID, asyncio.Event] = {}
+
+    def verify(self, request: InboundRequest) -> None:
+        raise PayloadError("the console adapter takes no webhooks")
+
+    def parse(self, request: InboundRequest) -> Parsed:
+        raise PayloadError("the console adapter takes no webhooks")
+
+    async def start(self, context: AdapterContext) -> None:
+        self._context = context
+
+    async def stop(self) -> None:
+        self._context = None
+
+    async def say(self, text: str) -> UUID:
+        """Publish what the person typed; returns the event id."""
+        if self._context is None:
+            raise TransientError("the console adapter is not started")
+        event = self._event(text)
+        self._answered[event.id] = asyncio.Event()
+        await self._context.publish_event(event)
+        return event.id
+
+    async def wait_answer(self, event_id: UUID, timeout: float) -> bool:
+        answered = self._answered.setdefault(event_id, asyncio.Event())
+        try:
+            await asyncio.wait_for(answered.wait(), timeout)
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            self._answered.pop(event_id, None)
+
+    async def send(self, action: Action) -> SendResult:
+        if action.type == "message.send" and action.text:
+            self._output(f"{self.bot.name}> {action.text}")
+        if action.in_reply_to in self._answered:
+            self._answered[action.in_reply_to].set()
+        return SendResult(message_id=str(action.id), text=action.text)
+
+    def _event(self, text: str) -> Event:
+        now, message_id = utcnow(), str(new_id())
+        return Event(
+            type="message.created",
+            platform="console",
+            bot=self.bot.name,
+            dedupe_key=f"console:{self.bot.name}:message:{message_id}",
+            occurred_at=now,
+            received_at=now,
+            conversation_key=conversation_key("console", self.bot.name, self.channel, None),
+            user=UserRef(id=self.user, name=self.user),
+            channel=ChannelRef(id=self.channel, type="direct", name="console"),
+            message=MessageBody(id=message_id, text=text, command=parse_command(text, self.bot.name)),
+        )

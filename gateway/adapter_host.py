@@ -1,0 +1,32 @@
+"""`AdapterHost`: the AdapterContext the gateway gives its adapters."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from gateway.bus.base import Bus
+from gateway.config import Settings
+from gateway.events import Event
+from gateway.publisher import publish_event
+from store import bots as bot_records
+from store.database import Database
+
+
+class AdapterHost:
+    def __init__(self, settings: Settings, bus: Bus, db: Database, *, receives: bool) -> None:
+        self.settings = settings
+        self.receives = receives
+        self._bus = bus
+        self._db = db
+
+    async def publish_event(self, event: Event) -> None:
+        await publish_event(self._bus, event)
+
+    async def load_state(self, platform: str, bot: str) -> dict[str, Any]:
+        async with self._db.transaction() as db:
+            return await bot_records.load_state(db, platform, bot)
+
+    async def save_state(self, platform: str, bot: str, state: Mapping[str, Any]) -> None:
+        async with self._db.transaction() as db:
+            await bot_records.save_state(db, platform, bot, state)

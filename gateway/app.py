@@ -1,0 +1,156 @@
+"""The composition root: `Runtime` starts the parts a role needs and stops them in reverse.
+
+Roles: `gateway` (webhooks, admin API), `core` (records and answers events), `adapters`
+(sends actions, runs receiving loops); `all` is every role in one process. Every role serves
+`/healthz`, `/readyz` and `/metrics`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
+from types import TracebackType
+from typing import Literal, TypeVar
+
+from adapters.base import Adapter
+from adapters.registry import build_adapters
+from gateway.adapter_host import AdapterHost
+from gateway.bus.base import Bus
+from gateway.bus.factory import create_bus
+from gateway.config import Settings
+from gateway.core.consumer import CoreConsumer
+from gateway.core.dispatch import Dispatcher
+from gateway.crypto import vault_for
+from gateway.errors import ConfigError
+from gateway.http import admin, health
+from gateway.http.replies import ReplyWaiter
+from gateway.http.server import HttpServer, build_app
+from gateway.http.webhooks import WebhookDeps
+from gateway.metrics import Metrics
+from gateway.outbound import ActionRunner
+from store import bots as bot_records
+from store.database import Database
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+Role = Literal["all", "gateway", "core", "adapters"]
+ROLES: tuple[Role, ...] = ("all", "gateway", "core", "adapters")
+
+
+class Runtime:
+    """`async with Runtime(settings, "all") as runtime:` serves until the block ends."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        role: Role = "all",
+        *,
+        migrate: bool = True,
+        dispatcher: Dispatcher | None = None,
+        adapters: dict[tuple[str, str], Adapter] | None = None,
+        serve_http: bool = True,
+    ) -> None:
+        self.settings, self.role, self.migrate = settings, role, migrate
+        self.serve_http = serve_http
+        self._adapters_override = adapters
+        self.metrics = Metrics()
+        self.dispatcher = dispatcher or Dispatcher(settings.core)
+        self._stack = AsyncExitStack()
+        self.db: Database
+        self.bus: Bus
+        self.http: HttpServer
+        self.adapters: dict[tuple[str, str], Adapter] = {}
+        self.core: CoreConsumer | None = None
+        self.runner: ActionRunner | None = None
+
+    def runs(self, role: Role) -> bool:
+        return self.role in ("all", role)
+
+    async def __aenter__(self) -> Runtime:
+        try:
+            await self._start()
+        except BaseException:
+            await self._stack.aclose()  # undo a partial start
+            raise
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self._stack.aclose()
+
+    async def _start(self) -> None:
+        self.db = await self._open(Database(self.settings.database), None, Database.close)
+        await self._prepare_database()
+        self.bus = create_bus(self.settings.bus.url, **_bus_options(self.settings))
+        await self._open(self.bus, self.bus.connect, self.bus.close)
+        bot_ids = await self._sync_bots()
+        self.adapters = self._adapters_override or build_adapters(self.settings)
+        replies = ReplyWaiter(self.bus)
+        if self.runs("gateway"):
+            await self._open(replies, replies.start, ReplyWaiter.stop)
+        await self._start_adapters()
+        if self.runs("core"):
+            self.core = CoreConsumer(self.bus, self.db, self.settings, bot_ids, self.metrics, self.dispatcher)
+            await self._open(self.core, self.core.start, CoreConsumer.stop)
+        if self.runs("adapters"):
+            self.runner = ActionRunner(self.bus, self.db, self.settings, self.adapters, self.metrics)
+            await self._open(self.runner, self.runner.start, ActionRunner.stop)
+        if self.serve_http:
+            self.http = self._http_server(replies)
+            await self._open(self.http, self.http.start, HttpServer.stop)
+            log.info("botgate %s role serving on %s (database %s, bus %s)", self.role,
+                     self.http.url, self.db.url_for_display, self.bus.url_for_display)
+
+    async def _open(
+        self, part: T, start: Callable[[], Awaitable[None]] | None, stop: Callable[[T], Awaitable[None]]
+    ) -> T:
+        if start is not None:
+            await start()
+        self._stack.push_async_callback(stop, part)
+        return part
+
+    async def _prepare_database(self) -> None:
+        await self.db.ping()
+        if self.migrate:
+            await self.db.migrate()
+            return
+        status = await self.db.migration_status()
+        if not status.up_to_date:
+            raise ConfigError(
+                f"database migrations are pending ({', '.join(status.pending)}): run `botgate migrate up`"
+            )
+
+    async def _sync_bots(self) -> dict[str, object]:
+        vault = vault_for(self.settings)
+        async with self.db.transaction() as db:
+            return await bot_records.sync_bots(db, self.settings, vault)  # type: ignore[return-value]
+
+    async def _start_adapters(self) -> None:
+        host = AdapterHost(self.settings, self.bus, self.db, receives=self.runs("adapters"))
+        for adapter in self.adapters.values():
+            await self._open(adapter, lambda a=adapter: a.start(host), _stop_adapter)  # type: ignore[misc]
+
+    def _http_server(self, replies: ReplyWaiter) -> HttpServer:
+        server = self.settings.server
+        app = build_app(
+            WebhookDeps(self.settings, self.bus, self.adapters, replies, self.metrics),
+            health.HealthDeps(self.db, self.bus, self.metrics),
+            admin.AdminDeps(self.settings, self.db, self.bus),
+            webhooks_enabled=self.runs("gateway"),
+        )
+        return HttpServer(app, server.host, server.port)
+
+
+async def _stop_adapter(adapter: Adapter) -> None:
+    await adapter.stop()
+
+
+def _bus_options(settings: Settings) -> dict[str, float]:
+    if settings.bus.url.startswith("memory"):
+        return {}
+    return {
+        "publish_timeout": settings.bus.publish_timeout.total_seconds(),
+        "reconnect_interval": settings.bus.reconnect_interval.total_seconds(),
+    }

@@ -1,0 +1,362 @@
+"""The RabbitMQ bus (`amqp://`, `amqps://`) through aio-pika.
+
+Why it is built this way:
+- The first connect fails fast, so start-up and `botgate check` report a wrong URL or a
+  stopped broker at once. After that aio-pika's robust connection reconnects on its own and
+  restores channels, exchanges, queues, bindings and consumers: a broker restart is a pause.
+- One publishing channel with publisher confirms. aiormq matches each confirm to its delivery
+  tag, so many publishes are in flight at once; nothing serialises them behind a lock.
+- One channel per consumer, so `prefetch` is that consumer's own QoS, and cancelling it
+  (closing its channel) hands exactly its unsettled messages back to the queue.
+- Handlers run in tasks of our own rather than aiormq's, which are cancelled with their
+  channel. A delivery that outlives its channel settles as a no-op; the broker redelivers it,
+  as the in-process bus does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from typing import Any
+
+import aio_pika
+from aio_pika.abc import (
+    AbstractExchange,
+    AbstractIncomingMessage,
+    AbstractQueue,
+    AbstractRobustChannel,
+    AbstractRobustConnection,
+    ExchangeType,
+)
+from aio_pika.exceptions import CONNECTION_EXCEPTIONS, ChannelNotFoundEntity
+from yarl import URL
+
+from gateway.bus.base import Handler, Message
+from gateway.bus.topology import (
+    DEAD_EXCHANGE,
+    DEFAULT_EXCHANGE,
+    EXCHANGES,
+    HEADER_ORIGIN_EXCHANGE,
+    HEADER_REASON,
+    QueueSpec,
+    dead_queue,
+)
+from gateway.errors import BusUnavailable
+
+log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT = 10.0
+CLOSE_TIMEOUT = 5.0
+OPERATION_TIMEOUT = 15.0  # declare, delete, consume, inspect: rare, and quorum queues are slow
+DEFAULT_CONTENT_TYPE = "application/json"
+DELIVERY_COUNT = "x-delivery-count"  # set by quorum queues; exposed as `attempt`, not a header
+_BROKER_ERRORS = (*CONNECTION_EXCEPTIONS, TimeoutError)
+
+
+def display_url(url: str) -> str:
+    """The URL with its password hidden, for logs and `botgate check`."""
+    parsed = URL(url)
+    return str(parsed.with_password("***")) if parsed.password else url
+
+
+class AmqpBus:
+    """`amqp://user:pass@host:5672/vhost`: the `Bus` on RabbitMQ."""
+
+    def __init__(
+        self, url: str, *, publish_timeout: float = 5.0, reconnect_interval: float = 2.0
+    ) -> None:
+        self.url_for_display = display_url(url)
+        self._url = url
+        self._publish_timeout = publish_timeout
+        self._reconnect_interval = reconnect_interval
+        self._connection: AbstractRobustConnection | None = None
+        self._publisher: AbstractRobustChannel | None = None
+        self._topology: AbstractRobustChannel | None = None
+        self._exchanges: dict[str, AbstractExchange] = {}
+        self._consumers: set[_Consumer] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def connect(self) -> None:
+        if self._connection is not None:
+            return
+        try:
+            self._connection = await aio_pika.connect_robust(
+                self._url,
+                timeout=CONNECT_TIMEOUT,
+                reconnect_interval=self._reconnect_interval,
+                client_properties={"connection_name": "botgate"},
+            )
+        except _BROKER_ERRORS as exc:
+            raise BusUnavailable(
+                f"cannot connect to RabbitMQ at {self.url_for_display} ({exc!r}); "
+                "check [bus] url and that the broker is running"
+            ) from exc
+        try:
+            await self._declare_topology(self._connection)
+        except BaseException:
+            await self.close()
+            raise
+
+    async def _declare_topology(self, connection: AbstractRobustConnection) -> None:
+        self._publisher = await _open_channel(connection, confirms=True)
+        self._topology = await _open_channel(connection, confirms=False)
+        for name in EXCHANGES:
+            self._exchanges[name] = await self._publisher.declare_exchange(
+                name, ExchangeType.TOPIC, durable=True
+            )
+        self._exchanges[DEFAULT_EXCHANGE] = self._publisher.default_exchange
+        await self.declare_queue(dead_queue())
+
+    async def close(self) -> None:
+        for consumer in list(self._consumers):
+            await consumer.cancel()
+        await _finish(list(self._tasks))
+        self._exchanges.clear()
+        connection, self._connection = self._connection, None
+        self._publisher = self._topology = None
+        if connection is not None:
+            await connection.close()
+
+    def _live(self) -> AbstractRobustConnection:
+        if self._connection is None or self._connection.is_closed:
+            raise BusUnavailable(f"the bus {self.url_for_display} is not connected")
+        return self._connection
+
+    async def publish(self, message: Message) -> None:
+        publisher = self._channel(self._publisher)
+        exchange = self._exchanges.get(message.exchange)
+        if exchange is None:
+            raise BusUnavailable(f"exchange {message.exchange!r} is not declared")
+        async with _answer(f"publishing message {message.message_id}", self._publish_timeout):
+            await publisher.ready()  # waits out a reconnection, within the timeout
+            # mandatory=False: an unroutable message is dropped, as on the in-process bus
+            await exchange.publish(_outgoing(message), message.routing_key, mandatory=False)
+
+    async def declare_queue(self, spec: QueueSpec) -> None:
+        channel = self._channel(self._topology)
+        async with _answer(f"declaring queue {spec.name!r}", OPERATION_TIMEOUT):
+            queue = await channel.declare_queue(spec.name, **_queue_options(spec))
+            for binding in spec.bindings:
+                await queue.bind(binding.exchange, binding.pattern)
+
+    async def delete_queue(self, name: str) -> None:
+        channel = self._channel(self._topology)
+        async with _answer(f"deleting queue {name!r}", OPERATION_TIMEOUT):
+            await channel.queue_delete(name)
+
+    def _channel(self, channel: AbstractRobustChannel | None) -> AbstractRobustChannel:
+        self._live()
+        assert channel is not None
+        return channel
+
+    async def consume(self, queue: str, handler: Handler, *, prefetch: int) -> _Consumer:
+        if await self._ready_count(queue) is None:
+            raise BusUnavailable(f"queue {queue!r} is not declared")
+        async with _answer(f"consuming from {queue!r}", OPERATION_TIMEOUT):
+            channel = await _open_channel(self._live(), confirms=False)
+        consumer = _Consumer(self, channel, handler)
+        try:
+            async with _answer(f"consuming from {queue!r}", OPERATION_TIMEOUT):
+                await channel.set_qos(prefetch_count=prefetch)
+                # passive: on reconnection aio-pika re-declares it without knowing its arguments
+                await consumer.start(await channel.declare_queue(queue, passive=True))
+        except BaseException:
+            await consumer.cancel()
+            raise
+        self._consumers.add(consumer)
+        return consumer
+
+    async def queue_depth(self, name: str) -> int:
+        return await self._ready_count(name) or 0
+
+    async def _ready_count(self, name: str) -> int | None:
+        """Ready messages of the queue, None when there is no such queue."""
+        # A plain (not robust) channel: a 404 closes it, and it must not be restored.
+        channel = aio_pika.Channel(self._live(), publisher_confirms=False)
+        try:
+            async with _answer(f"inspecting queue {name!r}", OPERATION_TIMEOUT), channel:
+                declared = await channel.declare_queue(name, passive=True)
+        except BusUnavailable as exc:
+            if isinstance(exc.__cause__, ChannelNotFoundEntity):
+                return None
+            raise
+        return int(declared.declaration_result.message_count or 0)
+
+    async def healthy(self) -> bool:
+        connection = self._connection
+        return (
+            connection is not None
+            and not connection.is_closed
+            and connection.connected.is_set()
+        )
+
+    def forget(self, consumer: _Consumer) -> None:
+        self._consumers.discard(consumer)
+
+    def spawn(self, handling: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(handling)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+class _Consumer:
+    """One consumer on its own channel; also the `Subscription` handed to the caller."""
+
+    def __init__(self, bus: AmqpBus, channel: AbstractRobustChannel, handler: Handler) -> None:
+        self._bus, self._channel, self._handler = bus, channel, handler
+        self._cancelled = False
+
+    async def start(self, queue: AbstractQueue) -> None:
+        await queue.consume(self._on_message)
+
+    async def _on_message(self, incoming: AbstractIncomingMessage) -> None:
+        self._bus.spawn(self._run(_AmqpDelivery(self._bus, incoming)))
+
+    async def _run(self, delivery: _AmqpDelivery) -> None:
+        try:
+            await self._handler(delivery)
+        except Exception:
+            log.exception(
+                "bus handler failed on message %s from %s; it stays unsettled",
+                delivery.message.message_id,
+                delivery.message.exchange,
+            )
+
+    async def cancel(self) -> None:
+        """Closing the channel stops deliveries and returns unsettled messages to the queue."""
+        if self._cancelled:
+            return
+        self._cancelled = True
+        self._bus.forget(self)
+        try:
+            async with asyncio.timeout(CLOSE_TIMEOUT):
+                await self._channel.close()
+        except _BROKER_ERRORS:
+            log.warning("consumer channel did not close cleanly; the broker requeues its messages")
+
+
+class _AmqpDelivery:
+    def __init__(self, bus: AmqpBus, incoming: AbstractIncomingMessage) -> None:
+        self._bus, self._incoming = bus, incoming
+        self.message = _message(incoming)
+        self.attempt = _attempt(incoming)
+        self._settled = False
+
+    async def ack(self) -> None:
+        await self._settle(self._incoming.ack)
+
+    async def reject(self, *, requeue: bool) -> None:
+        await self._settle(lambda: self._incoming.reject(requeue=requeue))
+
+    async def dead_letter(self, reason: str) -> None:
+        if self._settled or self._incoming_channel_closed():
+            return  # the broker has it back already; it will be redelivered
+        self._settled = True
+        try:
+            await self._bus.publish(_dead_copy(self.message, reason))
+        except BaseException:
+            self._settled = False
+            raise
+        await _settle_quietly(self._incoming.ack, self.message)
+
+    async def _settle(self, settle: Callable[[], Awaitable[None]]) -> None:
+        if self._settled:
+            return
+        self._settled = True
+        await _settle_quietly(settle, self.message)
+
+    def _incoming_channel_closed(self) -> bool:
+        try:
+            return self._incoming.channel.is_closed
+        except _BROKER_ERRORS:
+            return True
+
+
+@asynccontextmanager
+async def _answer(what: str, seconds: float) -> AsyncIterator[None]:
+    """Bound a broker operation in time and turn its failures into BusUnavailable."""
+    try:
+        async with asyncio.timeout(seconds):
+            yield
+    except TimeoutError as exc:
+        raise BusUnavailable(f"{what}: RabbitMQ did not answer within {seconds}s") from exc
+    except _BROKER_ERRORS as exc:
+        raise BusUnavailable(f"{what}: {exc!r}") from exc
+
+
+async def _settle_quietly(settle: Callable[[], Awaitable[None]], message: Message) -> None:
+    try:
+        await settle()
+    except _BROKER_ERRORS:
+        # Its channel is gone: the broker requeued the message and redelivers it.
+        log.info("message %s outlived its channel; the broker redelivers it", message.message_id)
+
+
+async def _open_channel(
+    connection: AbstractRobustConnection, *, confirms: bool
+) -> AbstractRobustChannel:
+    channel = connection.channel(publisher_confirms=confirms)
+    await channel.initialize()
+    return channel
+
+
+async def _finish(tasks: list[asyncio.Task[None]]) -> None:
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _queue_options(spec: QueueSpec) -> dict[str, Any]:
+    if spec.exclusive:
+        return {"durable": False, "exclusive": True, "auto_delete": True}
+    arguments = {"x-queue-type": "quorum"} if spec.quorum and spec.durable else None
+    return {"durable": spec.durable, "arguments": arguments}
+
+
+def _outgoing(message: Message) -> aio_pika.Message:
+    return aio_pika.Message(
+        message.body,
+        content_type=message.content_type,
+        message_id=message.message_id,
+        headers=dict(message.headers),
+        reply_to=message.reply_to,
+        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+    )
+
+
+def _message(incoming: AbstractIncomingMessage) -> Message:
+    return Message(
+        exchange=incoming.exchange or DEFAULT_EXCHANGE,
+        routing_key=incoming.routing_key or "",
+        body=incoming.body,
+        message_id=incoming.message_id or "",
+        headers=_text_headers(incoming.headers),
+        reply_to=incoming.reply_to,
+        content_type=incoming.content_type or DEFAULT_CONTENT_TYPE,
+    )
+
+
+def _text_headers(headers: Mapping[str, Any] | None) -> dict[str, str]:
+    return {
+        name: value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+        for name, value in (headers or {}).items()
+        if name != DELIVERY_COUNT
+    }
+
+
+def _attempt(incoming: AbstractIncomingMessage) -> int:
+    count = (incoming.headers or {}).get(DELIVERY_COUNT)
+    counted = 1 + count if isinstance(count, int) else 1
+    return max(counted, 2 if incoming.redelivered else 1)
+
+
+def _dead_copy(message: Message, reason: str) -> Message:
+    headers = {
+        **message.headers,
+        HEADER_REASON: reason,
+        HEADER_ORIGIN_EXCHANGE: message.exchange,
+    }
+    return replace(message, exchange=DEAD_EXCHANGE, headers=headers)

@@ -1,0 +1,29 @@
+"""The ack policy, in one place: ack on success, dead-letter a permanent failure at once,
+hand a transient one back for redelivery until `max_attempts`, then dead-letter it."""
+
+from __future__ import annotations
+
+import logging
+
+from gateway.bus.base import Delivery
+
+log = logging.getLogger(__name__)
+
+
+async def give_up_or_retry(delivery: Delivery, reason: str, max_attempts: int) -> bool:
+    """Requeue the delivery, or dead-letter it once it used its attempts. True if dead."""
+    message = delivery.message
+    if delivery.attempt >= max_attempts:
+        log.error(
+            "dead-lettering %s after %d attempts: %s", message.message_id, delivery.attempt, reason
+        )
+        await delivery.dead_letter(f"failed {delivery.attempt} times: {reason}")
+        return True
+    log.warning("handing back %s (attempt %d): %s", message.message_id, delivery.attempt, reason)
+    await delivery.reject(requeue=True)
+    return False
+
+
+async def dead_letter_now(delivery: Delivery, reason: str) -> None:
+    log.error("dead-lettering %s: %s", delivery.message.message_id, reason)
+    await delivery.dead_letter(reason)

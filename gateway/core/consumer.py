@@ -1,0 +1,214 @@
+"""The core consumer: takes events from `botgate.core` in batches, records each batch in one
+transaction, publishes the answers, and only then acknowledges.
+
+- Order: a batch is recorded in delivery order, so one conversation's events keep theirs.
+- A database outage holds the batch and retries it with back-off (nothing is acked or lost);
+  on stop, held messages go back to the queue.
+- Any other failure splits the batch so that one bad event cannot hold up the rest; that
+  event is handed back and, after `bus.max_attempts`, dead-lettered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+from gateway import codec
+from gateway.bus.base import Bus, Delivery, Message, Subscription
+from gateway.bus.processing import dead_letter_now, give_up_or_retry
+from gateway.bus.topology import ACTIONS_EXCHANGE, CORE_QUEUE, DEFAULT_EXCHANGE, core_queue
+from gateway.config import Settings
+from gateway.core.dispatch import Dispatcher
+from gateway.core.recorder import Outcome, Recorder
+from gateway.errors import BusUnavailable, PermanentError, StoreUnavailable
+from gateway.events import Action, Event, decode_event, encode
+from gateway.metrics import Metrics
+from store.database import Database
+
+log = logging.getLogger(__name__)
+OUTAGE_ERRORS = (OperationalError, InterfaceError, StoreUnavailable, OSError, ConnectionError)
+
+
+def is_outage(exc: BaseException) -> bool:
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, OUTAGE_ERRORS)
+
+
+@dataclass
+class _Item:
+    delivery: Delivery
+    event: Event
+
+
+class CoreConsumer:
+    def __init__(
+        self,
+        bus: Bus,
+        db: Database,
+        settings: Settings,
+        bot_ids: dict[str, uuid.UUID],
+        metrics: Metrics,
+        dispatcher: Dispatcher | None = None,
+    ) -> None:
+        self.bus, self.db, self.settings, self.metrics = bus, db, settings, metrics
+        self.recorder = Recorder(settings, dispatcher or Dispatcher(settings.core), bot_ids)
+        self._inbox: asyncio.Queue[Delivery] = asyncio.Queue()
+        self._subscription: Subscription | None = None
+        self._loop: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+
+    async def start(self) -> None:
+        await self.bus.declare_queue(core_queue())
+        self._loop = asyncio.create_task(self._run(), name="core-consumer")
+        self._subscription = await self.bus.consume(
+            CORE_QUEUE, self._inbox_put, prefetch=self.settings.bus.prefetch
+        )
+
+    async def stop(self) -> None:
+        """Stop intake, let the batch in hand finish, hand back what was never started."""
+        self._stopping.set()
+        if self._subscription is not None:
+            await self._subscription.cancel()
+        if self._loop is not None:
+            try:
+                await asyncio.wait_for(self._loop, self.settings.server.shutdown_grace.total_seconds())
+            except TimeoutError:
+                log.warning("core batch did not finish within the shutdown grace; handing it back")
+        while not self._inbox.empty():
+            await self._inbox.get_nowait().reject(requeue=True)
+
+    async def _inbox_put(self, delivery: Delivery) -> None:
+        await self._inbox.put(delivery)
+
+    async def _run(self) -> None:
+        while not self._stopping.is_set():
+            batch = await self._next_batch()
+            if batch:
+                await self.process(batch)
+
+    async def _next_batch(self) -> list[Delivery]:
+        try:
+            first = await asyncio.wait_for(self._inbox.get(), 0.2)
+        except TimeoutError:
+            return []
+        batch = [first]
+        deadline = time.monotonic() + self.settings.core.batch_wait.total_seconds()
+        while len(batch) < self.settings.core.batch_size:
+            if self._inbox.empty():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                try:
+                    batch.append(await asyncio.wait_for(self._inbox.get(), remaining))
+                except TimeoutError:
+                    break
+            else:
+                batch.append(self._inbox.get_nowait())
+        return batch
+
+    async def process(self, batch: list[Delivery]) -> None:
+        items = [item for item in [await self._decode(d) for d in batch] if item is not None]
+        if not items:
+            return
+        self.metrics.batch_size.observe(len(items))
+        started = time.perf_counter()
+        outcomes = await self._record_held(items)
+        if outcomes is None:
+            await self._one_by_one(items)
+        else:
+            await self._finish(items, outcomes)
+        self.metrics.processing_seconds.observe(time.perf_counter() - started)
+
+    async def _decode(self, delivery: Delivery) -> _Item | None:
+        try:
+            event = decode_event(delivery.message.body)
+            if event.bot not in self.recorder.bot_ids:
+                raise PermanentError(f"unknown bot {event.bot!r}: not in this gateway's configuration")
+        except PermanentError as exc:
+            self.metrics.failed.labels("invalid").inc()
+            await dead_letter_now(delivery, str(exc))
+            return None
+        return _Item(delivery, event)
+
+    async def _record_held(self, items: list[_Item]) -> list[Outcome] | None:
+        """Record the batch, holding it through database outages; None if it must be split."""
+        delay = 0.5
+        while True:
+            try:
+                return await self._record(items)
+            except Exception as exc:
+                if not is_outage(exc) or self._stopping.is_set():
+                    if self._stopping.is_set():
+                        await self._hand_back(items, "stopping during a database outage")
+                        return []
+                    if len(items) == 1:
+                        await self._failed(items[0], exc)
+                        return []
+                    log.warning("batch of %d failed (%s); retrying one by one", len(items), exc)
+                    return None
+                log.warning("database unavailable (%s); holding %d events", type(exc).__name__, len(items))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30)
+
+    async def _record(self, items: list[_Item]) -> list[Outcome]:
+        async with self.db.transaction() as db:
+            return [await self.recorder.record(db, i.event, i.delivery.attempt) for i in items]
+
+    async def _one_by_one(self, items: list[_Item]) -> None:
+        for item in items:
+            outcomes = await self._record_held([item])
+            if outcomes:
+                await self._finish([item], outcomes)
+
+    async def _finish(self, items: list[_Item], outcomes: list[Outcome]) -> None:
+        """Publish the answers, then ack. If the bus fails, hand back: redelivery replays."""
+        try:
+            await asyncio.gather(*(self._publish(item, out) for item, out in zip(items, outcomes, strict=True)))
+        except BusUnavailable as exc:
+            await self._hand_back(items, f"bus unavailable while publishing answers: {exc}")
+            return
+        for item, outcome in zip(items, outcomes, strict=True):
+            self.metrics.processed.labels("duplicate" if outcome.duplicate else "recorded").inc()
+            await item.delivery.ack()
+
+    async def _publish(self, item: _Item, outcome: Outcome) -> None:
+        for action in outcome.actions:
+            await self.bus.publish(action_message(action, item.delivery.message.headers))
+        reply_to = item.delivery.message.reply_to
+        if reply_to:
+            await self.bus.publish(reply_message(reply_to, outcome))
+
+    async def _hand_back(self, items: list[_Item], reason: str) -> None:
+        log.warning("handing back %d events: %s", len(items), reason)
+        for item in items:
+            await item.delivery.reject(requeue=True)
+
+    async def _failed(self, item: _Item, exc: Exception) -> None:
+        log.exception("event %s failed", item.event.id, exc_info=exc)
+        self.metrics.failed.labels(type(exc).__name__).inc()
+        if isinstance(exc, PermanentError):
+            await dead_letter_now(item.delivery, str(exc))
+        else:
+            await give_up_or_retry(item.delivery, f"{type(exc).__name__}: {exc}", self.settings.bus.max_attempts)
+
+
+def action_message(action: Action, inbound_headers: object = None) -> Message:
+    headers = {}
+    if isinstance(inbound_headers, dict) and "traceparent" in inbound_headers:
+        headers["traceparent"] = inbound_headers["traceparent"]
+    return Message(ACTIONS_EXCHANGE, action.routing_key, encode(action), str(action.id), headers)
+
+
+def reply_message(reply_to: str, outcome: Outcome) -> Message:
+    """The RPC-style answer to a webhook waiting for the bot's replies (`?wait=1`)."""
+    body = codec.dumps({
+        "event_id": str(outcome.event.id),
+        "replies": [a.model_dump(mode="json", by_alias=True) for a in outcome.replies],
+    })
+    return Message(DEFAULT_EXCHANGE, reply_to, body, str(outcome.event.id))

@@ -1,0 +1,65 @@
+"""Credentials at rest: Fernet (AES-128-CBC + HMAC-SHA256) under `security.secret_key`."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from cryptography.fernet import Fernet, InvalidToken
+
+from gateway.config import Settings
+from gateway.errors import ConfigError
+
+log = logging.getLogger(__name__)
+KEY_FILE = "botgate.key"
+
+
+def generate_key() -> str:
+    return Fernet.generate_key().decode()
+
+
+class Vault:
+    """Encrypts and decrypts small secrets (platform credentials)."""
+
+    def __init__(self, key: str) -> None:
+        try:
+            self._fernet = Fernet(key.encode())
+        except (ValueError, TypeError):
+            raise ConfigError(
+                "security.secret_key must be url-safe base64 of 32 bytes; make one with `botgate keygen`"
+            ) from None
+
+    def encrypt(self, plaintext: str) -> str:
+        return self._fernet.encrypt(plaintext.encode()).decode()
+
+    def decrypt(self, token: str) -> str:
+        try:
+            return self._fernet.decrypt(token.encode()).decode()
+        except InvalidToken:
+            raise ConfigError(
+                "stored credentials do not decrypt with security.secret_key; was the key changed?"
+            ) from None
+
+
+def vault_for(settings: Settings) -> Vault:
+    """The configured key; on embedded SQLite without one, a key file beside the database."""
+    if settings.security.secret_key:
+        return Vault(settings.security.secret_key)
+    if not settings.database.url.startswith("sqlite"):
+        raise ConfigError(
+            "security.secret_key is not set (BOTGATE_SECRET_KEY); it encrypts platform "
+            "credentials in the database. Make one with `botgate keygen`."
+        )
+    return Vault(_local_key(Path(KEY_FILE)))
+
+
+def _local_key(path: Path) -> str:
+    if path.is_file():
+        return path.read_text().strip()
+    log.warning("no security.secret_key set: generated %s for the embedded database", path)
+    key = generate_key()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key + "\n")
+    return key

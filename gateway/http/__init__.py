@@ -1,0 +1,1 @@
+"""The HTTP layer: the only part that knows aiohttp. Adapters see `InboundRequest`s."""

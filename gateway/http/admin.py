@@ -1,0 +1,160 @@
+"""The admin API under `/api/v1`, behind `Authorization: Bearer <security.admin_token>`.
+
+`/api/v1/openapi.json` documents it and needs no token.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from pydantic import ValidationError
+from sqlalchemy import select
+
+from gateway.bus.base import Bus, Message
+from gateway.bus.topology import ACTIONS_EXCHANGE
+from gateway.config import Settings
+from gateway.errors import PayloadError, SignatureError, UnknownBot
+from gateway.events import Action, encode
+from gateway.http.inbound import Handler, json_response
+from store.database import Database
+from store.models import Message as MessageRow
+from store.models import PlatformChannel
+
+PREFIX = "/api/v1"
+
+
+@dataclass
+class AdminDeps:
+    settings: Settings
+    db: Database
+    bus: Bus
+
+
+ADMIN_DEPS = web.AppKey("admin_deps", AdminDeps)
+
+
+@web.middleware
+async def admin_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.path.startswith(PREFIX + "/") and request.path != f"{PREFIX}/openapi.json":
+        expected = request.app[ADMIN_DEPS].settings.security.admin_token
+        given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        if not expected:
+            raise SignatureError("the admin API is disabled: set security.admin_token")
+        if not hmac.compare_digest(given.encode(), expected.encode()):
+            raise SignatureError("missing or wrong bearer token")
+    return await handler(request)
+
+
+async def list_bots(request: web.Request) -> web.Response:
+    settings = request.app[ADMIN_DEPS].settings
+    bots = [
+        {"name": b.name, "organization": b.organization, "platforms": list(b.platforms()),
+         "tools": b.tools, "kb": b.kb}
+        for b in settings.bots
+    ]
+    return json_response(200, {"bots": bots})
+
+
+async def list_messages(request: web.Request) -> web.Response:
+    deps = request.app[ADMIN_DEPS]
+    try:
+        limit = min(int(request.query.get("limit", "50")), 500)
+    except ValueError:
+        raise PayloadError("limit must be a whole number") from None
+    query = (
+        select(MessageRow, PlatformChannel)
+        .join(PlatformChannel, PlatformChannel.id == MessageRow.platform_channel_id)
+        .order_by(MessageRow.occurred_at.desc())
+        .limit(limit)
+    )
+    if "channel" in request.query:
+        query = query.where(PlatformChannel.external_id == request.query["channel"])
+    if "platform" in request.query:
+        query = query.where(PlatformChannel.platform == request.query["platform"])
+    async with deps.db.transaction() as db:
+        rows = (await db.execute(query)).all()
+    return json_response(200, {"messages": [_message_json(m, c) for m, c in rows]})
+
+
+def _message_json(message: MessageRow, channel: PlatformChannel) -> dict[str, Any]:
+    return {
+        "id": str(message.id), "direction": message.direction, "external_id": message.external_id,
+        "platform": channel.platform, "channel": channel.external_id, "text": message.text,
+        "thread_id": message.thread_id, "session_id": str(message.session_id) if message.session_id else None,
+        "occurred_at": message.occurred_at.isoformat(),
+        "edited_at": message.edited_at.isoformat() if message.edited_at else None,
+        "deleted_at": message.deleted_at.isoformat() if message.deleted_at else None,
+    }
+
+
+async def post_action(request: web.Request) -> web.Response:
+    """Publish an action, as a service on the bus would."""
+    deps = request.app[ADMIN_DEPS]
+    try:
+        action = Action.model_validate_json(await request.read())
+    except ValidationError as exc:
+        raise PayloadError(f"not a botgate.action/1: {exc.errors()[0]['msg']}") from None
+    bot = deps.settings.bot(action.bot)
+    if bot is None or action.platform not in bot.platforms():
+        raise UnknownBot(f"no bot {action.bot!r} on platform {action.platform!r}")
+    await deps.bus.publish(Message(ACTIONS_EXCHANGE, action.routing_key, encode(action), str(action.id)))
+    return json_response(202, {"action_id": str(action.id)})
+
+
+async def openapi(_request: web.Request) -> web.Response:
+    return json_response(200, OPENAPI)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get(f"{PREFIX}/openapi.json", openapi)
+    app.router.add_get(f"{PREFIX}/bots", list_bots)
+    app.router.add_get(f"{PREFIX}/messages", list_messages)
+    app.router.add_post(f"{PREFIX}/actions", post_action)
+
+
+def _model_schemas() -> dict[str, Any]:
+    schema = Action.model_json_schema(by_alias=True, ref_template="#/components/schemas/{model}")
+    return {**schema.pop("$defs", {}), "Action": schema}
+
+
+_ERROR = {"$ref": "#/components/schemas/Error"}
+_UNAUTHORIZED = {"description": "missing or wrong bearer token", "content": {"application/json": {"schema": _ERROR}}}
+OPENAPI: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {"title": "botgate admin API", "version": "1"},
+    "components": {
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        "schemas": {
+            "Error": {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]},
+            **_model_schemas(),
+        },
+    },
+    "security": [{"bearer": []}],
+    "paths": {
+        f"{PREFIX}/bots": {"get": {
+            "summary": "The configured bots and their platforms (no credentials)",
+            "responses": {"200": {"description": "bots"}, "401": _UNAUTHORIZED},
+        }},
+        f"{PREFIX}/messages": {"get": {
+            "summary": "Recent messages, newest first",
+            "parameters": [
+                {"name": "platform", "in": "query", "schema": {"type": "string"}},
+                {"name": "channel", "in": "query", "schema": {"type": "string"}},
+                {"name": "limit", "in": "query", "schema": {"type": "integer", "maximum": 500}},
+            ],
+            "responses": {"200": {"description": "messages"}, "400": {"description": "bad limit"},
+                          "401": _UNAUTHORIZED},
+        }},
+        f"{PREFIX}/actions": {"post": {
+            "summary": "Publish an action (botgate.action/1) to botgate.actions",
+            "requestBody": {"required": True, "content": {"application/json": {
+                "schema": {"$ref": "#/components/schemas/Action"}}}},
+            "responses": {"202": {"description": "published"}, "400": {"description": "invalid action"},
+                          "401": _UNAUTHORIZED, "404": {"description": "unknown bot"},
+                          "503": {"description": "bus unavailable"}},
+        }},
+    },
+}

@@ -1,0 +1,59 @@
+"""`/healthz` (the process serves), `/readyz` (database, bus, migrations), `/metrics`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from gateway.bus.base import Bus
+from gateway.errors import BotgateError
+from gateway.http.inbound import json_response
+from gateway.metrics import Metrics
+from store.database import Database
+
+
+@dataclass
+class HealthDeps:
+    db: Database
+    bus: Bus
+    metrics: Metrics
+
+
+HEALTH_DEPS = web.AppKey("health_deps", HealthDeps)
+
+
+async def healthz(_request: web.Request) -> web.Response:
+    return json_response(200, {"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    deps = request.app[HEALTH_DEPS]
+    checks = {
+        "database": await _database(deps.db),
+        "migrations": await _migrations(deps.db),
+        "bus": "ok" if await deps.bus.healthy() else "not connected",
+    }
+    ready = all(value == "ok" for value in checks.values())
+    return json_response(200 if ready else 503, {"ready": ready, "checks": checks})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    body = request.app[HEALTH_DEPS].metrics.render()
+    return web.Response(body=body, content_type="text/plain", charset="utf-8")
+
+
+async def _database(db: Database) -> str:
+    try:
+        await db.ping()
+    except BotgateError as exc:
+        return str(exc)
+    return "ok"
+
+
+async def _migrations(db: Database) -> str:
+    try:
+        status = await db.migration_status()
+    except Exception as exc:
+        return f"unknown: {type(exc).__name__}"
+    return "ok" if status.up_to_date else f"pending: {', '.join(status.pending)}"

@@ -1,0 +1,148 @@
+"""The action runner: sends each bot's actions through its adapter and reports what was sent.
+
+One chat's actions go out one at a time, in order; different chats go concurrently. A
+transient failure is retried in place (so order holds); a permanent one is dead-lettered and
+recorded in `audit_log`. Each accepted `message.send` becomes a `message.sent` event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+
+from adapters.base import Adapter, SendResult
+from gateway.bus.base import Bus, Delivery, Handler, Subscription
+from gateway.bus.processing import dead_letter_now
+from gateway.bus.topology import HEADER_TRACEPARENT, actions_queue, adapter_queue
+from gateway.config import Settings
+from gateway.errors import BusUnavailable, PermanentError, TransientError
+from gateway.events import Action, ChannelRef, Event, MessageBody, conversation_key, decode_action, utcnow
+from gateway.metrics import Metrics
+from gateway.publisher import publish_event
+from store import bots as bot_records
+from store.database import Database
+
+log = logging.getLogger(__name__)
+MAX_SEND_ATTEMPTS = 8
+
+
+class ActionRunner:
+    def __init__(
+        self,
+        bus: Bus,
+        db: Database,
+        settings: Settings,
+        adapters: Mapping[tuple[str, str], Adapter],
+        metrics: Metrics,
+    ) -> None:
+        self.bus, self.db, self.settings, self.metrics = bus, db, settings, metrics
+        self.adapters = adapters
+        self._lanes: dict[tuple[str, str, str], asyncio.Lock] = {}
+        self._subscriptions: list[Subscription] = []
+        self.retry_base = 1.0  # seconds of back-off before the second attempt
+
+    async def start(self) -> None:
+        for (platform, bot), adapter in self.adapters.items():
+            await self.bus.declare_queue(adapter_queue(platform, bot))
+            handler = self._handler_for(adapter)
+            queue = actions_queue(platform, bot)
+            self._subscriptions.append(
+                await self.bus.consume(queue, handler, prefetch=self.settings.bus.prefetch)
+            )
+
+    async def stop(self) -> None:
+        for subscription in self._subscriptions:
+            await subscription.cancel()
+        self._subscriptions.clear()
+
+    def _handler_for(self, adapter: Adapter) -> Handler:
+        async def handle(delivery: Delivery) -> None:
+            await self.handle(adapter, delivery)
+
+        return handle
+
+    async def handle(self, adapter: Adapter, delivery: Delivery) -> None:
+        try:
+            action = decode_action(delivery.message.body)
+        except PermanentError as exc:
+            await dead_letter_now(delivery, str(exc))
+            return
+        async with self._lane(action):
+            try:
+                result = await self._send(adapter, action)
+            except PermanentError as exc:
+                await self._failed(delivery, action, str(exc))
+                return
+        if action.type == "message.send":
+            await self._report_sent(action, result, delivery.message.headers.get(HEADER_TRACEPARENT))
+        self.metrics.actions.labels(action.platform, "sent").inc()
+        await delivery.ack()
+
+    @asynccontextmanager
+    async def _lane(self, action: Action) -> AsyncIterator[None]:
+        key = (action.platform, action.bot, action.channel_id)
+        lock = self._lanes.setdefault(key, asyncio.Lock())
+        try:
+            async with lock:
+                yield
+        finally:
+            if not lock.locked() and self._lanes.get(key) is lock:
+                del self._lanes[key]
+
+    async def _send(self, adapter: Adapter, action: Action) -> SendResult:
+        for attempt in range(1, MAX_SEND_ATTEMPTS + 1):
+            try:
+                return await adapter.send(action)
+            except TransientError as exc:
+                if attempt == MAX_SEND_ATTEMPTS:
+                    raise PermanentError(f"gave up after {attempt} attempts: {exc}") from exc
+                delay = exc.retry_after or min(self.retry_base * 2 ** (attempt - 1), 60)
+                log.warning("send %s failed (%s); retrying in %.1fs", action.id, exc, delay)
+                await asyncio.sleep(delay)
+        raise AssertionError("unreachable")
+
+    async def _failed(self, delivery: Delivery, action: Action, reason: str) -> None:
+        self.metrics.actions.labels(action.platform, "failed").inc()
+        details = {"platform": action.platform, "bot": action.bot, "channel_id": action.channel_id,
+                   "type": action.type, "reason": reason}
+        async with self.db.transaction() as db:
+            await bot_records.audit(db, "delivery.failed", "action", str(action.id), details)
+        await dead_letter_now(delivery, reason)
+
+    async def _report_sent(self, action: Action, result: SendResult, traceparent: str | None) -> None:
+        """Publish `message.sent`; hold on through a bus outage, since the platform has it."""
+        event = sent_event(action, result)
+        delay = 0.5
+        while True:
+            try:
+                await publish_event(self.bus, event, traceparent)
+                return
+            except BusUnavailable as exc:
+                log.warning("cannot report sent %s yet: %s", action.id, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30)
+
+
+def sent_event(action: Action, result: SendResult) -> Event:
+    now = utcnow()
+    message_id = result.message_id or str(action.id)
+    return Event(
+        type="message.sent",
+        platform=action.platform,
+        bot=action.bot,
+        dedupe_key=f"{action.platform}:{action.bot}:sent:{action.id}",
+        occurred_at=now,
+        received_at=now,
+        conversation_key=conversation_key(action.platform, action.bot, action.channel_id, action.thread_id),
+        channel=ChannelRef(id=action.channel_id),
+        thread_id=action.thread_id,
+        message=MessageBody(
+            id=message_id,
+            text=result.text if result.text is not None else action.text or "",
+            reply_to_id=action.reply_to_id,
+            in_reply_to=action.in_reply_to,
+        ),
+        raw=dict(result.raw),
+    )

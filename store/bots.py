@@ -1,0 +1,110 @@
+"""Configured bots in the database: organizations, bots, their settings and platform
+credentials (encrypted), adapter state, and the audit trail of failed deliveries."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway import codec
+from gateway.config import BotConfig, Settings
+from gateway.crypto import Vault
+from store.models import AuditLog, Bot, BotConfiguration, Organization, PlatformBot
+from store.upsert import upsert
+
+# Platform config fields that are credentials: stored encrypted, never in `settings`.
+SECRET_FIELDS = frozenset(
+    {"token", "webhook_secret", "bot_token", "signing_secret", "app_token", "secret"}
+)
+
+
+async def sync_bots(session: AsyncSession, settings: Settings, vault: Vault) -> dict[str, uuid.UUID]:
+    """Make the database agree with the configured bots; returns bot name -> bot id."""
+    bot_ids = {}
+    for bot in settings.bots:
+        organization_id = await _upsert_id(session, Organization, {"name": bot.organization}, ["name"])
+        values = {"name": bot.name, "organization_id": organization_id, "description": bot.description}
+        bot_ids[bot.name] = await _upsert_id(session, Bot, values, ["name"])
+        await _sync_configuration(session, bot_ids[bot.name], bot)
+        await _sync_platforms(session, bot_ids[bot.name], bot, vault)
+    return bot_ids
+
+
+async def _upsert_id(
+    session: AsyncSession, model: Any, values: dict[str, Any], conflict: list[str]
+) -> uuid.UUID:
+    now = datetime.now(UTC)
+    row = {"id": uuid.uuid4(), "created_at": now, "updated_at": now, **values}
+    changed = [key for key in values if key not in conflict] + ["updated_at"]
+    statement = upsert(session, model, row, conflict, changed).returning(model.id)
+    return (await session.execute(statement)).scalar_one()  # type: ignore[no-any-return]
+
+
+async def _sync_configuration(session: AsyncSession, bot_id: uuid.UUID, bot: BotConfig) -> None:
+    configuration = {"kb": bot.kb, "tools": bot.tools, "fallback_reply": bot.fallback_reply}
+    for key, value in configuration.items():
+        values = {"bot_id": bot_id, "key": key, "value": value}
+        await _upsert_id(session, BotConfiguration, values, ["bot_id", "key"])
+
+
+async def _sync_platforms(
+    session: AsyncSession, bot_id: uuid.UUID, bot: BotConfig, vault: Vault
+) -> None:
+    for platform, section in bot.platforms().items():
+        fields = section.model_dump(mode="json")
+        secrets = {k: v for k, v in fields.items() if k in SECRET_FIELDS}
+        public = {k: v for k, v in fields.items() if k not in SECRET_FIELDS}
+        values = {
+            "bot_id": bot_id,
+            "platform": platform,
+            "credentials": vault.encrypt(codec.dumps(secrets).decode()),
+            "settings": public,
+        }
+        await _upsert_id(session, PlatformBot, values, ["bot_id", "platform"])
+
+
+async def credentials(session: AsyncSession, vault: Vault, bot_id: uuid.UUID, platform: str) -> dict[str, Any]:
+    query = select(PlatformBot.credentials).where(
+        PlatformBot.bot_id == bot_id, PlatformBot.platform == platform
+    )
+    token = (await session.execute(query)).scalar_one()
+    return codec.loads(vault.decrypt(token))  # type: ignore[no-any-return]
+
+
+async def load_state(session: AsyncSession, platform: str, bot: str) -> dict[str, Any]:
+    query = (
+        select(PlatformBot.state)
+        .join(Bot, Bot.id == PlatformBot.bot_id)
+        .where(Bot.name == bot, PlatformBot.platform == platform)
+    )
+    return dict((await session.execute(query)).scalar_one_or_none() or {})
+
+
+async def save_state(
+    session: AsyncSession, platform: str, bot: str, state: Mapping[str, Any]
+) -> None:
+    bot_id = select(Bot.id).where(Bot.name == bot).scalar_subquery()
+    await session.execute(
+        update(PlatformBot)
+        .where(PlatformBot.bot_id == bot_id, PlatformBot.platform == platform)
+        .values(state=dict(state), updated_at=datetime.now(UTC))
+    )
+
+
+async def audit(
+    session: AsyncSession, action: str, target_type: str, target_id: str, details: dict[str, Any]
+) -> None:
+    session.add(
+        AuditLog(
+            actor="system",
+            action=action,
+            target_type=target_type,
+            target_id=target_id,
+            details=details,
+        )
+    )
