@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
+from functools import partial
 from types import TracebackType
-from typing import Literal, TypeVar
+from typing import Literal
 
 from adapters.base import Adapter
 from adapters.registry import build_adapters
@@ -33,7 +34,6 @@ from store import bots as bot_records
 from store.database import Database
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 Role = Literal["all", "gateway", "core", "adapters"]
 ROLES: tuple[Role, ...] = ("all", "gateway", "core", "adapters")
 
@@ -81,35 +81,36 @@ class Runtime:
         await self._stack.aclose()
 
     async def _start(self) -> None:
-        self.db = await self._open(Database(self.settings.database), None, Database.close)
+        self.db = Database(self.settings.database)
+        await self._open(None, self.db.close)
         await self._prepare_database()
         self.bus = create_bus(self.settings.bus.url, **_bus_options(self.settings))
-        await self._open(self.bus, self.bus.connect, self.bus.close)
+        await self._open(self.bus.connect, self.bus.close)
         bot_ids = await self._sync_bots()
         self.adapters = self._adapters_override or build_adapters(self.settings)
         replies = ReplyWaiter(self.bus)
         if self.runs("gateway"):
-            await self._open(replies, replies.start, ReplyWaiter.stop)
+            await self._open(replies.start, replies.stop)
         await self._start_adapters()
         if self.runs("core"):
             self.core = CoreConsumer(self.bus, self.db, self.settings, bot_ids, self.metrics, self.dispatcher)
-            await self._open(self.core, self.core.start, CoreConsumer.stop)
+            await self._open(self.core.start, self.core.stop)
         if self.runs("adapters"):
             self.runner = ActionRunner(self.bus, self.db, self.settings, self.adapters, self.metrics)
-            await self._open(self.runner, self.runner.start, ActionRunner.stop)
+            await self._open(self.runner.start, self.runner.stop)
         if self.serve_http:
             self.http = self._http_server(replies)
-            await self._open(self.http, self.http.start, HttpServer.stop)
+            await self._open(self.http.start, self.http.stop)
             log.info("botgate %s role serving on %s (database %s, bus %s)", self.role,
                      self.http.url, self.db.url_for_display, self.bus.url_for_display)
 
     async def _open(
-        self, part: T, start: Callable[[], Awaitable[None]] | None, stop: Callable[[T], Awaitable[None]]
-    ) -> T:
+        self, start: Callable[[], Awaitable[None]] | None, stop: Callable[[], Awaitable[None]]
+    ) -> None:
+        """Start a part and make sure it is stopped, even if a later part fails to start."""
         if start is not None:
             await start()
-        self._stack.push_async_callback(stop, part)
-        return part
+        self._stack.push_async_callback(stop)
 
     async def _prepare_database(self) -> None:
         await self.db.ping()
@@ -130,7 +131,7 @@ class Runtime:
     async def _start_adapters(self) -> None:
         host = AdapterHost(self.settings, self.bus, self.db, receives=self.runs("adapters"))
         for adapter in self.adapters.values():
-            await self._open(adapter, lambda a=adapter: a.start(host), _stop_adapter)  # type: ignore[misc]
+            await self._open(partial(adapter.start, host), adapter.stop)
 
     def _http_server(self, replies: ReplyWaiter) -> HttpServer:
         server = self.settings.server
@@ -141,10 +142,6 @@ class Runtime:
             webhooks_enabled=self.runs("gateway"),
         )
         return HttpServer(app, server.host, server.port)
-
-
-async def _stop_adapter(adapter: Adapter) -> None:
-    await adapter.stop()
 
 
 def _bus_options(settings: Settings) -> dict[str, float]:

@@ -64,3 +64,24 @@ async def bus_url(request: pytest.FixtureRequest) -> AsyncIterator[str]:
     url, vhost = await services.create_vhost()
     yield url
     await services.delete_vhost(vhost)
+
+
+@pytest.fixture(params=["embedded", pytest.param("production", marks=[pytest.mark.postgres, pytest.mark.rabbitmq])])
+async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[tuple[str, str]]:
+    """(database URL, bus URL): SQLite + in-process bus, and PostgreSQL + RabbitMQ."""
+    if request.param == "embedded":
+        import uuid
+
+        name = f"test-{uuid.uuid4().hex[:8]}"
+        yield f"sqlite+aiosqlite:///{tmp_path / 'botgate.db'}", f"memory://{name}"
+        MemoryBroker.forget(name)
+        return
+    admin_dsn, db_url = await services.create_postgres_database()
+    try:
+        bus_url, vhost = await services.create_vhost()
+    except BaseException:
+        await services.drop_postgres_database(admin_dsn, db_url)
+        raise
+    yield db_url, bus_url
+    await services.delete_vhost(vhost)
+    await services.drop_postgres_database(admin_dsn, db_url)
