@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -69,7 +70,7 @@ class GenericClient:
         body = payload if isinstance(payload, bytes) else codec.dumps(payload)
         sent = {**signed_headers(self.secret, body, signed_at), **(headers or {})}
         url = f"{self.base_url}/webhooks/generic/{bot or self.bot}" + ("?wait=1" if wait else "")
-        async with self.http.post(url, data=body, headers=sent) as response:
+        async with self.http.post(url, data=io.BytesIO(body), headers=sent) as response:
             return response.status, await response.json(content_type=None)
 
 

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from adapters.emulators.slack import SlackEmulator
+from adapters.slack import SlackAdapter
+from gateway.config import Settings
+from tests.adapters.slack.support import SIGNING_SECRET, FakeContext, settings_for
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[SlackEmulator]:
+    async with SlackEmulator(signing_secret=SIGNING_SECRET) as emulator:
+        emulator.add_user("U061F7AUR", "alice", real_name="Alice Liddell")
+        emulator.add_channel("C024BE91L", "support")
+        yield emulator
+
+
+@pytest.fixture
+def settings(slack: SlackEmulator) -> Settings:
+    return settings_for(slack.api_url)
+
+
+@pytest.fixture
+def context(settings: Settings) -> FakeContext:
+    return FakeContext(settings, receives=False)
+
+
+@pytest.fixture
+async def adapter(settings: Settings, context: FakeContext) -> AsyncIterator[SlackAdapter]:
+    """A started adapter (HTTP only) talking to the emulator."""
+    adapter = SlackAdapter(settings.bots[0], settings)
+    await adapter.start(context)
+    yield adapter
+    await adapter.stop()
+
+
+@pytest.fixture
+def offline() -> SlackAdapter:
+    """An adapter that was never started: verify and parse need no network."""
+    settings = settings_for("http://127.0.0.1:9/api/")
+    adapter = SlackAdapter(settings.bots[0], settings)
+    adapter.bot_user_id = "U0BOTGATE"
+    return adapter
