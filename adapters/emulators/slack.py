@@ -241,11 +241,13 @@ class SlackEmulator:
         handler = self._handlers().get(api_method)
         if handler is None:
             raise ApiError("unknown_method", 404)
-        wanted = self.app_token if api_method == "apps.connections.open" else self.bot_token
+        app_level = api_method == "apps.connections.open"
         if not token:
             raise ApiError("not_authed")
-        if token != wanted:
-            raise ApiError("not_allowed_token_type" if token.startswith("xox") else "invalid_auth")
+        if token.startswith("xapp-") != app_level:
+            raise ApiError("not_allowed_token_type")
+        if token != (self.app_token if app_level else self.bot_token):
+            raise ApiError("invalid_auth")
         return handler(params)
 
     def _handlers(self) -> dict[str, Callable[[Json], Json]]:

@@ -62,7 +62,9 @@ def test_channel_message(offline: SlackAdapter) -> None:
     [("channel", "C1", "channel"), ("group", "G1", "channel"), ("im", "D1", "direct"),
      ("mpim", "G2", "group")],
 )
-def test_channel_types(offline: SlackAdapter, channel_type: str, channel: str, expected: str) -> None:
+def test_channel_types(
+    offline: SlackAdapter, channel_type: str, channel: str, expected: str
+) -> None:
     event = only(offline, callback("message", channel=channel, channel_type=channel_type))
     assert event.channel.type == expected
 
