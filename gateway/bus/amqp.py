@@ -101,12 +101,13 @@ class AmqpBus:
             raise
 
     async def _declare_topology(self, connection: AbstractRobustConnection) -> None:
-        self._publisher = await _open_channel(connection, confirms=True)
-        self._topology = await _open_channel(connection, confirms=False)
-        for name in EXCHANGES:
-            self._exchanges[name] = await self._publisher.declare_exchange(
-                name, ExchangeType.TOPIC, durable=True
-            )
+        async with _answer("declaring the botgate exchanges", OPERATION_TIMEOUT):
+            self._publisher = await _open_channel(connection, confirms=True)
+            self._topology = await _open_channel(connection, confirms=False)
+            for name in EXCHANGES:
+                self._exchanges[name] = await self._publisher.declare_exchange(
+                    name, ExchangeType.TOPIC, durable=True
+                )
         self._exchanges[DEFAULT_EXCHANGE] = self._publisher.default_exchange
         await self.declare_queue(dead_queue())
 
@@ -304,6 +305,7 @@ async def _open_channel(
 
 
 async def _finish(tasks: list[asyncio.Task[None]]) -> None:
+    tasks = [task for task in tasks if task is not asyncio.current_task()]  # close() in a handler
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
