@@ -182,3 +182,17 @@ async def test_an_unreachable_slack_does_not_fail_start() -> None:
             await adapter.send(action(text="hello"))
     finally:
         await adapter.stop()
+
+
+async def test_an_empty_message_is_refused_before_slack(adapter: SlackAdapter,
+                                                        slack: SlackEmulator) -> None:
+    with pytest.raises(PermanentError, match="no_text"):
+        await adapter.send(action(text="  "))
+    assert slack.calls("chat.postMessage") == []
+
+
+async def test_buttons_without_text_get_a_notification_text(adapter: SlackAdapter,
+                                                            slack: SlackEmulator) -> None:
+    await adapter.send(action(text="", buttons=[Button(id="yes", label="Yes"),
+                                                Button(id="no", label="No")]))
+    assert slack.posted(CHANNEL)[0]["text"] == "Yes · No"

@@ -57,7 +57,7 @@ def test_a_changed_body_is_refused(offline: SlackAdapter) -> None:
         ({}, "missing"),
         ({"x-slack-request-timestamp": str(int(time.time()))}, "missing"),
         ({"x-slack-request-timestamp": "yesterday", "x-slack-signature": "v0=00"}, "unix seconds"),
-        ({"x-slack-request-timestamp": "\uff11\uff12", "x-slack-signature": "v0=0"}, "unix seconds"),
+        ({"x-slack-request-timestamp": "\uff11\uff12", "x-slack-signature": "v0"}, "unix seconds"),
     ],
 )
 def test_malformed_headers(offline: SlackAdapter, headers: dict[str, str], reason: str) -> None:
