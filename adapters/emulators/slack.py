@@ -171,13 +171,15 @@ class SlackEmulator:
 
     def add_user(
         self, user_id: str, name: str, *, real_name: str | None = None, is_bot: bool = False,
-        locale: str = "en-US",
+        locale: str = "en-US", display_name: str = "",
     ) -> Json:
+        """A workspace member; `display_name` is empty until the person sets one, as in Slack."""
         display = real_name or name
         self.users[user_id] = {
             "id": user_id, "team_id": self.team_id, "name": name, "deleted": False,
             "real_name": display, "tz": "Europe/London", "locale": locale, "is_bot": is_bot,
-            "profile": {"display_name": name, "real_name": display, "team": self.team_id},
+            "profile": {"display_name": display_name, "real_name": display,
+                        "team": self.team_id},
         }
         return self.users[user_id]
 

@@ -67,7 +67,9 @@ class Sender:
         return SendResult()  # `typing`: bots have no typing indicator in the Web API
 
     async def post(self, action: Action) -> SendResult:
-        parts = split_text(render(action))
+        if not (action.text or "").strip() and not action.buttons:
+            raise PermanentError("message.send without text or buttons: Slack refuses it (no_text)")
+        parts = split_text(render(action) or " · ".join(b.label for b in action.buttons))
         sent: list[str] = []
         raw: dict[str, Any] = {}
         for index, part in enumerate(parts):

@@ -17,9 +17,8 @@ from tests.adapters.slack.support import SIGNING_SECRET, inner, load
 
 
 @pytest.fixture
-async def client(slack: SlackEmulator) -> AsyncIterator[AsyncWebClient]:
-    client = AsyncWebClient(token=slack.bot_token, base_url=slack.api_url)
-    yield client
+def client(slack: SlackEmulator) -> AsyncWebClient:
+    return AsyncWebClient(token=slack.bot_token, base_url=slack.api_url)
 
 
 @pytest.fixture
@@ -44,7 +43,9 @@ async def receiver() -> AsyncIterator[tuple[str, list[web.Request], list[bytes]]
     await runner.cleanup()
 
 
-async def test_answers_the_sdk_in_slacks_shapes(client: AsyncWebClient, slack: SlackEmulator) -> None:
+async def test_answers_the_sdk_in_slacks_shapes(
+    client: AsyncWebClient, slack: SlackEmulator
+) -> None:
     posted = await client.chat_postMessage(channel="C024BE91L", text="hi", thread_ts="1.000001")
     assert posted["ok"] is True
     assert posted["message"]["thread_ts"] == "1.000001"
@@ -64,7 +65,9 @@ async def test_answers_the_sdk_in_slacks_shapes(client: AsyncWebClient, slack: S
      ("conversations_info", {"channel": "C0NONE"}, "channel_not_found"),
      ("apps_connections_open", {"app_token": "xoxb-emulator-token"}, "not_allowed_token_type")],
 )
-async def test_errors(client: AsyncWebClient, method: str, kwargs: dict[str, str], error: str) -> None:
+async def test_errors(
+    client: AsyncWebClient, method: str, kwargs: dict[str, str], error: str
+) -> None:
     with pytest.raises(SlackApiError) as caught:
         await getattr(client, method)(**kwargs)
     assert caught.value.response["error"] == error

@@ -35,7 +35,9 @@ async def test_names_are_fetched_once_then_served_from_the_cache(
     assert [c.params["channel"] for c in slack.calls("conversations.info")] == ["C024BE91L"]
 
 
-async def test_conversations_info_decides_group_dms(adapter: SlackAdapter, slack: SlackEmulator) -> None:
+async def test_conversations_info_decides_group_dms(
+    adapter: SlackAdapter, slack: SlackEmulator
+) -> None:
     slack.add_channel("G0MPIM", "mpdm-alice--bob-1", kind="mpim")
     await adapter.names.resolve([], ["G0MPIM"])
     (event,) = adapter.parse(json_request(callback("member_joined_channel", channel="G0MPIM",

@@ -35,7 +35,9 @@ async def socket_adapter(
     await adapter.stop()
 
 
-async def test_connects_with_the_app_token(socket_adapter: SlackAdapter, slack: SlackEmulator) -> None:
+async def test_connects_with_the_app_token(
+    socket_adapter: SlackAdapter, slack: SlackEmulator
+) -> None:
     (opened,) = slack.calls("apps.connections.open")
     assert opened.token == slack.app_token
     assert slack.socket_connections == 1
