@@ -80,5 +80,7 @@ class ConsoleAdapter:
             conversation_key=conversation_key("console", self.bot.name, self.channel, None),
             user=UserRef(id=self.user, name=self.user),
             channel=ChannelRef(id=self.channel, type="direct", name="console"),
-            message=MessageBody(id=message_id, text=text, command=parse_command(text, self.bot.name)),
+            message=MessageBody(
+                id=message_id, text=text, command=parse_command(text, self.bot.name)
+            ),
         )

@@ -114,7 +114,9 @@ class GenericAdapter:
     def to_event(self, inbound: GenericMessage, received_at: datetime) -> Event:
         message_id = inbound.event_id or str(new_id())
         text, mentioned = strip_leading_mention(inbound.text, (f"@{self.bot.name}",))
-        channel = ChannelRef(id=inbound.channel.id, type=inbound.channel.type, name=inbound.channel.name)
+        channel = ChannelRef(
+            id=inbound.channel.id, type=inbound.channel.type, name=inbound.channel.name
+        )
         return Event(
             type="message.created",
             platform="generic",
@@ -122,8 +124,12 @@ class GenericAdapter:
             dedupe_key=f"generic:{self.bot.name}:event:{message_id}",
             occurred_at=received_at,
             received_at=received_at,
-            conversation_key=make_conversation_key("generic", self.bot.name, channel.id, inbound.thread_id),
-            user=UserRef(id=inbound.user.id, name=inbound.user.name, display_name=inbound.user.display_name),
+            conversation_key=make_conversation_key(
+                "generic", self.bot.name, channel.id, inbound.thread_id
+            ),
+            user=UserRef(
+                id=inbound.user.id, name=inbound.user.name, display_name=inbound.user.display_name
+            ),
             channel=channel,
             thread_id=inbound.thread_id,
             message=MessageBody(
@@ -169,7 +175,9 @@ class GenericAdapter:
         headers = {**signed_headers(self.config.secret, body), DELIVERY_HEADER: str(action.id)}
         assert self.config.callback_url is not None
         try:
-            async with self._http.post(self.config.callback_url, data=body, headers=headers) as resp:
+            async with self._http.post(
+                self.config.callback_url, data=body, headers=headers
+            ) as resp:
                 return "" if 200 <= resp.status < 300 else f"callback answered {resp.status}"
         except (aiohttp.ClientError, TimeoutError) as exc:
             return f"callback unreachable: {type(exc).__name__}"

@@ -6,7 +6,9 @@ import re
 
 from gateway.events import Command
 
-_COMMAND = re.compile(r"^/([A-Za-z0-9_][A-Za-z0-9_-]{0,63})(?:@([A-Za-z0-9_]+))?(?:\s+(.*))?$", re.S)
+_COMMAND = re.compile(
+    r"^/([A-Za-z0-9_][A-Za-z0-9_-]{0,63})(?:@([A-Za-z0-9_]+))?(?:\s+(.*))?$", re.S
+)
 
 
 def parse_command(text: str, bot_username: str | None = None) -> Command | None:

@@ -8,6 +8,7 @@ Roles: `gateway` (webhooks, admin API), `core` (records and answers events), `ad
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from functools import partial
@@ -76,7 +77,10 @@ class Runtime:
         return self
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         await self._stack.aclose()
 
@@ -93,16 +97,25 @@ class Runtime:
             await self._open(replies.start, replies.stop)
         await self._start_adapters()
         if self.runs("core"):
-            self.core = CoreConsumer(self.bus, self.db, self.settings, bot_ids, self.metrics, self.dispatcher)
+            self.core = CoreConsumer(
+                self.bus, self.db, self.settings, bot_ids, self.metrics, self.dispatcher
+            )
             await self._open(self.core.start, self.core.stop)
         if self.runs("adapters"):
-            self.runner = ActionRunner(self.bus, self.db, self.settings, self.adapters, self.metrics)
+            self.runner = ActionRunner(
+                self.bus, self.db, self.settings, self.adapters, self.metrics
+            )
             await self._open(self.runner.start, self.runner.stop)
         if self.serve_http:
             self.http = self._http_server(replies)
             await self._open(self.http.start, self.http.stop)
-            log.info("botgate %s role serving on %s (database %s, bus %s)", self.role,
-                     self.http.url, self.db.url_for_display, self.bus.url_for_display)
+            log.info(
+                "botgate %s role serving on %s (database %s, bus %s)",
+                self.role,
+                self.http.url,
+                self.db.url_for_display,
+                self.bus.url_for_display,
+            )
 
     async def _open(
         self, start: Callable[[], Awaitable[None]] | None, stop: Callable[[], Awaitable[None]]
@@ -120,13 +133,14 @@ class Runtime:
         status = await self.db.migration_status()
         if not status.up_to_date:
             raise ConfigError(
-                f"database migrations are pending ({', '.join(status.pending)}): run `botgate migrate up`"
+                f"database migrations are pending ({', '.join(status.pending)}): "
+                "run `botgate migrate up`"
             )
 
-    async def _sync_bots(self) -> dict[str, object]:
+    async def _sync_bots(self) -> dict[str, uuid.UUID]:
         vault = vault_for(self.settings)
         async with self.db.transaction() as db:
-            return await bot_records.sync_bots(db, self.settings, vault)  # type: ignore[return-value]
+            return await bot_records.sync_bots(db, self.settings, vault)
 
     async def _start_adapters(self) -> None:
         host = AdapterHost(self.settings, self.bus, self.db, receives=self.runs("adapters"))

@@ -20,7 +20,9 @@ async def run_chat(settings: Settings, bot_name: str | None) -> int:
         raise ConfigError(f"no bot {bot_name or ''!r} to chat with (bots: {known})")
     console = ConsoleAdapter(bot, settings, output=click.echo)
     wait = settings.server.reply_wait.total_seconds()
-    async with Runtime(settings, "all", adapters={("console", bot.name): console}, serve_http=False):
+    async with Runtime(
+        settings, "all", adapters={("console", bot.name): console}, serve_http=False
+    ):
         click.echo(f"chatting with {bot.name}; Ctrl-D to leave", err=True)
         while line := await asyncio.to_thread(sys.stdin.readline):
             if line.strip():

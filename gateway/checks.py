@@ -14,8 +14,11 @@ from store.database import Database
 async def run_checks(settings: Settings, say: Callable[[str], None]) -> int:
     """Say what is fine and what is not; 0 when all is well."""
     say(f"config: {settings.source}, {len(settings.bots)} bot(s)")
-    results = [await _check_security(settings, say), await _check_database(settings, say),
-               await _check_bus(settings, say)]
+    results = [
+        await _check_security(settings, say),
+        await _check_database(settings, say),
+        await _check_bus(settings, say),
+    ]
     return 0 if all(results) else 1
 
 
@@ -40,8 +43,11 @@ async def _check_database(settings: Settings, say: Callable[[str], None]) -> boo
     finally:
         await db.close()
     if not status.up_to_date:
-        say(f"database: FAIL: {db.url_for_display} has pending migrations ({', '.join(status.pending)}); "
-            "run `botgate migrate up` (serve applies them on start)")
+        say(
+            f"database: FAIL: {db.url_for_display} has pending migrations "
+            f"({', '.join(status.pending)}); "
+            "run `botgate migrate up` (serve applies them on start)"
+        )
         return False
     say(f"database: ok ({db.url_for_display}, at {status.current})")
     return True

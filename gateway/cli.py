@@ -15,7 +15,10 @@ from gateway.errors import BotgateError
 from gateway.logs import setup_logging
 
 config_option = click.option(
-    "--config", "config_path", type=click.Path(dir_okay=False), default=None,
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    default=None,
     help="TOML file (default: $BOTGATE_CONFIG, then ./botgate.toml, then built-in defaults).",
 )
 
@@ -51,8 +54,12 @@ def main(log_level: str | None) -> None:
 
 @main.command()
 @config_option
-@click.option("--role", type=click.Choice(["all", "gateway", "core", "adapters"]), default="all",
-              show_default=True)
+@click.option(
+    "--role",
+    type=click.Choice(["all", "gateway", "core", "adapters"]),
+    default="all",
+    show_default=True,
+)
 @click.option("--no-migrate", is_flag=True, help="Do not apply pending migrations on start.")
 def serve(config_path: str | None, role: str, no_migrate: bool) -> None:
     """Run the service until SIGTERM or SIGINT."""
@@ -98,8 +105,10 @@ def migrate(config_path: str | None, direction: str, revision: str | None) -> No
         finally:
             await db.close()
         pending = ", ".join(status.pending) or "none"
-        click.echo(f"database {db.url_for_display}: at {status.current or 'base'}, "
-                   f"head {status.head}, pending: {pending}")
+        click.echo(
+            f"database {db.url_for_display}: at {status.current or 'base'}, "
+            f"head {status.head}, pending: {pending}"
+        )
         return 0
 
     _run(run)

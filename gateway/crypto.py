@@ -27,7 +27,8 @@ class Vault:
             self._fernet = Fernet(key.encode())
         except (ValueError, TypeError):
             raise ConfigError(
-                "security.secret_key must be url-safe base64 of 32 bytes; make one with `botgate keygen`"
+                "security.secret_key must be url-safe base64 of 32 bytes; "
+                "make one with `botgate keygen`"
             ) from None
 
     def encrypt(self, plaintext: str) -> str:

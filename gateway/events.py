@@ -15,8 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from gateway.errors import PermanentError
 from gateway.ids import new_id
 
-EVENT_SCHEMA = "botgate.event/1"
-ACTION_SCHEMA = "botgate.action/1"
+EVENT_SCHEMA: Literal["botgate.event/1"] = "botgate.event/1"
+ACTION_SCHEMA: Literal["botgate.action/1"] = "botgate.action/1"
 
 Platform = Literal["telegram", "slack", "discord", "generic", "console"]
 ChannelType = Literal["direct", "group", "channel", "thread"]

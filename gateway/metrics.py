@@ -11,36 +11,53 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.received = Counter(
-            "botgate_events_received", "Webhook requests received", ["platform", "status"],
+            "botgate_events_received",
+            "Webhook requests received",
+            ["platform", "status"],
             registry=self.registry,
         )
         self.published = Counter(
-            "botgate_events_published", "Events confirmed by the bus", ["platform"],
+            "botgate_events_published",
+            "Events confirmed by the bus",
+            ["platform"],
             registry=self.registry,
         )
         self.processed = Counter(
-            "botgate_events_processed", "Events the core committed", ["outcome"],
+            "botgate_events_processed",
+            "Events the core committed",
+            ["outcome"],
             registry=self.registry,
         )
         self.failed = Counter(
-            "botgate_events_failed", "Events dead-lettered or handed back", ["reason"],
+            "botgate_events_failed",
+            "Events dead-lettered or handed back",
+            ["reason"],
             registry=self.registry,
         )
         self.actions = Counter(
-            "botgate_actions", "Actions the adapters settled", ["platform", "outcome"],
+            "botgate_actions",
+            "Actions the adapters settled",
+            ["platform", "outcome"],
             registry=self.registry,
         )
         self.processing_seconds = Histogram(
-            "botgate_processing_seconds", "Core time per batch of events",
-            buckets=LATENCY_BUCKETS, registry=self.registry,
+            "botgate_processing_seconds",
+            "Core time per batch of events",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
         )
         self.webhook_seconds = Histogram(
-            "botgate_webhook_seconds", "Webhook request to answer", ["platform"],
-            buckets=LATENCY_BUCKETS, registry=self.registry,
+            "botgate_webhook_seconds",
+            "Webhook request to answer",
+            ["platform"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
         )
         self.batch_size = Histogram(
-            "botgate_batch_size", "Events per core batch",
-            buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500), registry=self.registry,
+            "botgate_batch_size",
+            "Events per core batch",
+            buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500),
+            registry=self.registry,
         )
 
     def render(self) -> bytes:

@@ -18,7 +18,15 @@ from gateway.bus.processing import dead_letter_now
 from gateway.bus.topology import HEADER_TRACEPARENT, actions_queue, adapter_queue
 from gateway.config import Settings
 from gateway.errors import BusUnavailable, PermanentError, TransientError
-from gateway.events import Action, ChannelRef, Event, MessageBody, conversation_key, decode_action, utcnow
+from gateway.events import (
+    Action,
+    ChannelRef,
+    Event,
+    MessageBody,
+    conversation_key,
+    decode_action,
+    utcnow,
+)
 from gateway.metrics import Metrics
 from gateway.publisher import publish_event
 from store import bots as bot_records
@@ -76,7 +84,9 @@ class ActionRunner:
                 await self._failed(delivery, action, str(exc))
                 return
         if action.type == "message.send":
-            await self._report_sent(action, result, delivery.message.headers.get(HEADER_TRACEPARENT))
+            await self._report_sent(
+                action, result, delivery.message.headers.get(HEADER_TRACEPARENT)
+            )
         self.metrics.actions.labels(action.platform, "sent").inc()
         await delivery.ack()
 
@@ -105,13 +115,20 @@ class ActionRunner:
 
     async def _failed(self, delivery: Delivery, action: Action, reason: str) -> None:
         self.metrics.actions.labels(action.platform, "failed").inc()
-        details = {"platform": action.platform, "bot": action.bot, "channel_id": action.channel_id,
-                   "type": action.type, "reason": reason}
+        details = {
+            "platform": action.platform,
+            "bot": action.bot,
+            "channel_id": action.channel_id,
+            "type": action.type,
+            "reason": reason,
+        }
         async with self.db.transaction() as db:
             await bot_records.audit(db, "delivery.failed", "action", str(action.id), details)
         await dead_letter_now(delivery, reason)
 
-    async def _report_sent(self, action: Action, result: SendResult, traceparent: str | None) -> None:
+    async def _report_sent(
+        self, action: Action, result: SendResult, traceparent: str | None
+    ) -> None:
         """Publish `message.sent`; hold on through a bus outage, since the platform has it."""
         event = sent_event(action, result)
         delay = 0.5
@@ -135,7 +152,9 @@ def sent_event(action: Action, result: SendResult) -> Event:
         dedupe_key=f"{action.platform}:{action.bot}:sent:{action.id}",
         occurred_at=now,
         received_at=now,
-        conversation_key=conversation_key(action.platform, action.bot, action.channel_id, action.thread_id),
+        conversation_key=conversation_key(
+            action.platform, action.bot, action.channel_id, action.thread_id
+        ),
         channel=ChannelRef(id=action.channel_id),
         thread_id=action.thread_id,
         message=MessageBody(

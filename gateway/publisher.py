@@ -14,9 +14,13 @@ def new_traceparent() -> str:
     return f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"
 
 
-def event_message(event: Event, traceparent: str | None = None, reply_to: str | None = None) -> Message:
+def event_message(
+    event: Event, traceparent: str | None = None, reply_to: str | None = None
+) -> Message:
     headers = {HEADER_TRACEPARENT: traceparent or new_traceparent()}
-    return Message(EVENTS_EXCHANGE, event.routing_key, encode(event), str(event.id), headers, reply_to)
+    return Message(
+        EVENTS_EXCHANGE, event.routing_key, encode(event), str(event.id), headers, reply_to
+    )
 
 
 async def publish_event(

@@ -23,12 +23,20 @@ SECRET_FIELDS = frozenset(
 )
 
 
-async def sync_bots(session: AsyncSession, settings: Settings, vault: Vault) -> dict[str, uuid.UUID]:
+async def sync_bots(
+    session: AsyncSession, settings: Settings, vault: Vault
+) -> dict[str, uuid.UUID]:
     """Make the database agree with the configured bots; returns bot name -> bot id."""
     bot_ids = {}
     for bot in settings.bots:
-        organization_id = await _upsert_id(session, Organization, {"name": bot.organization}, ["name"])
-        values = {"name": bot.name, "organization_id": organization_id, "description": bot.description}
+        organization_id = await _upsert_id(
+            session, Organization, {"name": bot.organization}, ["name"]
+        )
+        values = {
+            "name": bot.name,
+            "organization_id": organization_id,
+            "description": bot.description,
+        }
         bot_ids[bot.name] = await _upsert_id(session, Bot, values, ["name"])
         await _sync_configuration(session, bot_ids[bot.name], bot)
         await _sync_platforms(session, bot_ids[bot.name], bot, vault)
@@ -68,7 +76,9 @@ async def _sync_platforms(
         await _upsert_id(session, PlatformBot, values, ["bot_id", "platform"])
 
 
-async def credentials(session: AsyncSession, vault: Vault, bot_id: uuid.UUID, platform: str) -> dict[str, Any]:
+async def credentials(
+    session: AsyncSession, vault: Vault, bot_id: uuid.UUID, platform: str
+) -> dict[str, Any]:
     query = select(PlatformBot.credentials).where(
         PlatformBot.bot_id == bot_id, PlatformBot.platform == platform
     )

@@ -37,7 +37,9 @@ class Database:
             async with self.engine.connect() as connection:
                 await connection.execute(text("SELECT 1"))
         except (OSError, DBAPIError, OperationalError) as exc:
-            raise StoreUnavailable(f"database {self.url_for_display} is unreachable: {exc}") from exc
+            raise StoreUnavailable(
+                f"database {self.url_for_display} is unreachable: {exc}"
+            ) from exc
 
     async def migration_status(self) -> migrate.MigrationStatus:
         return await migrate.status(self.engine)

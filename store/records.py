@@ -44,7 +44,9 @@ async def save_result(session: AsyncSession, dedupe_key: str, result: dict[str, 
     )
 
 
-async def upsert_user(session: AsyncSession, platform: str, user: UserRef, seen: datetime) -> uuid.UUID:
+async def upsert_user(
+    session: AsyncSession, platform: str, user: UserRef, seen: datetime
+) -> uuid.UUID:
     values = {
         "id": uuid.uuid4(),
         "platform": platform,

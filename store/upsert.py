@@ -14,7 +14,7 @@ from store.base import Base
 
 def insert_for(session: AsyncSession, model: type[Base]) -> Any:
     """The dialect's own `insert`, which knows `on_conflict_do_*`."""
-    dialect = session.bind.dialect.name
+    dialect = session.get_bind().dialect.name
     module: Any = postgresql if dialect == "postgresql" else sqlite
     return module.insert(model)
 

@@ -66,7 +66,12 @@ async def bus_url(request: pytest.FixtureRequest) -> AsyncIterator[str]:
     await services.delete_vhost(vhost)
 
 
-@pytest.fixture(params=["embedded", pytest.param("production", marks=[pytest.mark.postgres, pytest.mark.rabbitmq])])
+@pytest.fixture(
+    params=[
+        "embedded",
+        pytest.param("production", marks=[pytest.mark.postgres, pytest.mark.rabbitmq]),
+    ]
+)
 async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[tuple[str, str]]:
     """(database URL, bus URL): SQLite + in-process bus, and PostgreSQL + RabbitMQ."""
     if request.param == "embedded":

@@ -12,19 +12,28 @@ from cryptography.fernet import Fernet
 from gateway.crypto import generate_key
 
 
-def botgate(*args: str, cwd: Path, stdin: str = "", env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def botgate(
+    *args: str, cwd: Path, stdin: str = "", env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("BOTGATE_")}
     return subprocess.run(  # noqa: S603
-        [sys.executable, "-m", "gateway", *args], cwd=cwd, input=stdin, capture_output=True,
-        text=True, timeout=60, env={**environment, **(env or {})}, check=False,
+        [sys.executable, "-m", "gateway", *args],
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**environment, **(env or {})},
+        check=False,
     )
 
 
 def config(tmp_path: Path, database: str | None = None) -> Path:
     path = tmp_path / "botgate.toml"
+    default_database = f"sqlite+aiosqlite:///{tmp_path / 'bg.db'}"
     path.write_text(f"""
 [database]
-url = "{database or f'sqlite+aiosqlite:///{tmp_path / "bg.db"}'}"
+url = "{database or default_database}"
 [security]
 secret_key = "{generate_key()}"
 [[bots]]
@@ -62,12 +71,19 @@ def test_check_reports_an_unreachable_database(tmp_path: Path) -> None:
     path = config(tmp_path, "postgresql+asyncpg://nobody@127.0.0.1:1/none")
     result = botgate("check", "--config", str(path), cwd=tmp_path)
     assert result.returncode != 0
-    assert "database: FAIL" in result.stdout and "unreachable" in result.stdout
+    assert "database: FAIL" in result.stdout
+    assert "unreachable" in result.stdout
 
 
 def test_check_reports_an_unreachable_bus(tmp_path: Path) -> None:
     path = config(tmp_path)
-    result = botgate("check", "--config", str(path), cwd=tmp_path, env={"BOTGATE_BUS_URL": "amqp://guest:guest@127.0.0.1:1/"})
+    result = botgate(
+        "check",
+        "--config",
+        str(path),
+        cwd=tmp_path,
+        env={"BOTGATE_BUS_URL": "amqp://guest:guest@127.0.0.1:1/"},
+    )
     assert result.returncode != 0
     assert "bus: FAIL" in result.stdout
 
@@ -85,15 +101,21 @@ def test_migrate_down_and_status(tmp_path: Path) -> None:
     path = config(tmp_path)
     assert botgate("migrate", "up", "--config", str(path), cwd=tmp_path).returncode == 0
     down = botgate("migrate", "down", "base", "--config", str(path), cwd=tmp_path)
-    assert down.returncode == 0 and "pending: 0001" in down.stdout
+    assert down.returncode == 0
+    assert "pending: 0001" in down.stdout
     status = botgate("migrate", "status", "--config", str(path), cwd=tmp_path)
     assert "at base" in status.stdout
 
 
 def test_chat_talks_to_the_bot_through_the_pipeline(tmp_path: Path) -> None:
     path = config(tmp_path)
-    result = botgate("chat", "--config", str(path), "--bot", "helpdesk", cwd=tmp_path, stdin="/help\n/nope\n")
+    result = botgate(
+        "chat", "--config", str(path), "--bot", "helpdesk", cwd=tmp_path, stdin="/help\n/nope\n"
+    )
     assert result.returncode == 0, result.stderr
     assert "helpdesk> Here is what I can do:" in result.stdout
     assert "helpdesk> I don't know /nope" in result.stdout
-    assert botgate("migrate", "status", "--config", str(path), cwd=tmp_path).stdout.count("at 0001") == 1
+    assert (
+        botgate("migrate", "status", "--config", str(path), cwd=tmp_path).stdout.count("at 0001")
+        == 1
+    )

@@ -26,15 +26,22 @@ def test_built_in_defaults_are_embedded(tmp_path: Path, monkeypatch: pytest.Monk
 
 
 def test_env_references_expand_and_overrides_win(tmp_path: Path) -> None:
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
 [database]
 url = "sqlite+aiosqlite:///file.db"
 [[bots]]
 name = "helpdesk"
 [bots.generic]
 secret = "${HOOK_SECRET}"
-""")
-    env = {"HOOK_SECRET": "s3cret-value", "BOTGATE_DATABASE_URL": "postgresql+asyncpg://db/x", "BOTGATE_PORT": "9000"}
+""",
+    )
+    env = {
+        "HOOK_SECRET": "s3cret-value",
+        "BOTGATE_DATABASE_URL": "postgresql+asyncpg://db/x",
+        "BOTGATE_PORT": "9000",
+    }
     settings = load_settings(path, environ=env)
     assert settings.bots[0].generic is not None
     assert settings.bots[0].generic.secret == "s3cret-value"
@@ -44,7 +51,9 @@ secret = "${HOOK_SECRET}"
 
 def test_missing_environment_variable_names_the_key(tmp_path: Path) -> None:
     path = write(tmp_path, '[security]\nsecret_key = "${NOT_SET_ANYWHERE}"\n')
-    with pytest.raises(ConfigError, match=r"security\.secret_key: environment variable NOT_SET_ANYWHERE"):
+    with pytest.raises(
+        ConfigError, match=r"security\.secret_key: environment variable NOT_SET_ANYWHERE"
+    ):
         load_settings(path, environ={})
 
 
@@ -53,10 +62,13 @@ def test_missing_environment_variable_names_the_key(tmp_path: Path) -> None:
     [
         ('[[bots]]\nname = "Bad Name"\n', r"bots\.0\.name"),
         ('[server]\nport = "eighty"\n', r"server\.port"),
-        ('[server]\nprot = 1\n', r"server\.prot: Extra inputs"),
+        ("[server]\nprot = 1\n", r"server\.prot: Extra inputs"),
         ('[sessions]\nidle_timeout = "soon"\n', r"sessions\.idle_timeout.*duration"),
         ('[[bots]]\nname = "a"\n[[bots]]\nname = "a"\n', "unique; repeated: a"),
-        ('[[bots]]\nname = "a"\n[bots.telegram]\nmode = "webhook"\n', r"bots\.0\.telegram\.token: Field required"),
+        (
+            '[[bots]]\nname = "a"\n[bots.telegram]\nmode = "webhook"\n',
+            r"bots\.0\.telegram\.token: Field required",
+        ),
         ("[server\n", "not valid TOML"),
     ],
 )
@@ -72,8 +84,13 @@ def test_config_file_that_does_not_exist(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("30m", timedelta(minutes=30)), ("90d", timedelta(days=90)), ("500ms", timedelta(milliseconds=500)),
-     ("1.5s", timedelta(seconds=1.5)), (12, timedelta(seconds=12))],
+    [
+        ("30m", timedelta(minutes=30)),
+        ("90d", timedelta(days=90)),
+        ("500ms", timedelta(milliseconds=500)),
+        ("1.5s", timedelta(seconds=1.5)),
+        (12, timedelta(seconds=12)),
+    ],
 )
 def test_durations(text: str | int, expected: timedelta) -> None:
     assert parse_duration(text) == expected

@@ -45,8 +45,14 @@ secret = "{GENERIC_SECRET}"
 
 async def start_service(config: Path) -> tuple[asyncio.subprocess.Process, str]:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "gateway", "serve", "--config", str(config),
-        stderr=asyncio.subprocess.PIPE, env={**os.environ, "BOTGATE_LOG_LEVEL": "INFO"},
+        sys.executable,
+        "-m",
+        "gateway",
+        "serve",
+        "--config",
+        str(config),
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "BOTGATE_LOG_LEVEL": "INFO"},
     )
     assert process.stderr is not None
     async with asyncio.timeout(60):
@@ -62,14 +68,18 @@ async def _drain(stream: asyncio.StreamReader) -> None:
         pass
 
 
-async def flood(client: GenericClient, worker: int, accepted: list[str], stop: asyncio.Event) -> None:
+async def flood(
+    client: GenericClient, worker: int, accepted: list[str], stop: asyncio.Event
+) -> None:
     """Send events until told to stop; keep the ids the gateway accepted (202)."""
     n = 0
     while not stop.is_set():
         event_id = f"w{worker}-{n}"
         n += 1
         try:
-            status, _ = await client.post(message(f"hello {n}", user=f"u{worker}", event_id=event_id))
+            status, _ = await client.post(
+                message(f"hello {n}", user=f"u{worker}", event_id=event_id)
+            )
         except (aiohttp.ClientError, OSError):
             await asyncio.sleep(0.05)
             continue
@@ -108,7 +118,10 @@ async def test_sigterm_while_events_flow_loses_and_doubles_nothing(
         process.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(process.wait(), 30) == 0
 
-    keys = await query(postgres_url, "SELECT dedupe_key FROM processed_events WHERE dedupe_key LIKE 'generic:helpdesk:event:%'")
+    keys = await query(
+        postgres_url,
+        "SELECT dedupe_key FROM processed_events WHERE dedupe_key LIKE 'generic:helpdesk:event:%'",
+    )
     inbound = await query(postgres_url, "SELECT external_id FROM messages WHERE direction = 'in'")
     replies = await query(postgres_url, "SELECT count(*) FROM messages WHERE direction = 'out'")
     assert sorted(k[0].rsplit(":", 1)[1] for k in keys) == sorted(accepted)
@@ -117,7 +130,10 @@ async def test_sigterm_while_events_flow_loses_and_doubles_nothing(
 
 
 async def _until_all_recorded(url: str, expected: int) -> None:
-    sql = "SELECT (SELECT count(*) FROM messages WHERE direction='in'), (SELECT count(*) FROM messages WHERE direction='out')"
+    sql = (
+        "SELECT (SELECT count(*) FROM messages WHERE direction = 'in'),"
+        " (SELECT count(*) FROM messages WHERE direction = 'out')"
+    )
     async with asyncio.timeout(60):
         while True:
             [(inbound, outbound)] = await query(url, sql)

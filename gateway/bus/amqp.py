@@ -188,11 +188,7 @@ class AmqpBus:
 
     async def healthy(self) -> bool:
         connection = self._connection
-        return (
-            connection is not None
-            and not connection.is_closed
-            and connection.connected.is_set()
-        )
+        return connection is not None and not connection.is_closed and connection.connected.is_set()
 
     def forget(self, consumer: _Consumer) -> None:
         self._consumers.discard(consumer)

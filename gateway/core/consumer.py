@@ -77,7 +77,9 @@ class CoreConsumer:
             await self._subscription.cancel()
         if self._loop is not None:
             try:
-                await asyncio.wait_for(self._loop, self.settings.server.shutdown_grace.total_seconds())
+                await asyncio.wait_for(
+                    self._loop, self.settings.server.shutdown_grace.total_seconds()
+                )
             except TimeoutError:
                 log.warning("core batch did not finish within the shutdown grace; handing it back")
         while not self._inbox.empty():
@@ -129,7 +131,9 @@ class CoreConsumer:
         try:
             event = decode_event(delivery.message.body)
             if event.bot not in self.recorder.bot_ids:
-                raise PermanentError(f"unknown bot {event.bot!r}: not in this gateway's configuration")
+                raise PermanentError(
+                    f"unknown bot {event.bot!r}: not in this gateway's configuration"
+                )
         except PermanentError as exc:
             self.metrics.failed.labels("invalid").inc()
             await dead_letter_now(delivery, str(exc))
@@ -152,7 +156,9 @@ class CoreConsumer:
                         return []
                     log.warning("batch of %d failed (%s); retrying one by one", len(items), exc)
                     return None
-                log.warning("database unavailable (%s); holding %d events", type(exc).__name__, len(items))
+                log.warning(
+                    "database unavailable (%s); holding %d events", type(exc).__name__, len(items)
+                )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30)
 
@@ -169,7 +175,9 @@ class CoreConsumer:
     async def _finish(self, items: list[_Item], outcomes: list[Outcome]) -> None:
         """Publish the answers, then ack. If the bus fails, hand back: redelivery replays."""
         try:
-            await asyncio.gather(*(self._publish(item, out) for item, out in zip(items, outcomes, strict=True)))
+            await asyncio.gather(
+                *(self._publish(item, out) for item, out in zip(items, outcomes, strict=True))
+            )
         except BusUnavailable as exc:
             await self._hand_back(items, f"bus unavailable while publishing answers: {exc}")
             return
@@ -195,7 +203,9 @@ class CoreConsumer:
         if isinstance(exc, PermanentError):
             await dead_letter_now(item.delivery, str(exc))
         else:
-            await give_up_or_retry(item.delivery, f"{type(exc).__name__}: {exc}", self.settings.bus.max_attempts)
+            await give_up_or_retry(
+                item.delivery, f"{type(exc).__name__}: {exc}", self.settings.bus.max_attempts
+            )
 
 
 def action_message(action: Action, inbound_headers: object = None) -> Message:
@@ -207,8 +217,10 @@ def action_message(action: Action, inbound_headers: object = None) -> Message:
 
 def reply_message(reply_to: str, outcome: Outcome) -> Message:
     """The RPC-style answer to a webhook waiting for the bot's replies (`?wait=1`)."""
-    body = codec.dumps({
-        "event_id": str(outcome.event.id),
-        "replies": [a.model_dump(mode="json", by_alias=True) for a in outcome.replies],
-    })
+    body = codec.dumps(
+        {
+            "event_id": str(outcome.event.id),
+            "replies": [a.model_dump(mode="json", by_alias=True) for a in outcome.replies],
+        }
+    )
     return Message(DEFAULT_EXCHANGE, reply_to, body, str(outcome.event.id))

@@ -69,7 +69,11 @@ class Recorder:
         message, bot_id = event.message, self.bot_ids[event.bot]
         if event.type in INBOUND_MESSAGE_TYPES | {"interaction.clicked"} and refs.user_id:
             refs.session_id = await records.touch_session(
-                db, bot_id, refs.user_id, refs.channel_id, event.occurred_at,
+                db,
+                bot_id,
+                refs.user_id,
+                refs.channel_id,
+                event.occurred_at,
                 self.settings.sessions.idle_timeout,
             )
         if event.interaction is not None:
@@ -82,11 +86,15 @@ class Recorder:
             refs.session_id = await self._session_of_reply(db, event, refs)
             await records.insert_message(db, self._message_row(event, refs, "out"))
         elif event.type == "message.updated":
-            await records.edit_message(db, refs.channel_id, message.id, message.text, event.occurred_at)
+            await records.edit_message(
+                db, refs.channel_id, message.id, message.text, event.occurred_at
+            )
         elif event.type == "message.deleted":
             await records.mark_deleted(db, refs.channel_id, message.id, event.occurred_at)
 
-    async def _session_of_reply(self, db: AsyncSession, event: Event, refs: _Refs) -> uuid.UUID | None:
+    async def _session_of_reply(
+        self, db: AsyncSession, event: Event, refs: _Refs
+    ) -> uuid.UUID | None:
         assert event.message is not None
         if event.message.in_reply_to is not None:
             found = await records.session_of_event(db, event.message.in_reply_to)

@@ -51,8 +51,13 @@ async def admin_auth(request: web.Request, handler: Handler) -> web.StreamRespon
 async def list_bots(request: web.Request) -> web.Response:
     settings = request.app[ADMIN_DEPS].settings
     bots = [
-        {"name": b.name, "organization": b.organization, "platforms": list(b.platforms()),
-         "tools": b.tools, "kb": b.kb}
+        {
+            "name": b.name,
+            "organization": b.organization,
+            "platforms": list(b.platforms()),
+            "tools": b.tools,
+            "kb": b.kb,
+        }
         for b in settings.bots
     ]
     return json_response(200, {"bots": bots})
@@ -81,9 +86,14 @@ async def list_messages(request: web.Request) -> web.Response:
 
 def _message_json(message: MessageRow, channel: PlatformChannel) -> dict[str, Any]:
     return {
-        "id": str(message.id), "direction": message.direction, "external_id": message.external_id,
-        "platform": channel.platform, "channel": channel.external_id, "text": message.text,
-        "thread_id": message.thread_id, "session_id": str(message.session_id) if message.session_id else None,
+        "id": str(message.id),
+        "direction": message.direction,
+        "external_id": message.external_id,
+        "platform": channel.platform,
+        "channel": channel.external_id,
+        "text": message.text,
+        "thread_id": message.thread_id,
+        "session_id": str(message.session_id) if message.session_id else None,
         "occurred_at": message.occurred_at.isoformat(),
         "edited_at": message.edited_at.isoformat() if message.edited_at else None,
         "deleted_at": message.deleted_at.isoformat() if message.deleted_at else None,
@@ -100,7 +110,9 @@ async def post_action(request: web.Request) -> web.Response:
     bot = deps.settings.bot(action.bot)
     if bot is None or action.platform not in bot.platforms():
         raise UnknownBot(f"no bot {action.bot!r} on platform {action.platform!r}")
-    await deps.bus.publish(Message(ACTIONS_EXCHANGE, action.routing_key, encode(action), str(action.id)))
+    await deps.bus.publish(
+        Message(ACTIONS_EXCHANGE, action.routing_key, encode(action), str(action.id))
+    )
     return json_response(202, {"action_id": str(action.id)})
 
 
@@ -121,40 +133,64 @@ def _model_schemas() -> dict[str, Any]:
 
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
-_UNAUTHORIZED = {"description": "missing or wrong bearer token", "content": {"application/json": {"schema": _ERROR}}}
+_UNAUTHORIZED = {
+    "description": "missing or wrong bearer token",
+    "content": {"application/json": {"schema": _ERROR}},
+}
 OPENAPI: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {"title": "botgate admin API", "version": "1"},
     "components": {
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         "schemas": {
-            "Error": {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]},
+            "Error": {
+                "type": "object",
+                "properties": {"error": {"type": "string"}},
+                "required": ["error"],
+            },
             **_model_schemas(),
         },
     },
     "security": [{"bearer": []}],
     "paths": {
-        f"{PREFIX}/bots": {"get": {
-            "summary": "The configured bots and their platforms (no credentials)",
-            "responses": {"200": {"description": "bots"}, "401": _UNAUTHORIZED},
-        }},
-        f"{PREFIX}/messages": {"get": {
-            "summary": "Recent messages, newest first",
-            "parameters": [
-                {"name": "platform", "in": "query", "schema": {"type": "string"}},
-                {"name": "channel", "in": "query", "schema": {"type": "string"}},
-                {"name": "limit", "in": "query", "schema": {"type": "integer", "maximum": 500}},
-            ],
-            "responses": {"200": {"description": "messages"}, "400": {"description": "bad limit"},
-                          "401": _UNAUTHORIZED},
-        }},
-        f"{PREFIX}/actions": {"post": {
-            "summary": "Publish an action (botgate.action/1) to botgate.actions",
-            "requestBody": {"required": True, "content": {"application/json": {
-                "schema": {"$ref": "#/components/schemas/Action"}}}},
-            "responses": {"202": {"description": "published"}, "400": {"description": "invalid action"},
-                          "401": _UNAUTHORIZED, "404": {"description": "unknown bot"},
-                          "503": {"description": "bus unavailable"}},
-        }},
+        f"{PREFIX}/bots": {
+            "get": {
+                "summary": "The configured bots and their platforms (no credentials)",
+                "responses": {"200": {"description": "bots"}, "401": _UNAUTHORIZED},
+            }
+        },
+        f"{PREFIX}/messages": {
+            "get": {
+                "summary": "Recent messages, newest first",
+                "parameters": [
+                    {"name": "platform", "in": "query", "schema": {"type": "string"}},
+                    {"name": "channel", "in": "query", "schema": {"type": "string"}},
+                    {"name": "limit", "in": "query", "schema": {"type": "integer", "maximum": 500}},
+                ],
+                "responses": {
+                    "200": {"description": "messages"},
+                    "400": {"description": "bad limit"},
+                    "401": _UNAUTHORIZED,
+                },
+            }
+        },
+        f"{PREFIX}/actions": {
+            "post": {
+                "summary": "Publish an action (botgate.action/1) to botgate.actions",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/Action"}}
+                    },
+                },
+                "responses": {
+                    "202": {"description": "published"},
+                    "400": {"description": "invalid action"},
+                    "401": _UNAUTHORIZED,
+                    "404": {"description": "unknown bot"},
+                    "503": {"description": "bus unavailable"},
+                },
+            }
+        },
     },
 }

@@ -19,7 +19,9 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 async def read_body(request: web.Request, limit: int) -> bytes:
     """The body, refusing more than `limit` bytes without reading them all."""
     if request.content_length is not None and request.content_length > limit:
-        raise PayloadTooLarge(f"body of {request.content_length} bytes is over the {limit}-byte limit")
+        raise PayloadTooLarge(
+            f"body of {request.content_length} bytes is over the {limit}-byte limit"
+        )
     body = bytearray()
     async for chunk in request.content.iter_chunked(64 * 1024):
         body.extend(chunk)

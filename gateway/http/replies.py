@@ -24,7 +24,9 @@ class ReplyWaiter:
         self._subscription: Subscription | None = None
 
     async def start(self) -> None:
-        await self.bus.declare_queue(QueueSpec(self.queue, durable=False, exclusive=True, quorum=False))
+        await self.bus.declare_queue(
+            QueueSpec(self.queue, durable=False, exclusive=True, quorum=False)
+        )
         self._subscription = await self.bus.consume(self.queue, self._on_reply, prefetch=100)
 
     async def stop(self) -> None:

@@ -48,7 +48,9 @@ async def handle_webhook(request: web.Request) -> web.StreamResponse:
     return response
 
 
-async def _handle(deps: WebhookDeps, request: web.Request, platform: str, bot: str) -> web.StreamResponse:
+async def _handle(
+    deps: WebhookDeps, request: web.Request, platform: str, bot: str
+) -> web.StreamResponse:
     adapter = deps.adapters.get((platform, bot))
     if adapter is None:
         raise UnknownBot(f"no bot {bot!r} on platform {platform!r} in this gateway's configuration")
@@ -65,7 +67,9 @@ async def _handle(deps: WebhookDeps, request: web.Request, platform: str, bot: s
     return reply_response(parsed.reply) if parsed.reply else json_response(200, {"ok": True})
 
 
-async def _publish_and_wait(deps: WebhookDeps, parsed: Parsed, traceparent: str | None) -> web.Response:
+async def _publish_and_wait(
+    deps: WebhookDeps, parsed: Parsed, traceparent: str | None
+) -> web.Response:
     first, *rest = parsed.events
     deps.replies.expect(first.id)
     try:

@@ -2,7 +2,6 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 19:08:01.042236
 """
 
 from __future__ import annotations
@@ -468,6 +467,7 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_messages_channel_time", ["platform_channel_id", "occurred_at"], unique=False
         )
+        batch_op.create_index(batch_op.f("ix_messages_event_id"), ["event_id"], unique=False)
         batch_op.create_index(
             batch_op.f("ix_messages_platform_user_id"), ["platform_user_id"], unique=False
         )
@@ -537,6 +537,7 @@ def downgrade() -> None:
     with op.batch_alter_table("messages", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_messages_session_id"))
         batch_op.drop_index(batch_op.f("ix_messages_platform_user_id"))
+        batch_op.drop_index(batch_op.f("ix_messages_event_id"))
         batch_op.drop_index("ix_messages_channel_time")
 
     op.drop_table("messages")

@@ -26,7 +26,9 @@ class BasicTool(IdMixin, TimestampMixin, Base):
 class SessionToolAssociation(IdMixin, TimestampMixin, Base):
     __tablename__ = "session_tool_associations"
     __table_args__ = (UniqueConstraint("session_id", "tool_id"),)
-    session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("user_sessions.id", ondelete="CASCADE"))
+    session_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("user_sessions.id", ondelete="CASCADE")
+    )
     tool_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("basic_tools.id", ondelete="CASCADE"))
 
 
@@ -36,7 +38,9 @@ class SystemAutomation(IdMixin, TimestampMixin, Base):
     kind: Mapped[str] = mapped_column(String(32))  # 'schedule' | 'event'
     schedule: Mapped[str | None] = mapped_column(String(128))  # cron expression
     trigger: Mapped[str | None] = mapped_column(String(256))  # routing-key pattern
-    tool_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("basic_tools.id", ondelete="SET NULL"))
+    tool_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("basic_tools.id", ondelete="SET NULL")
+    )
     params: Mapped[dict[str, Any]] = mapped_column(default=dict)
     is_active: Mapped[bool] = mapped_column(default=True)
     last_run_at: Mapped[datetime | None]

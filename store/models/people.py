@@ -53,7 +53,9 @@ class UserSession(IdMixin, TimestampMixin, Base):
 
 class UserLoginToken(IdMixin, TimestampMixin, Base):
     __tablename__ = "user_login_tokens"
-    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
     token_hash: Mapped[str] = mapped_column(String(128), unique=True)
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]

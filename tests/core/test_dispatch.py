@@ -9,12 +9,21 @@ from gateway.core.tools import Reply
 from gateway.events import ChannelRef, Command, Event, Interaction, MessageBody, UserRef, utcnow
 
 
-def event(channel_type: str = "direct", *, type_: str = "message.created", is_bot: bool = False,
-          **message: Any) -> Event:
+def event(
+    channel_type: str = "direct",
+    *,
+    type_: str = "message.created",
+    is_bot: bool = False,
+    **message: Any,
+) -> Event:
     return Event(
         type=type_,  # type: ignore[arg-type]
-        platform="generic", bot="helpdesk", dedupe_key="k", occurred_at=utcnow(),
-        conversation_key="generic:helpdesk:c", user=UserRef(id="u", is_bot=is_bot),
+        platform="generic",
+        bot="helpdesk",
+        dedupe_key="k",
+        occurred_at=utcnow(),
+        conversation_key="generic:helpdesk:c",
+        user=UserRef(id="u", is_bot=is_bot),
         channel=ChannelRef(id="c", type=channel_type),  # type: ignore[arg-type]
         message=MessageBody(id="m1", text="hi", **message),
         interaction=Interaction(id="more") if type_ == "interaction.clicked" else None,
@@ -44,8 +53,11 @@ def test_which_events_are_answered(case: str, built: Event, answered: bool) -> N
 
 def test_replies_answer_in_place_in_groups_and_plainly_in_direct() -> None:
     [direct] = to_actions(event("direct"), [Reply("a")])
-    [group] = to_actions(event("group", command=Command(name="help")), [Reply("b", (("more", "More"),))])
-    assert direct.reply_to_id is None and direct.channel_id == "c"
+    [group] = to_actions(
+        event("group", command=Command(name="help")), [Reply("b", (("more", "More"),))]
+    )
+    assert direct.reply_to_id is None
+    assert direct.channel_id == "c"
     assert group.reply_to_id == "m1"
     assert group.buttons[0].label == "More"
     assert group.in_reply_to is not None

@@ -38,16 +38,32 @@ async def assert_nothing_happened(runtime: Runtime) -> None:
 BAD_REQUESTS: list[tuple[str, dict[str, Any], int, str]] = [
     ("unknown bot", {"bot": "nobody"}, 404, "no bot 'nobody'"),
     ("missing signature", {"headers": {"X-Botgate-Signature": ""}}, 401, "missing"),
-    ("wrong signature", {"headers": {"X-Botgate-Signature": "sha256=" + "0" * 64}}, 401, "does not match"),
+    (
+        "wrong signature",
+        {"headers": {"X-Botgate-Signature": "sha256=" + "0" * 64}},
+        401,
+        "does not match",
+    ),
     ("stale timestamp", {"age": 310}, 401, "stale"),
     ("future timestamp", {"age": -310}, 401, "stale"),
-    ("timestamp not a number", {"headers": {"X-Botgate-Timestamp": "yesterday"}}, 401, "unix seconds"),
+    (
+        "timestamp not a number",
+        {"headers": {"X-Botgate-Timestamp": "yesterday"}},
+        401,
+        "unix seconds",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("case", "options", "status", "reason"), BAD_REQUESTS, ids=[b[0] for b in BAD_REQUESTS])
+@pytest.mark.parametrize(
+    ("case", "options", "status", "reason"), BAD_REQUESTS, ids=[b[0] for b in BAD_REQUESTS]
+)
 async def test_refused_requests(
-    gateway: tuple[Runtime, GenericClient], case: str, options: dict[str, Any], status: int, reason: str
+    gateway: tuple[Runtime, GenericClient],
+    case: str,
+    options: dict[str, Any],
+    status: int,
+    reason: str,
 ) -> None:
     runtime, client = gateway
     if "age" in options:
@@ -64,7 +80,10 @@ BAD_BODIES: list[tuple[str, bytes]] = [
     ("no text", b'{"user": {"id": "u"}, "channel": {"id": "c"}}'),
     ("no user id", b'{"user": {}, "channel": {"id": "c"}, "text": "hi"}'),
     ("empty channel id", b'{"user": {"id": "u"}, "channel": {"id": ""}, "text": "hi"}'),
-    ("unknown channel type", b'{"user": {"id": "u"}, "channel": {"id": "c", "type": "forum"}, "text": "hi"}'),
+    (
+        "unknown channel type",
+        b'{"user": {"id": "u"}, "channel": {"id": "c", "type": "forum"}, "text": "hi"}',
+    ),
 ]
 
 
@@ -87,16 +106,22 @@ async def test_body_over_one_mebibyte_is_413(gateway: tuple[Runtime, GenericClie
     await assert_nothing_happened(runtime)
 
 
-async def test_unknown_bot_wins_over_size_and_signature(gateway: tuple[Runtime, GenericClient]) -> None:
+async def test_unknown_bot_wins_over_size_and_signature(
+    gateway: tuple[Runtime, GenericClient],
+) -> None:
     runtime, client = gateway
-    status, _ = await client.post(b"x" * (2 * 1024 * 1024), bot="nobody", headers={"X-Botgate-Signature": ""})
+    status, _ = await client.post(
+        b"x" * (2 * 1024 * 1024), bot="nobody", headers={"X-Botgate-Signature": ""}
+    )
     assert status == 404
     await assert_nothing_happened(runtime)
 
 
 async def test_size_is_checked_before_the_signature(gateway: tuple[Runtime, GenericClient]) -> None:
     _, client = gateway
-    status, _ = await client.post(b"x" * (1024 * 1024 + 1), headers={"X-Botgate-Signature": "sha256=00"})
+    status, _ = await client.post(
+        b"x" * (1024 * 1024 + 1), headers={"X-Botgate-Signature": "sha256=00"}
+    )
     assert status == 413
 
 
@@ -117,7 +142,8 @@ async def test_bus_outage_is_503_and_nothing_recorded(tmp_path: Any, memory_url:
 async def test_rabbitmq_outage_is_503_then_service_resumes(tmp_path: Any, amqp_url: str) -> None:
     async with TcpProxy.to(amqp_url) as proxy:
         settings = make_settings(
-            f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}", proxy.url(amqp_url),
+            f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}",
+            proxy.url(amqp_url),
             bus={"publish_timeout": "2s", "reconnect_interval": "0.2s"},
         )
         async with running(settings) as runtime:
@@ -128,7 +154,9 @@ async def test_rabbitmq_outage_is_503_then_service_resumes(tmp_path: Any, amqp_u
             assert status == 503
             assert await count_rows(runtime, "processed_events") == 0
             proxy.accept()
-            status, body = await _retry_until_accepted(client, message("/help", event_id="during-outage"))
+            status, body = await _retry_until_accepted(
+                client, message("/help", event_id="during-outage")
+            )
             await client.close()
     assert status == 200
     assert len(body["replies"]) == 1

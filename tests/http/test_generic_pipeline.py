@@ -54,7 +54,7 @@ async def test_wait_returns_the_reply_and_records_everything(
             rows = (await db.execute(select(Message).order_by(Message.occurred_at))).scalars().all()
     assert (user.platform, user.external_id, user.name) == ("generic", "u-17", "u-17")
     assert (channel.external_id, channel.type) == ("room-1", "direct")
-    assert [(m.direction, m.external_id) for m in rows][0] == ("in", "evt-1")
+    assert next((m.direction, m.external_id) for m in rows) == ("in", "evt-1")
     assert [m.direction for m in rows] == ["in", "out"]
     assert {m.session_id for m in rows} == {session.id}
     assert rows[1].text == reply["text"]
@@ -130,7 +130,9 @@ async def test_replies_are_posted_signed_to_the_callback_with_retries(
     backend: tuple[str, str], client: GenericClient
 ) -> None:
     async with CallbackReceiver(failures=2) as receiver:
-        settings = make_settings(*backend, bots=[generic_bot("helpdesk", callback_url=receiver.url)])
+        settings = make_settings(
+            *backend, bots=[generic_bot("helpdesk", callback_url=receiver.url)]
+        )
         async with running(settings) as runtime:
             _fast_retries(runtime)
             client.base_url = runtime.http.url
@@ -158,7 +160,9 @@ async def test_callback_that_never_succeeds_is_dead_lettered_and_audited(
     backend: tuple[str, str], client: GenericClient
 ) -> None:
     async with CallbackReceiver(failures=100) as receiver:
-        settings = make_settings(*backend, bots=[generic_bot("helpdesk", callback_url=receiver.url)])
+        settings = make_settings(
+            *backend, bots=[generic_bot("helpdesk", callback_url=receiver.url)]
+        )
         async with running(settings) as runtime:
             _fast_retries(runtime)
             client.base_url = runtime.http.url
@@ -184,12 +188,25 @@ async def test_an_idle_session_times_out_and_a_new_one_opens(
         await asyncio.sleep(1.2)
         await client.post(message("three"), wait=True)
         async with runtime.db.transaction() as db:
-            sessions = (await db.execute(select(UserSession).order_by(UserSession.started_at))).scalars().all()
+            sessions = (
+                (await db.execute(select(UserSession).order_by(UserSession.started_at)))
+                .scalars()
+                .all()
+            )
             inbound = (
-                await db.execute(select(Message).where(Message.direction == "in").order_by(Message.occurred_at))
-            ).scalars().all()
+                (
+                    await db.execute(
+                        select(Message)
+                        .where(Message.direction == "in")
+                        .order_by(Message.occurred_at)
+                    )
+                )
+                .scalars()
+                .all()
+            )
     assert len(sessions) == 2
-    assert sessions[0].ended_at is not None and sessions[1].ended_at is None
+    assert sessions[0].ended_at is not None
+    assert sessions[1].ended_at is None
     assert [m.session_id for m in inbound] == [sessions[0].id, sessions[0].id, sessions[1].id]
 
 

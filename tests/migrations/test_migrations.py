@@ -13,10 +13,28 @@ from store.base import Base
 from store.database import Database
 
 CONTRACT_TABLES = {
-    "organizations", "bots", "bot_configuration", "bot_memories", "platform_bots", "platform_users",
-    "platform_channels", "users", "user_sessions", "user_login_tokens", "user_preferences", "messages",
-    "clicks", "processed_events", "kb_collections", "kb_documents", "user_kb_associations",
-    "basic_tools", "session_tool_associations", "system_automations", "audit_log", "api_tokens",
+    "organizations",
+    "bots",
+    "bot_configuration",
+    "bot_memories",
+    "platform_bots",
+    "platform_users",
+    "platform_channels",
+    "users",
+    "user_sessions",
+    "user_login_tokens",
+    "user_preferences",
+    "messages",
+    "clicks",
+    "processed_events",
+    "kb_collections",
+    "kb_documents",
+    "user_kb_associations",
+    "basic_tools",
+    "session_tool_associations",
+    "system_automations",
+    "audit_log",
+    "api_tokens",
 }
 
 
@@ -35,12 +53,15 @@ async def test_up_down_up(database_url: str) -> None:
         await migrate.upgrade(db.engine)
         async with db.engine.connect() as connection:
             assert await connection.run_sync(_tables) == CONTRACT_TABLES
-            assert await connection.run_sync(_diff) == []  # the migration builds what the models say
+            assert (
+                await connection.run_sync(_diff) == []
+            )  # the migration builds what the models say
         await migrate.downgrade(db.engine, "base")
         async with db.engine.connect() as connection:
             assert await connection.run_sync(_tables) == set()
         await migrate.upgrade(db.engine)
         status = await migrate.status(db.engine)
-        assert status.up_to_date and status.current == status.head
+        assert status.up_to_date
+        assert status.current == status.head
     finally:
         await db.close()

@@ -74,7 +74,9 @@ class GenericClient:
             return response.status, await response.json(content_type=None)
 
 
-def message(text: str, *, user: str = "u-17", channel: str = "room-1", **extra: Any) -> dict[str, Any]:
+def message(
+    text: str, *, user: str = "u-17", channel: str = "room-1", **extra: Any
+) -> dict[str, Any]:
     return {"user": {"id": user, "name": user}, "channel": {"id": channel}, "text": text, **extra}
 
 

@@ -37,14 +37,16 @@ async def create_postgres_database() -> tuple[str, str]:
     """Create a fresh database; returns (asyncpg admin DSN, SQLAlchemy URL of the new one)."""
     base = os.environ.get(POSTGRES_ENV)
     if not base:
-        unavailable(f"PostgreSQL tests need {POSTGRES_ENV}, e.g. postgresql://postgres@127.0.0.1/test")
+        unavailable(
+            f"PostgreSQL tests need {POSTGRES_ENV}, e.g. postgresql://postgres@127.0.0.1/test"
+        )
     import asyncpg
 
     admin_dsn = base.replace("postgresql+asyncpg://", "postgresql://")  # type: ignore[union-attr]
     name = f"botgate_test_{uuid.uuid4().hex[:12]}"
     try:
         conn = await asyncpg.connect(admin_dsn, timeout=5)
-    except (OSError, asyncpg.PostgresError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
         unavailable(f"PostgreSQL at {POSTGRES_ENV} is not reachable: {exc}")
     try:
         await conn.execute(f'CREATE DATABASE "{name}"')
@@ -66,7 +68,9 @@ async def drop_postgres_database(admin_dsn: str, url: str) -> None:
 
 
 def _rabbitmqctl(*args: str) -> None:
-    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)  # noqa: S603
+    executable = shutil.which("rabbitmqctl")
+    assert executable is not None
+    subprocess.run([executable, "-q", *args], check=True, capture_output=True, timeout=60)  # noqa: S603
 
 
 async def create_vhost() -> tuple[str, str | None]:
