@@ -44,6 +44,7 @@ class TelegramAdapter:
         self._client: Client | None = None
         self._sender: Sender | None = None
         self._poller: asyncio.Task[None] | None = None
+        self.poll_backoff = (1.0, 30.0)  # seconds: first and longest wait after a polling failure
 
     def verify(self, request: InboundRequest) -> None:
         expected = self.config.webhook_secret
@@ -134,6 +135,7 @@ class TelegramAdapter:
         poller = Poller(
             self._client, self.config, context, self.bot.name, handle, self.allowed_updates
         )
+        poller.backoff = self.poll_backoff
         await poller.run()
 
     async def _deliver(self, context: AdapterContext, raw: dict[str, Any]) -> None:

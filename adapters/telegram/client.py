@@ -4,6 +4,7 @@ emulator)."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from telegram import Bot
@@ -31,6 +32,9 @@ def file_url(config: TelegramConfig) -> str:
 
 
 def make_client(config: TelegramConfig, pool_size: int = 64) -> Client:
+    # Opt in to python-telegram-bot's timedelta periods now: without it, every 429 (RetryAfter)
+    # emits a deprecation warning from inside the library.
+    os.environ.setdefault("PTB_TIMEDELTA", "true")
     timeout = config.request_timeout.total_seconds()
     sending = HTTPXRequest(
         connection_pool_size=pool_size,

@@ -36,7 +36,10 @@ def split_text(text: str, limit: int = MAX_TEXT, markdown: bool = False) -> list
 def _cut(text: str, limit: int) -> tuple[str, str]:
     window = text[: _fitting_chars(text, limit)]
     cut = _best_cut(window)
-    return window[:cut].rstrip(), text[cut:].lstrip("\n")
+    rest = text[cut:]
+    # After a line break, indentation belongs to the next line; after a sentence it does not.
+    rest = rest.lstrip("\n") if window[cut - 1] == "\n" else rest.lstrip()
+    return window[:cut].rstrip(), rest
 
 
 def _fitting_chars(text: str, limit: int) -> int:

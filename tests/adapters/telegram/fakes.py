@@ -20,12 +20,15 @@ class FakeContext:
     states: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     saves: list[dict[str, Any]] = field(default_factory=list)
     refuse_publishes: int = 0  # the next N publishes fail as if the bus could not confirm
+    published: asyncio.Condition = field(default_factory=asyncio.Condition)
 
     async def publish_event(self, event: Event) -> None:
         if self.refuse_publishes:
             self.refuse_publishes -= 1
             raise BusUnavailable("the fake bus refuses this publish")
         self.events.append(event)
+        async with self.published:
+            self.published.notify_all()
 
     async def load_state(self, platform: str, bot: str) -> dict[str, Any]:
         return dict(self.states.get((platform, bot), {}))
@@ -35,7 +38,8 @@ class FakeContext:
         self.saves.append(dict(state))
 
     async def wait_for_events(self, count: int, seconds: float = 5.0) -> list[Event]:
-        async with asyncio.timeout(seconds):
-            while len(self.events) < count:
-                await asyncio.sleep(0.01)
+        async with self.published:
+            await asyncio.wait_for(
+                self.published.wait_for(lambda: len(self.events) >= count), seconds
+            )
         return self.events

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from gateway.config import TelegramConfig
 from adapters.telegram.ratelimit import RateLimiter
+from gateway.config import TelegramConfig
 
 
 class FakeTime:
@@ -18,7 +18,7 @@ class FakeTime:
 
 
 def limiter(time: FakeTime, **limits: float) -> RateLimiter:
-    config = TelegramConfig(token="1:x", **limits)  # type: ignore[arg-type]
+    config = TelegramConfig(token="1:x", **limits)
     return RateLimiter(config, clock=time.clock, sleep=time.sleep)
 
 

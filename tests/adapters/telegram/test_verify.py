@@ -19,7 +19,12 @@ def test_the_right_secret_passes(make_settings: SettingsFactory) -> None:
 
 @pytest.mark.parametrize(
     ("secret", "reason"),
-    [(None, "missing"), ("", "missing"), ("s3cret-Token_2", "does not match"), (SECRET[:-1], "match")],
+    [
+        (None, "missing"),
+        ("", "missing"),
+        ("s3cret-Token_2", "does not match"),
+        (SECRET[:-1], "match"),
+    ],
 )
 def test_a_wrong_or_missing_secret_is_refused(
     make_settings: SettingsFactory, secret: str | None, reason: str
@@ -29,6 +34,8 @@ def test_a_wrong_or_missing_secret_is_refused(
     assert SECRET not in str(caught.value)
 
 
-def test_without_a_configured_secret_every_webhook_is_refused(make_settings: SettingsFactory) -> None:
+def test_without_a_configured_secret_every_webhook_is_refused(
+    make_settings: SettingsFactory,
+) -> None:
     with pytest.raises(SignatureError, match="no webhook_secret"):
         adapter_for(make_settings, webhook_secret=None).verify(request(payload("private_text")))
