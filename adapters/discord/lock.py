@@ -82,10 +82,13 @@ class AdvisoryLock:
         self.retry_interval = retry_interval
         self.check_interval = check_interval
         self._conn: Any = None
+        self._dropped = asyncio.Event()
 
     async def acquire(self) -> None:
         while True:
             if await self._try_once():
+                self._dropped = asyncio.Event()
+                self._conn.add_termination_listener(lambda _conn: self._dropped.set())
                 return
             await asyncio.sleep(self.retry_interval)
 
@@ -100,10 +103,15 @@ class AdvisoryLock:
             return False
 
     async def lost(self) -> None:
+        """A closed connection is noticed at once; a silent one within two check intervals."""
         while True:
-            if not await self._still_held():
+            try:
+                async with asyncio.timeout(self.check_interval):
+                    await self._dropped.wait()
                 break
-            await asyncio.sleep(self.check_interval)
+            except TimeoutError:
+                if not await self._still_held():
+                    break
         log.warning("gateway lock: lost the database connection holding it")
 
     async def _still_held(self) -> bool:

@@ -1,0 +1,56 @@
+"""Application commands from the bot's tools: bulk overwrite on start, only when they changed."""
+
+from __future__ import annotations
+
+from adapters.discord import DiscordAdapter
+from adapters.discord.commands import command_payloads
+from adapters.emulators.discord import DiscordEmulator
+from tests.adapters.discord.conftest import World, settings_for
+from tests.adapters.discord.fakes import FakeContext
+
+OVERWRITE = r"/applications/\d+/commands"
+
+
+async def start_and_stop(adapter: DiscordAdapter, context: FakeContext) -> None:
+    await adapter.start(context)
+    await adapter.stop()
+
+
+async def test_tools_are_registered_once_then_again_when_they_change(
+    emulator: DiscordEmulator, world: World
+) -> None:
+    settings = settings_for(emulator, gateway=False)
+    context = FakeContext(settings, receives=True)
+    await start_and_stop(DiscordAdapter(settings.bots[0], settings), context)
+    [first] = emulator.requests_to("PUT", OVERWRITE)
+    assert [c["name"] for c in first.json] == ["help", "kb"]
+    assert [c["name"] for c in emulator.commands] == ["help", "kb"]
+
+    await start_and_stop(DiscordAdapter(settings.bots[0], settings), context)  # a restart
+    assert len(emulator.requests_to("PUT", OVERWRITE)) == 1
+
+    changed = settings.model_copy(update={"bots": [settings.bots[0].model_copy(update={"tools": ["help", "remember"]})]})
+    await start_and_stop(DiscordAdapter(changed.bots[0], changed), context)
+    assert len(emulator.requests_to("PUT", OVERWRITE)) == 2
+    assert [c["name"] for c in emulator.commands] == ["help", "remember"]
+
+
+async def test_a_guild_gets_its_own_commands(emulator: DiscordEmulator, world: World) -> None:
+    settings = settings_for(emulator, gateway=False, guild_id=world.guild["id"])
+    await start_and_stop(DiscordAdapter(settings.bots[0], settings), FakeContext(settings, receives=True))
+    [put] = emulator.requests_to("PUT", r"/applications/\d+/guilds/\d+/commands")
+    assert put.path.endswith(f"/guilds/{world.guild['id']}/commands")
+
+
+async def test_registration_can_be_switched_off(emulator: DiscordEmulator, world: World) -> None:
+    settings = settings_for(emulator, gateway=False, register_commands=False)
+    await start_and_stop(DiscordAdapter(settings.bots[0], settings), FakeContext(settings, receives=True))
+    assert emulator.requests_to("PUT", OVERWRITE) == []
+
+
+def test_only_valid_command_names_become_commands() -> None:
+    payloads = command_payloads(["help", "KB", "not a name", "x" * 33, "help"])
+    assert [p["name"] for p in payloads] == ["help", "kb"]
+    assert payloads[0]["options"][0] == {
+        "type": 3, "name": "text", "description": "What to pass to the command", "required": False
+    }
