@@ -43,7 +43,7 @@ def test_a_private_message_is_a_direct_message_with_its_command(adapter: Telegra
     assert (event.message.id, event.message.text) == ("4211", "/kb refund policy")
     assert event.message.command is not None
     assert (event.message.command.name, event.message.command.args) == ("kb", "refund policy")
-    assert event.occurred_at == datetime.fromtimestamp(1795873500, UTC)
+    assert event.occurred_at == datetime.fromtimestamp(1795273500, UTC)
     assert event.raw == payload("private_text")
 
 
@@ -133,7 +133,7 @@ def test_an_edited_message_is_message_updated(adapter: TelegramAdapter) -> None:
     assert event.type == "message.updated"
     assert event.message is not None
     assert (event.message.id, event.message.text) == ("4211", "/kb refund policy for Germany")
-    assert event.occurred_at == datetime.fromtimestamp(1795873560, UTC)
+    assert event.occurred_at == datetime.fromtimestamp(1795273560, UTC)
 
 
 @pytest.mark.parametrize(
