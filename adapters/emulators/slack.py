@@ -7,7 +7,9 @@ errors (`channel_not_found`, `not_in_channel`, `is_archived`, `message_not_found
 429 with `Retry-After` when told to, and records every request. It delivers Events API
 callbacks, slash commands and block actions to a gateway URL, signed with the v0 signing
 secret exactly as Slack signs them (with Slack-style retries on request), and pushes the same
-payloads as Socket Mode envelopes over its websocket, collecting the acknowledgements.
+payloads as Socket Mode envelopes over its websocket, collecting the acknowledgements. The
+`response_url`s it hands out are served too, and what a bot posts there is recorded under the
+API method name `response_url`.
 
 Usage::
 
@@ -26,7 +28,6 @@ Usage::
                                                  "channel_type": "channel", "user": "U1",
                                                  "text": "hi", "ts": slack.new_ts()})
         assert answer.status == 200
-        await client.close()  # only when the client opened its own session
 """
 
 from __future__ import annotations
@@ -146,6 +147,8 @@ class SlackEmulator:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_get("/link/", self._socket)
+        app.router.add_post("/commands/{hook}", self._response_url)
+        app.router.add_post("/actions/{hook}", self._response_url)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -234,6 +237,12 @@ class SlackEmulator:
             return _answer({"ok": True, **self._call(api_method, token, params)})
         except ApiError as exc:
             return _answer({"ok": False, "error": exc.error}, exc.status)
+
+    async def _response_url(self, request: web.Request) -> web.Response:
+        params = await _request_params(request)
+        headers = dict(request.headers)
+        self.requests.append(RecordedCall("POST", "response_url", params, headers, None))
+        return web.Response(text="ok")
 
     def _next_failure(self, api_method: str) -> _Failure | None:
         queue = self._failures.get(api_method)

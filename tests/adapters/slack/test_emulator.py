@@ -6,6 +6,7 @@ import json
 from collections.abc import AsyncIterator
 from urllib.parse import parse_qs
 
+import aiohttp
 import pytest
 from aiohttp import web
 from slack_sdk.errors import SlackApiError
@@ -117,3 +118,14 @@ async def test_commands_and_interactions_are_form_encoded(
     assert command["channel_name"] == ["support"]
     assert json.loads(click["payload"][0])["type"] == "block_actions"
     assert all(r.content_type == "application/x-www-form-urlencoded" for r in requests)
+
+
+async def test_response_urls_are_served_and_recorded(slack: SlackEmulator) -> None:
+    form = slack.command_form("/kb", "x", user_id="U061F7AUR", channel_id="C024BE91L")
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(form["response_url"], json={"text": "later"}) as response,
+    ):
+        assert response.status == 200
+    (call,) = slack.calls("response_url")
+    assert call.params == {"text": "later"}
