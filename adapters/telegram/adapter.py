@@ -16,7 +16,7 @@ from telegram.error import TelegramError
 
 from adapters.base import AdapterContext, InboundRequest, Parsed, SendResult, WebhookReply
 from adapters.telegram.client import Client, describe, make_client
-from adapters.telegram.normalise import HANDLED_UPDATES, Identity, normalise
+from adapters.telegram.normalise import DEFAULT_UPDATES, Identity, normalise
 from adapters.telegram.polling import Poller
 from adapters.telegram.ratelimit import RateLimiter
 from adapters.telegram.send import Sender
@@ -38,8 +38,8 @@ class TelegramAdapter:
         self.bot = bot
         self.config: TelegramConfig = bot.telegram
         self.settings = settings
-        self.identity = Identity(bot.name, username=self.config.username)
-        self.allowed_updates = tuple(self.config.allowed_updates or HANDLED_UPDATES)
+        self.allowed_updates = tuple(self.config.allowed_updates or DEFAULT_UPDATES)
+        self.identity = self._identity(None, self.config.username)
         self.limiter = RateLimiter(self.config)
         self._client: Client | None = None
         self._sender: Sender | None = None
@@ -107,8 +107,11 @@ class TelegramAdapter:
                 describe(exc),
             )
             return
-        me = bot.bot
-        self.identity = Identity(self.bot.name, user_id=me.id, username=me.username)
+        self.identity = self._identity(bot.bot.id, bot.bot.username)
+
+    def _identity(self, user_id: int | None, username: str | None) -> Identity:
+        members = "chat_member" in self.allowed_updates
+        return Identity(self.bot.name, user_id, username, member_updates=members)
 
     async def _register_webhook(self, bot: Bot, public_url: str) -> None:
         if not self.config.webhook_secret:

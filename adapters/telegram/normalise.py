@@ -52,6 +52,9 @@ HANDLED_UPDATES: tuple[str, ...] = (
     "my_chat_member",
     "chat_member",
 )
+# `chat_member` only reaches admins and repeats what join/leave service messages say; asked for
+# (allowed_updates), it replaces them as the source of member.joined / member.left.
+DEFAULT_UPDATES: tuple[str, ...] = tuple(u for u in HANDLED_UPDATES if u != "chat_member")
 CHANNEL_TYPES: dict[str, ChannelType] = {
     "private": "direct",
     "group": "group",
@@ -68,6 +71,7 @@ class Identity:
     bot: str
     user_id: int | None = None
     username: str | None = None
+    member_updates: bool = False  # chat_member updates, not service messages, report members
 
     def is_me(self, user: User | None) -> bool:
         if user is None:
@@ -154,7 +158,7 @@ def _sender(message: Message) -> UserRef | None:
 
 def _created(context: _Context, message: Message) -> list[Event]:
     if message.new_chat_members or message.left_chat_member:
-        return _membership_messages(context, message)
+        return [] if context.identity.member_updates else _membership_messages(context, message)
     return _message(context, message, "message.created", message.date)
 
 

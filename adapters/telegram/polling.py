@@ -59,6 +59,10 @@ class Poller:
             except (TelegramError, BotgateError) as exc:
                 failures += 1
                 await self._pause(exc, failures)
+            except Exception as exc:  # a bug must not stop receiving for good
+                log.exception("unexpected error polling Telegram for %s", self.bot_name)
+                failures += 1
+                await self._pause(exc, failures)
 
     async def _prepare(self) -> None:
         # getUpdates answers 409 while a webhook is set.

@@ -32,6 +32,9 @@ class Window:
     def record(self, now: float) -> None:
         self._times.append(now)
 
+    def idle(self, now: float) -> bool:
+        return not self._times or self._times[-1] <= now - self.period
+
 
 def _window(per_unit: float, unit: float) -> Window:
     """A rate such as 1/s or 20/min as a window; fractional rates widen the period instead."""
@@ -42,6 +45,8 @@ def _window(per_unit: float, unit: float) -> Window:
 
 class RateLimiter:
     """Per chat, per group and per bot windows for one Telegram bot."""
+
+    max_tracked = 10_000  # chats with a window; idle ones are forgotten beyond this
 
     def __init__(
         self, config: TelegramConfig, clock: Clock = time.monotonic, sleep: Sleep = asyncio.sleep
@@ -55,6 +60,7 @@ class RateLimiter:
 
     async def acquire(self, chat_id: str) -> None:
         """Wait until a message to `chat_id` keeps within every limit, and count it."""
+        self._forget_idle(self.clock())
         windows = self._windows(chat_id)
         while True:
             now = self.clock()
@@ -64,6 +70,13 @@ class RateLimiter:
                     window.record(now)
                 return
             await self.sleep(wait)
+
+    def _forget_idle(self, now: float) -> None:
+        if len(self._chats) + len(self._groups) < self.max_tracked:
+            return
+        for table in (self._chats, self._groups):
+            for chat_id in [c for c, window in table.items() if window.idle(now)]:
+                del table[chat_id]
 
     def _windows(self, chat_id: str) -> list[Window]:
         windows = [self.bot, self._chat(chat_id)]

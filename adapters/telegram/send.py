@@ -78,12 +78,20 @@ def _button(button: Button) -> InlineKeyboardButton:
 
 
 def _message_id(action: Action) -> int:
+    return _number(action.message_id, f"{action.type} needs a Telegram message id")
+
+
+def _number(value: str | None, what: str) -> int:
     try:
-        return int(action.message_id or "")
+        return int(value or "")
     except ValueError:
-        raise PermanentError(
-            f"{action.type} needs a Telegram message id, got {action.message_id!r}"
-        ) from None
+        raise PermanentError(f"{what}, got {value!r}") from None
+
+
+def _thread(action: Action) -> int | None:
+    return (
+        _number(action.thread_id, "thread_id is a Telegram topic id") if action.thread_id else None
+    )
 
 
 def _as_dict(message: Message) -> dict[str, Any]:
@@ -131,10 +139,11 @@ class Sender:
             raise PermanentError("message.send needs a non-empty text")
         reply = None
         if first and action.reply_to_id:
-            reply = ReplyParameters(int(action.reply_to_id), allow_sending_without_reply=True)
+            target = _number(action.reply_to_id, "reply_to_id is a Telegram message id")
+            reply = ReplyParameters(target, allow_sending_without_reply=True)
         options: dict[str, Any] = {
             "chat_id": chat_id_of(action.channel_id),
-            "message_thread_id": int(action.thread_id) if action.thread_id else None,
+            "message_thread_id": _thread(action),
             "reply_parameters": reply,
             "reply_markup": keyboard(action.buttons) if last else None,
         }
@@ -206,7 +215,7 @@ class Sender:
 
     async def typing(self, action: Action) -> SendResult:
         chat_id = chat_id_of(action.channel_id)
-        thread = int(action.thread_id) if action.thread_id else None
+        thread = _thread(action)
         await self.call(
             lambda: self.bot.send_chat_action(chat_id, ChatAction.TYPING, message_thread_id=thread)
         )

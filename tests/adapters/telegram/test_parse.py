@@ -316,3 +316,15 @@ def test_parse_works_before_start_with_the_configured_username(
     event = adapter.parse(request(payload("reply_to_bot"))).events[0]
     assert event.message is not None
     assert event.message.reply_to_bot is True
+
+
+def test_with_chat_member_updates_asked_for_service_messages_do_not_count_members_twice(
+    make_settings: SettingsFactory,
+) -> None:
+    settings = make_settings(
+        allowed_updates=["message", "chat_member"], username="botgate_test_bot"
+    )
+    adapter = TelegramAdapter(settings.bots[0], settings)
+    assert adapter.parse(request(payload("new_chat_members"))).events == ()
+    (joined,) = adapter.parse(request(payload("chat_member_joined"))).events
+    assert joined.type == "member.joined"

@@ -50,3 +50,14 @@ async def test_thirty_a_second_over_the_bot() -> None:
     assert time.slept == []
     await limits.acquire("999")
     assert time.slept == [1.0]
+
+
+async def test_idle_chats_are_forgotten_beyond_the_tracked_number() -> None:
+    time = FakeTime()
+    limits = limiter(time, rate_per_bot=1000)
+    limits.max_tracked = 3
+    for chat in ("1", "2", "3"):
+        await limits.acquire(chat)
+    time.now = 5.0
+    await limits.acquire("4")
+    assert set(limits._chats) == {"4"}

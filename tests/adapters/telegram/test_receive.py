@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from adapters.emulators.telegram import TelegramEmulator
 from adapters.telegram import TelegramAdapter
-from adapters.telegram.normalise import HANDLED_UPDATES
+from adapters.telegram.normalise import DEFAULT_UPDATES
 from gateway.config import Settings
 from tests.adapters.telegram.conftest import SettingsFactory
 from tests.adapters.telegram.fakes import FakeContext
@@ -36,7 +36,7 @@ async def test_webhook_mode_registers_the_webhook_with_the_secret(
     (call,) = telegram.calls("setWebhook")
     assert call.params["url"] == "https://bots.example.com/webhooks/telegram/helpdesk"
     assert call.params["secret_token"] == SECRET
-    assert call.params["allowed_updates"] == list(HANDLED_UPDATES)
+    assert call.params["allowed_updates"] == list(DEFAULT_UPDATES)
     assert telegram.webhook.url == "https://bots.example.com/webhooks/telegram/helpdesk"
 
 
@@ -69,7 +69,7 @@ async def test_polling_deletes_the_webhook_then_publishes_updates_in_order(
         "815726185",
         "815726191",
     ]
-    assert telegram.calls("getUpdates")[0].params["allowed_updates"] == list(HANDLED_UPDATES)
+    assert telegram.calls("getUpdates")[0].params["allowed_updates"] == list(DEFAULT_UPDATES)
 
 
 async def test_a_callback_query_from_polling_is_answered(

@@ -197,3 +197,10 @@ async def test_sending_before_start_is_transient(make_settings: SettingsFactory)
     settings = make_settings()
     with pytest.raises(TransientError, match="not started"):
         await TelegramAdapter(settings.bots[0], settings).send(action(text="x"))
+
+
+async def test_ids_that_are_not_telegram_ids_are_permanent(adapter: TelegramAdapter) -> None:
+    with pytest.raises(PermanentError, match="message id"):
+        await adapter.send(action("message.delete", message_id="C024:1700000000.1"))
+    with pytest.raises(PermanentError, match="topic id"):
+        await adapter.send(action(text="x", thread_id="1700000010.000200"))
