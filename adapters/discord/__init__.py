@@ -7,6 +7,6 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", "'audioop' is deprecated", DeprecationWarning)
     import discord  # noqa: F401
 
-from adapters.discord.adapter import DiscordAdapter  # noqa: E402
+from adapters.discord.adapter import DiscordAdapter
 
 __all__ = ["DiscordAdapter"]

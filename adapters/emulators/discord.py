@@ -276,7 +276,8 @@ class DiscordEmulator:
         return thread
 
     def add_dm(self, user: Json) -> Json:
-        channel: Json = {"id": self.new_id(), "type": DM, "recipients": [user], "last_message_id": None}
+        channel: Json = {"id": self.new_id(), "type": DM, "recipients": [user]}
+        channel["last_message_id"] = None
         self.channels[channel["id"]] = channel
         return channel
 

@@ -13,26 +13,32 @@ from tests.adapters.discord.fakes import FakeContext
 Json = dict[str, Any]
 
 
-def settings_for(emulator: DiscordEmulator, database_url: str = "sqlite+aiosqlite:///:memory:", **discord: Any) -> Settings:
-    return settings_from_dict({
-        "database": {"url": database_url},
-        "bots": [{
-            "name": "helpdesk",
-            "tools": ["help", "kb"],
-            "discord": {
-                "token": emulator.token,
-                "public_key": emulator.public_key_hex,
-                "api_base_url": emulator.api_url,
-                "lock_retry_interval": "50ms",
-                "lock_check_interval": "200ms",
-                **discord,
-            },
-        }],
-    })
+def settings_for(
+    emulator: DiscordEmulator, database_url: str = "sqlite+aiosqlite:///:memory:", **discord: Any
+) -> Settings:
+    return settings_from_dict(
+        {
+            "database": {"url": database_url},
+            "bots": [
+                {
+                    "name": "helpdesk",
+                    "tools": ["help", "kb"],
+                    "discord": {
+                        "token": emulator.token,
+                        "public_key": emulator.public_key_hex,
+                        "api_base_url": emulator.api_url,
+                        "lock_retry_interval": "50ms",
+                        "lock_check_interval": "200ms",
+                        **discord,
+                    },
+                }
+            ],
+        }
+    )
 
 
 class World:
-    """The emulated Discord the tests talk in: one guild with a channel and a thread, alice, a DM."""
+    """The emulated Discord of the tests: a guild with a channel and a thread, alice, a DM."""
 
     def __init__(self, emulator: DiscordEmulator) -> None:
         self.guild = emulator.add_guild("Support")
@@ -64,7 +70,9 @@ def context(settings: Settings) -> FakeContext:
 
 
 @pytest.fixture
-async def adapter(settings: Settings, context: FakeContext, world: World) -> AsyncIterator[DiscordAdapter]:
+async def adapter(
+    settings: Settings, context: FakeContext, world: World
+) -> AsyncIterator[DiscordAdapter]:
     """A started adapter that only sends (no gateway)."""
     adapter = DiscordAdapter(settings.bots[0], settings)
     await adapter.start(context)

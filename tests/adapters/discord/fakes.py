@@ -1,4 +1,4 @@
-"""A fake AdapterContext for the Discord adapter: records published events, keeps state in memory."""
+"""A fake AdapterContext: records published events, keeps the adapter's state in memory."""
 
 from __future__ import annotations
 
@@ -32,9 +32,13 @@ class FakeContext:
     async def save_state(self, platform: str, bot: str, state: Mapping[str, Any]) -> None:
         self.states[(platform, bot)] = dict(state)
 
-    async def wait_for(self, check: Callable[[list[Event]], bool], seconds: float = 5.0) -> list[Event]:
+    async def wait_for(
+        self, check: Callable[[list[Event]], bool], seconds: float = 5.0
+    ) -> list[Event]:
         async with asyncio.timeout(seconds):
-            while not check(self.events):
+            while True:
+                if check(self.events):
+                    break
                 await asyncio.sleep(0.01)
         return self.events
 

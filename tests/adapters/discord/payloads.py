@@ -43,7 +43,11 @@ def replying_to(payload: Json, original: Json) -> Json:
     return {
         **payload,
         "type": 19,
-        "message_reference": {"type": 0, "message_id": original["id"], "channel_id": original["channel_id"]},
+        "message_reference": {
+            "type": 0,
+            "message_id": original["id"],
+            "channel_id": original["channel_id"],
+        },
         "referenced_message": original,
     }
 
@@ -65,5 +69,11 @@ def mentioning(payload: Json, user: Json) -> Json:
 
 
 def bot_user(bot_id: str = BOT_ID, username: str = "botgate") -> Json:
-    return {"id": bot_id, "username": username, "discriminator": "0", "global_name": None,
-            "avatar": None, "bot": True}
+    return {
+        "id": bot_id,
+        "username": username,
+        "discriminator": "0",
+        "global_name": None,
+        "avatar": None,
+        "bot": True,
+    }

@@ -29,7 +29,9 @@ async def test_tools_are_registered_once_then_again_when_they_change(
     await start_and_stop(DiscordAdapter(settings.bots[0], settings), context)  # a restart
     assert len(emulator.requests_to("PUT", OVERWRITE)) == 1
 
-    changed = settings.model_copy(update={"bots": [settings.bots[0].model_copy(update={"tools": ["help", "remember"]})]})
+    changed = settings.model_copy(
+        update={"bots": [settings.bots[0].model_copy(update={"tools": ["help", "remember"]})]}
+    )
     await start_and_stop(DiscordAdapter(changed.bots[0], changed), context)
     assert len(emulator.requests_to("PUT", OVERWRITE)) == 2
     assert [c["name"] for c in emulator.commands] == ["help", "remember"]
@@ -37,14 +39,18 @@ async def test_tools_are_registered_once_then_again_when_they_change(
 
 async def test_a_guild_gets_its_own_commands(emulator: DiscordEmulator, world: World) -> None:
     settings = settings_for(emulator, gateway=False, guild_id=world.guild["id"])
-    await start_and_stop(DiscordAdapter(settings.bots[0], settings), FakeContext(settings, receives=True))
+    await start_and_stop(
+        DiscordAdapter(settings.bots[0], settings), FakeContext(settings, receives=True)
+    )
     [put] = emulator.requests_to("PUT", r"/applications/\d+/guilds/\d+/commands")
     assert put.path.endswith(f"/guilds/{world.guild['id']}/commands")
 
 
 async def test_registration_can_be_switched_off(emulator: DiscordEmulator, world: World) -> None:
     settings = settings_for(emulator, gateway=False, register_commands=False)
-    await start_and_stop(DiscordAdapter(settings.bots[0], settings), FakeContext(settings, receives=True))
+    await start_and_stop(
+        DiscordAdapter(settings.bots[0], settings), FakeContext(settings, receives=True)
+    )
     assert emulator.requests_to("PUT", OVERWRITE) == []
 
 
@@ -52,5 +58,8 @@ def test_only_valid_command_names_become_commands() -> None:
     payloads = command_payloads(["help", "KB", "not a name", "x" * 33, "help"])
     assert [p["name"] for p in payloads] == ["help", "kb"]
     assert payloads[0]["options"][0] == {
-        "type": 3, "name": "text", "description": "What to pass to the command", "required": False
+        "type": 3,
+        "name": "text",
+        "description": "What to pass to the command",
+        "required": False,
     }

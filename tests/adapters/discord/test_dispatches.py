@@ -29,7 +29,9 @@ class Cache:
     """A directory with one guild, its text channel and a thread."""
 
     def channel_info(self, guild_id: str, channel_id: str) -> ChannelInfo | None:
-        return {CHANNEL_ID: ChannelInfo(0, "support"), THREAD_ID: ChannelInfo(11, "refunds")}.get(channel_id)
+        return {CHANNEL_ID: ChannelInfo(0, "support"), THREAD_ID: ChannelInfo(11, "refunds")}.get(
+            channel_id
+        )
 
     def guild_name(self, guild_id: str) -> str | None:
         return "Support" if guild_id == GUILD_ID else None
@@ -52,24 +54,39 @@ def test_a_guild_message(normalizer: DispatchNormalizer) -> None:
     assert event.channel.model_dump() == {"id": CHANNEL_ID, "type": "channel", "name": "support"}
     assert event.conversation_key == f"discord:helpdesk:{CHANNEL_ID}"
     assert event.user is not None
-    assert event.user.model_dump() == {"id": "1100000000000000042", "name": "alice", "display_name": "Alice L.",
-                                       "is_bot": False, "locale": None}
+    assert event.user.model_dump() == {
+        "id": "1100000000000000042",
+        "name": "alice",
+        "display_name": "Alice L.",
+        "is_bot": False,
+        "locale": None,
+    }
     assert event.message is not None
-    assert (event.message.text, event.message.mentions_bot, event.message.command) == ("hello there", False, None)
+    assert (event.message.text, event.message.mentions_bot, event.message.command) == (
+        "hello there",
+        False,
+        None,
+    )
     assert event.raw == message("hello there")
     assert event.occurred_at.year == 2024  # from the snowflake
 
 
 def test_a_thread_message_is_in_a_thread(normalizer: DispatchNormalizer) -> None:
     event = one(normalizer, "MESSAGE_CREATE", message(channel_id=THREAD_ID))
-    assert (event.channel.id, event.channel.type, event.channel.name) == (THREAD_ID, "thread", "refunds")
+    assert (event.channel.id, event.channel.type, event.channel.name) == (
+        THREAD_ID,
+        "thread",
+        "refunds",
+    )
 
 
 def test_a_dm_is_direct(normalizer: DispatchNormalizer) -> None:
     event = one(normalizer, "MESSAGE_CREATE", in_dm(message("/help")))
     assert event.channel.type == "direct"
-    assert event.user is not None and event.user.display_name == "Alice Liddell"  # no member: global name
-    assert event.message is not None and event.message.command is not None
+    assert event.user is not None
+    assert event.user.display_name == "Alice Liddell"
+    assert event.message is not None
+    assert event.message.command is not None
     assert event.message.command.name == "help"
 
 
@@ -91,19 +108,22 @@ def test_a_leading_mention_is_stripped_before_the_command(normalizer: DispatchNo
 
 def test_a_nickname_mention_counts_too(normalizer: DispatchNormalizer) -> None:
     event = one(normalizer, "MESSAGE_CREATE", message(f"<@!{BOT_ID}> help me"))
-    assert event.message is not None and event.message.mentions_bot is True
+    assert event.message is not None
+    assert event.message.mentions_bot is True
 
 
 def test_a_mention_elsewhere_in_the_text(normalizer: DispatchNormalizer) -> None:
     payload = mentioning(message(f"thanks <@{BOT_ID}>!"), bot_user())
     event = one(normalizer, "MESSAGE_CREATE", payload)
-    assert event.message is not None and event.message.mentions_bot is True
+    assert event.message is not None
+    assert event.message.mentions_bot is True
     assert event.message.command is None
 
 
 def test_a_command_for_another_bot_is_not_ours(normalizer: DispatchNormalizer) -> None:
     event = one(normalizer, "MESSAGE_CREATE", message("/help@otherbot"))
-    assert event.message is not None and event.message.command is None
+    assert event.message is not None
+    assert event.message.command is None
 
 
 def test_a_reply_to_the_bot(normalizer: DispatchNormalizer) -> None:
@@ -123,19 +143,30 @@ def test_a_reply_to_someone_else(normalizer: DispatchNormalizer) -> None:
 def test_a_forward_is_not_a_reply(normalizer: DispatchNormalizer) -> None:
     payload = message(message_reference={"type": 1, "message_id": "5", "channel_id": CHANNEL_ID})
     event = one(normalizer, "MESSAGE_CREATE", payload)
-    assert event.message is not None and event.message.reply_to_id is None
+    assert event.message is not None
+    assert event.message.reply_to_id is None
 
 
 @pytest.mark.parametrize(
     ("filename", "mime", "kind"),
-    [("cat.png", "image/png", "photo"), ("clip.mp4", "video/mp4", "video"), ("notes.pdf", "application/pdf", "document")],
+    [
+        ("cat.png", "image/png", "photo"),
+        ("clip.mp4", "video/mp4", "video"),
+        ("notes.pdf", "application/pdf", "document"),
+    ],
 )
 def test_attachments(normalizer: DispatchNormalizer, filename: str, mime: str, kind: str) -> None:
     event = one(normalizer, "MESSAGE_CREATE", with_attachment(message(""), filename, mime))
     assert event.message is not None
     [attachment] = event.message.attachments
-    assert (attachment.kind, attachment.name, attachment.mime_type, attachment.size) == (kind, filename, mime, 2048)
-    assert attachment.url is not None and attachment.url.startswith("https://cdn.discordapp.com/")
+    assert (attachment.kind, attachment.name, attachment.mime_type, attachment.size) == (
+        kind,
+        filename,
+        mime,
+        2048,
+    )
+    assert attachment.url is not None
+    assert attachment.url.startswith("https://cdn.discordapp.com/")
 
 
 def test_a_voice_message_and_a_sticker(normalizer: DispatchNormalizer) -> None:
@@ -152,8 +183,11 @@ def test_the_bots_own_messages_are_not_inbound(normalizer: DispatchNormalizer) -
 
 
 def test_messages_from_other_bots_are_flagged(normalizer: DispatchNormalizer) -> None:
-    event = one(normalizer, "MESSAGE_CREATE", message(author=bot_user("1100000000000000777", "otherbot")))
-    assert event.user is not None and event.user.is_bot is True
+    event = one(
+        normalizer, "MESSAGE_CREATE", message(author=bot_user("1100000000000000777", "otherbot"))
+    )
+    assert event.user is not None
+    assert event.user.is_bot is True
 
 
 def test_an_edit(normalizer: DispatchNormalizer) -> None:
@@ -162,25 +196,36 @@ def test_an_edit(normalizer: DispatchNormalizer) -> None:
     assert event.dedupe_key == (
         "discord:helpdesk:message:1309512345678901249:edit:2026-11-22T13:46:10.500000+00:00"
     )
-    assert event.message is not None and event.message.text == "hello there, edited"
+    assert event.message is not None
+    assert event.message.text == "hello there, edited"
     assert event.occurred_at.isoformat() == "2026-11-22T13:46:10.500000+00:00"
 
 
 def test_two_edits_of_one_message_are_two_events(normalizer: DispatchNormalizer) -> None:
     first = one(normalizer, "MESSAGE_UPDATE", load("message_update"))
-    second = one(normalizer, "MESSAGE_UPDATE", load("message_update", edited_timestamp="2026-11-22T13:50:00+00:00"))
+    second = one(
+        normalizer,
+        "MESSAGE_UPDATE",
+        load("message_update", edited_timestamp="2026-11-22T13:50:00+00:00"),
+    )
     assert first.dedupe_key != second.dedupe_key
 
 
 def test_an_update_that_is_not_an_edit_is_ignored(normalizer: DispatchNormalizer) -> None:
-    unfurl = {"id": "1309512345678901249", "channel_id": CHANNEL_ID, "guild_id": GUILD_ID, "embeds": [{}]}
+    unfurl = {
+        "id": "1309512345678901249",
+        "channel_id": CHANNEL_ID,
+        "guild_id": GUILD_ID,
+        "embeds": [{}],
+    }
     assert normalizer.events(Dispatch("MESSAGE_UPDATE", 3, unfurl, "s")) == []
 
 
 def test_a_delete(normalizer: DispatchNormalizer) -> None:
     event = one(normalizer, "MESSAGE_DELETE", load("message_delete"))
     assert event.type == "message.deleted"
-    assert event.message is not None and event.message.id == "1309512345678901249"
+    assert event.message is not None
+    assert event.message.id == "1309512345678901249"
     assert event.dedupe_key == "discord:helpdesk:message:1309512345678901249:deleted"
     assert event.channel.type == "channel"
 
@@ -197,8 +242,10 @@ def test_a_reaction_added_and_removed(normalizer: DispatchNormalizer) -> None:
     assert (added.type, removed.type) == ("reaction.added", "reaction.removed")
     assert added.reaction is not None
     assert added.reaction.model_dump() == {"emoji": "👍", "message_id": "1309512345678901249"}
-    assert added.user is not None and added.user.name == "alice"
-    assert removed.user is not None and removed.user.id == "1100000000000000042"
+    assert added.user is not None
+    assert added.user.name == "alice"
+    assert removed.user is not None
+    assert removed.user.id == "1100000000000000042"
     assert added.dedupe_key == "discord:helpdesk:gateway:sess-1:10"
 
 
@@ -211,9 +258,12 @@ def test_reacting_again_is_a_new_event_but_a_replay_is_not(normalizer: DispatchN
 
 
 def test_a_custom_emoji(normalizer: DispatchNormalizer) -> None:
-    data = load("message_reaction_add", emoji={"id": "41771983429993937", "name": "LUL", "animated": False})
+    data = load(
+        "message_reaction_add", emoji={"id": "41771983429993937", "name": "LUL", "animated": False}
+    )
     event = one(normalizer, "MESSAGE_REACTION_ADD", data)
-    assert event.reaction is not None and event.reaction.emoji == "LUL:41771983429993937"
+    assert event.reaction is not None
+    assert event.reaction.emoji == "LUL:41771983429993937"
 
 
 def test_the_bots_own_reactions_are_ignored(normalizer: DispatchNormalizer) -> None:
@@ -226,7 +276,8 @@ def test_a_member_joins_and_leaves(normalizer: DispatchNormalizer) -> None:
     left = one(normalizer, "GUILD_MEMBER_REMOVE", load("guild_member_remove"), seq=20)
     assert (joined.type, left.type) == ("member.joined", "member.left")
     assert joined.channel.model_dump() == {"id": GUILD_ID, "type": "group", "name": "Support"}
-    assert joined.user is not None and joined.user.name == "bob"
+    assert joined.user is not None
+    assert joined.user.name == "bob"
     assert joined.dedupe_key == (
         f"discord:helpdesk:member:{GUILD_ID}:1100000000000000043:joined:2026-11-22T14:00:00.000000+00:00"
     )
@@ -234,13 +285,19 @@ def test_a_member_joins_and_leaves(normalizer: DispatchNormalizer) -> None:
 
 
 def test_the_bot_added_to_a_guild(normalizer: DispatchNormalizer) -> None:
-    guild = {"id": "555", "name": "New Guild", "joined_at": "2026-11-22T15:00:00+00:00",
-             "members": [{"user": bot_user()}], "channels": [{"id": "1", "type": 0}]}
+    guild = {
+        "id": "555",
+        "name": "New Guild",
+        "joined_at": "2026-11-22T15:00:00+00:00",
+        "members": [{"user": bot_user()}],
+        "channels": [{"id": "1", "type": 0}],
+    }
     event = one(normalizer, "GUILD_CREATE", guild)
     assert event.type == "bot.added"
     assert event.channel.model_dump() == {"id": "555", "type": "group", "name": "New Guild"}
     assert event.dedupe_key == "discord:helpdesk:guild:555:added:2026-11-22T15:00:00+00:00"
-    assert "members" not in event.raw and event.raw["name"] == "New Guild"
+    assert "members" not in event.raw
+    assert event.raw["name"] == "New Guild"
 
 
 def test_a_guild_becoming_available_is_not_an_addition(normalizer: DispatchNormalizer) -> None:
@@ -251,7 +308,10 @@ def test_a_guild_becoming_available_is_not_an_addition(normalizer: DispatchNorma
 def test_the_bot_removed_from_a_guild_but_not_an_outage(normalizer: DispatchNormalizer) -> None:
     event = one(normalizer, "GUILD_DELETE", load("guild_delete"), seq=30)
     assert (event.type, event.channel.id) == ("bot.removed", GUILD_ID)
-    assert normalizer.events(Dispatch("GUILD_DELETE", 31, {"id": GUILD_ID, "unavailable": True}, "s")) == []
+    assert (
+        normalizer.events(Dispatch("GUILD_DELETE", 31, {"id": GUILD_ID, "unavailable": True}, "s"))
+        == []
+    )
 
 
 def test_other_dispatches_give_nothing(normalizer: DispatchNormalizer) -> None:

@@ -42,7 +42,9 @@ def request(body: bytes, headers: dict[str, str]) -> InboundRequest:
     )
 
 
-def signed(signer: DiscordEmulator, payload: Json | bytes, timestamp: str | None = None) -> InboundRequest:
+def signed(
+    signer: DiscordEmulator, payload: Json | bytes, timestamp: str | None = None
+) -> InboundRequest:
     body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
     return request(body, signer.signed_headers(body, timestamp))
 
@@ -81,7 +83,9 @@ def test_a_stale_timestamp_is_refused(offline: DiscordAdapter, signer: DiscordEm
         {"X-Signature-Ed25519": "not hex", "X-Signature-Timestamp": str(int(time.time()))},
     ],
 )
-def test_missing_or_malformed_headers_are_refused(offline: DiscordAdapter, headers: dict[str, str]) -> None:
+def test_missing_or_malformed_headers_are_refused(
+    offline: DiscordAdapter, headers: dict[str, str]
+) -> None:
     with pytest.raises(SignatureError):
         offline.verify(request(b"{}", headers))
 
@@ -109,78 +113,121 @@ def test_ping_gets_pong_and_no_event(offline: DiscordAdapter, signer: DiscordEmu
     assert (parsed.reply.status, json.loads(parsed.reply.body)) == (200, {"type": 1})
 
 
-def test_an_application_command_is_command_invoked(offline: DiscordAdapter, signer: DiscordEmulator) -> None:
+def test_an_application_command_is_command_invoked(
+    offline: DiscordAdapter, signer: DiscordEmulator
+) -> None:
     parsed = offline.parse(signed(signer, load("interaction_command")))
     [event] = parsed.events
     assert event.type == "command.invoked"
     assert event.dedupe_key == "discord:helpdesk:interaction:1309512345678901301"
-    assert event.message is not None and event.message.command is not None
+    assert event.message is not None
+    assert event.message.command is not None
     assert (event.message.command.name, event.message.command.args) == ("kb", "refund policy")
     assert event.message.text == "/kb refund policy"
-    assert event.channel.model_dump() == {"id": "1100000000000000100", "type": "channel", "name": "support"}
+    assert event.channel.model_dump() == {
+        "id": "1100000000000000100",
+        "type": "channel",
+        "name": "support",
+    }
     assert event.conversation_key == "discord:helpdesk:1100000000000000100"
     assert event.user is not None
-    assert (event.user.id, event.user.name, event.user.locale) == ("1100000000000000042", "alice", "en-GB")
-    assert "token" not in event.raw and event.raw["id"] == "1309512345678901301"
-    assert parsed.reply is not None and json.loads(parsed.reply.body) == {"type": 5}
+    assert (event.user.id, event.user.name, event.user.locale) == (
+        "1100000000000000042",
+        "alice",
+        "en-GB",
+    )
+    assert "token" not in event.raw
+    assert event.raw["id"] == "1309512345678901301"
+    assert parsed.reply is not None
+    assert json.loads(parsed.reply.body) == {"type": 5}
 
 
-def test_subcommands_and_options_become_the_args(offline: DiscordAdapter, signer: DiscordEmulator) -> None:
+def test_subcommands_and_options_become_the_args(
+    offline: DiscordAdapter, signer: DiscordEmulator
+) -> None:
     payload = load("interaction_command")
-    payload["data"] = {"id": "1", "name": "Tag", "type": 1, "options": [
-        {"type": 1, "name": "add", "options": [
-            {"type": 3, "name": "name", "value": "refunds"},
-            {"type": 4, "name": "days", "value": 14},
-        ]},
-    ]}
+    payload["data"] = {
+        "id": "1",
+        "name": "Tag",
+        "type": 1,
+        "options": [
+            {
+                "type": 1,
+                "name": "add",
+                "options": [
+                    {"type": 3, "name": "name", "value": "refunds"},
+                    {"type": 4, "name": "days", "value": 14},
+                ],
+            },
+        ],
+    }
     [event] = offline.parse(signed(signer, payload)).events
-    assert event.message is not None and event.message.command is not None
+    assert event.message is not None
+    assert event.message.command is not None
     assert (event.message.command.name, event.message.command.args) == ("tag", "add refunds 14")
 
 
-def test_a_button_click_is_interaction_clicked(offline: DiscordAdapter, signer: DiscordEmulator) -> None:
+def test_a_button_click_is_interaction_clicked(
+    offline: DiscordAdapter, signer: DiscordEmulator
+) -> None:
     parsed = offline.parse(signed(signer, load("interaction_component")))
     [event] = parsed.events
     assert event.type == "interaction.clicked"
     assert event.interaction is not None
-    assert event.interaction.model_dump() == {"id": "more", "value": None, "message_id": "1309512345678901290"}
+    assert event.interaction.model_dump() == {
+        "id": "more",
+        "value": None,
+        "message_id": "1309512345678901290",
+    }
     assert event.channel.type == "direct"  # clicked in a DM: no guild
-    assert event.user is not None and event.user.id == "1100000000000000042"
+    assert event.user is not None
+    assert event.user.id == "1100000000000000042"
     assert event.dedupe_key == "discord:helpdesk:interaction:1309512345678901302"
-    assert parsed.reply is not None and json.loads(parsed.reply.body) == {"type": 6}
+    assert parsed.reply is not None
+    assert json.loads(parsed.reply.body) == {"type": 6}
 
 
 def test_a_select_menu_carries_its_values(offline: DiscordAdapter, signer: DiscordEmulator) -> None:
     payload = load("interaction_component")
     payload["data"] = {"custom_id": "topic", "component_type": 3, "values": ["billing", "refunds"]}
     [event] = offline.parse(signed(signer, payload)).events
-    assert event.interaction is not None and event.interaction.value == "billing,refunds"
+    assert event.interaction is not None
+    assert event.interaction.value == "billing,refunds"
 
 
-def test_a_command_in_a_thread_is_in_a_thread_channel(offline: DiscordAdapter, signer: DiscordEmulator) -> None:
+def test_a_command_in_a_thread_is_in_a_thread_channel(
+    offline: DiscordAdapter, signer: DiscordEmulator
+) -> None:
     payload = load("interaction_command")
     payload["channel"] = {**payload["channel"], "type": 11, "name": "refunds"}
     [event] = offline.parse(signed(signer, payload)).events
     assert (event.channel.type, event.channel.name) == ("thread", "refunds")
 
 
-def test_autocomplete_is_answered_without_an_event(offline: DiscordAdapter, signer: DiscordEmulator) -> None:
+def test_autocomplete_is_answered_without_an_event(
+    offline: DiscordAdapter, signer: DiscordEmulator
+) -> None:
     payload = {**load("interaction_command"), "type": 4}
     parsed = offline.parse(signed(signer, payload))
     assert parsed.events == ()
-    assert parsed.reply is not None and json.loads(parsed.reply.body)["type"] == 8
+    assert parsed.reply is not None
+    assert json.loads(parsed.reply.body)["type"] == 8
 
 
 @pytest.mark.parametrize(
     "body",
     [b"not json", b"[]", b'{"id": "1"}', b'{"type": 9, "id": "1"}', b'{"type": 2, "id": "1"}'],
 )
-def test_what_is_not_an_interaction_is_a_payload_error(offline: DiscordAdapter, body: bytes) -> None:
+def test_what_is_not_an_interaction_is_a_payload_error(
+    offline: DiscordAdapter, body: bytes
+) -> None:
     with pytest.raises(PayloadError):
         offline.parse(request(body, {}))
 
 
-async def test_the_ticket_is_kept_for_the_follow_up(offline: DiscordAdapter, signer: DiscordEmulator) -> None:
+async def test_the_ticket_is_kept_for_the_follow_up(
+    offline: DiscordAdapter, signer: DiscordEmulator
+) -> None:
     payload = load("interaction_command")
     [event] = offline.parse(signed(signer, payload)).events
     ticket = await offline.tickets.find(str(event.id))

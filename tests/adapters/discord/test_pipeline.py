@@ -22,10 +22,20 @@ Json = dict[str, Any]
 
 
 @asynccontextmanager
-async def gateway(backend: tuple[str, str], emulator: DiscordEmulator, **config: Any) -> AsyncIterator[Runtime]:
-    bot = {"name": "helpdesk", "tools": ["help"], "discord": {
-        "token": emulator.token, "public_key": emulator.public_key_hex, "api_base_url": emulator.api_url,
-        "lock_retry_interval": "50ms", **config}}
+async def gateway(
+    backend: tuple[str, str], emulator: DiscordEmulator, **config: Any
+) -> AsyncIterator[Runtime]:
+    bot = {
+        "name": "helpdesk",
+        "tools": ["help"],
+        "discord": {
+            "token": emulator.token,
+            "public_key": emulator.public_key_hex,
+            "api_base_url": emulator.api_url,
+            "lock_retry_interval": "50ms",
+            **config,
+        },
+    }
     async with running(make_settings(*backend, bots=[bot])) as runtime:
         if config.get("gateway", True):
             await emulator.wait_for_session()
@@ -50,7 +60,11 @@ async def rows(runtime: Runtime, count: int) -> list[Message]:
 
     await eventually(recorded)
     async with runtime.db.transaction() as db:
-        return list((await db.execute(select(Message).order_by(Message.created_at, Message.direction))).scalars())
+        return list(
+            (
+                await db.execute(select(Message).order_by(Message.created_at, Message.direction))
+            ).scalars()
+        )
 
 
 async def quiet(seconds: float = 0.4) -> None:
@@ -70,7 +84,8 @@ async def test_a_dm_through_the_gateway_is_answered_in_the_dm(
         async with runtime.db.transaction() as db:
             channel = (await db.execute(select(PlatformChannel))).scalar_one()
     assert (inbound.direction, inbound.external_id, inbound.text) == ("in", message["id"], "/help")
-    assert outbound.direction == "out" and outbound.external_id in emulator.messages
+    assert outbound.direction == "out"
+    assert outbound.external_id in emulator.messages
     assert (channel.external_id, channel.type) == (world.dm["id"], "direct")
 
 
@@ -79,7 +94,9 @@ async def test_a_mention_in_a_channel_is_answered_with_a_reference(
 ) -> None:
     async with gateway(backend, emulator) as runtime:
         bot_id = emulator.bot_user["id"]
-        message = await emulator.post_user_message(world.channel["id"], world.alice, f"<@{bot_id}> /help")
+        message = await emulator.post_user_message(
+            world.channel["id"], world.alice, f"<@{bot_id}> /help"
+        )
         [reply] = await posted(emulator, f"/channels/{world.channel['id']}/messages")
         assert reply.json["message_reference"]["message_id"] == message["id"]
         await rows(runtime, 2)
@@ -106,16 +123,20 @@ async def test_edits_and_deletes_update_the_row(
     async with gateway(backend, emulator) as runtime:
         message = await emulator.post_user_message(world.channel["id"], world.alice, "typo")
         await rows(runtime, 1)
-        await emulator.dispatch("MESSAGE_UPDATE", {**message, "content": "fixed",
-                                                   "edited_timestamp": "2026-11-22T13:46:10+00:00"})
+        await emulator.dispatch(
+            "MESSAGE_UPDATE",
+            {**message, "content": "fixed", "edited_timestamp": "2026-11-22T13:46:10+00:00"},
+        )
 
         async def changed(attribute: str) -> bool:
             [row] = await rows(runtime, 1)
             return getattr(row, attribute) is not None
 
         await eventually(lambda: changed("edited_at"))
-        await emulator.dispatch("MESSAGE_DELETE", {"id": message["id"], "channel_id": world.channel["id"],
-                                                   "guild_id": world.guild["id"]})
+        await emulator.dispatch(
+            "MESSAGE_DELETE",
+            {"id": message["id"], "channel_id": world.channel["id"], "guild_id": world.guild["id"]},
+        )
         await eventually(lambda: changed("deleted_at"))
         [row] = await rows(runtime, 1)
     assert row.text == "fixed"
@@ -137,17 +158,26 @@ async def test_a_dropped_gateway_resumes_without_loss_or_duplicates(
     assert [m.text for m in recorded] == ["before", "while away", "after"]
 
 
-async def post_interaction(url: str, emulator: DiscordEmulator, interaction: Json, forge: bool = False) -> tuple[int, str]:
+async def post_interaction(
+    url: str, emulator: DiscordEmulator, interaction: Json, forge: bool = False
+) -> tuple[int, str]:
     body = json.dumps(interaction).encode()
     headers = emulator.signed_headers(body)
     if forge:
-        headers["X-Signature-Ed25519"] = DiscordEmulator().signed_headers(body)["X-Signature-Ed25519"]
+        headers["X-Signature-Ed25519"] = DiscordEmulator().signed_headers(body)[
+            "X-Signature-Ed25519"
+        ]
     emulator.interactions[interaction["token"]] = interaction
-    async with aiohttp.ClientSession() as http, http.post(url, data=body, headers=headers) as response:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(url, data=body, headers=headers) as response,
+    ):
         return response.status, await response.text()
 
 
-async def test_ping_gets_pong(backend: tuple[str, str], emulator: DiscordEmulator, world: World) -> None:
+async def test_ping_gets_pong(
+    backend: tuple[str, str], emulator: DiscordEmulator, world: World
+) -> None:
     async with gateway(backend, emulator, gateway=False) as runtime:
         answer = await emulator.deliver_interaction(hook(runtime), emulator.ping_interaction())
         assert (answer.status, answer.json()) == (200, {"type": 1})

@@ -23,11 +23,18 @@ MESSAGES = r"/channels/\d+/messages"
 
 
 def action(channel_id: str, **fields: Any) -> Action:
-    return Action(type=fields.pop("type", "message.send"), platform="discord", bot="helpdesk",
-                  channel_id=channel_id, **fields)
+    return Action(
+        type=fields.pop("type", "message.send"),
+        platform="discord",
+        bot="helpdesk",
+        channel_id=channel_id,
+        **fields,
+    )
 
 
-async def test_a_message_goes_to_its_channel(adapter: DiscordAdapter, emulator: DiscordEmulator, world: World) -> None:
+async def test_a_message_goes_to_its_channel(
+    adapter: DiscordAdapter, emulator: DiscordEmulator, world: World
+) -> None:
     result = await adapter.send(action(world.channel["id"], text="Refunds take **14 days**."))
     [sent] = emulator.requests_to("POST", MESSAGES)
     assert sent.path == f"/channels/{world.channel['id']}/messages"
@@ -38,15 +45,24 @@ async def test_a_message_goes_to_its_channel(adapter: DiscordAdapter, emulator: 
     assert sent.headers["Authorization"] == f"Bot {emulator.token}"
 
 
-async def test_a_reply_references_the_message(adapter: DiscordAdapter, emulator: DiscordEmulator, world: World) -> None:
+async def test_a_reply_references_the_message(
+    adapter: DiscordAdapter, emulator: DiscordEmulator, world: World
+) -> None:
     question = await emulator.post_user_message(world.channel["id"], world.alice, "refunds?")
-    result = await adapter.send(action(world.channel["id"], text="14 days", reply_to_id=question["id"]))
+    result = await adapter.send(
+        action(world.channel["id"], text="14 days", reply_to_id=question["id"])
+    )
     [sent] = emulator.requests_to("POST", MESSAGES)
-    assert sent.json["message_reference"] == {"message_id": question["id"], "fail_if_not_exists": False}
+    assert sent.json["message_reference"] == {
+        "message_id": question["id"],
+        "fail_if_not_exists": False,
+    }
     assert emulator.messages[str(result.message_id)]["referenced_message"]["id"] == question["id"]
 
 
-async def test_a_thread_reply_goes_to_the_thread(adapter: DiscordAdapter, emulator: DiscordEmulator, world: World) -> None:
+async def test_a_thread_reply_goes_to_the_thread(
+    adapter: DiscordAdapter, emulator: DiscordEmulator, world: World
+) -> None:
     await adapter.send(action(world.thread["id"], text="in the thread"))
     [sent] = emulator.requests_to("POST", MESSAGES)
     assert sent.path == f"/channels/{world.thread['id']}/messages"
@@ -55,43 +71,66 @@ async def test_a_thread_reply_goes_to_the_thread(adapter: DiscordAdapter, emulat
 async def test_a_long_text_is_split_reference_first_buttons_last(
     adapter: DiscordAdapter, emulator: DiscordEmulator, world: World
 ) -> None:
-    question = await emulator.post_user_message(world.channel["id"], world.alice, "tell me everything")
+    question = await emulator.post_user_message(
+        world.channel["id"], world.alice, "tell me everything"
+    )
     text = "\n".join(f"line {i:04d} " + "x" * 60 for i in range(70))  # about 4,800 characters
     buttons = [Button(id=f"b{i}", label=f"Option {i}") for i in range(6)] + [
         Button(id="docs", label="Docs", url="https://example.com/docs")
     ]
-    result = await adapter.send(action(world.channel["id"], text=text, reply_to_id=question["id"], buttons=buttons))
+    result = await adapter.send(
+        action(world.channel["id"], text=text, reply_to_id=question["id"], buttons=buttons)
+    )
     sent = emulator.requests_to("POST", MESSAGES)
     assert len(sent) == 3
     assert all(len(r.json["content"]) <= 2000 for r in sent)
     assert "\n".join(r.json["content"] for r in sent) == text  # cut at line breaks, nothing lost
-    assert "message_reference" in sent[0].json and "message_reference" not in sent[1].json
+    assert "message_reference" in sent[0].json
+    assert "message_reference" not in sent[1].json
     assert "components" not in sent[0].json
     rows = sent[-1].json["components"]
     assert [len(row["components"]) for row in rows] == [5, 2]
-    assert rows[0]["components"][0] == {"type": 2, "style": 1, "label": "Option 0", "custom_id": "b0"}
-    assert rows[1]["components"][1] == {"type": 2, "style": 5, "label": "Docs", "url": "https://example.com/docs"}
-    assert result.message_id is not None and len(result.extra_message_ids) == 2
+    assert rows[0]["components"][0] == {
+        "type": 2,
+        "style": 1,
+        "label": "Option 0",
+        "custom_id": "b0",
+    }
+    assert rows[1]["components"][1] == {
+        "type": 2,
+        "style": 5,
+        "label": "Docs",
+        "url": "https://example.com/docs",
+    }
+    assert result.message_id is not None
+    assert len(result.extra_message_ids) == 2
 
 
 def test_split_text_cuts_at_spaces_and_anywhere_when_it_must() -> None:
     assert split_text("a" * 4500) == ["a" * 2000, "a" * 2000, "a" * 500]
     words = split_text(("word " * 500).strip())
-    assert all(len(part) <= 2000 for part in words) and all(not p.startswith(" ") for p in words)
+    assert all(len(part) <= 2000 for part in words)
+    assert all(not p.startswith(" ") for p in words)
     assert " ".join(words) == ("word " * 500).strip()
     assert split_text("short") == ["short"]
 
 
-async def test_plain_text_is_escaped(adapter: DiscordAdapter, emulator: DiscordEmulator, world: World) -> None:
+async def test_plain_text_is_escaped(
+    adapter: DiscordAdapter, emulator: DiscordEmulator, world: World
+) -> None:
     await adapter.send(action(world.channel["id"], text="2*3*4 = 24", format="plain"))
     [sent] = emulator.requests_to("POST", MESSAGES)
     assert sent.json["content"] == "2\\*3\\*4 = 24"
 
 
-async def test_edit_delete_reaction_and_typing(adapter: DiscordAdapter, emulator: DiscordEmulator, world: World) -> None:
+async def test_edit_delete_reaction_and_typing(
+    adapter: DiscordAdapter, emulator: DiscordEmulator, world: World
+) -> None:
     channel = world.channel["id"]
     sent = await adapter.send(action(channel, text="draft"))
-    edited = await adapter.send(action(channel, type="message.edit", message_id=sent.message_id, text="final"))
+    edited = await adapter.send(
+        action(channel, type="message.edit", message_id=sent.message_id, text="final")
+    )
     await adapter.send(action(channel, type="reaction.add", message_id=sent.message_id, emoji="👍"))
     await adapter.send(action(channel, type="typing"))
     assert edited.message_id == sent.message_id
@@ -104,7 +143,9 @@ async def test_edit_delete_reaction_and_typing(adapter: DiscordAdapter, emulator
     assert sent.message_id not in emulator.messages
 
 
-async def test_a_429_is_honoured(adapter: DiscordAdapter, emulator: DiscordEmulator, world: World) -> None:
+async def test_a_429_is_honoured(
+    adapter: DiscordAdapter, emulator: DiscordEmulator, world: World
+) -> None:
     emulator.rate_limit("POST", MESSAGES, retry_after=0.4)
     started = time.monotonic()
     result = await adapter.send(action(world.channel["id"], text="eventually"))
@@ -117,10 +158,19 @@ async def test_a_429_is_honoured(adapter: DiscordAdapter, emulator: DiscordEmula
 
 @pytest.mark.parametrize(
     ("status", "code", "message"),
-    [(404, 10003, "Unknown Channel"), (403, 50001, "Missing Access"), (403, 50013, "Missing Permissions")],
+    [
+        (404, 10003, "Unknown Channel"),
+        (403, 50001, "Missing Access"),
+        (403, 50013, "Missing Permissions"),
+    ],
 )
 async def test_refusals_are_permanent(
-    adapter: DiscordAdapter, emulator: DiscordEmulator, world: World, status: int, code: int, message: str
+    adapter: DiscordAdapter,
+    emulator: DiscordEmulator,
+    world: World,
+    status: int,
+    code: int,
+    message: str,
 ) -> None:
     emulator.fail("POST", MESSAGES, status=status, code=code, message=message)
     with pytest.raises(PermanentError, match=str(code)):
@@ -137,9 +187,14 @@ async def test_unknown_channel_and_missing_access_from_the_emulators_world(
         await adapter.send(action(world.channel["id"], text="not allowed"))
 
 
-async def test_actions_missing_what_they_need_are_permanent(adapter: DiscordAdapter, world: World) -> None:
-    for bad in (action(world.channel["id"]), action(world.channel["id"], type="message.edit", text="x"),
-                action(world.channel["id"], type="reaction.add", message_id="1")):
+async def test_actions_missing_what_they_need_are_permanent(
+    adapter: DiscordAdapter, world: World
+) -> None:
+    for bad in (
+        action(world.channel["id"]),
+        action(world.channel["id"], type="message.edit", text="x"),
+        action(world.channel["id"], type="reaction.add", message_id="1"),
+    ):
         with pytest.raises(PermanentError):
             await adapter.send(bad)
 
@@ -153,13 +208,20 @@ def _interaction_request(emulator: DiscordEmulator, interaction: dict[str, Any])
 async def test_a_reply_to_a_command_is_its_follow_up(
     adapter: DiscordAdapter, emulator: DiscordEmulator, world: World
 ) -> None:
-    interaction = emulator.command_interaction(world.channel["id"], world.alice, "kb", [
-        {"type": 3, "name": "text", "value": "refunds"}])
+    interaction = emulator.command_interaction(
+        world.channel["id"], world.alice, "kb", [{"type": 3, "name": "text", "value": "refunds"}]
+    )
     inbound = _interaction_request(emulator, interaction)
     adapter.verify(inbound)
     [event] = adapter.parse(inbound).events
-    result = await adapter.send(action(world.channel["id"], text="14 days", in_reply_to=event.id,
-                                       reply_to_id=event.message.id if event.message else None))
+    result = await adapter.send(
+        action(
+            world.channel["id"],
+            text="14 days",
+            in_reply_to=event.id,
+            reply_to_id=event.message.id if event.message else None,
+        )
+    )
     [follow_up] = emulator.requests_to("POST", r"/webhooks/\d+/.+")
     assert follow_up.path == f"/webhooks/{emulator.application_id}/{interaction['token']}"
     assert follow_up.json["content"] == "14 days"
@@ -172,13 +234,17 @@ async def test_a_split_deployment_finds_the_ticket_in_the_state(
     settings: Settings, emulator: DiscordEmulator, world: World
 ) -> None:
     """The webhook process parses; another process sends: the ticket travels through the state."""
-    web, sender = DiscordAdapter(settings.bots[0], settings), DiscordAdapter(settings.bots[0], settings)
+    web, sender = (
+        DiscordAdapter(settings.bots[0], settings),
+        DiscordAdapter(settings.bots[0], settings),
+    )
     shared = FakeContext(settings, receives=False)
     await web.start(shared)
     await sender.start(shared)
     try:
         interaction = emulator.component_interaction(
-            emulator.message(world.channel["id"], emulator.bot_user, "pick"), world.alice, "more")
+            emulator.message(world.channel["id"], emulator.bot_user, "pick"), world.alice, "more"
+        )
         [event] = web.parse(_interaction_request(emulator, interaction)).events
         await web.tickets.flush()
         assert "interactions" in shared.states[("discord", "helpdesk")]
@@ -194,7 +260,9 @@ async def test_an_expired_interaction_is_answered_in_the_channel(
 ) -> None:
     interaction = emulator.command_interaction(world.channel["id"], world.alice, "help")
     [event] = adapter.parse(_interaction_request(emulator, interaction)).events
-    emulator.fail("POST", r"/webhooks/\d+/.+", status=401, code=50027, message="Invalid Webhook Token")
+    emulator.fail(
+        "POST", r"/webhooks/\d+/.+", status=401, code=50027, message="Invalid Webhook Token"
+    )
     result = await adapter.send(action(world.channel["id"], text="late", in_reply_to=event.id))
     [fallback] = emulator.requests_to("POST", MESSAGES)
     assert fallback.json["content"] == "late"
