@@ -6,6 +6,7 @@ import asyncio
 import signal
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -133,6 +134,51 @@ def chat(config_path: str | None, bot_name: str | None) -> None:
 
     settings = _settings(config_path)
     _run(lambda: run_chat(settings, bot_name))
+
+
+@main.command()
+@click.option("--database-url", default=None, help="Default: a fresh SQLite file in a temp dir.")
+@click.option("--bus-url", default="memory://", show_default=True)
+@click.option("--mode", type=click.Choice(["closed", "open"]), default="closed", show_default=True)
+@click.option("--concurrency", type=click.IntRange(1), default=64, show_default=True)
+@click.option("--rate", type=click.FloatRange(min=0, min_open=True), help="Open loop: events/s.")
+@click.option("--duration", type=float, default=None, help="Measured seconds [default: 10].")
+@click.option("--events", type=click.IntRange(1), default=None, help="Stop after N events.")
+@click.option("--warmup", type=float, default=1.0, show_default=True, help="Unmeasured seconds.")
+@click.option("--conversations", type=click.IntRange(1), default=100, show_default=True)
+@click.option("--preload", type=click.IntRange(0), default=0, help="Stored messages beforehand.")
+@click.option("--compare-raw", is_flag=True, help="Also run the hand-written pipeline.")
+@click.option("--output", type=click.Path(dir_okay=False), help="Also write the JSON here.")
+@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False),
+              help="TOML whose [core], [database], [bus], [sessions] tune the run.")  # fmt: skip
+def bench(compare_raw: bool, output: str | None, **options: Any) -> None:
+    """Drive signed webhook events through the whole pipeline; print one JSON object."""
+    from benchmarks.bench import BenchOptions, run_bench
+    from gateway import codec
+
+    if options["mode"] == "open" and options["rate"] is None:
+        raise click.UsageError("--mode open needs --rate (events/s)")
+    if options["duration"] is None and options["events"] is None:
+        options["duration"] = 10.0
+    bench_options = BenchOptions(
+        database_url=options.pop("database_url") or "sqlite+aiosqlite://",
+        config=options.pop("config_path"),
+        **options,
+    )
+    result: dict[str, Any] = {}
+
+    async def run() -> int:
+        result.update(await run_bench(bench_options, compare_raw))
+        return 0
+
+    try:
+        _run(run)
+    except SystemExit:
+        text = codec.dumps(result).decode()
+        click.echo(text)
+        if output:
+            Path(output).write_text(text + "\n")
+        raise
 
 
 @main.command()

@@ -49,7 +49,7 @@ async def _upsert_id(
     now = datetime.now(UTC)
     row = {"id": uuid.uuid4(), "created_at": now, "updated_at": now, **values}
     changed = [key for key in values if key not in conflict] + ["updated_at"]
-    statement = upsert(session, model, row, conflict, changed).returning(model.id)
+    statement = upsert(session, model, conflict, changed).values(**row).returning(model.id)
     return (await session.execute(statement)).scalar_one()  # type: ignore[no-any-return]
 
 

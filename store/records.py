@@ -1,129 +1,228 @@
-"""What the core writes for each event: the de-duplication ledger, platform users and
-channels, sessions, messages and clicks. Every function runs inside the caller's transaction."""
+"""What the core writes for a batch of events: the de-duplication ledger, platform users and
+channels, sessions, messages and clicks.
+
+Set-based: each function is one statement (or one executemany) for the whole batch, not one
+round trip per row. Keys are written in sorted order, so that concurrent consumers on
+PostgreSQL lock rows in the same order and cannot deadlock. Every function runs inside the
+caller's transaction.
+"""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.events import ChannelRef, Event, UserRef
+from gateway.ids import new_id
 from store.models import Click, Message, PlatformChannel, PlatformUser, ProcessedEvent, UserSession
 from store.upsert import insert_for, upsert
 
+PlatformKey = tuple[str, str]  # (platform, external id)
+SessionKey = tuple[uuid.UUID, uuid.UUID, uuid.UUID]  # (bot, platform user, platform channel)
 
-async def claim(session: AsyncSession, event: Event, now: datetime) -> ProcessedEvent | None:
-    """Enter the event in the ledger; None if new, else the row of its earlier delivery."""
+
+async def claim(
+    session: AsyncSession, events: Sequence[Event], now: datetime
+) -> tuple[set[str], dict[str, dict[str, Any]]]:
+    """Enter the events in the ledger. Returns the keys claimed now, and the stored result of
+    every key that was claimed before."""
+    rows: dict[str, dict[str, Any]] = {
+        e.dedupe_key: {
+            "id": new_id(),
+            "dedupe_key": e.dedupe_key,
+            "event_id": e.id,
+            "event_type": e.type,
+            "platform": e.platform,
+            "bot": e.bot,
+            "processed_at": now,
+            "result": {},
+        }
+        for e in reversed(events)  # the first delivery of a key in the batch wins
+    }
     statement = (
         insert_for(session, ProcessedEvent)
-        .values(
-            id=uuid.uuid4(),
-            dedupe_key=event.dedupe_key,
-            event_id=event.id,
-            event_type=event.type,
-            platform=event.platform,
-            bot=event.bot,
-            processed_at=now,
-            result={},
-        )
         .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        .returning(ProcessedEvent.id)
+        .returning(ProcessedEvent.dedupe_key)
     )
-    if (await session.execute(statement)).first() is not None:
-        return None
-    query = select(ProcessedEvent).where(ProcessedEvent.dedupe_key == event.dedupe_key)
-    return (await session.execute(query)).scalar_one()
-
-
-async def save_result(session: AsyncSession, dedupe_key: str, result: dict[str, Any]) -> None:
-    await session.execute(
-        update(ProcessedEvent).where(ProcessedEvent.dedupe_key == dedupe_key).values(result=result)
+    ordered = [rows[key] for key in sorted(rows)]
+    claimed = set((await session.execute(statement, ordered)).scalars().all())
+    earlier = set(rows) - claimed
+    if not earlier:
+        return claimed, {}
+    query = select(ProcessedEvent.dedupe_key, ProcessedEvent.result).where(
+        ProcessedEvent.dedupe_key.in_(earlier)
     )
+    return claimed, {key: result for key, result in (await session.execute(query)).all()}
 
 
-async def upsert_user(
-    session: AsyncSession, platform: str, user: UserRef, seen: datetime
-) -> uuid.UUID:
-    values = {
-        "id": uuid.uuid4(),
-        "platform": platform,
-        "external_id": user.id,
-        "name": user.name,
-        "display_name": user.display_name,
-        "is_bot": user.is_bot,
-        "locale": user.locale,
-        "last_seen_at": seen,
-        "created_at": seen,
-        "updated_at": seen,
-    }
+async def save_results(session: AsyncSession, results: dict[str, dict[str, Any]]) -> None:
+    if not results:
+        return
+    ids = select(ProcessedEvent.dedupe_key, ProcessedEvent.id).where(
+        ProcessedEvent.dedupe_key.in_(results)
+    )
+    rows = [{"id": row_id, "result": results[key]} for key, row_id in await session.execute(ids)]
+    await session.execute(update(ProcessedEvent), rows)
+
+
+async def upsert_users(
+    session: AsyncSession, users: Iterable[tuple[str, UserRef, datetime]]
+) -> dict[PlatformKey, uuid.UUID]:
+    """Insert or refresh platform users; the last sighting of each in the batch wins."""
+    rows: dict[PlatformKey, dict[str, Any]] = {}
+    for platform, user, seen in users:
+        rows[(platform, user.id)] = {
+            "id": new_id(),
+            "platform": platform,
+            "external_id": user.id,
+            "name": user.name,
+            "display_name": user.display_name,
+            "is_bot": user.is_bot,
+            "locale": user.locale,
+            "last_seen_at": seen,
+            "created_at": seen,
+            "updated_at": seen,
+        }
     changed = ["name", "display_name", "is_bot", "locale", "last_seen_at", "updated_at"]
-    statement = upsert(session, PlatformUser, values, ["platform", "external_id"], changed)
-    return (await session.execute(statement.returning(PlatformUser.id))).scalar_one()
+    return await _upsert_keyed(session, PlatformUser, rows, changed)
 
 
-async def upsert_channel(
-    session: AsyncSession, platform: str, channel: ChannelRef, now: datetime, *, authoritative: bool
-) -> uuid.UUID:
-    """`authoritative`: the event states the channel's type and name (inbound events do;
-    the bot's own sends do not, so they never overwrite what an inbound event said)."""
-    values = {
-        "id": uuid.uuid4(),
-        "platform": platform,
-        "external_id": channel.id,
-        "type": channel.type,
-        "name": channel.name,
-        "created_at": now,
-        "updated_at": now,
-    }
-    changed = ["type", "name", "updated_at"] if authoritative else ["updated_at"]
-    statement = upsert(session, PlatformChannel, values, ["platform", "external_id"], changed)
-    return (await session.execute(statement.returning(PlatformChannel.id))).scalar_one()
+async def upsert_channels(
+    session: AsyncSession, channels: Iterable[tuple[str, ChannelRef, bool]], now: datetime
+) -> dict[PlatformKey, uuid.UUID]:
+    """`authoritative` channels (from inbound events) set type and name; the bot's own sends
+    do not know them, so they only make sure the row exists."""
+    stated: dict[PlatformKey, dict[str, Any]] = {}
+    unstated: dict[PlatformKey, dict[str, Any]] = {}
+    for platform, channel, authoritative in channels:
+        row = {
+            "id": new_id(),
+            "platform": platform,
+            "external_id": channel.id,
+            "type": channel.type,
+            "name": channel.name,
+            "created_at": now,
+            "updated_at": now,
+        }
+        (stated if authoritative else unstated)[(platform, channel.id)] = row
+    ids = await _upsert_keyed(session, PlatformChannel, stated, ["type", "name", "updated_at"])
+    rest = {key: row for key, row in unstated.items() if key not in ids}
+    return ids | await _upsert_keyed(session, PlatformChannel, rest, ["updated_at"])
 
 
-async def touch_session(
-    session: AsyncSession,
-    bot_id: uuid.UUID,
-    user_id: uuid.UUID,
-    channel_id: uuid.UUID,
-    at: datetime,
-    idle_timeout: timedelta,
-) -> uuid.UUID:
-    """The open session of (bot, user, channel) at `at`; a new one after `idle_timeout`."""
-    query = select(UserSession).where(
-        UserSession.bot_id == bot_id,
-        UserSession.platform_user_id == user_id,
-        UserSession.platform_channel_id == channel_id,
-        UserSession.ended_at.is_(None),
+async def _upsert_keyed(
+    session: AsyncSession, model: Any, rows: dict[PlatformKey, dict[str, Any]], changed: list[str]
+) -> dict[PlatformKey, uuid.UUID]:
+    if not rows:
+        return {}
+    statement = upsert(session, model, ["platform", "external_id"], changed).returning(
+        model.platform, model.external_id, model.id
     )
-    current = (await session.execute(query)).scalar_one_or_none()
-    if current is not None and at - current.last_activity_at <= idle_timeout:
-        current.last_activity_at = max(current.last_activity_at, at)
-        return current.id
-    if current is not None:
-        current.ended_at = current.last_activity_at + idle_timeout
-        await session.flush()
-    opened = UserSession(
-        bot_id=bot_id,
-        platform_user_id=user_id,
-        platform_channel_id=channel_id,
-        started_at=at,
-        last_activity_at=at,
-        context={},
-    )
-    session.add(opened)
-    await session.flush()
-    return opened.id
+    result = await session.execute(statement, [rows[key] for key in sorted(rows)])
+    return {(platform, external): row_id for platform, external, row_id in result.all()}
 
 
-async def insert_message(session: AsyncSession, values: dict[str, Any]) -> None:
+@dataclass
+class _OpenSession:
+    id: uuid.UUID
+    last_activity_at: datetime
+    is_new: bool
+    ended_at: datetime | None = None
+
+
+class SessionBook:
+    """Finds or opens the session of each (bot, user, channel) at each event's time, in
+    order, then writes every change in three statements."""
+
+    def __init__(self, idle_timeout: timedelta) -> None:
+        self.idle_timeout = idle_timeout
+        self._open: dict[SessionKey, _OpenSession] = {}
+        self._new: list[dict[str, Any]] = []
+        self._closed: list[_OpenSession] = []
+
+    async def load(self, session: AsyncSession, keys: set[SessionKey]) -> None:
+        if not keys:
+            return
+        key_columns = tuple_(
+            UserSession.bot_id, UserSession.platform_user_id, UserSession.platform_channel_id
+        )
+        query = select(
+            UserSession.bot_id,
+            UserSession.platform_user_id,
+            UserSession.platform_channel_id,
+            UserSession.id,
+            UserSession.last_activity_at,
+        ).where(UserSession.ended_at.is_(None), key_columns.in_(sorted(keys)))
+        for bot_id, user_id, channel_id, row_id, last in await session.execute(query):
+            self._open[(bot_id, user_id, channel_id)] = _OpenSession(row_id, last, False)
+
+    def touch(self, key: SessionKey, at: datetime) -> uuid.UUID:
+        current = self._open.get(key)
+        if current is not None and at - current.last_activity_at <= self.idle_timeout:
+            current.last_activity_at = max(current.last_activity_at, at)
+            return current.id
+        if current is not None:
+            current.ended_at = current.last_activity_at + self.idle_timeout
+            self._closed.append(current)
+        opened = _OpenSession(new_id(), at, True)
+        self._open[key] = opened
+        self._new.append({"key": key, "session": opened, "started_at": at})
+        return opened.id
+
+    async def flush(self, session: AsyncSession) -> None:
+        closed = [
+            {"id": s.id, "ended_at": s.ended_at, "last_activity_at": s.last_activity_at}
+            for s in self._closed
+            if not s.is_new
+        ]
+        if closed:
+            await session.execute(update(UserSession), closed)  # before the new ones: one open
+        new = [self._new_row(entry) for entry in self._new]
+        if new:
+            await session.execute(insert(UserSession), new)
+        touched = [
+            {"id": s.id, "last_activity_at": s.last_activity_at}
+            for s in self._open.values()
+            if not s.is_new
+        ]
+        if touched:
+            await session.execute(update(UserSession), touched)
+
+    @staticmethod
+    def _new_row(entry: dict[str, Any]) -> dict[str, Any]:
+        bot_id, user_id, channel_id = entry["key"]
+        opened: _OpenSession = entry["session"]
+        return {
+            "id": opened.id,
+            "bot_id": bot_id,
+            "platform_user_id": user_id,
+            "platform_channel_id": channel_id,
+            "started_at": entry["started_at"],
+            "last_activity_at": opened.last_activity_at,
+            "ended_at": opened.ended_at,
+            "context": {},
+        }
+
+
+async def insert_messages(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     """One row per platform message: a second insert of the same message is ignored."""
-    now = values["occurred_at"]
-    row = {"id": uuid.uuid4(), "created_at": now, "updated_at": now, **values}
-    statement = upsert(session, Message, row, ["platform_channel_id", "external_id"], [])
-    await session.execute(statement)
+    if not rows:
+        return
+    for row in rows:
+        row.setdefault("id", new_id())
+        row.setdefault("created_at", row["occurred_at"])
+        row.setdefault("updated_at", row["occurred_at"])
+    statement = insert_for(session, Message).on_conflict_do_nothing(
+        index_elements=["platform_channel_id", "external_id"]
+    )
+    rows.sort(key=lambda r: (str(r["platform_channel_id"]), r["external_id"]))
+    await session.execute(statement, rows)
 
 
 async def edit_message(
@@ -146,10 +245,15 @@ async def mark_deleted(
     )
 
 
-async def session_of_event(session: AsyncSession, event_id: uuid.UUID) -> uuid.UUID | None:
-    """The session of the inbound message an event recorded (to file the bot's reply in it)."""
-    query = select(Message.session_id).where(Message.event_id == event_id).limit(1)
-    return (await session.execute(query)).scalar_one_or_none()
+async def sessions_of_events(
+    session: AsyncSession, event_ids: set[uuid.UUID]
+) -> dict[uuid.UUID, uuid.UUID | None]:
+    """The session of the inbound message each event recorded (to file the bot's reply in)."""
+    if not event_ids:
+        return {}
+    query = select(Message.event_id, Message.session_id).where(Message.event_id.in_(event_ids))
+    rows = await session.execute(query)
+    return {event_id: session_id for event_id, session_id in rows if event_id is not None}
 
 
 async def latest_session_in_channel(
@@ -168,5 +272,6 @@ async def latest_session_in_channel(
     return (await session.execute(query)).scalar_one_or_none()
 
 
-async def insert_click(session: AsyncSession, values: dict[str, Any]) -> None:
-    session.add(Click(**values))
+async def insert_clicks(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        await session.execute(insert(Click), [{"id": new_id(), **row} for row in rows])

@@ -20,14 +20,11 @@ def insert_for(session: AsyncSession, model: type[Base]) -> Any:
 
 
 def upsert(
-    session: AsyncSession,
-    model: type[Base],
-    values: dict[str, Any],
-    conflict: Sequence[str],
-    update: Sequence[str],
+    session: AsyncSession, model: type[Base], conflict: Sequence[str], update: Sequence[str]
 ) -> Insert:
-    """Insert `values`; on a conflict on `conflict`, overwrite the `update` columns."""
-    statement = insert_for(session, model).values(**values)
+    """Insert; on a conflict on `conflict`, overwrite the `update` columns (none: skip the row).
+    Add `.values(...)` for one row, or execute it with a list of rows."""
+    statement = insert_for(session, model)
     if not update:
         return statement.on_conflict_do_nothing(index_elements=list(conflict))  # type: ignore[no-any-return]
     changes = {column: statement.excluded[column] for column in update}

@@ -11,6 +11,7 @@ transaction, publishes the answers, and only then acknowledges.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -81,6 +82,7 @@ class CoreConsumer:
                     self._loop, self.settings.server.shutdown_grace.total_seconds()
                 )
             except TimeoutError:
+                # wait_for cancelled the batch; its deliveries return to the queue with the bus
                 log.warning("core batch did not finish within the shutdown grace; handing it back")
         while not self._inbox.empty():
             await self._inbox.get_nowait().reject(requeue=True)
@@ -123,7 +125,7 @@ class CoreConsumer:
         outcomes = await self._record_held(items)
         if outcomes is None:
             await self._one_by_one(items)
-        else:
+        elif outcomes:  # empty: the batch was already settled (handed back or failed)
             await self._finish(items, outcomes)
         self.metrics.processing_seconds.observe(time.perf_counter() - started)
 
@@ -148,23 +150,28 @@ class CoreConsumer:
                 return await self._record(items)
             except Exception as exc:
                 if not is_outage(exc) or self._stopping.is_set():
-                    if self._stopping.is_set():
-                        await self._hand_back(items, "stopping during a database outage")
-                        return []
-                    if len(items) == 1:
-                        await self._failed(items[0], exc)
-                        return []
-                    log.warning("batch of %d failed (%s); retrying one by one", len(items), exc)
-                    return None
+                    return await self._give_up(items, exc)
                 log.warning(
                     "database unavailable (%s); holding %d events", type(exc).__name__, len(items)
                 )
-                await asyncio.sleep(delay)
+                with contextlib.suppress(TimeoutError):  # a stop cuts the pause short
+                    await asyncio.wait_for(self._stopping.wait(), delay)
                 delay = min(delay * 2, 30)
+
+    async def _give_up(self, items: list[_Item], exc: Exception) -> list[Outcome] | None:
+        """Settle a batch that failed: [] when settled here, None when it must be split."""
+        if self._stopping.is_set():
+            await self._hand_back(items, f"stopping while the batch failed ({type(exc).__name__})")
+            return []
+        if len(items) > 1:
+            log.warning("batch of %d failed (%s); retrying one by one", len(items), exc)
+            return None
+        await self._failed(items[0], exc)
+        return []
 
     async def _record(self, items: list[_Item]) -> list[Outcome]:
         async with self.db.transaction() as db:
-            return [await self.recorder.record(db, i.event, i.delivery.attempt) for i in items]
+            return await self.recorder.record(db, [(i.event, i.delivery.attempt) for i in items])
 
     async def _one_by_one(self, items: list[_Item]) -> None:
         for item in items:

@@ -1,9 +1,15 @@
-"""Records one event in the caller's transaction and works out the bot's answer to it."""
+"""Records a batch of events in the caller's transaction and works out the bot's answers.
+
+The batch is written set-based (a handful of statements whatever its size) while the
+per-event meaning stays that of processing the events one by one, in order.
+"""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,6 +20,7 @@ from gateway.events import Action, Event, utcnow
 from store import records
 
 INBOUND_MESSAGE_TYPES = frozenset({"message.created", "command.invoked"})
+SESSION_TYPES = INBOUND_MESSAGE_TYPES | {"interaction.clicked"}
 
 
 @dataclass
@@ -32,84 +39,133 @@ class _Refs:
 
 
 class Recorder:
-    def __init__(self, settings: Settings, dispatcher: Dispatcher, bot_ids: dict[str, uuid.UUID]):
+    def __init__(
+        self, settings: Settings, dispatcher: Dispatcher, bot_ids: dict[str, uuid.UUID]
+    ) -> None:
         self.settings = settings
         self.dispatcher = dispatcher
         self.bot_ids = bot_ids
 
-    async def record(self, db: AsyncSession, event: Event, attempt: int) -> Outcome:
-        """De-duplicate, record, dispatch. A redelivered duplicate (attempt > 1: we may have
-        crashed before publishing) re-publishes the stored actions; a platform's duplicate
-        (attempt 1) publishes nothing again."""
-        previous = await records.claim(db, event, utcnow())
-        if previous is not None:
-            stored = [Action.model_validate(a) for a in previous.result.get("actions", [])]
-            return Outcome(event, True, stored if attempt > 1 else [], stored)
-        refs = await self._store(db, event)
-        actions = await self._answer(db, event, refs) if should_answer(event) else []
-        if actions:
-            dumped = [a.model_dump(mode="json", by_alias=True) for a in actions]
-            await records.save_result(db, event.dedupe_key, {"actions": dumped})
-        return Outcome(event, False, actions, actions)
+    async def record(self, db: AsyncSession, batch: Sequence[tuple[Event, int]]) -> list[Outcome]:
+        """De-duplicate, record, dispatch; one Outcome per (event, delivery attempt), in order.
 
-    async def _store(self, db: AsyncSession, event: Event) -> _Refs:
+        A redelivered duplicate (attempt > 1: we may have stopped before publishing) publishes
+        the stored answer again; a platform's duplicate (attempt 1) publishes nothing."""
+        claimed, earlier = await records.claim(db, [event for event, _ in batch], utcnow())
+        outcomes, fresh, first_of = [], [], {}
+        for event, attempt in batch:
+            key = event.dedupe_key
+            if key in claimed and key not in first_of:
+                first_of[key] = Outcome(event)
+                fresh.append(first_of[key])
+                outcomes.append(first_of[key])
+            else:
+                outcomes.append(self._duplicate(event, attempt, earlier.get(key)))
+        refs = await self._store(db, [outcome.event for outcome in fresh])
+        await self._answer_all(db, fresh, refs)
+        for outcome in outcomes:
+            if outcome.duplicate and outcome.event.dedupe_key in first_of:
+                outcome.replies = first_of[outcome.event.dedupe_key].replies
+        return outcomes
+
+    @staticmethod
+    def _duplicate(event: Event, attempt: int, result: dict[str, Any] | None) -> Outcome:
+        stored = [Action.model_validate(a) for a in (result or {}).get("actions", [])]
+        return Outcome(event, True, stored if attempt > 1 else [], stored)
+
+    async def _store(self, db: AsyncSession, events: list[Event]) -> dict[uuid.UUID, _Refs]:
         now = utcnow()
-        outbound = event.type == "message.sent"
-        channel_id = await records.upsert_channel(
-            db, event.platform, event.channel, now, authoritative=not outbound
+        channels = await records.upsert_channels(
+            db, [(e.platform, e.channel, e.type != "message.sent") for e in events], now
         )
-        user_id = None
-        if event.user is not None and not outbound:
-            user_id = await records.upsert_user(db, event.platform, event.user, event.occurred_at)
-        refs = _Refs(channel_id, user_id)
-        await self._store_message(db, event, refs)
+        users = await records.upsert_users(
+            db,
+            [
+                (e.platform, e.user, e.occurred_at)
+                for e in events
+                if e.user and e.type != "message.sent"
+            ],
+        )
+        refs = {
+            e.id: _Refs(
+                channels[(e.platform, e.channel.id)],
+                users.get((e.platform, e.user.id)) if e.user and e.type != "message.sent" else None,
+            )
+            for e in events
+        }
+        await self._open_sessions(db, events, refs)
+        await self._store_messages(db, events, refs)
         return refs
 
-    async def _store_message(self, db: AsyncSession, event: Event, refs: _Refs) -> None:
-        message, bot_id = event.message, self.bot_ids[event.bot]
-        if event.type in INBOUND_MESSAGE_TYPES | {"interaction.clicked"} and refs.user_id:
-            refs.session_id = await records.touch_session(
-                db,
-                bot_id,
-                refs.user_id,
-                refs.channel_id,
-                event.occurred_at,
-                self.settings.sessions.idle_timeout,
-            )
-        if event.interaction is not None:
-            await records.insert_click(db, self._click_row(event, refs))
+    async def _open_sessions(
+        self, db: AsyncSession, events: list[Event], refs: dict[uuid.UUID, _Refs]
+    ) -> None:
+        book = records.SessionBook(self.settings.sessions.idle_timeout)
+        wanted = [(e, self._session_key(e, refs[e.id])) for e in events if e.type in SESSION_TYPES]
+        keyed = [(e, key) for e, key in wanted if key is not None]
+        await book.load(db, {key for _, key in keyed})
+        for event, key in keyed:
+            refs[event.id].session_id = book.touch(key, event.occurred_at)
+        await book.flush(db)
+
+    def _session_key(self, event: Event, ref: _Refs) -> records.SessionKey | None:
+        if ref.user_id is None:
+            return None
+        return (self.bot_ids[event.bot], ref.user_id, ref.channel_id)
+
+    async def _store_messages(
+        self, db: AsyncSession, events: list[Event], refs: dict[uuid.UUID, _Refs]
+    ) -> None:
+        await self._file_replies(db, [e for e in events if e.type == "message.sent"], refs)
+        rows = [
+            self._message_row(e, refs[e.id], "out" if e.type == "message.sent" else "in")
+            for e in events
+            if e.message is not None
+            and (e.type in INBOUND_MESSAGE_TYPES or e.type == "message.sent")
+        ]
+        await records.insert_messages(db, rows)
+        await records.insert_clicks(
+            db, [self._click_row(e, refs[e.id]) for e in events if e.interaction]
+        )
+        for event in events:
+            await self._apply_change(db, event, refs[event.id])
+
+    async def _file_replies(
+        self, db: AsyncSession, sent: list[Event], refs: dict[uuid.UUID, _Refs]
+    ) -> None:
+        """File each of the bot's own messages in the session of the message it answers."""
+        in_batch = {event_id: ref.session_id for event_id, ref in refs.items() if ref.session_id}
+        answered = {e.message.in_reply_to for e in sent if e.message and e.message.in_reply_to}
+        stored = await records.sessions_of_events(db, answered - set(in_batch))
+        known = in_batch | stored
+        for event in sent:
+            target = event.message.in_reply_to if event.message else None
+            ref = refs[event.id]
+            ref.session_id = known.get(target) if target else None
+            if ref.session_id is None:
+                bot_id = self.bot_ids[event.bot]
+                ref.session_id = await records.latest_session_in_channel(db, bot_id, ref.channel_id)
+
+    @staticmethod
+    async def _apply_change(db: AsyncSession, event: Event, ref: _Refs) -> None:
+        message = event.message
         if message is None:
             return
-        if event.type in INBOUND_MESSAGE_TYPES:
-            await records.insert_message(db, self._message_row(event, refs, "in"))
-        elif event.type == "message.sent":
-            refs.session_id = await self._session_of_reply(db, event, refs)
-            await records.insert_message(db, self._message_row(event, refs, "out"))
-        elif event.type == "message.updated":
+        if event.type == "message.updated":
             await records.edit_message(
-                db, refs.channel_id, message.id, message.text, event.occurred_at
+                db, ref.channel_id, message.id, message.text, event.occurred_at
             )
         elif event.type == "message.deleted":
-            await records.mark_deleted(db, refs.channel_id, message.id, event.occurred_at)
+            await records.mark_deleted(db, ref.channel_id, message.id, event.occurred_at)
 
-    async def _session_of_reply(
-        self, db: AsyncSession, event: Event, refs: _Refs
-    ) -> uuid.UUID | None:
-        assert event.message is not None
-        if event.message.in_reply_to is not None:
-            found = await records.session_of_event(db, event.message.in_reply_to)
-            if found is not None:
-                return found
-        return await records.latest_session_in_channel(db, self.bot_ids[event.bot], refs.channel_id)
-
-    def _message_row(self, event: Event, refs: _Refs, direction: str) -> dict[str, object]:
+    def _message_row(self, event: Event, ref: _Refs, direction: str) -> dict[str, Any]:
         assert event.message is not None
         return {
             "direction": direction,
             "external_id": event.message.id,
-            "platform_channel_id": refs.channel_id,
-            "platform_user_id": refs.user_id,
-            "session_id": refs.session_id,
+            "platform_channel_id": ref.channel_id,
+            "platform_user_id": ref.user_id,
+            "session_id": ref.session_id,
             "bot_id": self.bot_ids[event.bot],
             "event_id": event.id,
             "text": event.message.text,
@@ -119,22 +175,35 @@ class Recorder:
             "occurred_at": event.occurred_at,
         }
 
-    def _click_row(self, event: Event, refs: _Refs) -> dict[str, object]:
+    def _click_row(self, event: Event, ref: _Refs) -> dict[str, Any]:
         assert event.interaction is not None
         return {
             "bot_id": self.bot_ids[event.bot],
-            "platform_user_id": refs.user_id,
-            "platform_channel_id": refs.channel_id,
+            "platform_user_id": ref.user_id,
+            "platform_channel_id": ref.channel_id,
             "message_external_id": event.interaction.message_id,
             "interaction_id": event.interaction.id,
             "value": event.interaction.value,
             "event_id": event.id,
         }
 
-    async def _answer(self, db: AsyncSession, event: Event, refs: _Refs) -> list[Action]:
+    async def _answer_all(
+        self, db: AsyncSession, fresh: list[Outcome], refs: dict[uuid.UUID, _Refs]
+    ) -> None:
+        results = {}
+        for outcome in fresh:
+            if should_answer(outcome.event):
+                outcome.actions = await self._answer(db, outcome.event, refs[outcome.event.id])
+                outcome.replies = outcome.actions
+            if outcome.actions:
+                dumped = [a.model_dump(mode="json", by_alias=True) for a in outcome.actions]
+                results[outcome.event.dedupe_key] = {"actions": dumped}
+        await records.save_results(db, results)
+
+    async def _answer(self, db: AsyncSession, event: Event, ref: _Refs) -> list[Action]:
         bot = self.settings.bot(event.bot)
         assert bot is not None
         context = ToolContext(
-            event, bot, self.bot_ids[event.bot], refs.session_id, db, self.dispatcher.tools_of(bot)
+            event, bot, self.bot_ids[event.bot], ref.session_id, db, self.dispatcher.tools_of(bot)
         )
         return to_actions(event, await self.dispatcher.replies(context))

@@ -1,0 +1,210 @@
+"""The set-based batch recorder means the same as recording events one by one, in order.
+Runs on SQLite and on the real PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from gateway.config import DatabaseConfig
+from gateway.core.dispatch import Dispatcher
+from gateway.core.recorder import Recorder
+from gateway.crypto import Vault, generate_key
+from gateway.events import ChannelRef, Event, MessageBody, UserRef, utcnow
+from store import bots as bot_records
+from store.database import Database
+from store.models import Message, PlatformChannel, PlatformUser, ProcessedEvent, UserSession
+from tests.support.pipeline import generic_bot, make_settings
+
+T0 = datetime(2026, 11, 22, 12, 0, tzinfo=utcnow().tzinfo)
+
+
+@pytest.fixture
+async def recorder(database_url: str) -> AsyncIterator[tuple[Recorder, Database]]:
+    settings = make_settings(
+        database_url, "memory://", bots=[generic_bot("helpdesk")], sessions={"idle_timeout": "30m"}
+    )
+    db = Database(DatabaseConfig(url=database_url))
+    await db.migrate()
+    async with db.transaction() as session:
+        bot_ids = await bot_records.sync_bots(session, settings, Vault(generate_key()))
+    yield Recorder(settings, Dispatcher(settings.core), bot_ids), db
+    await db.close()
+
+
+def inbound(
+    n: int,
+    *,
+    user: str = "alice",
+    channel: str = "room",
+    at: datetime = T0,
+    kind: str = "direct",
+    text: str = "hi",
+    key: str | None = None,
+) -> Event:
+    return Event(
+        type="message.created",
+        platform="generic",
+        bot="helpdesk",
+        dedupe_key=key or f"generic:helpdesk:event:{n}",
+        occurred_at=at,
+        conversation_key=f"generic:helpdesk:{channel}",
+        user=UserRef(id=user, name=user),
+        channel=ChannelRef(id=channel, type=kind),  # type: ignore[arg-type]
+        message=MessageBody(id=str(n), text=text),
+    )
+
+
+def sent(answering: Event, message_id: str) -> Event:
+    return Event(
+        type="message.sent",
+        platform="generic",
+        bot="helpdesk",
+        dedupe_key=f"generic:helpdesk:sent:{message_id}",
+        occurred_at=answering.occurred_at,
+        conversation_key=answering.conversation_key,
+        channel=ChannelRef(id=answering.channel.id),
+        message=MessageBody(id=message_id, text="reply", in_reply_to=answering.id),
+    )
+
+
+async def count(db: Database, model: type) -> int:
+    async with db.transaction() as session:
+        return int((await session.execute(select(func.count()).select_from(model))).scalar_one())
+
+
+async def test_a_batch_of_one_conversation_shares_one_session_and_answers_each(
+    recorder: tuple[Recorder, Database],
+) -> None:
+    rec, db = recorder
+    events = [inbound(n, at=T0 + timedelta(minutes=n)) for n in range(5)]
+    async with db.transaction() as session:
+        outcomes = await rec.record(session, [(e, 1) for e in events])
+    assert [len(o.actions) for o in outcomes] == [1] * 5
+    assert [o.actions[0].in_reply_to for o in outcomes] == [e.id for e in events]
+    assert await count(db, UserSession) == 1
+    assert await count(db, PlatformUser) == 1
+    assert await count(db, Message) == 5
+    async with db.transaction() as session:
+        last = (await session.execute(select(UserSession.last_activity_at))).scalar_one()
+    assert last == T0 + timedelta(minutes=4)
+
+
+async def test_idle_gaps_inside_a_batch_open_new_sessions(
+    recorder: tuple[Recorder, Database],
+) -> None:
+    rec, db = recorder
+    times = [
+        T0,
+        T0 + timedelta(minutes=10),
+        T0 + timedelta(hours=2),
+        T0 + timedelta(hours=2, minutes=1),
+    ]
+    async with db.transaction() as session:
+        await rec.record(session, [(inbound(n, at=t), 1) for n, t in enumerate(times)])
+    async with db.transaction() as session:
+        rows = (
+            (await session.execute(select(UserSession).order_by(UserSession.started_at)))
+            .scalars()
+            .all()
+        )
+        by_message = dict(
+            (await session.execute(select(Message.external_id, Message.session_id))).all()
+        )
+    assert len(rows) == 2
+    assert rows[0].ended_at == T0 + timedelta(minutes=40)  # last activity + idle timeout
+    assert rows[1].ended_at is None
+    assert [by_message[str(n)] for n in range(4)] == [
+        rows[0].id,
+        rows[0].id,
+        rows[1].id,
+        rows[1].id,
+    ]
+
+
+async def test_idle_timeout_across_batches_closes_the_stored_session(
+    recorder: tuple[Recorder, Database],
+) -> None:
+    rec, db = recorder
+    async with db.transaction() as session:
+        await rec.record(session, [(inbound(1), 1)])
+    async with db.transaction() as session:
+        await rec.record(session, [(inbound(2, at=T0 + timedelta(hours=1)), 1)])
+    async with db.transaction() as session:
+        ended = (
+            (await session.execute(select(UserSession.ended_at).order_by(UserSession.started_at)))
+            .scalars()
+            .all()
+        )
+    assert ended == [T0 + timedelta(minutes=30), None]
+
+
+async def test_duplicates_in_and_across_batches(recorder: tuple[Recorder, Database]) -> None:
+    rec, db = recorder
+    first = inbound(1, key="k-1")
+    again_in_batch = inbound(1, key="k-1")
+    async with db.transaction() as session:
+        outcomes = await rec.record(session, [(first, 1), (again_in_batch, 1)])
+    assert [o.duplicate for o in outcomes] == [False, True]
+    assert outcomes[1].actions == []
+    assert outcomes[1].replies == outcomes[0].actions
+
+    platform_retry, crash_redelivery = inbound(1, key="k-1"), inbound(1, key="k-1")
+    async with db.transaction() as session:
+        later = await rec.record(session, [(platform_retry, 1), (crash_redelivery, 2)])
+    assert later[0].actions == []  # the platform's re-delivery: nothing sent again
+    assert [a.id for a in later[1].actions] == [a.id for a in outcomes[0].actions]  # replayed
+    assert await count(db, ProcessedEvent) == 1
+    assert await count(db, Message) == 1
+
+
+async def test_the_reply_is_filed_in_the_session_of_what_it_answers(
+    recorder: tuple[Recorder, Database],
+) -> None:
+    rec, db = recorder
+    question = inbound(1)
+    async with db.transaction() as session:
+        await rec.record(session, [(question, 1), (sent(question, "out-1"), 1)])  # same batch
+    later_question = inbound(2, channel="other")
+    async with db.transaction() as session:
+        await rec.record(session, [(later_question, 1)])
+    async with db.transaction() as session:
+        await rec.record(session, [(sent(later_question, "out-2"), 1)])  # a later batch
+    async with db.transaction() as session:
+        rows = dict((await session.execute(select(Message.external_id, Message.session_id))).all())
+        directions = dict(
+            (await session.execute(select(Message.external_id, Message.direction))).all()
+        )
+    assert rows["out-1"] == rows["1"]
+    assert rows["out-2"] == rows["2"]
+    assert rows["1"] != rows["2"]
+    assert directions == {"1": "in", "out-1": "out", "2": "in", "out-2": "out"}
+
+
+async def test_a_send_does_not_overwrite_what_inbound_events_said_of_the_channel(
+    recorder: tuple[Recorder, Database],
+) -> None:
+    rec, db = recorder
+    question = inbound(1, kind="group", channel="team", text="/help")
+    async with db.transaction() as session:
+        await rec.record(session, [(question, 1), (sent(question, "out-1"), 1)])
+    async with db.transaction() as session:
+        channel = (await session.execute(select(PlatformChannel))).scalar_one()
+    assert channel.type == "group"
+
+
+async def test_many_conversations_in_one_batch(recorder: tuple[Recorder, Database]) -> None:
+    rec, db = recorder
+    events = [inbound(n, user=f"u{n % 7}", channel=f"c{n % 5}") for n in range(60)]
+    async with db.transaction() as session:
+        outcomes = await rec.record(session, [(e, 1) for e in events])
+    assert all(len(o.actions) == 1 for o in outcomes)
+    assert await count(db, PlatformUser) == 7
+    assert await count(db, PlatformChannel) == 5
+    assert await count(db, UserSession) == len({(n % 7, n % 5) for n in range(60)})
+    assert await count(db, Message) == 60
+    assert uuid.UUID(str(outcomes[0].event.id))
