@@ -24,6 +24,7 @@ from gateway.errors import PayloadError, PermanentError, SignatureError, Transie
 from gateway.events import Action, ChannelRef, ChannelType, Event, MessageBody, UserRef
 from gateway.events import conversation_key as make_conversation_key
 from gateway.ids import new_id
+from gateway.tracing import current_traceparent
 
 SIGNATURE_HEADER = "X-Botgate-Signature"
 TIMESTAMP_HEADER = "X-Botgate-Timestamp"
@@ -173,6 +174,8 @@ class GenericAdapter:
         if self._http is None:
             raise TransientError("the generic adapter is not started")
         headers = {**signed_headers(self.config.secret, body), DELIVERY_HEADER: str(action.id)}
+        if traceparent := current_traceparent.get():
+            headers["traceparent"] = traceparent
         assert self.config.callback_url is not None
         try:
             async with self._http.post(

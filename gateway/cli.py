@@ -165,20 +165,15 @@ def bench(compare_raw: bool, output: str | None, **options: Any) -> None:
         config=options.pop("config_path"),
         **options,
     )
-    result: dict[str, Any] = {}
 
     async def run() -> int:
-        result.update(await run_bench(bench_options, compare_raw))
-        return 0
-
-    try:
-        _run(run)
-    except SystemExit:
-        text = codec.dumps(result).decode()
+        text = codec.dumps(await run_bench(bench_options, compare_raw)).decode()
         click.echo(text)
         if output:
-            Path(output).write_text(text + "\n")
-        raise
+            await asyncio.to_thread(Path(output).write_text, text + "\n")
+        return 0
+
+    _run(run)
 
 
 @main.command()

@@ -29,6 +29,7 @@ from gateway.events import (
 )
 from gateway.metrics import Metrics
 from gateway.publisher import publish_event
+from gateway.tracing import current_traceparent
 from store import bots as bot_records
 from store.database import Database
 
@@ -77,6 +78,8 @@ class ActionRunner:
         except PermanentError as exc:
             await dead_letter_now(delivery, str(exc))
             return
+        traceparent = delivery.message.headers.get(HEADER_TRACEPARENT)
+        current_traceparent.set(traceparent)  # this handler runs in a task of its own
         async with self._lane(action):
             try:
                 result = await self._send(adapter, action)
@@ -84,9 +87,7 @@ class ActionRunner:
                 await self._failed(delivery, action, str(exc))
                 return
         if action.type == "message.send":
-            await self._report_sent(
-                action, result, delivery.message.headers.get(HEADER_TRACEPARENT)
-            )
+            await self._report_sent(action, result, traceparent)
         self.metrics.actions.labels(action.platform, "sent").inc()
         await delivery.ack()
 

@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-import secrets
-
 from gateway.bus.base import Bus, Message
 from gateway.bus.topology import EVENTS_EXCHANGE, HEADER_TRACEPARENT
 from gateway.events import Event, encode
-
-
-def new_traceparent() -> str:
-    """A W3C trace context for a request that arrived without one."""
-    return f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"
+from gateway.tracing import new_traceparent
 
 
 def event_message(

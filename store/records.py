@@ -210,19 +210,24 @@ class SessionBook:
         }
 
 
-async def insert_messages(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    """One row per platform message: a second insert of the same message is ignored."""
+async def insert_messages(
+    session: AsyncSession, rows: list[dict[str, Any]]
+) -> set[tuple[uuid.UUID, str]]:
+    """One row per platform message: a second insert of the same message is ignored.
+    Returns the (channel, external id) of the rows inserted now."""
     if not rows:
-        return
+        return set()
     for row in rows:
         row.setdefault("id", new_id())
         row.setdefault("created_at", row["occurred_at"])
         row.setdefault("updated_at", row["occurred_at"])
-    statement = insert_for(session, Message).on_conflict_do_nothing(
-        index_elements=["platform_channel_id", "external_id"]
+    statement = (
+        insert_for(session, Message)
+        .on_conflict_do_nothing(index_elements=["platform_channel_id", "external_id"])
+        .returning(Message.platform_channel_id, Message.external_id)
     )
     rows.sort(key=lambda r: (str(r["platform_channel_id"]), r["external_id"]))
-    await session.execute(statement, rows)
+    return {(channel, external) for channel, external in await session.execute(statement, rows)}
 
 
 async def edit_message(

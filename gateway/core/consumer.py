@@ -15,6 +15,7 @@ import contextlib
 import logging
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -22,7 +23,13 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from gateway import codec
 from gateway.bus.base import Bus, Delivery, Message, Subscription
 from gateway.bus.processing import dead_letter_now, give_up_or_retry
-from gateway.bus.topology import ACTIONS_EXCHANGE, CORE_QUEUE, DEFAULT_EXCHANGE, core_queue
+from gateway.bus.topology import (
+    ACTIONS_EXCHANGE,
+    CORE_QUEUE,
+    DEFAULT_EXCHANGE,
+    HEADER_TRACEPARENT,
+    core_queue,
+)
 from gateway.config import Settings
 from gateway.core.dispatch import Dispatcher
 from gateway.core.recorder import Outcome, Recorder
@@ -215,10 +222,10 @@ class CoreConsumer:
             )
 
 
-def action_message(action: Action, inbound_headers: object = None) -> Message:
-    headers = {}
-    if isinstance(inbound_headers, dict) and "traceparent" in inbound_headers:
-        headers["traceparent"] = inbound_headers["traceparent"]
+def action_message(action: Action, inbound_headers: Mapping[str, str]) -> Message:
+    """The action on its way to the adapter, carrying the inbound event's trace context."""
+    trace = inbound_headers.get(HEADER_TRACEPARENT)
+    headers = {HEADER_TRACEPARENT: trace} if trace else {}
     return Message(ACTIONS_EXCHANGE, action.routing_key, encode(action), str(action.id), headers)
 
 

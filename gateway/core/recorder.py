@@ -36,6 +36,9 @@ class _Refs:
     channel_id: uuid.UUID
     user_id: uuid.UUID | None
     session_id: uuid.UUID | None = None
+    # False when another event already brought this platform message (Slack sends a mention
+    # as `message` and as `app_mention`): it is recorded once and answered once.
+    first_sighting: bool = True
 
 
 class Recorder:
@@ -123,12 +126,23 @@ class Recorder:
             if e.message is not None
             and (e.type in INBOUND_MESSAGE_TYPES or e.type == "message.sent")
         ]
-        await records.insert_messages(db, rows)
+        inserted = await records.insert_messages(db, rows)
+        self._mark_first_sightings(events, refs, inserted)
         await records.insert_clicks(
             db, [self._click_row(e, refs[e.id]) for e in events if e.interaction]
         )
         for event in events:
             await self._apply_change(db, event, refs[event.id])
+
+    @staticmethod
+    def _mark_first_sightings(
+        events: list[Event], refs: dict[uuid.UUID, _Refs], inserted: set[tuple[uuid.UUID, str]]
+    ) -> None:
+        for event in events:
+            if event.message is not None and event.type in INBOUND_MESSAGE_TYPES:
+                key = (refs[event.id].channel_id, event.message.id)
+                refs[event.id].first_sighting = key in inserted
+                inserted.discard(key)  # later events of the batch with this message are repeats
 
     async def _file_replies(
         self, db: AsyncSession, sent: list[Event], refs: dict[uuid.UUID, _Refs]
@@ -192,7 +206,7 @@ class Recorder:
     ) -> None:
         results = {}
         for outcome in fresh:
-            if should_answer(outcome.event):
+            if should_answer(outcome.event) and refs[outcome.event.id].first_sighting:
                 outcome.actions = await self._answer(db, outcome.event, refs[outcome.event.id])
                 outcome.replies = outcome.actions
             if outcome.actions:

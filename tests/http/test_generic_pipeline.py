@@ -26,6 +26,9 @@ from tests.support.pipeline import (
 )
 
 
+TRACE = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+
 @pytest.fixture
 async def client() -> AsyncIterator[GenericClient]:
     generic = GenericClient("http://unset")
@@ -136,7 +139,7 @@ async def test_replies_are_posted_signed_to_the_callback_with_retries(
         async with running(settings) as runtime:
             _fast_retries(runtime)
             client.base_url = runtime.http.url
-            status, body = await client.post(message("/help"))
+            status, body = await client.post(message("/help"), headers={"traceparent": TRACE})
             assert status == 202
             await asyncio.wait_for(receiver.delivered.wait(), 15)
 
@@ -149,6 +152,7 @@ async def test_replies_are_posted_signed_to_the_callback_with_retries(
     assert action["schema"] == "botgate.action/1"
     assert action["in_reply_to"] == body["event_id"]
     assert action["id"] == deliveries.pop()
+    assert headers["traceparent"] == TRACE  # the trace travelled webhook -> bus -> send
 
 
 def _fast_retries(runtime: Runtime) -> None:

@@ -243,11 +243,6 @@ async def test_socket_mode_end_to_end(backend: tuple[str, str], slack: SlackEmul
         assert reply["ts"] in {m.external_id for m in await messages(runtime)}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the core answers each event_id; Slack sends a mention as `message` and `app_mention` "
-    "with two event_ids, so the core must answer only a newly inserted message",
-)
 async def test_a_mention_delivered_as_message_and_app_mention_is_answered_once(
     backend: tuple[str, str], slack: SlackEmulator
 ) -> None:
