@@ -1,0 +1,240 @@
+"""The system under test as a real process, on backends no other run has touched.
+
+- `fresh_backends`: a new SQLite file or PostgreSQL database, and a new RabbitMQ vhost (made
+  with `rabbitmqctl` when it is on this machine; otherwise the given vhost is used and the
+  queues and exchanges of both pipelines are deleted before the run), all removed afterwards.
+- `write_config`: the service's TOML: port 0, one generic bot whose callback is the receiver.
+- `ServiceProcess`: runs `botgate serve` (or the raw pipeline) as a subprocess, learns its URL
+  from the "serving on http://…" line on stderr, samples its peak RSS and CPU seconds while it
+  runs, and stops it with SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import uuid
+from collections import deque
+from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from benchmarks.report import Usage, UsageSampler
+from gateway.crypto import generate_key
+
+SERVING = re.compile(r"serving on (http://\S+)")
+BOT = "bench"
+SECRET = "bench-secret-0123456789"  # noqa: S105 (signs bench traffic only)
+# Settings a user's --config may tune; the rest (server, bus/database URLs, bots) is ours.
+TUNABLE_SECTIONS = ("core", "database", "bus", "sessions")
+OVERRIDE_VARIABLES = ("DATABASE_URL", "BUS_URL", "SECRET_KEY", "HOST", "PORT", "CONFIG")
+
+
+@contextlib.asynccontextmanager
+async def fresh_backends(database_url: str, bus_url: str) -> AsyncIterator[tuple[str, str]]:
+    """(database URL, bus URL) private to one run; dropped when the block ends."""
+    async with _fresh_database(database_url) as db, _fresh_bus(bus_url) as bus:
+        yield db, bus
+
+
+@contextlib.asynccontextmanager
+async def _fresh_database(url: str) -> AsyncIterator[str]:
+    if url.startswith("sqlite"):
+        with tempfile.TemporaryDirectory(prefix="botgate-bench-") as directory:
+            yield f"sqlite+aiosqlite:///{Path(directory) / 'bench.db'}"
+        return
+    import asyncpg  # type: ignore[import-untyped]
+
+    admin_dsn = url.replace("postgresql+asyncpg://", "postgresql://", 1)
+    name = f"botgate_bench_{uuid.uuid4().hex[:12]}"
+    await _pg_admin(admin_dsn, f'CREATE DATABASE "{name}"')
+    try:
+        yield _with_path(url, f"/{name}")
+    finally:
+        with contextlib.suppress(OSError, asyncpg.PostgresError):
+            await _pg_admin(admin_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def _pg_admin(dsn: str, sql: str) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(dsn, timeout=10)
+    try:
+        await connection.execute(sql)
+    finally:
+        await connection.close()
+
+
+@contextlib.asynccontextmanager
+async def _fresh_bus(url: str) -> AsyncIterator[str]:
+    if not url.startswith("amqp"):
+        yield url
+        return
+    if shutil.which("rabbitmqctl") is None:
+        await purge_amqp(url)
+        yield url
+        return
+    vhost = f"botgate-bench-{uuid.uuid4().hex[:12]}"
+    user = urlsplit(url).username or "guest"
+    await asyncio.to_thread(_rabbitmqctl, "add_vhost", vhost)
+    try:
+        await asyncio.to_thread(_rabbitmqctl, "set_permissions", "-p", vhost, user, *[".*"] * 3)
+        yield _with_path(url, "/" + quote(vhost, safe=""))
+    finally:
+        await asyncio.to_thread(_rabbitmqctl, "delete_vhost", vhost)
+
+
+def _rabbitmqctl(*args: str) -> None:
+    executable = shutil.which("rabbitmqctl")
+    assert executable is not None
+    subprocess.run([executable, "-q", *args], check=True, capture_output=True, timeout=60)  # noqa: S603
+
+
+async def purge_amqp(url: str) -> None:
+    """Without rabbitmqctl: delete what earlier runs of either pipeline left in the vhost."""
+    import aio_pika
+
+    from benchmarks.raw import RAW_QUEUES
+
+    queues = ("botgate.core", f"botgate.actions.generic.{BOT}", *RAW_QUEUES)
+    connection = await aio_pika.connect(url)
+    try:
+        for queue in queues:
+            channel = await connection.channel()
+            with contextlib.suppress(aio_pika.exceptions.ChannelClosed):
+                await channel.queue_delete(queue)
+    finally:
+        await connection.close()
+
+
+def _with_path(url: str, path: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, path, parts.query, parts.fragment))
+
+
+def write_config(
+    path: Path,
+    database_url: str,
+    bus_url: str,
+    callback_url: str,
+    tuning: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Path:
+    """The service's config: ours, plus the tunable sections of the user's --config."""
+    sections: dict[str, dict[str, Any]] = {
+        "server": {"host": "127.0.0.1", "port": 0},
+        "security": {"secret_key": generate_key()},
+    }
+    for name in TUNABLE_SECTIONS:
+        sections[name] = dict((tuning or {}).get(name, {}))
+    sections["database"]["url"] = database_url
+    sections["bus"]["url"] = bus_url
+    lines = [line for name, values in sections.items() for line in _table(name, values)]
+    lines += ["[[bots]]", f'name = "{BOT}"', 'tools = ["help"]']
+    lines += _table("bots.generic", {"secret": SECRET, "callback_url": callback_url})
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _table(name: str, values: Mapping[str, Any]) -> list[str]:
+    return [f"[{name}]"] + [f"{key} = {_toml_value(value)}" for key, value in values.items()]
+
+
+def _toml_value(value: Any) -> str:
+    """Scalars and lists of scalars: their JSON spelling is valid TOML."""
+    if isinstance(value, str | int | float | bool) or (
+        isinstance(value, list) and all(isinstance(v, str | int | float) for v in value)
+    ):
+        return json.dumps(value)
+    raise ValueError(f"bench --config: cannot pass on {value!r}; use strings and numbers")
+
+
+def child_environment() -> dict[str, str]:
+    """Our environment without BOTGATE_* overrides, which would beat the generated config."""
+    blocked = {f"BOTGATE_{name}" for name in OVERRIDE_VARIABLES}
+    env = {k: v for k, v in os.environ.items() if k not in blocked}
+    return {**env, "BOTGATE_LOG_LEVEL": "INFO", "PYTHONUNBUFFERED": "1"}
+
+
+class ServiceProcess:
+    """One pipeline process, started and stopped by us, watched with psutil."""
+
+    def __init__(self, label: str, argv: list[str]) -> None:
+        self.label, self.argv = label, argv
+        self.url = ""
+        self._process: asyncio.subprocess.Process | None = None
+        self._sampler: UsageSampler | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self.log_tail: deque[str] = deque(maxlen=40)
+
+    @classmethod
+    def botgate(cls, config: Path) -> ServiceProcess:
+        return cls("botgate", [sys.executable, "-m", "gateway", "serve", "--config", str(config)])
+
+    async def start(self, timeout: float = 60) -> str:
+        self._process = await asyncio.create_subprocess_exec(
+            *self.argv, stderr=asyncio.subprocess.PIPE, env=child_environment()
+        )
+        self._sampler = UsageSampler(self._process.pid)
+        self._tasks.append(asyncio.create_task(self._sample_forever()))
+        try:
+            self.url = await asyncio.wait_for(self._serving_url(), timeout)
+        except TimeoutError:
+            await self.stop()
+            raise RuntimeError(f"{self.label} did not start within {timeout}s") from None
+        self._tasks.append(asyncio.create_task(self._drain()))
+        return self.url
+
+    async def _serving_url(self) -> str:
+        assert self._process is not None
+        assert self._process.stderr is not None
+        while line := (await self._process.stderr.readline()).decode(errors="replace"):
+            self.log_tail.append(line.rstrip())
+            if match := SERVING.search(line):
+                return match[1]
+        code = await self._process.wait()
+        tail = "\n".join(self.log_tail)
+        raise RuntimeError(f"{self.label} exited with {code} before serving:\n{tail}")
+
+    async def _drain(self) -> None:
+        assert self._process is not None
+        assert self._process.stderr is not None
+        while line := await self._process.stderr.readline():
+            self.log_tail.append(line.decode(errors="replace").rstrip())
+
+    async def _sample_forever(self) -> None:
+        assert self._sampler is not None
+        while True:
+            self._sampler.sample()
+            await asyncio.sleep(0.2)
+
+    def usage(self) -> Usage:
+        assert self._sampler is not None
+        self._sampler.sample()
+        return self._sampler.usage()
+
+    async def stop(self, timeout: float = 30) -> int | None:
+        """SIGTERM, then SIGKILL after `timeout`; the exit code."""
+        if self._process is None:
+            return None
+        if self._sampler is not None:
+            self._sampler.sample()  # the CPU seconds up to the stop
+        if self._process.returncode is None:
+            self._process.send_signal(signal.SIGTERM)
+        try:
+            code = await asyncio.wait_for(self._process.wait(), timeout)
+        except TimeoutError:
+            self._process.kill()
+            code = await self._process.wait()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        return code
