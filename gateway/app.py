@@ -23,6 +23,7 @@ from gateway.bus.factory import create_bus
 from gateway.config import Settings
 from gateway.core.consumer import CoreConsumer
 from gateway.core.dispatch import Dispatcher
+from gateway.core.retention import Retention
 from gateway.crypto import vault_for
 from gateway.errors import ConfigError
 from gateway.http import admin, health
@@ -101,6 +102,8 @@ class Runtime:
                 self.bus, self.db, self.settings, bot_ids, self.metrics, self.dispatcher
             )
             await self._open(self.core.start, self.core.stop)
+            retention = Retention(self.db, self.settings.sessions.message_retention)
+            await self._open(retention.start, retention.stop)
         if self.runs("adapters"):
             self.runner = ActionRunner(
                 self.bus, self.db, self.settings, self.adapters, self.metrics
