@@ -4,77 +4,14 @@ Runs on SQLite and on the real PostgreSQL."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from gateway.config import DatabaseConfig
-from gateway.core.dispatch import Dispatcher
 from gateway.core.recorder import Recorder
-from gateway.crypto import Vault, generate_key
-from gateway.events import ChannelRef, Event, MessageBody, UserRef, utcnow
-from store import bots as bot_records
 from store.database import Database
 from store.models import Message, PlatformChannel, PlatformUser, ProcessedEvent, UserSession
-from tests.support.pipeline import generic_bot, make_settings
-
-T0 = datetime(2026, 11, 22, 12, 0, tzinfo=utcnow().tzinfo)
-
-
-@pytest.fixture
-async def recorder(database_url: str) -> AsyncIterator[tuple[Recorder, Database]]:
-    settings = make_settings(
-        database_url, "memory://", bots=[generic_bot("helpdesk")], sessions={"idle_timeout": "30m"}
-    )
-    db = Database(DatabaseConfig(url=database_url))
-    await db.migrate()
-    async with db.transaction() as session:
-        bot_ids = await bot_records.sync_bots(session, settings, Vault(generate_key()))
-    yield Recorder(settings, Dispatcher(settings.core), bot_ids), db
-    await db.close()
-
-
-def inbound(
-    n: int,
-    *,
-    user: str = "alice",
-    channel: str = "room",
-    at: datetime = T0,
-    kind: str = "direct",
-    text: str = "hi",
-    key: str | None = None,
-) -> Event:
-    return Event(
-        type="message.created",
-        platform="generic",
-        bot="helpdesk",
-        dedupe_key=key or f"generic:helpdesk:event:{n}",
-        occurred_at=at,
-        conversation_key=f"generic:helpdesk:{channel}",
-        user=UserRef(id=user, name=user),
-        channel=ChannelRef(id=channel, type=kind),  # type: ignore[arg-type]
-        message=MessageBody(id=str(n), text=text),
-    )
-
-
-def sent(answering: Event, message_id: str) -> Event:
-    return Event(
-        type="message.sent",
-        platform="generic",
-        bot="helpdesk",
-        dedupe_key=f"generic:helpdesk:sent:{message_id}",
-        occurred_at=answering.occurred_at,
-        conversation_key=answering.conversation_key,
-        channel=ChannelRef(id=answering.channel.id),
-        message=MessageBody(id=message_id, text="reply", in_reply_to=answering.id),
-    )
-
-
-async def count(db: Database, model: type) -> int:
-    async with db.transaction() as session:
-        return int((await session.execute(select(func.count()).select_from(model))).scalar_one())
+from tests.support.events import T0, count, inbound, sent
 
 
 async def test_a_batch_of_one_conversation_shares_one_session_and_answers_each(

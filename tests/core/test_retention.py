@@ -4,16 +4,21 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from gateway.core import retention as retention_module
+from gateway.core.recorder import Recorder
 from gateway.core.retention import Retention
 from gateway.events import utcnow
+from store.database import Database
 from store.models import Message, ProcessedEvent
-from tests.core.test_recorder import T0, count, inbound, recorder  # noqa: F401  (fixture)
+from tests.support.events import T0, count, inbound
 
 
-async def test_prune_removes_only_what_is_older_than_the_retention(recorder, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+async def test_prune_removes_only_what_is_older_than_the_retention(
+    recorder: tuple[Recorder, Database], monkeypatch: pytest.MonkeyPatch
+) -> None:
     rec, db = recorder
     events = [inbound(n, at=T0 + timedelta(days=n * 30)) for n in range(4)]  # 0, 30, 60, 90 days
     async with db.transaction() as session:
