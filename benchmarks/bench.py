@@ -78,7 +78,9 @@ async def run_target(target: str, options: BenchOptions) -> dict[str, Any]:
                 config = write_config(
                     Path(directory) / "botgate.toml", database, bus, callback, _tuning(options)
                 )
+                prepared = time.perf_counter()
                 await prepare_database(config, options.preload)
+                prepared = time.perf_counter() - prepared
                 process = _process(target, config, load_settings(config, environ={}), callback)
                 measured, service = await _measure(process, receiver, options)
         finally:
@@ -94,7 +96,7 @@ async def run_target(target: str, options: BenchOptions) -> dict[str, Any]:
         options.warmup,
         options.conversations,
         options.preload,
-        {"rejected_callbacks": receiver.rejected},
+        {"rejected_callbacks": receiver.rejected, "prepare_s": round(prepared, 2)},
     )
     usage = {"service": service, "load_generator": measured.load_usage}
     return build_report(setup, measured.samples, measured.window, measured.errors, usage)
