@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.events import ChannelRef, Event, UserRef
 from gateway.ids import new_id
 from store.models import Click, Message, PlatformChannel, PlatformUser, ProcessedEvent, UserSession
-from store.upsert import insert_for, upsert
+from store.upsert import insert_for, table_of, update_many, upsert
 
 PlatformKey = tuple[str, str]  # (platform, external id)
 SessionKey = tuple[uuid.UUID, uuid.UUID, uuid.UUID]  # (bot, platform user, platform channel)
@@ -29,9 +29,9 @@ SessionKey = tuple[uuid.UUID, uuid.UUID, uuid.UUID]  # (bot, platform user, plat
 
 async def claim(
     session: AsyncSession, events: Sequence[Event], now: datetime
-) -> tuple[set[str], dict[str, dict[str, Any]]]:
-    """Enter the events in the ledger. Returns the keys claimed now, and the stored result of
-    every key that was claimed before."""
+) -> tuple[dict[str, uuid.UUID], dict[str, dict[str, Any]]]:
+    """Enter the events in the ledger. Returns the keys claimed now (with their ledger row
+    ids), and the stored result of every key that was claimed before."""
     rows: dict[str, dict[str, Any]] = {
         e.dedupe_key: {
             "id": new_id(),
@@ -45,14 +45,16 @@ async def claim(
         }
         for e in reversed(events)  # the first delivery of a key in the batch wins
     }
+    ledger = table_of(ProcessedEvent)
     statement = (
         insert_for(session, ProcessedEvent)
         .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        .returning(ProcessedEvent.dedupe_key)
+        .returning(ledger.c.dedupe_key)
     )
     ordered = [rows[key] for key in sorted(rows)]
-    claimed = set((await session.execute(statement, ordered)).scalars().all())
-    earlier = set(rows) - claimed
+    inserted = (await session.execute(statement, ordered)).scalars().all()
+    claimed = {key: rows[key]["id"] for key in inserted}
+    earlier = set(rows) - set(claimed)
     if not earlier:
         return claimed, {}
     query = select(ProcessedEvent.dedupe_key, ProcessedEvent.result).where(
@@ -61,14 +63,10 @@ async def claim(
     return claimed, {key: result for key, result in (await session.execute(query)).all()}
 
 
-async def save_results(session: AsyncSession, results: dict[str, dict[str, Any]]) -> None:
-    if not results:
-        return
-    ids = select(ProcessedEvent.dedupe_key, ProcessedEvent.id).where(
-        ProcessedEvent.dedupe_key.in_(results)
-    )
-    rows = [{"id": row_id, "result": results[key]} for key, row_id in await session.execute(ids)]
-    await session.execute(update(ProcessedEvent), rows)
+async def save_results(session: AsyncSession, results: dict[uuid.UUID, dict[str, Any]]) -> None:
+    """Keep each claimed event's answer, by ledger row id."""
+    rows = [{"id": row_id, "result": result} for row_id, result in results.items()]
+    await update_many(session, ProcessedEvent, rows)
 
 
 async def upsert_users(
@@ -121,8 +119,9 @@ async def _upsert_keyed(
 ) -> dict[PlatformKey, uuid.UUID]:
     if not rows:
         return {}
+    columns = table_of(model).c
     statement = upsert(session, model, ["platform", "external_id"], changed).returning(
-        model.platform, model.external_id, model.id
+        columns.platform, columns.external_id, columns.id
     )
     result = await session.execute(statement, [rows[key] for key in sorted(rows)])
     return {(platform, external): row_id for platform, external, row_id in result.all()}
@@ -181,18 +180,16 @@ class SessionBook:
             for s in self._closed
             if not s.is_new
         ]
-        if closed:
-            await session.execute(update(UserSession), closed)  # before the new ones: one open
+        await update_many(session, UserSession, closed)  # before the new ones: one open
         new = [self._new_row(entry) for entry in self._new]
         if new:
-            await session.execute(insert(UserSession), new)
+            await session.execute(insert(table_of(UserSession)), new)
         touched = [
             {"id": s.id, "last_activity_at": s.last_activity_at}
             for s in self._open.values()
             if not s.is_new
         ]
-        if touched:
-            await session.execute(update(UserSession), touched)
+        await update_many(session, UserSession, touched)
 
     @staticmethod
     def _new_row(entry: dict[str, Any]) -> dict[str, Any]:
@@ -224,7 +221,7 @@ async def insert_messages(
     statement = (
         insert_for(session, Message)
         .on_conflict_do_nothing(index_elements=["platform_channel_id", "external_id"])
-        .returning(Message.platform_channel_id, Message.external_id)
+        .returning(table_of(Message).c.platform_channel_id, table_of(Message).c.external_id)
     )
     rows.sort(key=lambda r: (str(r["platform_channel_id"]), r["external_id"]))
     return {(channel, external) for channel, external in await session.execute(statement, rows)}
@@ -279,4 +276,4 @@ async def latest_session_in_channel(
 
 async def insert_clicks(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     if rows:
-        await session.execute(insert(Click), [{"id": new_id(), **row} for row in rows])
+        await session.execute(insert(table_of(Click)), [{"id": new_id(), **row} for row in rows])

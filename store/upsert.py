@@ -1,10 +1,15 @@
-"""Portable INSERT ... ON CONFLICT for PostgreSQL and SQLite."""
+"""Set-based statements for PostgreSQL and SQLite: portable INSERT ... ON CONFLICT, and
+executemany UPDATE by primary key.
+
+They work on the Core tables, not through the ORM's unit of work: the hot path writes plain
+rows, and the ORM's per-row bookkeeping would cost more than the database does."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import Table, bindparam, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import Insert
@@ -12,11 +17,15 @@ from sqlalchemy.sql.dml import Insert
 from store.base import Base
 
 
+def table_of(model: type[Base]) -> Table:
+    return model.__table__  # type: ignore[return-value]
+
+
 def insert_for(session: AsyncSession, model: type[Base]) -> Any:
-    """The dialect's own `insert`, which knows `on_conflict_do_*`."""
+    """The dialect's own `insert` of the model's table, which knows `on_conflict_do_*`."""
     dialect = session.get_bind().dialect.name
     module: Any = postgresql if dialect == "postgresql" else sqlite
-    return module.insert(model)
+    return module.insert(table_of(model))
 
 
 def upsert(
@@ -29,3 +38,20 @@ def upsert(
         return statement.on_conflict_do_nothing(index_elements=list(conflict))  # type: ignore[no-any-return]
     changes = {column: statement.excluded[column] for column in update}
     return statement.on_conflict_do_update(index_elements=list(conflict), set_=changes)  # type: ignore[no-any-return]
+
+
+async def update_many(
+    session: AsyncSession, model: type[Base], rows: Sequence[dict[str, Any]]
+) -> None:
+    """UPDATE each row's columns where `id` matches (one executemany). Rows share their keys."""
+    if not rows:
+        return
+    table = table_of(model)
+    columns = [key for key in rows[0] if key != "id"]
+    statement = (
+        update(table)
+        .where(table.c.id == bindparam("row_id"))
+        .values({column: bindparam(f"new_{column}") for column in columns})
+    )
+    params = [{"row_id": row["id"], **{f"new_{c}": row[c] for c in columns}} for row in rows]
+    await session.execute(statement, params)

@@ -70,10 +70,15 @@ class CoreConsumer:
         self._subscription: Subscription | None = None
         self._loop: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
+        # Recorded batches wait here to be published and acked, in order, while the next
+        # batch is being recorded: database and bus work overlap.
+        self._recorded: asyncio.Queue[tuple[list[_Item], list[Outcome]] | None] = asyncio.Queue(2)
+        self._finisher: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await self.bus.declare_queue(core_queue())
         self._loop = asyncio.create_task(self._run(), name="core-consumer")
+        self._finisher = asyncio.create_task(self._finish_in_order(), name="core-finisher")
         self._subscription = await self.bus.consume(
             CORE_QUEUE, self._inbox_put, prefetch=self.settings.bus.prefetch
         )
@@ -83,14 +88,16 @@ class CoreConsumer:
         self._stopping.set()
         if self._subscription is not None:
             await self._subscription.cancel()
-        if self._loop is not None:
-            try:
-                await asyncio.wait_for(
-                    self._loop, self.settings.server.shutdown_grace.total_seconds()
-                )
-            except TimeoutError:
-                # wait_for cancelled the batch; its deliveries return to the queue with the bus
-                log.warning("core batch did not finish within the shutdown grace; handing it back")
+        grace = self.settings.server.shutdown_grace.total_seconds()
+        try:
+            if self._loop is not None:
+                await asyncio.wait_for(self._loop, grace)
+            if self._finisher is not None:
+                await self._recorded.put(None)
+                await asyncio.wait_for(self._finisher, grace)
+        except TimeoutError:
+            # wait_for cancelled the work; its deliveries return to the queue with the bus
+            log.warning("core batch did not finish within the shutdown grace; handing it back")
         while not self._inbox.empty():
             await self._inbox.get_nowait().reject(requeue=True)
 
@@ -133,7 +140,7 @@ class CoreConsumer:
         if outcomes is None:
             await self._one_by_one(items)
         elif outcomes:  # empty: the batch was already settled (handed back or failed)
-            await self._finish(items, outcomes)
+            await self._recorded.put((items, outcomes))
         self.metrics.processing_seconds.observe(time.perf_counter() - started)
 
     async def _decode(self, delivery: Delivery) -> _Item | None:
@@ -156,6 +163,7 @@ class CoreConsumer:
             try:
                 return await self._record(items)
             except Exception as exc:
+                self.recorder.forget_cached()  # what the failed attempt cached was rolled back
                 if not is_outage(exc) or self._stopping.is_set():
                     return await self._give_up(items, exc)
                 log.warning(
@@ -184,7 +192,11 @@ class CoreConsumer:
         for item in items:
             outcomes = await self._record_held([item])
             if outcomes:
-                await self._finish([item], outcomes)
+                await self._recorded.put(([item], outcomes))
+
+    async def _finish_in_order(self) -> None:
+        while (recorded := await self._recorded.get()) is not None:
+            await self._finish(*recorded)
 
     async def _finish(self, items: list[_Item], outcomes: list[Outcome]) -> None:
         """Publish the answers, then ack. If the bus fails, hand back: redelivery replays."""

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.config import Settings
+from gateway.core.cache import BoundedCache
 from gateway.core.dispatch import Dispatcher, should_answer, to_actions
 from gateway.core.tools import ToolContext
 from gateway.events import Action, Event, utcnow
@@ -26,6 +27,7 @@ SESSION_TYPES = INBOUND_MESSAGE_TYPES | {"interaction.clicked"}
 @dataclass
 class Outcome:
     event: Event
+    ledger_id: uuid.UUID | None = None  # the row that claimed it (None: a duplicate)
     duplicate: bool = False
     actions: list[Action] = field(default_factory=list)  # to publish now
     replies: list[Action] = field(default_factory=list)  # the answer to a waiting webhook
@@ -48,6 +50,15 @@ class Recorder:
         self.settings = settings
         self.dispatcher = dispatcher
         self.bot_ids = bot_ids
+        # Spare the bot's own sends a round trip: the channel and the session of the message
+        # they answer were nearly always just written by this process.
+        self.channel_ids: BoundedCache[records.PlatformKey, uuid.UUID] = BoundedCache()
+        self.session_of_event: BoundedCache[uuid.UUID, uuid.UUID] = BoundedCache()
+
+    def forget_cached(self) -> None:
+        """After a failed batch: what it cached may have been rolled back."""
+        self.channel_ids.clear()
+        self.session_of_event.clear()
 
     async def record(self, db: AsyncSession, batch: Sequence[tuple[Event, int]]) -> list[Outcome]:
         """De-duplicate, record, dispatch; one Outcome per (event, delivery attempt), in order.
@@ -59,7 +70,7 @@ class Recorder:
         for event, attempt in batch:
             key = event.dedupe_key
             if key in claimed and key not in first_of:
-                first_of[key] = Outcome(event)
+                first_of[key] = Outcome(event, claimed[key])
                 fresh.append(first_of[key])
                 outcomes.append(first_of[key])
             else:
@@ -74,13 +85,10 @@ class Recorder:
     @staticmethod
     def _duplicate(event: Event, attempt: int, result: dict[str, Any] | None) -> Outcome:
         stored = [Action.model_validate(a) for a in (result or {}).get("actions", [])]
-        return Outcome(event, True, stored if attempt > 1 else [], stored)
+        return Outcome(event, None, True, stored if attempt > 1 else [], stored)
 
     async def _store(self, db: AsyncSession, events: list[Event]) -> dict[uuid.UUID, _Refs]:
-        now = utcnow()
-        channels = await records.upsert_channels(
-            db, [(e.platform, e.channel, e.type != "message.sent") for e in events], now
-        )
+        channels = await self._channels(db, events)
         users = await records.upsert_users(
             db,
             [
@@ -100,6 +108,24 @@ class Recorder:
         await self._store_messages(db, events, refs)
         return refs
 
+    async def _channels(
+        self, db: AsyncSession, events: list[Event]
+    ) -> dict[records.PlatformKey, uuid.UUID]:
+        """Inbound events state their channel (upserted); the bot's sends only need its id."""
+        known: dict[records.PlatformKey, uuid.UUID] = {}
+        wanted = []
+        for event in events:
+            key: records.PlatformKey = (event.platform, event.channel.id)
+            cached = self.channel_ids.get(key) if event.type == "message.sent" else None
+            if cached is not None:
+                known[key] = cached
+            else:
+                wanted.append((event.platform, event.channel, event.type != "message.sent"))
+        written = await records.upsert_channels(db, wanted, utcnow())
+        for written_key, channel_id in written.items():
+            self.channel_ids.put(written_key, channel_id)
+        return known | written
+
     async def _open_sessions(
         self, db: AsyncSession, events: list[Event], refs: dict[uuid.UUID, _Refs]
     ) -> None:
@@ -108,7 +134,9 @@ class Recorder:
         keyed = [(e, key) for e, key in wanted if key is not None]
         await book.load(db, {key for _, key in keyed})
         for event, key in keyed:
-            refs[event.id].session_id = book.touch(key, event.occurred_at)
+            session_id = book.touch(key, event.occurred_at)
+            refs[event.id].session_id = session_id
+            self.session_of_event.put(event.id, session_id)
         await book.flush(db)
 
     def _session_key(self, event: Event, ref: _Refs) -> records.SessionKey | None:
@@ -148,10 +176,13 @@ class Recorder:
         self, db: AsyncSession, sent: list[Event], refs: dict[uuid.UUID, _Refs]
     ) -> None:
         """File each of the bot's own messages in the session of the message it answers."""
-        in_batch = {event_id: ref.session_id for event_id, ref in refs.items() if ref.session_id}
         answered = {e.message.in_reply_to for e in sent if e.message and e.message.in_reply_to}
-        stored = await records.sessions_of_events(db, answered - set(in_batch))
-        known = in_batch | stored
+        known: dict[uuid.UUID, uuid.UUID | None] = {
+            event_id: session_id
+            for event_id in answered
+            if (session_id := self.session_of_event.get(event_id)) is not None
+        }
+        known |= await records.sessions_of_events(db, answered - set(known))
         for event in sent:
             target = event.message.in_reply_to if event.message else None
             ref = refs[event.id]
@@ -209,9 +240,9 @@ class Recorder:
             if should_answer(outcome.event) and refs[outcome.event.id].first_sighting:
                 outcome.actions = await self._answer(db, outcome.event, refs[outcome.event.id])
                 outcome.replies = outcome.actions
-            if outcome.actions:
+            if outcome.actions and outcome.ledger_id is not None:
                 dumped = [a.model_dump(mode="json", by_alias=True) for a in outcome.actions]
-                results[outcome.event.dedupe_key] = {"actions": dumped}
+                results[outcome.ledger_id] = {"actions": dumped}
         await records.save_results(db, results)
 
     async def _answer(self, db: AsyncSession, event: Event, ref: _Refs) -> list[Action]:
