@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from gateway.config import DatabaseConfig
 from gateway.errors import StoreUnavailable
@@ -28,9 +28,15 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """One unit of work: committed when the block ends, rolled back if it raises."""
+        """One ORM unit of work: committed when the block ends, rolled back if it raises."""
         async with self._sessions() as session, session.begin():
             yield session
+
+    @asynccontextmanager
+    async def begin(self) -> AsyncIterator[AsyncConnection]:
+        """A Core transaction, without the ORM's bookkeeping: the core's hot path."""
+        async with self.engine.begin() as connection:
+            yield connection
 
     async def ping(self) -> None:
         try:

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import insert, select, tuple_, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.events import ChannelRef, Event, UserRef
 from gateway.ids import new_id
@@ -28,7 +28,7 @@ SessionKey = tuple[uuid.UUID, uuid.UUID, uuid.UUID]  # (bot, platform user, plat
 
 
 async def claim(
-    session: AsyncSession, events: Sequence[Event], now: datetime
+    db: AsyncConnection, events: Sequence[Event], now: datetime
 ) -> tuple[dict[str, uuid.UUID], dict[str, dict[str, Any]]]:
     """Enter the events in the ledger. Returns the keys claimed now (with their ledger row
     ids), and the stored result of every key that was claimed before."""
@@ -47,12 +47,12 @@ async def claim(
     }
     ledger = table_of(ProcessedEvent)
     statement = (
-        insert_for(session, ProcessedEvent)
+        insert_for(db, ProcessedEvent)
         .on_conflict_do_nothing(index_elements=["dedupe_key"])
         .returning(ledger.c.dedupe_key)
     )
     ordered = [rows[key] for key in sorted(rows)]
-    inserted = (await session.execute(statement, ordered)).scalars().all()
+    inserted = (await db.execute(statement, ordered)).scalars().all()
     claimed = {key: rows[key]["id"] for key in inserted}
     earlier = set(rows) - set(claimed)
     if not earlier:
@@ -60,17 +60,17 @@ async def claim(
     query = select(ProcessedEvent.dedupe_key, ProcessedEvent.result).where(
         ProcessedEvent.dedupe_key.in_(earlier)
     )
-    return claimed, {key: result for key, result in (await session.execute(query)).all()}
+    return claimed, {key: result for key, result in (await db.execute(query)).all()}
 
 
-async def save_results(session: AsyncSession, results: dict[uuid.UUID, dict[str, Any]]) -> None:
+async def save_results(db: AsyncConnection, results: dict[uuid.UUID, dict[str, Any]]) -> None:
     """Keep each claimed event's answer, by ledger row id."""
     rows = [{"id": row_id, "result": result} for row_id, result in results.items()]
-    await update_many(session, ProcessedEvent, rows)
+    await update_many(db, ProcessedEvent, rows)
 
 
 async def upsert_users(
-    session: AsyncSession, users: Iterable[tuple[str, UserRef, datetime]]
+    db: AsyncConnection, users: Iterable[tuple[str, UserRef, datetime]]
 ) -> dict[PlatformKey, uuid.UUID]:
     """Insert or refresh platform users; the last sighting of each in the batch wins."""
     rows: dict[PlatformKey, dict[str, Any]] = {}
@@ -88,11 +88,11 @@ async def upsert_users(
             "updated_at": seen,
         }
     changed = ["name", "display_name", "is_bot", "locale", "last_seen_at", "updated_at"]
-    return await _upsert_keyed(session, PlatformUser, rows, changed)
+    return await _upsert_keyed(db, PlatformUser, rows, changed)
 
 
 async def upsert_channels(
-    session: AsyncSession, channels: Iterable[tuple[str, ChannelRef, bool]], now: datetime
+    db: AsyncConnection, channels: Iterable[tuple[str, ChannelRef, bool]], now: datetime
 ) -> dict[PlatformKey, uuid.UUID]:
     """`authoritative` channels (from inbound events) set type and name; the bot's own sends
     do not know them, so they only make sure the row exists."""
@@ -109,21 +109,21 @@ async def upsert_channels(
             "updated_at": now,
         }
         (stated if authoritative else unstated)[(platform, channel.id)] = row
-    ids = await _upsert_keyed(session, PlatformChannel, stated, ["type", "name", "updated_at"])
+    ids = await _upsert_keyed(db, PlatformChannel, stated, ["type", "name", "updated_at"])
     rest = {key: row for key, row in unstated.items() if key not in ids}
-    return ids | await _upsert_keyed(session, PlatformChannel, rest, ["updated_at"])
+    return ids | await _upsert_keyed(db, PlatformChannel, rest, ["updated_at"])
 
 
 async def _upsert_keyed(
-    session: AsyncSession, model: Any, rows: dict[PlatformKey, dict[str, Any]], changed: list[str]
+    db: AsyncConnection, model: Any, rows: dict[PlatformKey, dict[str, Any]], changed: list[str]
 ) -> dict[PlatformKey, uuid.UUID]:
     if not rows:
         return {}
     columns = table_of(model).c
-    statement = upsert(session, model, ["platform", "external_id"], changed).returning(
+    statement = upsert(db, model, ["platform", "external_id"], changed).returning(
         columns.platform, columns.external_id, columns.id
     )
-    result = await session.execute(statement, [rows[key] for key in sorted(rows)])
+    result = await db.execute(statement, [rows[key] for key in sorted(rows)])
     return {(platform, external): row_id for platform, external, row_id in result.all()}
 
 
@@ -145,7 +145,7 @@ class SessionBook:
         self._new: list[dict[str, Any]] = []
         self._closed: list[_OpenSession] = []
 
-    async def load(self, session: AsyncSession, keys: set[SessionKey]) -> None:
+    async def load(self, db: AsyncConnection, keys: set[SessionKey]) -> None:
         if not keys:
             return
         key_columns = tuple_(
@@ -158,7 +158,7 @@ class SessionBook:
             UserSession.id,
             UserSession.last_activity_at,
         ).where(UserSession.ended_at.is_(None), key_columns.in_(sorted(keys)))
-        for bot_id, user_id, channel_id, row_id, last in await session.execute(query):
+        for bot_id, user_id, channel_id, row_id, last in await db.execute(query):
             self._open[(bot_id, user_id, channel_id)] = _OpenSession(row_id, last, False)
 
     def touch(self, key: SessionKey, at: datetime) -> uuid.UUID:
@@ -174,22 +174,22 @@ class SessionBook:
         self._new.append({"key": key, "session": opened, "started_at": at})
         return opened.id
 
-    async def flush(self, session: AsyncSession) -> None:
+    async def flush(self, db: AsyncConnection) -> None:
         closed = [
             {"id": s.id, "ended_at": s.ended_at, "last_activity_at": s.last_activity_at}
             for s in self._closed
             if not s.is_new
         ]
-        await update_many(session, UserSession, closed)  # before the new ones: one open
+        await update_many(db, UserSession, closed)  # before the new ones: one open
         new = [self._new_row(entry) for entry in self._new]
         if new:
-            await session.execute(insert(table_of(UserSession)), new)
+            await db.execute(insert(table_of(UserSession)), new)
         touched = [
             {"id": s.id, "last_activity_at": s.last_activity_at}
             for s in self._open.values()
             if not s.is_new
         ]
-        await update_many(session, UserSession, touched)
+        await update_many(db, UserSession, touched)
 
     @staticmethod
     def _new_row(entry: dict[str, Any]) -> dict[str, Any]:
@@ -208,7 +208,7 @@ class SessionBook:
 
 
 async def insert_messages(
-    session: AsyncSession, rows: list[dict[str, Any]]
+    db: AsyncConnection, rows: list[dict[str, Any]]
 ) -> set[tuple[uuid.UUID, str]]:
     """One row per platform message: a second insert of the same message is ignored.
     Returns the (channel, external id) of the rows inserted now."""
@@ -219,18 +219,18 @@ async def insert_messages(
         row.setdefault("created_at", row["occurred_at"])
         row.setdefault("updated_at", row["occurred_at"])
     statement = (
-        insert_for(session, Message)
+        insert_for(db, Message)
         .on_conflict_do_nothing(index_elements=["platform_channel_id", "external_id"])
         .returning(table_of(Message).c.platform_channel_id, table_of(Message).c.external_id)
     )
     rows.sort(key=lambda r: (str(r["platform_channel_id"]), r["external_id"]))
-    return {(channel, external) for channel, external in await session.execute(statement, rows)}
+    return {(channel, external) for channel, external in await db.execute(statement, rows)}
 
 
 async def edit_message(
-    session: AsyncSession, channel_id: uuid.UUID, external_id: str, text: str, at: datetime
+    db: AsyncConnection, channel_id: uuid.UUID, external_id: str, text: str, at: datetime
 ) -> None:
-    await session.execute(
+    await db.execute(
         update(Message)
         .where(Message.platform_channel_id == channel_id, Message.external_id == external_id)
         .values(text=text, edited_at=at, updated_at=at)
@@ -238,9 +238,9 @@ async def edit_message(
 
 
 async def mark_deleted(
-    session: AsyncSession, channel_id: uuid.UUID, external_id: str, at: datetime
+    db: AsyncConnection, channel_id: uuid.UUID, external_id: str, at: datetime
 ) -> None:
-    await session.execute(
+    await db.execute(
         update(Message)
         .where(Message.platform_channel_id == channel_id, Message.external_id == external_id)
         .values(deleted_at=at, updated_at=at)
@@ -248,18 +248,18 @@ async def mark_deleted(
 
 
 async def sessions_of_events(
-    session: AsyncSession, event_ids: set[uuid.UUID]
+    db: AsyncConnection, event_ids: set[uuid.UUID]
 ) -> dict[uuid.UUID, uuid.UUID | None]:
     """The session of the inbound message each event recorded (to file the bot's reply in)."""
     if not event_ids:
         return {}
     query = select(Message.event_id, Message.session_id).where(Message.event_id.in_(event_ids))
-    rows = await session.execute(query)
+    rows = await db.execute(query)
     return {event_id: session_id for event_id, session_id in rows if event_id is not None}
 
 
 async def latest_session_in_channel(
-    session: AsyncSession, bot_id: uuid.UUID, channel_id: uuid.UUID
+    db: AsyncConnection, bot_id: uuid.UUID, channel_id: uuid.UUID
 ) -> uuid.UUID | None:
     query = (
         select(UserSession.id)
@@ -271,9 +271,9 @@ async def latest_session_in_channel(
         .order_by(UserSession.last_activity_at.desc())
         .limit(1)
     )
-    return (await session.execute(query)).scalar_one_or_none()
+    return (await db.execute(query)).scalar_one_or_none()
 
 
-async def insert_clicks(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+async def insert_clicks(db: AsyncConnection, rows: list[dict[str, Any]]) -> None:
     if rows:
-        await session.execute(insert(table_of(Click)), [{"id": new_id(), **row} for row in rows])
+        await db.execute(insert(table_of(Click)), [{"id": new_id(), **row} for row in rows])

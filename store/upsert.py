@@ -11,29 +11,37 @@ from typing import Any
 
 from sqlalchemy import Table, bindparam, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql.dml import Insert
 
 from store.base import Base
+
+# The core writes through a Core connection; bot sync and the admin API use ORM sessions.
+Executor = AsyncConnection | AsyncSession
 
 
 def table_of(model: type[Base]) -> Table:
     return model.__table__  # type: ignore[return-value]
 
 
-def insert_for(session: AsyncSession, model: type[Base]) -> Any:
+def dialect_of(executor: Executor) -> str:
+    if isinstance(executor, AsyncConnection):
+        return executor.dialect.name
+    return executor.get_bind().dialect.name
+
+
+def insert_for(executor: Executor, model: type[Base]) -> Any:
     """The dialect's own `insert` of the model's table, which knows `on_conflict_do_*`."""
-    dialect = session.get_bind().dialect.name
-    module: Any = postgresql if dialect == "postgresql" else sqlite
+    module: Any = postgresql if dialect_of(executor) == "postgresql" else sqlite
     return module.insert(table_of(model))
 
 
 def upsert(
-    session: AsyncSession, model: type[Base], conflict: Sequence[str], update: Sequence[str]
+    executor: Executor, model: type[Base], conflict: Sequence[str], update: Sequence[str]
 ) -> Insert:
     """Insert; on a conflict on `conflict`, overwrite the `update` columns (none: skip the row).
     Add `.values(...)` for one row, or execute it with a list of rows."""
-    statement = insert_for(session, model)
+    statement = insert_for(executor, model)
     if not update:
         return statement.on_conflict_do_nothing(index_elements=list(conflict))  # type: ignore[no-any-return]
     changes = {column: statement.excluded[column] for column in update}
@@ -41,7 +49,7 @@ def upsert(
 
 
 async def update_many(
-    session: AsyncSession, model: type[Base], rows: Sequence[dict[str, Any]]
+    executor: Executor, model: type[Base], rows: Sequence[dict[str, Any]]
 ) -> None:
     """UPDATE each row's columns where `id` matches (one executemany). Rows share their keys."""
     if not rows:
@@ -54,4 +62,4 @@ async def update_many(
         .values({column: bindparam(f"new_{column}") for column in columns})
     )
     params = [{"row_id": row["id"], **{f"new_{c}": row[c] for c in columns}} for row in rows]
-    await session.execute(statement, params)
+    await executor.execute(statement, params)

@@ -185,7 +185,7 @@ class CoreConsumer:
         return []
 
     async def _record(self, items: list[_Item]) -> list[Outcome]:
-        async with self.db.transaction() as db:
+        async with self.db.begin() as db:
             return await self.recorder.record(db, [(i.event, i.delivery.attempt) for i in items])
 
     async def _one_by_one(self, items: list[_Item]) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.config import Settings
 from gateway.core.cache import BoundedCache
@@ -60,7 +60,9 @@ class Recorder:
         self.channel_ids.clear()
         self.session_of_event.clear()
 
-    async def record(self, db: AsyncSession, batch: Sequence[tuple[Event, int]]) -> list[Outcome]:
+    async def record(
+        self, db: AsyncConnection, batch: Sequence[tuple[Event, int]]
+    ) -> list[Outcome]:
         """De-duplicate, record, dispatch; one Outcome per (event, delivery attempt), in order.
 
         A redelivered duplicate (attempt > 1: we may have stopped before publishing) publishes
@@ -87,7 +89,7 @@ class Recorder:
         stored = [Action.model_validate(a) for a in (result or {}).get("actions", [])]
         return Outcome(event, None, True, stored if attempt > 1 else [], stored)
 
-    async def _store(self, db: AsyncSession, events: list[Event]) -> dict[uuid.UUID, _Refs]:
+    async def _store(self, db: AsyncConnection, events: list[Event]) -> dict[uuid.UUID, _Refs]:
         channels = await self._channels(db, events)
         users = await records.upsert_users(
             db,
@@ -109,7 +111,7 @@ class Recorder:
         return refs
 
     async def _channels(
-        self, db: AsyncSession, events: list[Event]
+        self, db: AsyncConnection, events: list[Event]
     ) -> dict[records.PlatformKey, uuid.UUID]:
         """Inbound events state their channel (upserted); the bot's sends only need its id."""
         known: dict[records.PlatformKey, uuid.UUID] = {}
@@ -127,7 +129,7 @@ class Recorder:
         return known | written
 
     async def _open_sessions(
-        self, db: AsyncSession, events: list[Event], refs: dict[uuid.UUID, _Refs]
+        self, db: AsyncConnection, events: list[Event], refs: dict[uuid.UUID, _Refs]
     ) -> None:
         book = records.SessionBook(self.settings.sessions.idle_timeout)
         wanted = [(e, self._session_key(e, refs[e.id])) for e in events if e.type in SESSION_TYPES]
@@ -145,7 +147,7 @@ class Recorder:
         return (self.bot_ids[event.bot], ref.user_id, ref.channel_id)
 
     async def _store_messages(
-        self, db: AsyncSession, events: list[Event], refs: dict[uuid.UUID, _Refs]
+        self, db: AsyncConnection, events: list[Event], refs: dict[uuid.UUID, _Refs]
     ) -> None:
         await self._file_replies(db, [e for e in events if e.type == "message.sent"], refs)
         rows = [
@@ -173,7 +175,7 @@ class Recorder:
                 inserted.discard(key)  # later events of the batch with this message are repeats
 
     async def _file_replies(
-        self, db: AsyncSession, sent: list[Event], refs: dict[uuid.UUID, _Refs]
+        self, db: AsyncConnection, sent: list[Event], refs: dict[uuid.UUID, _Refs]
     ) -> None:
         """File each of the bot's own messages in the session of the message it answers."""
         answered = {e.message.in_reply_to for e in sent if e.message and e.message.in_reply_to}
@@ -192,7 +194,7 @@ class Recorder:
                 ref.session_id = await records.latest_session_in_channel(db, bot_id, ref.channel_id)
 
     @staticmethod
-    async def _apply_change(db: AsyncSession, event: Event, ref: _Refs) -> None:
+    async def _apply_change(db: AsyncConnection, event: Event, ref: _Refs) -> None:
         message = event.message
         if message is None:
             return
@@ -233,7 +235,7 @@ class Recorder:
         }
 
     async def _answer_all(
-        self, db: AsyncSession, fresh: list[Outcome], refs: dict[uuid.UUID, _Refs]
+        self, db: AsyncConnection, fresh: list[Outcome], refs: dict[uuid.UUID, _Refs]
     ) -> None:
         results = {}
         for outcome in fresh:
@@ -245,7 +247,7 @@ class Recorder:
                 results[outcome.ledger_id] = {"actions": dumped}
         await records.save_results(db, results)
 
-    async def _answer(self, db: AsyncSession, event: Event, ref: _Refs) -> list[Action]:
+    async def _answer(self, db: AsyncConnection, event: Event, ref: _Refs) -> list[Action]:
         bot = self.settings.bot(event.bot)
         assert bot is not None
         context = ToolContext(

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.config import BotConfig
 from gateway.events import Event
@@ -26,7 +26,7 @@ class ToolContext:
     bot: BotConfig
     bot_id: object
     session_id: object
-    db: AsyncSession
+    db: AsyncConnection
     tools: Mapping[str, Tool] = field(default_factory=dict)
 
 

@@ -18,7 +18,7 @@ from gateway.bus.topology import ACTIONS_EXCHANGE
 from gateway.config import Settings
 from gateway.errors import PayloadError, SignatureError, UnknownBot
 from gateway.events import Action, encode
-from gateway.http.inbound import Handler, json_response
+from gateway.http.inbound import Handler, errors_middleware, json_response
 from store.database import Database
 from store.models import Message as MessageRow
 from store.models import PlatformChannel
@@ -38,7 +38,7 @@ ADMIN_DEPS = web.AppKey("admin_deps", AdminDeps)
 
 @web.middleware
 async def admin_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if request.path.startswith(PREFIX + "/") and request.path != f"{PREFIX}/openapi.json":
+    if request.path != f"{PREFIX}/openapi.json":
         expected = request.app[ADMIN_DEPS].settings.security.admin_token
         given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         if not expected:
@@ -120,11 +120,15 @@ async def openapi(_request: web.Request) -> web.Response:
     return json_response(200, OPENAPI)
 
 
-def add_routes(app: web.Application) -> None:
-    app.router.add_get(f"{PREFIX}/openapi.json", openapi)
-    app.router.add_get(f"{PREFIX}/bots", list_bots)
-    app.router.add_get(f"{PREFIX}/messages", list_messages)
-    app.router.add_post(f"{PREFIX}/actions", post_action)
+def admin_app(deps: AdminDeps) -> web.Application:
+    """The admin API as a sub-application: its token check never runs on webhooks."""
+    app = web.Application(middlewares=[errors_middleware, admin_auth])
+    app[ADMIN_DEPS] = deps
+    app.router.add_get("/openapi.json", openapi)
+    app.router.add_get("/bots", list_bots)
+    app.router.add_get("/messages", list_messages)
+    app.router.add_post("/actions", post_action)
+    return app
 
 
 def _model_schemas() -> dict[str, Any]:

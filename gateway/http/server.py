@@ -19,18 +19,17 @@ def build_app(
     """Health routes always; webhooks and the admin API in the gateway role."""
     # Bodies are bounded by our own reader (413); aiohttp's limit is only a backstop.
     app = web.Application(
-        middlewares=[errors_middleware, admin.admin_auth],
+        middlewares=[errors_middleware],
         client_max_size=webhooks.settings.server.max_body_bytes * 2,
     )
     app[WEBHOOK_DEPS] = webhooks
     app[health.HEALTH_DEPS] = health_deps
-    app[admin.ADMIN_DEPS] = admin_deps
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/readyz", health.readyz)
     app.router.add_get("/metrics", health.metrics)
     if webhooks_enabled:
         app.router.add_post("/webhooks/{platform}/{bot}", handle_webhook)
-        admin.add_routes(app)
+        app.add_subapp(admin.PREFIX, admin.admin_app(admin_deps))
     return app
 
 

@@ -19,8 +19,8 @@ async def test_a_batch_of_one_conversation_shares_one_session_and_answers_each(
 ) -> None:
     rec, db = recorder
     events = [inbound(n, at=T0 + timedelta(minutes=n)) for n in range(5)]
-    async with db.transaction() as session:
-        outcomes = await rec.record(session, [(e, 1) for e in events])
+    async with db.begin() as connection:
+        outcomes = await rec.record(connection, [(e, 1) for e in events])
     assert [len(o.actions) for o in outcomes] == [1] * 5
     assert [o.actions[0].in_reply_to for o in outcomes] == [e.id for e in events]
     assert await count(db, UserSession) == 1
@@ -41,8 +41,8 @@ async def test_idle_gaps_inside_a_batch_open_new_sessions(
         T0 + timedelta(hours=2),
         T0 + timedelta(hours=2, minutes=1),
     ]
-    async with db.transaction() as session:
-        await rec.record(session, [(inbound(n, at=t), 1) for n, t in enumerate(times)])
+    async with db.begin() as connection:
+        await rec.record(connection, [(inbound(n, at=t), 1) for n, t in enumerate(times)])
     async with db.transaction() as session:
         rows = (
             (await session.execute(select(UserSession).order_by(UserSession.started_at)))
@@ -67,10 +67,10 @@ async def test_idle_timeout_across_batches_closes_the_stored_session(
     recorder: tuple[Recorder, Database],
 ) -> None:
     rec, db = recorder
-    async with db.transaction() as session:
-        await rec.record(session, [(inbound(1), 1)])
-    async with db.transaction() as session:
-        await rec.record(session, [(inbound(2, at=T0 + timedelta(hours=1)), 1)])
+    async with db.begin() as connection:
+        await rec.record(connection, [(inbound(1), 1)])
+    async with db.begin() as connection:
+        await rec.record(connection, [(inbound(2, at=T0 + timedelta(hours=1)), 1)])
     async with db.transaction() as session:
         ended = (
             (await session.execute(select(UserSession.ended_at).order_by(UserSession.started_at)))
@@ -84,15 +84,15 @@ async def test_duplicates_in_and_across_batches(recorder: tuple[Recorder, Databa
     rec, db = recorder
     first = inbound(1, key="k-1")
     again_in_batch = inbound(1, key="k-1")
-    async with db.transaction() as session:
-        outcomes = await rec.record(session, [(first, 1), (again_in_batch, 1)])
+    async with db.begin() as connection:
+        outcomes = await rec.record(connection, [(first, 1), (again_in_batch, 1)])
     assert [o.duplicate for o in outcomes] == [False, True]
     assert outcomes[1].actions == []
     assert outcomes[1].replies == outcomes[0].actions
 
     platform_retry, crash_redelivery = inbound(1, key="k-1"), inbound(1, key="k-1")
-    async with db.transaction() as session:
-        later = await rec.record(session, [(platform_retry, 1), (crash_redelivery, 2)])
+    async with db.begin() as connection:
+        later = await rec.record(connection, [(platform_retry, 1), (crash_redelivery, 2)])
     assert later[0].actions == []  # the platform's re-delivery: nothing sent again
     assert [a.id for a in later[1].actions] == [a.id for a in outcomes[0].actions]  # replayed
     assert await count(db, ProcessedEvent) == 1
@@ -104,13 +104,13 @@ async def test_the_reply_is_filed_in_the_session_of_what_it_answers(
 ) -> None:
     rec, db = recorder
     question = inbound(1)
-    async with db.transaction() as session:
-        await rec.record(session, [(question, 1), (sent(question, "out-1"), 1)])  # same batch
+    async with db.begin() as connection:
+        await rec.record(connection, [(question, 1), (sent(question, "out-1"), 1)])  # same batch
     later_question = inbound(2, channel="other")
-    async with db.transaction() as session:
-        await rec.record(session, [(later_question, 1)])
-    async with db.transaction() as session:
-        await rec.record(session, [(sent(later_question, "out-2"), 1)])  # a later batch
+    async with db.begin() as connection:
+        await rec.record(connection, [(later_question, 1)])
+    async with db.begin() as connection:
+        await rec.record(connection, [(sent(later_question, "out-2"), 1)])  # a later batch
     async with db.transaction() as session:
         rows = dict((await session.execute(select(Message.external_id, Message.session_id))).all())
         directions = dict(
@@ -127,8 +127,8 @@ async def test_a_send_does_not_overwrite_what_inbound_events_said_of_the_channel
 ) -> None:
     rec, db = recorder
     question = inbound(1, kind="group", channel="team", text="/help")
-    async with db.transaction() as session:
-        await rec.record(session, [(question, 1), (sent(question, "out-1"), 1)])
+    async with db.begin() as connection:
+        await rec.record(connection, [(question, 1), (sent(question, "out-1"), 1)])
     async with db.transaction() as session:
         channel = (await session.execute(select(PlatformChannel))).scalar_one()
     assert channel.type == "group"
@@ -137,8 +137,8 @@ async def test_a_send_does_not_overwrite_what_inbound_events_said_of_the_channel
 async def test_many_conversations_in_one_batch(recorder: tuple[Recorder, Database]) -> None:
     rec, db = recorder
     events = [inbound(n, user=f"u{n % 7}", channel=f"c{n % 5}") for n in range(60)]
-    async with db.transaction() as session:
-        outcomes = await rec.record(session, [(e, 1) for e in events])
+    async with db.begin() as connection:
+        outcomes = await rec.record(connection, [(e, 1) for e in events])
     assert all(len(o.actions) == 1 for o in outcomes)
     assert await count(db, PlatformUser) == 7
     assert await count(db, PlatformChannel) == 5

@@ -21,8 +21,8 @@ async def test_prune_removes_only_what_is_older_than_the_retention(
 ) -> None:
     rec, db = recorder
     events = [inbound(n, at=T0 + timedelta(days=n * 30)) for n in range(4)]  # 0, 30, 60, 90 days
-    async with db.transaction() as session:
-        await rec.record(session, [(e, 1) for e in events])
+    async with db.begin() as connection:
+        await rec.record(connection, [(e, 1) for e in events])
     monkeypatch.setattr(retention_module, "CHUNK", 2)  # several chunks, to exercise the loop
 
     removed = await Retention(db, timedelta(days=45)).prune(now=T0 + timedelta(days=91))
