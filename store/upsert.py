@@ -7,12 +7,13 @@ rows, and the ORM's per-row bookkeeping would cost more than the database does."
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Table, bindparam, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
-from sqlalchemy.sql.dml import Insert
+from sqlalchemy.sql.dml import Insert, Update
 
 from store.base import Base
 
@@ -41,7 +42,16 @@ def upsert(
 ) -> Insert:
     """Insert; on a conflict on `conflict`, overwrite the `update` columns (none: skip the row).
     Add `.values(...)` for one row, or execute it with a list of rows."""
-    statement = insert_for(executor, model)
+    return _upsert(dialect_of(executor), model, tuple(conflict), tuple(update))
+
+
+@lru_cache(maxsize=256)
+def _upsert(
+    dialect: str, model: type[Base], conflict: tuple[str, ...], update: tuple[str, ...]
+) -> Insert:
+    # Statements are immutable: build each shape once, not once per batch.
+    module: Any = postgresql if dialect == "postgresql" else sqlite
+    statement = module.insert(table_of(model))
     if not update:
         return statement.on_conflict_do_nothing(index_elements=list(conflict))  # type: ignore[no-any-return]
     changes = {column: statement.excluded[column] for column in update}
@@ -54,12 +64,16 @@ async def update_many(
     """UPDATE each row's columns where `id` matches (one executemany). Rows share their keys."""
     if not rows:
         return
+    columns = tuple(key for key in rows[0] if key != "id")
+    params = [{"row_id": row["id"], **{f"new_{c}": row[c] for c in columns}} for row in rows]
+    await executor.execute(_update_by_id(model, columns), params)
+
+
+@lru_cache(maxsize=256)
+def _update_by_id(model: type[Base], columns: tuple[str, ...]) -> Update:
     table = table_of(model)
-    columns = [key for key in rows[0] if key != "id"]
-    statement = (
+    return (
         update(table)
         .where(table.c.id == bindparam("row_id"))
         .values({column: bindparam(f"new_{column}") for column in columns})
     )
-    params = [{"row_id": row["id"], **{f"new_{c}": row[c] for c in columns}} for row in rows]
-    await executor.execute(statement, params)
