@@ -41,6 +41,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import logging
 import re
 import secrets
 import time
@@ -49,12 +50,16 @@ from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import aiohttp
 from aiohttp import web
+from aiohttp.log import access_logger
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from adapters.emulators.base import DeliveryResult as DeliveryResult
+from adapters.emulators.base import EmulatorServer, post
 
 Json = dict[str, Any]
 API_PREFIX = "/api/v10"
@@ -75,17 +80,6 @@ class RecordedRequest:
     query: Mapping[str, str]
     json: Any
     headers: Mapping[str, str]
-
-
-@dataclass(frozen=True)
-class DeliveryResult:
-    """The gateway's answer to one signed interaction."""
-
-    status: int
-    body: str
-
-    def json(self) -> Any:
-        return json.loads(self.body)
 
 
 @dataclass
@@ -122,8 +116,10 @@ class _Session:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
-class DiscordEmulator:
+class DiscordEmulator(EmulatorServer[RecordedRequest]):
     """A Discord REST API + gateway on an ephemeral 127.0.0.1 port; an async context manager."""
+
+    access_log: ClassVar[logging.Logger | None] = access_logger
 
     def __init__(
         self,
@@ -132,6 +128,7 @@ class DiscordEmulator:
         bot_name: str = "botgate",
         heartbeat_interval: float = 41.25,
     ) -> None:
+        super().__init__()
         self.token = token
         self.heartbeat_interval = heartbeat_interval
         self.private_key = Ed25519PrivateKey.generate()
@@ -145,35 +142,22 @@ class DiscordEmulator:
         self.commands: list[Json] = []
         self.interactions: dict[str, Json] = {}  # token -> interaction
         self.forbidden_channels: set[str] = set()
-        self.requests: list[RecordedRequest] = []
         self.gateway_ops: list[Json] = []  # every payload a client sent on the gateway
         self.sessions: dict[str, _Session] = {}
         self._failures: list[_Failure] = []
         self._session_ready = asyncio.Condition()
         self._established = 0  # sessions identified or resumed so far
-        self._runner: web.AppRunner | None = None
         self._sockets: set[web.WebSocketResponse] = set()
-        self.base_url = ""
 
     # lifecycle
 
-    async def __aenter__(self) -> DiscordEmulator:
-        app = web.Application()
-        app.router.add_get("/gateway", self._gateway)
-        app.router.add_route("*", API_PREFIX + "/{path:.*}", self._rest)
-        self._runner = web.AppRunner(app, handle_signals=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = self._runner.addresses[0][1]
-        self.base_url = f"http://127.0.0.1:{port}"
-        return self
+    def _routes(self, router: web.UrlDispatcher) -> None:
+        router.add_get("/gateway", self._gateway)
+        router.add_route("*", API_PREFIX + "/{path:.*}", self._rest)
 
-    async def __aexit__(self, *exc: object) -> None:
+    async def _stopping(self) -> None:
         for socket in list(self._sockets):
             await socket.close(code=1001)
-        if self._runner is not None:
-            await self._runner.cleanup()
 
     @property
     def api_url(self) -> str:
@@ -181,7 +165,7 @@ class DiscordEmulator:
 
     @property
     def gateway_url(self) -> str:
-        return "ws" + self.base_url.removeprefix("http") + "/gateway"
+        return self.ws_base_url + "/gateway"
 
     @property
     def public_key_hex(self) -> str:
@@ -728,11 +712,9 @@ class DiscordEmulator:
         """POST a signed interaction to a gateway URL; remembers its token for follow-ups."""
         self.interactions[interaction["token"]] = interaction
         body = json.dumps(interaction).encode()
-        async with (
-            aiohttp.ClientSession() as http,
-            http.post(url, data=body, headers=self.signed_headers(body)) as response,
-        ):
-            return DeliveryResult(response.status, await response.text())
+        # A session of its own: each delivery on a fresh connection, even outside `async with`.
+        async with aiohttp.ClientSession() as http:
+            return await post(http, url, body, self.signed_headers(body))
 
     def ping_interaction(self) -> Json:
         return {

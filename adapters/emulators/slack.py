@@ -48,6 +48,9 @@ from urllib.parse import urlencode
 import aiohttp
 from aiohttp import web
 
+from adapters.emulators.base import DeliveryResult as DeliveryResult
+from adapters.emulators.base import EmulatorServer, post
+
 ChannelKind = Literal["channel", "private", "im", "mpim"]
 Json = dict[str, Any]
 
@@ -61,18 +64,6 @@ class RecordedCall:
     params: Json
     headers: Mapping[str, str]
     token: str | None
-
-
-@dataclass(frozen=True)
-class DeliveryResult:
-    """The gateway's answer to one signed delivery."""
-
-    status: int
-    body: str
-    headers: Mapping[str, str]
-
-    def json(self) -> Any:
-        return json.loads(self.body)
 
 
 @dataclass
@@ -103,7 +94,7 @@ def sign(signing_secret: str, timestamp: str, body: bytes) -> str:
     return "v0=" + hmac.new(signing_secret.encode(), base, hashlib.sha256).hexdigest()
 
 
-class SlackEmulator:
+class SlackEmulator(EmulatorServer[RecordedCall]):
     """An async context manager serving a fake Slack on an ephemeral 127.0.0.1 port."""
 
     def __init__(
@@ -116,6 +107,7 @@ class SlackEmulator:
         bot_id: str = "B0BOTGATE",
         app_id: str = "A0BOTGATE",
     ) -> None:
+        super().__init__()
         self.signing_secret = signing_secret
         self.bot_token = bot_token
         self.app_token = app_token
@@ -123,7 +115,6 @@ class SlackEmulator:
         self.bot_user_id = bot_user_id
         self.bot_id = bot_id
         self.app_id = app_id
-        self.requests: list[RecordedCall] = []
         self.users: dict[str, Json] = {}
         self.channels: dict[str, Json] = {}
         self.messages: dict[tuple[str, str], Json] = {}
@@ -136,39 +127,24 @@ class SlackEmulator:
         self._socket_ready = asyncio.Event()
         self._ts_base = int(time.time())
         self._ts_seq = itertools.count(1)
-        self._runner: web.AppRunner | None = None
-        self._http: aiohttp.ClientSession | None = None
-        self.port = 0
         self.add_user(bot_user_id, "botgate", real_name="botgate", is_bot=True)
 
     # lifecycle
 
-    async def __aenter__(self) -> SlackEmulator:
-        app = web.Application()
-        app.router.add_route("*", "/api/{method}", self._api)
-        app.router.add_get("/link/", self._socket)
-        app.router.add_post("/commands/{hook}", self._response_url)
-        app.router.add_post("/actions/{hook}", self._response_url)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
-        self._http = aiohttp.ClientSession()
-        return self
+    def _routes(self, router: web.UrlDispatcher) -> None:
+        router.add_route("*", "/api/{method}", self._api)
+        router.add_get("/link/", self._socket)
+        router.add_post("/commands/{hook}", self._response_url)
+        router.add_post("/actions/{hook}", self._response_url)
 
-    async def __aexit__(self, *exc: object) -> None:
+    async def _stopping(self) -> None:
         for socket in list(self._sockets):
             await socket.ws.close()
-        if self._http is not None:
-            await self._http.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
 
     @property
     def api_url(self) -> str:
         """What `AsyncWebClient(base_url=...)` and `[bots.slack] api_base_url` take."""
-        return f"http://127.0.0.1:{self.port}/api/"
+        return f"{self.base_url}/api/"
 
     # the workspace
 
@@ -353,7 +329,7 @@ class SlackEmulator:
     def _connections_open(self, params: Json) -> Json:
         ticket = uuid.uuid4().hex
         self._tickets.add(ticket)
-        return {"url": f"ws://127.0.0.1:{self.port}/link/?ticket={ticket}&app_id={self.app_id}"}
+        return {"url": f"{self.ws_base_url}/link/?ticket={ticket}&app_id={self.app_id}"}
 
     # signed HTTP deliveries
 
@@ -384,7 +360,7 @@ class SlackEmulator:
             "user_id": user_id, "user_name": user_name or self._user_name(user_id),
             "command": command, "text": text, "api_app_id": self.app_id,
             "is_enterprise_install": "false",
-            "response_url": f"http://127.0.0.1:{self.port}/commands/{uuid.uuid4().hex}",
+            "response_url": f"{self.base_url}/commands/{uuid.uuid4().hex}",
             "trigger_id": f"{int(time.time())}.{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex}",
         }
 
@@ -411,7 +387,7 @@ class SlackEmulator:
             "channel": {"id": channel_id, "name": self._channel_name(channel_id)},
             "trigger_id": f"{int(time.time())}.{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex}",
             "message": message, "actions": [action],
-            "response_url": f"http://127.0.0.1:{self.port}/actions/{uuid.uuid4().hex}",
+            "response_url": f"{self.base_url}/actions/{uuid.uuid4().hex}",
         }
 
     async def deliver_event(
@@ -450,7 +426,7 @@ class SlackEmulator:
     ) -> DeliveryResult:
         """POST `body` signed as Slack signs it (override `timestamp` / `signing_secret` to
         produce stale or forged requests)."""
-        assert self._http is not None, "use the emulator as an async context manager"
+        http = self._session()
         stamp = str(int(time.time()) if timestamp is None else timestamp)
         headers = {
             "Content-Type": content_type,
@@ -459,8 +435,7 @@ class SlackEmulator:
             "X-Slack-Signature": sign(signing_secret or self.signing_secret, stamp, body),
             **(extra_headers or {}),
         }
-        async with self._http.post(url, data=body, headers=headers) as resp:
-            return DeliveryResult(resp.status, await resp.text(), dict(resp.headers))
+        return await post(http, url, body, headers)
 
     # Socket Mode
 

@@ -46,10 +46,12 @@ import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
-import aiohttp
 from aiohttp import web
+
+from adapters.emulators.base import DeliveryResult as DeliveryResult
+from adapters.emulators.base import EmulatorServer, post
 
 Json = dict[str, Any]
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 (a header name)
@@ -115,17 +117,6 @@ class RecordedCall:
     via: str = "http"
 
 
-@dataclass(frozen=True)
-class DeliveryResult:
-    """The webhook's answer to one delivered update."""
-
-    status: int
-    body: str
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
 @dataclass
 class Webhook:
     url: str = ""
@@ -167,8 +158,10 @@ def _bad(description: str) -> ApiError:
     return ApiError(400, f"Bad Request: {description}")
 
 
-class TelegramEmulator:
+class TelegramEmulator(EmulatorServer[RecordedCall]):
     """An async context manager serving a fake Bot API on an ephemeral 127.0.0.1 port."""
+
+    shutdown_timeout: ClassVar[float] = 1.0
 
     def __init__(
         self,
@@ -177,6 +170,7 @@ class TelegramEmulator:
         username: str = "botgate_test_bot",
         first_name: str = "Botgate",
     ) -> None:
+        super().__init__()
         self.token = token
         self.bot_user: Json = {
             "id": int(token.split(":")[0]),
@@ -187,7 +181,6 @@ class TelegramEmulator:
             "can_read_all_group_messages": False,
             "supports_inline_queries": False,
         }
-        self.requests: list[RecordedCall] = []
         self.webhook = Webhook()
         self.chats: dict[int, Json] = {}
         self.messages: dict[tuple[int, int], Json] = {}
@@ -204,36 +197,17 @@ class TelegramEmulator:
         self._changed = asyncio.Condition()  # notified after every request and delivery
         self._update_ids = itertools.count(100_000_001)
         self._message_ids: dict[int, int] = defaultdict(lambda: 1000)
-        self._runner: web.AppRunner | None = None
-        self._http: aiohttp.ClientSession | None = None
-        self.port = 0
 
     # lifecycle
 
-    async def __aenter__(self) -> TelegramEmulator:
-        app = web.Application()
-        app.router.add_route("*", "/bot{token}/{method}", self._api)
-        app.router.add_get("/file/bot{token}/{path:.+}", self._download)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
-        self._http = aiohttp.ClientSession()
-        return self
+    def _routes(self, router: web.UrlDispatcher) -> None:
+        router.add_route("*", "/bot{token}/{method}", self._api)
+        router.add_get("/file/bot{token}/{path:.+}", self._download)
 
-    async def __aexit__(self, *exc: object) -> None:
+    async def _stopping(self) -> None:
         self._closing = True
         async with self._poll.arrived:
             self._poll.arrived.notify_all()  # long polls answer now instead of at their timeout
-        if self._http is not None:
-            await self._http.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     @property
     def api_base_url(self) -> str:
@@ -684,12 +658,9 @@ class TelegramEmulator:
         headers = {"Content-Type": "application/json"}
         if with_secret and token:
             headers[SECRET_HEADER] = token
-        assert self._http is not None, "use the emulator as `async with`"
+        http = self._session()
         self.learn(update)
-        async with self._http.post(
-            target, data=json.dumps(update).encode(), headers=headers
-        ) as resp:
-            result = DeliveryResult(resp.status, await resp.text())
+        result = await post(http, target, json.dumps(update).encode(), headers)
         if 200 <= result.status < 300:
             await self._webhook_answer(result.body)
         return result

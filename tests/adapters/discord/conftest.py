@@ -8,7 +8,7 @@ import pytest
 from adapters.discord import DiscordAdapter
 from adapters.emulators.discord import DiscordEmulator
 from gateway.config import Settings, settings_from_dict
-from tests.adapters.discord.fakes import FakeContext
+from tests.support.fake_context import FakeContext
 
 Json = dict[str, Any]
 

@@ -6,7 +6,7 @@ from adapters.discord import DiscordAdapter
 from adapters.discord.commands import command_payloads
 from adapters.emulators.discord import DiscordEmulator
 from tests.adapters.discord.conftest import World, settings_for
-from tests.adapters.discord.fakes import FakeContext
+from tests.support.fake_context import FakeContext
 
 OVERWRITE = r"/applications/\d+/commands"
 

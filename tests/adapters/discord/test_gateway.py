@@ -9,8 +9,8 @@ from adapters.discord.gateway_client import gateway_intents
 from adapters.emulators.discord import DiscordEmulator
 from gateway.config import Settings
 from tests.adapters.discord.conftest import World, settings_for
-from tests.adapters.discord.fakes import FakeContext
 from tests.adapters.discord.payloads import load
+from tests.support.fake_context import FakeContext
 
 Receiving = tuple[DiscordAdapter, FakeContext]
 

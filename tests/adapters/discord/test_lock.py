@@ -10,7 +10,7 @@ from adapters.discord import DiscordAdapter
 from adapters.discord.lock import AdvisoryLock, LocalLock, gateway_lock, lock_key
 from adapters.emulators.discord import DiscordEmulator
 from tests.adapters.discord.conftest import World, settings_for
-from tests.adapters.discord.fakes import FakeContext
+from tests.support.fake_context import FakeContext
 
 
 async def never_within(awaitable: asyncio.Task[None], seconds: float = 0.3) -> None:

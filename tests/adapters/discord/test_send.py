@@ -16,8 +16,8 @@ from gateway.config import Settings
 from gateway.errors import PermanentError
 from gateway.events import Action, Button
 from tests.adapters.discord.conftest import World
-from tests.adapters.discord.fakes import FakeContext
 from tests.adapters.discord.test_interactions import request
+from tests.support.fake_context import FakeContext
 
 MESSAGES = r"/channels/\d+/messages"
 

@@ -7,7 +7,8 @@ import pytest
 from adapters.emulators.slack import SlackEmulator
 from adapters.slack import SlackAdapter
 from gateway.config import Settings
-from tests.adapters.slack.support import SIGNING_SECRET, FakeContext, settings_for
+from tests.adapters.slack.support import SIGNING_SECRET, settings_for
+from tests.support.fake_context import FakeContext
 
 
 @pytest.fixture

@@ -1,9 +1,7 @@
-"""Builders and fakes for the Slack adapter tests: recorded payloads varied, signed requests,
-and an AdapterContext that collects what the adapter publishes."""
+"""Builders for the Slack adapter tests: recorded payloads varied, and signed requests."""
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import json
 import time
@@ -15,8 +13,7 @@ from urllib.parse import urlencode
 from adapters.base import InboundRequest
 from adapters.emulators.slack import sign
 from gateway.config import Settings, settings_from_dict
-from gateway.errors import BusUnavailable
-from gateway.events import Event, utcnow
+from gateway.events import utcnow
 
 PAYLOADS = Path(__file__).parents[2] / "payloads" / "slack"
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -66,36 +63,3 @@ def json_request(payload: Mapping[str, Any], **headers: str) -> InboundRequest:
 
 def form_request(fields: Mapping[str, str]) -> InboundRequest:
     return signed(urlencode(fields).encode(), "application/x-www-form-urlencoded")
-
-
-class FakeContext:
-    """An AdapterContext: keeps published events; `failing` makes publishing raise."""
-
-    def __init__(self, settings: Settings, *, receives: bool = True) -> None:
-        self.settings = settings
-        self.receives = receives
-        self.published: list[Event] = []
-        self.failing = False
-        self.state: dict[tuple[str, str], dict[str, Any]] = {}
-        self._arrived = asyncio.Event()
-
-    async def publish_event(self, event: Event) -> None:
-        if self.failing:
-            raise BusUnavailable("the test bus is down")
-        self.published.append(event)
-        self._arrived.set()
-
-    async def load_state(self, platform: str, bot: str) -> dict[str, Any]:
-        return dict(self.state.get((platform, bot), {}))
-
-    async def save_state(self, platform: str, bot: str, state: Mapping[str, Any]) -> None:
-        self.state[(platform, bot)] = dict(state)
-
-    async def wait_for(self, count: int, within: float = 5.0) -> list[Event]:
-        async def enough() -> None:
-            while len(self.published) < count:
-                self._arrived.clear()
-                await self._arrived.wait()
-
-        await asyncio.wait_for(enough(), within)
-        return self.published

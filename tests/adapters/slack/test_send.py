@@ -12,7 +12,8 @@ from adapters.emulators.slack import SlackEmulator
 from adapters.slack import SlackAdapter
 from gateway.errors import ConfigError, PermanentError, TransientError
 from gateway.events import Action, Button
-from tests.adapters.slack.support import FakeContext, settings_for
+from tests.adapters.slack.support import settings_for
+from tests.support.fake_context import FakeContext
 
 CHANNEL = "C024BE91L"
 

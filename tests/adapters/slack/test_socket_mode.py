@@ -11,7 +11,8 @@ from adapters.emulators.slack import SlackEmulator
 from adapters.slack import SlackAdapter
 from gateway.config import Settings
 from gateway.errors import PermanentError
-from tests.adapters.slack.support import FakeContext, inner, load, settings_for
+from tests.adapters.slack.support import inner, load, settings_for
+from tests.support.fake_context import FakeContext
 
 
 @pytest.fixture
@@ -48,7 +49,7 @@ async def test_an_event_is_published_then_acknowledged(
 ) -> None:
     ack = await slack.socket_event(inner("message"), retry_attempt=1, retry_reason="timeout")
     assert ack is not None
-    (event,) = receiving.published
+    (event,) = receiving.events
     assert event.type == "message.created"
     assert event.dedupe_key.startswith("slack:helpdesk:event:Ev")
     assert (event.delivery.attempt, event.delivery.retry_reason) == (2, "timeout")
@@ -63,7 +64,7 @@ async def test_commands_and_clicks_over_the_socket(
 ) -> None:
     assert await slack.socket_deliver("slash_commands", load("slash_command")) is not None
     assert await slack.socket_deliver("interactive", load("block_actions")) is not None
-    command, click = receiving.published
+    command, click = receiving.events
     assert command.type == "command.invoked"
     assert command.message is not None
     assert command.message.command is not None
@@ -74,11 +75,11 @@ async def test_commands_and_clicks_over_the_socket(
 async def test_no_ack_while_the_bus_is_down(
     socket_adapter: SlackAdapter, slack: SlackEmulator, receiving: FakeContext
 ) -> None:
-    receiving.failing = True
+    receiving.bus_down = True
     assert await slack.socket_event(inner("message"), within=0.5) is None
-    receiving.failing = False
+    receiving.bus_down = False
     assert await slack.socket_event(inner("message")) is not None
-    assert len(receiving.published) == 1
+    assert len(receiving.events) == 1
 
 
 async def test_a_malformed_envelope_is_acknowledged_and_dropped(
@@ -86,7 +87,7 @@ async def test_a_malformed_envelope_is_acknowledged_and_dropped(
 ) -> None:
     broken = {"type": "event_callback", "event": {"type": "message"}}  # no event_id
     assert await slack.socket_deliver("events_api", broken) is not None
-    assert receiving.published == []
+    assert receiving.events == []
 
 
 async def test_reconnects_when_slack_asks(
@@ -100,7 +101,7 @@ async def test_reconnects_when_slack_asks(
     assert slack.socket_connections == 2
     assert len(slack.calls("apps.connections.open")) == 2
     assert await slack.socket_event(inner("message")) is not None
-    assert len(receiving.published) == 1
+    assert len(receiving.events) == 1
 
 
 async def test_only_the_receiving_process_connects(

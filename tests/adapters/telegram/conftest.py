@@ -8,8 +8,8 @@ import pytest
 from adapters.emulators.telegram import TelegramEmulator
 from adapters.telegram import TelegramAdapter
 from gateway.config import Settings, settings_from_dict
-from tests.adapters.telegram.fakes import FakeContext
 from tests.adapters.telegram.payloads import SECRET
+from tests.support.fake_context import FakeContext
 
 SettingsFactory = Callable[..., Settings]
 

@@ -11,8 +11,8 @@ from adapters.telegram import TelegramAdapter
 from gateway.errors import PayloadError
 from gateway.events import Attachment, Event
 from tests.adapters.telegram.conftest import SettingsFactory
-from tests.adapters.telegram.fakes import FakeContext
 from tests.adapters.telegram.payloads import inner, payload, request, with_text
+from tests.support.fake_context import FakeContext
 
 
 def events_of(adapter: TelegramAdapter, name: str) -> list[Event]:

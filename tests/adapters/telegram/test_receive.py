@@ -10,8 +10,8 @@ from adapters.telegram import TelegramAdapter
 from adapters.telegram.normalise import DEFAULT_UPDATES
 from gateway.config import Settings
 from tests.adapters.telegram.conftest import SettingsFactory
-from tests.adapters.telegram.fakes import FakeContext
 from tests.adapters.telegram.payloads import SECRET, payload
+from tests.support.fake_context import FakeContext
 
 STATE = ("telegram", "helpdesk")
 

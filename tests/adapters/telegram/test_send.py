@@ -13,7 +13,7 @@ from adapters.telegram import TelegramAdapter
 from gateway.errors import PermanentError, TransientError
 from gateway.events import Action, Button
 from tests.adapters.telegram.conftest import SettingsFactory
-from tests.adapters.telegram.fakes import FakeContext
+from tests.support.fake_context import FakeContext
 
 CHAT = "5193846025"
 GROUP = "-1001234567890"

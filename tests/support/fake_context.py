@@ -1,0 +1,58 @@
+"""A fake AdapterContext for the adapter tests: collects published events, keeps adapter state
+in memory, and can refuse publishes as a bus outage would."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from gateway.config import Settings
+from gateway.errors import BusUnavailable
+from gateway.events import Event
+
+
+@dataclass
+class FakeContext:
+    settings: Settings
+    receives: bool = True
+    events: list[Event] = field(default_factory=list)
+    states: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    saves: list[dict[str, Any]] = field(default_factory=list)  # every saved state, in order
+    refuse_publishes: int = 0  # the next N publishes fail as if the bus could not confirm
+    bus_down: bool = False  # every publish fails until this is False again
+
+    async def publish_event(self, event: Event) -> None:
+        if self.bus_down:
+            raise BusUnavailable("the fake bus is down")
+        if self.refuse_publishes:
+            self.refuse_publishes -= 1
+            raise BusUnavailable("the fake bus refuses this publish")
+        self.events.append(event)
+
+    async def load_state(self, platform: str, bot: str) -> dict[str, Any]:
+        return dict(self.states.get((platform, bot), {}))
+
+    async def save_state(self, platform: str, bot: str, state: Mapping[str, Any]) -> None:
+        self.states[(platform, bot)] = dict(state)
+        self.saves.append(dict(state))
+
+    async def wait_for(
+        self, check: Callable[[list[Event]], bool], seconds: float = 5.0
+    ) -> list[Event]:
+        """The events once `check(events)` holds; TimeoutError after `seconds`."""
+        # Polled, not woken by the publish: waking at once ends some Discord tests before
+        # discord.py's keep-alive thread has stopped, and it then fires on a closed loop.
+        async with asyncio.timeout(seconds):
+            while True:
+                if check(self.events):
+                    break
+                await asyncio.sleep(0.01)
+        return self.events
+
+    async def wait_for_events(self, count: int, seconds: float = 5.0) -> list[Event]:
+        return await self.wait_for(lambda events: len(events) >= count, seconds)
+
+    def of_type(self, kind: str) -> list[Event]:
+        return [event for event in self.events if event.type == kind]
