@@ -7,7 +7,7 @@ import importlib
 from typing import cast
 
 from adapters.base import Adapter
-from gateway.config import BotConfig, Settings
+from gateway.config import Settings
 
 ADAPTERS: dict[str, str] = {
     "generic": "adapters.generic:GenericAdapter",
@@ -30,7 +30,3 @@ def build_adapters(settings: Settings) -> dict[tuple[str, str], Adapter]:
         for platform in bot.platforms():
             adapters[(platform, bot.name)] = adapter_class(platform)(bot, settings)  # type: ignore[call-arg]
     return adapters
-
-
-def platform_names(bot: BotConfig) -> list[str]:
-    return list(bot.platforms())

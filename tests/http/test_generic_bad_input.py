@@ -172,3 +172,18 @@ async def _retry_until_accepted(client: GenericClient, payload: dict[str, Any]) 
             return status, body
         await asyncio.sleep(0.2)
     return status, body
+
+
+async def test_refusals_log_the_reason_never_the_signature_or_body(
+    gateway: tuple[Runtime, GenericClient], caplog: pytest.LogCaptureFixture
+) -> None:
+    _, client = gateway
+    bad_signature = "sha256=" + "ab" * 32
+    caplog.set_level("DEBUG")
+    status, _ = await client.post(
+        message("my secret question"), headers={"X-Botgate-Signature": bad_signature}
+    )
+    assert status == 401
+    assert "signature does not match" in caplog.text
+    for leaked in (bad_signature, "ab" * 32, "my secret question", client.secret):
+        assert leaked not in caplog.text
