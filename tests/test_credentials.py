@@ -35,8 +35,10 @@ async def test_credentials_are_stored_encrypted_and_decrypt_with_the_key(databas
                 )
     finally:
         await db.close()
-    assert TOKEN not in row.credentials and "hook-secret-1" not in row.credentials
-    assert "token" not in row.settings and row.settings["mode"] == "webhook"  # public part
+    assert TOKEN not in row.credentials
+    assert "hook-secret-1" not in row.credentials
+    assert "token" not in row.settings
+    assert row.settings["mode"] == "webhook"
     assert stored == {"token": TOKEN, "webhook_secret": "hook-secret-1"}
 
 
