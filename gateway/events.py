@@ -80,8 +80,8 @@ class MessageBody(_Model):
     text: str = ""
     reply_to_id: str | None = None
     mentions_bot: bool = False
-    mentions: list[str] = []
-    attachments: list[Attachment] = []
+    mentions: list[str] = Field(default_factory=list)
+    attachments: list[Attachment] = Field(default_factory=list)
     command: Command | None = None
     # Set on message.sent: the reply to which inbound event produced this outbound message.
     in_reply_to: UUID | None = None
@@ -114,7 +114,7 @@ class Event(_Model):
     dedupe_key: str = Field(min_length=1, max_length=512)
     occurred_at: datetime
     received_at: datetime = Field(default_factory=utcnow)
-    delivery: Delivery = Delivery()
+    delivery: Delivery = Field(default_factory=Delivery)
     conversation_key: str = Field(min_length=1)
     user: UserRef | None = None
     channel: ChannelRef
@@ -122,7 +122,7 @@ class Event(_Model):
     message: MessageBody | None = None
     reaction: Reaction | None = None
     interaction: Interaction | None = None
-    raw: dict[str, Any] = {}
+    raw: dict[str, Any] = Field(default_factory=dict)
 
     @property
     def routing_key(self) -> str:
@@ -148,7 +148,7 @@ class Action(_Model):
     message_id: str | None = None  # the target of edit / delete / reaction.add
     text: str | None = None
     format: TextFormat = "markdown"
-    buttons: list[Button] = []
+    buttons: list[Button] = Field(default_factory=list)
     emoji: str | None = None
 
     @property
