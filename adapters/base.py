@@ -8,7 +8,7 @@ publishes `Parsed.events` (503 if the bus cannot confirm) before answering `Pars
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Protocol
@@ -76,6 +76,12 @@ class AdapterContext(Protocol):
         ...
 
     async def save_state(self, platform: str, bot: str, state: Mapping[str, Any]) -> None: ...
+
+    async def update_state(
+        self, platform: str, bot: str, change: Callable[[dict[str, Any]], None]
+    ) -> None:
+        """Read, `change` in place, write, as one step: concurrent processes lose no write."""
+        ...
 
 
 class Adapter(Protocol):

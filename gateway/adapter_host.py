@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from gateway.bus.base import Bus
@@ -29,4 +29,12 @@ class AdapterHost:
 
     async def save_state(self, platform: str, bot: str, state: Mapping[str, Any]) -> None:
         async with self._db.transaction() as db:
+            await bot_records.save_state(db, platform, bot, state)
+
+    async def update_state(
+        self, platform: str, bot: str, change: Callable[[dict[str, Any]], None]
+    ) -> None:
+        async with self._db.transaction() as db:
+            state = await bot_records.load_state(db, platform, bot, for_update=True)
+            change(state)
             await bot_records.save_state(db, platform, bot, state)

@@ -86,12 +86,18 @@ async def credentials(
     return codec.loads(vault.decrypt(token))  # type: ignore[no-any-return]
 
 
-async def load_state(session: AsyncSession, platform: str, bot: str) -> dict[str, Any]:
+async def load_state(
+    session: AsyncSession, platform: str, bot: str, *, for_update: bool = False
+) -> dict[str, Any]:
+    """`for_update`: lock the row until the transaction ends (PostgreSQL; SQLite has one
+    writer at a time anyway), so that a read-change-write cannot lose another's write."""
     query = (
         select(PlatformBot.state)
         .join(Bot, Bot.id == PlatformBot.bot_id)
         .where(Bot.name == bot, PlatformBot.platform == platform)
     )
+    if for_update:
+        query = query.with_for_update(of=PlatformBot)
     return dict((await session.execute(query)).scalar_one_or_none() or {})
 
 

@@ -21,9 +21,6 @@ class AdapterState:
         return dict(await self._context.load_state(PLATFORM, self._bot))
 
     async def update(self, change: Callable[[dict[str, Any]], None]) -> None:
-        """Load, apply `change` in place, save. Another process writing at the same moment may
-        lose its write (the context offers no compare-and-set)."""
+        """Apply `change` to the stored state as one step, across processes too."""
         async with self._lock:
-            state = await self.read()
-            change(state)
-            await self._context.save_state(PLATFORM, self._bot, state)
+            await self._context.update_state(PLATFORM, self._bot, change)

@@ -38,6 +38,13 @@ class FakeContext:
         self.states[(platform, bot)] = dict(state)
         self.saves.append(dict(state))
 
+    async def update_state(
+        self, platform: str, bot: str, change: Callable[[dict[str, Any]], None]
+    ) -> None:
+        state = await self.load_state(platform, bot)
+        change(state)
+        await self.save_state(platform, bot, state)
+
     async def wait_for(
         self, check: Callable[[list[Event]], bool], seconds: float = 5.0
     ) -> list[Event]:
