@@ -45,4 +45,5 @@ async def test_gateway_core_and_adapters_roles_work_together(backend: tuple[str,
             http.post(core.http.url + "/webhooks/generic/helpdesk") as response,
         ):
             assert response.status == 404  # the core role serves no webhooks
-        assert core.runner is None and gateway.core is None
+        assert core.runner is None
+        assert gateway.core is None
