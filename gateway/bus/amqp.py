@@ -6,6 +6,10 @@ Why it is built this way:
   restores channels, exchanges, queues, bindings and consumers: a broker restart is a pause.
 - One publishing channel with publisher confirms. aiormq matches each confirm to its delivery
   tag, so many publishes are in flight at once; nothing serialises them behind a lock.
+- The hot path (publish, ack, reject) talks to aiormq's channel directly: pamqp properties
+  instead of an `aio_pika.Message`, aiormq's own publish timeout instead of a second one, and no
+  wait for the socket write (the confirm is what counts; an ack is never answered). It only
+  waits for aio-pika's robust channel after a reconnection has replaced the aiormq channel.
 - One channel per consumer, so `prefetch` is that consumer's own QoS, and cancelling it
   (closing its channel) hands exactly its unsettled messages back to the queue.
 - Handlers run in tasks of our own rather than aiormq's, which are cancelled with their
@@ -23,6 +27,7 @@ from dataclasses import replace
 from typing import Any
 
 import aio_pika
+import aiormq
 from aio_pika.abc import (
     AbstractExchange,
     AbstractIncomingMessage,
@@ -32,6 +37,7 @@ from aio_pika.abc import (
     ExchangeType,
 )
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS, ChannelNotFoundEntity
+from pamqp.commands import Basic
 from yarl import URL
 
 from gateway.bus.base import Handler, Message
@@ -52,6 +58,7 @@ CONNECT_TIMEOUT = 10.0
 CLOSE_TIMEOUT = 5.0
 OPERATION_TIMEOUT = 15.0  # declare, delete, consume, inspect: rare, and quorum queues are slow
 DEFAULT_CONTENT_TYPE = "application/json"
+PERSISTENT = int(aio_pika.DeliveryMode.PERSISTENT)
 DELIVERY_COUNT = "x-delivery-count"  # set by quorum queues; exposed as `attempt`, not a header
 _BROKER_ERRORS = (*CONNECTION_EXCEPTIONS, TimeoutError)
 
@@ -74,6 +81,7 @@ class AmqpBus:
         self._reconnect_interval = reconnect_interval
         self._connection: AbstractRobustConnection | None = None
         self._publisher: AbstractRobustChannel | None = None
+        self._confirming: aiormq.Channel | None = None  # the publisher's current aiormq channel
         self._topology: AbstractRobustChannel | None = None
         self._exchanges: dict[str, AbstractExchange] = {}
         self._consumers: set[_Consumer] = set()
@@ -117,7 +125,7 @@ class AmqpBus:
         await _finish(list(self._tasks))
         self._exchanges.clear()
         connection, self._connection = self._connection, None
-        self._publisher = self._topology = None
+        self._publisher = self._topology = self._confirming = None
         if connection is not None:
             await connection.close()
 
@@ -127,14 +135,45 @@ class AmqpBus:
         return self._connection
 
     async def publish(self, message: Message) -> None:
-        publisher = self._channel(self._publisher)
-        exchange = self._exchanges.get(message.exchange)
-        if exchange is None:
+        self._live()
+        if message.exchange not in self._exchanges:
             raise BusUnavailable(f"exchange {message.exchange!r} is not declared")
-        async with _answer(f"publishing message {message.message_id}", self._publish_timeout):
-            await publisher.ready()  # waits out a reconnection, within the timeout
-            # mandatory=False: an unroutable message is dropped, as on the in-process bus
-            await exchange.publish(_outgoing(message), message.routing_key, mandatory=False)
+        try:
+            await self._confirmed(message)
+        except _BROKER_ERRORS as exc:
+            what = f"publishing message {message.message_id}"
+            raise _unavailable(what, self._publish_timeout, exc) from exc
+
+    async def _confirmed(self, message: Message) -> None:
+        """Publish and wait for the broker's confirm, all within one publish timeout."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._publish_timeout
+        channel = self._confirming
+        if channel is None or channel.is_closed:
+            channel = await self._reopened_publisher(deadline)
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            raise TimeoutError
+        # mandatory=False: an unroutable message is dropped, as on the in-process bus
+        await channel.basic_publish(
+            message.body,
+            exchange=message.exchange,
+            routing_key=message.routing_key,
+            properties=_properties(message),
+            mandatory=False,
+            timeout=remaining,
+            wait=False,
+        )
+
+    async def _reopened_publisher(self, deadline: float) -> aiormq.Channel:
+        """The publisher's aiormq channel, once aio-pika has restored it after a reconnection."""
+        publisher = self._channel(self._publisher)
+        async with asyncio.timeout_at(deadline):
+            await publisher.ready()
+            channel = await publisher.get_underlay_channel()
+        assert isinstance(channel, aiormq.Channel)  # for `wait=False`, not in the abstract API
+        self._confirming = channel
+        return channel
 
     async def declare_queue(self, spec: QueueSpec) -> None:
         channel = self._channel(self._topology)
@@ -240,13 +279,22 @@ class _AmqpDelivery:
         self._bus, self._incoming = bus, incoming
         self.message = _message(incoming)
         self.attempt = _attempt(incoming)
+        self._tag = incoming.delivery_tag or 0
         self._settled = False
 
     async def ack(self) -> None:
-        await self._settle(self._incoming.ack)
+        await self._settle(self._ack)
 
     async def reject(self, *, requeue: bool) -> None:
-        await self._settle(lambda: self._incoming.reject(requeue=requeue))
+        await self._settle(lambda: self._reject(requeue))
+
+    # An ack or reject is never answered, so there is nothing to wait for once it is queued
+    # for the socket; if the connection drops first, the broker redelivers the message.
+    async def _ack(self) -> None:
+        await self._incoming.channel.basic_ack(self._tag, wait=False)
+
+    async def _reject(self, requeue: bool) -> None:
+        await self._incoming.channel.basic_reject(self._tag, requeue=requeue, wait=False)
 
     async def dead_letter(self, reason: str) -> None:
         if self._settled or self._incoming_channel_closed():
@@ -257,7 +305,7 @@ class _AmqpDelivery:
         except BaseException:
             self._settled = False
             raise
-        await _settle_quietly(self._incoming.ack, self.message)
+        await _settle_quietly(self._ack, self.message)
 
     async def _settle(self, settle: Callable[[], Awaitable[None]]) -> None:
         if self._settled:
@@ -278,10 +326,14 @@ async def _answer(what: str, seconds: float) -> AsyncIterator[None]:
     try:
         async with asyncio.timeout(seconds):
             yield
-    except TimeoutError as exc:
-        raise BusUnavailable(f"{what}: RabbitMQ did not answer within {seconds}s") from exc
     except _BROKER_ERRORS as exc:
-        raise BusUnavailable(f"{what}: {exc!r}") from exc
+        raise _unavailable(what, seconds, exc) from exc
+
+
+def _unavailable(what: str, seconds: float, exc: BaseException) -> BusUnavailable:
+    if isinstance(exc, TimeoutError):
+        return BusUnavailable(f"{what}: RabbitMQ did not answer within {seconds}s")
+    return BusUnavailable(f"{what}: {exc!r}")
 
 
 async def _settle_quietly(settle: Callable[[], Awaitable[None]], message: Message) -> None:
@@ -314,14 +366,13 @@ def _queue_options(spec: QueueSpec) -> dict[str, Any]:
     return {"durable": spec.durable, "arguments": arguments}
 
 
-def _outgoing(message: Message) -> aio_pika.Message:
-    return aio_pika.Message(
-        message.body,
+def _properties(message: Message) -> Basic.Properties:
+    return Basic.Properties(
         content_type=message.content_type,
         message_id=message.message_id,
-        headers=dict(message.headers),
+        headers=dict(message.headers) if message.headers else None,
         reply_to=message.reply_to,
-        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        delivery_mode=PERSISTENT,
     )
 
 
