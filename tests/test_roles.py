@@ -9,8 +9,8 @@ from contextlib import AsyncExitStack
 
 import aiohttp
 
-from tests.http.test_generic_pipeline import CallbackReceiver
 from tests.support.pipeline import (
+    CallbackReceiver,
     GenericClient,
     count_rows,
     eventually,

@@ -39,7 +39,7 @@ from gateway.metrics import Metrics
 from store.database import Database
 
 log = logging.getLogger(__name__)
-OUTAGE_ERRORS = (OperationalError, InterfaceError, StoreUnavailable, OSError, ConnectionError)
+OUTAGE_ERRORS = (OperationalError, InterfaceError, StoreUnavailable, OSError)
 
 
 def is_outage(exc: BaseException) -> bool:

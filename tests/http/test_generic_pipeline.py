@@ -7,7 +7,6 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-from aiohttp import web
 from sqlalchemy import select
 
 from adapters.generic import DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
@@ -16,6 +15,7 @@ from gateway.app import Runtime
 from store.models import Message, PlatformChannel, PlatformUser, UserSession
 from tests.support.pipeline import (
     GENERIC_SECRET,
+    CallbackReceiver,
     GenericClient,
     count_rows,
     eventually,
@@ -93,39 +93,6 @@ async def test_same_event_id_twice_is_recorded_once_and_answered_twice(
         assert await count_rows(runtime, "messages") == 2  # one in, one out
         # the inbound key once, and the one reply's message.sent: no second reply went out
         assert await count_rows(runtime, "processed_events") == 2
-
-
-class CallbackReceiver:
-    """A local HTTP service standing in for the generic bot's `callback_url`."""
-
-    def __init__(self, failures: int = 0) -> None:
-        self.failures = failures
-        self.requests: list[tuple[dict[str, str], bytes]] = []
-        self.delivered = asyncio.Event()
-        self._runner: web.AppRunner | None = None
-        self.url = ""
-
-    async def __aenter__(self) -> CallbackReceiver:
-        app = web.Application()
-        app.router.add_post("/hook", self._hook)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = self._runner.addresses[0][1]
-        self.url = f"http://127.0.0.1:{port}/hook"
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        assert self._runner is not None
-        await self._runner.cleanup()
-
-    async def _hook(self, request: web.Request) -> web.Response:
-        self.requests.append((dict(request.headers), await request.read()))
-        if len(self.requests) <= self.failures:
-            return web.Response(status=500)
-        self.delivered.set()
-        return web.Response(status=204)
 
 
 async def test_replies_are_posted_signed_to_the_callback_with_retries(

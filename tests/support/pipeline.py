@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
+from aiohttp import web
 from sqlalchemy import func, select
 
 from adapters.generic import signed_headers
@@ -93,3 +94,36 @@ async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 10.0
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s")
         await asyncio.sleep(0.05)
+
+
+class CallbackReceiver:
+    """A local HTTP service standing in for the generic bot's `callback_url`."""
+
+    def __init__(self, failures: int = 0) -> None:
+        self.failures = failures
+        self.requests: list[tuple[dict[str, str], bytes]] = []
+        self.delivered = asyncio.Event()
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    async def __aenter__(self) -> CallbackReceiver:
+        app = web.Application()
+        app.router.add_post("/hook", self._hook)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = self._runner.addresses[0][1]
+        self.url = f"http://127.0.0.1:{port}/hook"
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        assert self._runner is not None
+        await self._runner.cleanup()
+
+    async def _hook(self, request: web.Request) -> web.Response:
+        self.requests.append((dict(request.headers), await request.read()))
+        if len(self.requests) <= self.failures:
+            return web.Response(status=500)
+        self.delivered.set()
+        return web.Response(status=204)
