@@ -51,6 +51,10 @@ class ActionRunner:
         self._lanes: dict[tuple[str, str, str], asyncio.Lock] = {}
         self._subscriptions: list[Subscription] = []
         self.retry_base = 1.0  # seconds of back-off before the second attempt
+        self._stopping = False
+        self._in_flight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     async def start(self) -> None:
         for (platform, bot), adapter in self.adapters.items():
@@ -62,13 +66,33 @@ class ActionRunner:
             )
 
     async def stop(self) -> None:
+        """Take no new action, let the sends under way finish (a send cut short would be sent
+        again after the restart), then hand back the rest."""
+        self._stopping = True
+        grace = self.settings.server.shutdown_grace.total_seconds()
+        try:
+            await asyncio.wait_for(self._idle.wait(), grace)
+        except TimeoutError:
+            log.warning(
+                "%d sends still under way after the grace; handing them back", self._in_flight
+            )
         for subscription in self._subscriptions:
             await subscription.cancel()
         self._subscriptions.clear()
 
     def _handler_for(self, adapter: Adapter) -> Handler:
         async def handle(delivery: Delivery) -> None:
-            await self.handle(adapter, delivery)
+            if self._stopping:
+                await delivery.reject(requeue=True)
+                return
+            self._in_flight += 1
+            self._idle.clear()
+            try:
+                await self.handle(adapter, delivery)
+            finally:
+                self._in_flight -= 1
+                if not self._in_flight:
+                    self._idle.set()
 
         return handle
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -191,3 +192,23 @@ async def test_group_messages_are_recorded_but_only_addressed_ones_answered(
     assert chatter == (200, {"event_id": chatter[1]["event_id"], "replies": []})
     assert len(mention[1]["replies"]) == 1
     assert mention[1]["replies"][0]["reply_to_id"] is not None  # answers in place in a group
+
+
+async def test_a_stop_lets_the_send_under_way_finish_and_it_is_not_sent_again(
+    tmp_path: Path, memory_url: str
+) -> None:
+    async with CallbackReceiver(delay=0.5) as receiver:
+        settings = make_settings(
+            f"sqlite+aiosqlite:///{tmp_path / 'db'}",
+            memory_url,
+            bots=[generic_bot("helpdesk", callback_url=receiver.url)],
+        )
+        async with running(settings) as runtime:
+            client = GenericClient(runtime.http.url)
+            await client.post(message("/help"))
+            await client.close()
+            await asyncio.wait_for(receiver.arrived.wait(), 5)  # the send is under way: stop now
+        assert receiver.delivered.is_set()  # the stop waited for it
+        async with running(settings):  # the same broker and database, as after a restart
+            await asyncio.sleep(0.8)
+    assert len(receiver.requests) == 1  # and it was acked: nothing to send again

@@ -99,10 +99,11 @@ async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 10.0
 class CallbackReceiver:
     """A local HTTP service standing in for the generic bot's `callback_url`."""
 
-    def __init__(self, failures: int = 0) -> None:
-        self.failures = failures
+    def __init__(self, failures: int = 0, delay: float = 0.0) -> None:
+        self.failures, self.delay = failures, delay
         self.requests: list[tuple[dict[str, str], bytes]] = []
-        self.delivered = asyncio.Event()
+        self.arrived = asyncio.Event()  # a request came in (its answer may still be pending)
+        self.delivered = asyncio.Event()  # a request was answered with success
         self._runner: web.AppRunner | None = None
         self.url = ""
 
@@ -123,6 +124,8 @@ class CallbackReceiver:
 
     async def _hook(self, request: web.Request) -> web.Response:
         self.requests.append((dict(request.headers), await request.read()))
+        self.arrived.set()
+        await asyncio.sleep(self.delay)
         if len(self.requests) <= self.failures:
             return web.Response(status=500)
         self.delivered.set()

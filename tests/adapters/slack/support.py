@@ -38,19 +38,29 @@ def inner(name: str, **event: Any) -> dict[str, Any]:
 
 
 def settings_for(api_url: str, **slack: Any) -> Settings:
-    config = {"bot_token": "xoxb-emulator-token", "signing_secret": SIGNING_SECRET,
-              "api_base_url": api_url, "send_interval": 0, **slack}
+    config = {
+        "bot_token": "xoxb-emulator-token",
+        "signing_secret": SIGNING_SECRET,
+        "api_base_url": api_url,
+        "send_interval": 0,
+        **slack,
+    }
     return settings_from_dict({"bots": [{"name": "helpdesk", "slack": config}]})
 
 
 def signed(
-    body: bytes, content_type: str = "application/json", *, age: float = 0,
-    secret: str = SIGNING_SECRET, headers: Mapping[str, str] | None = None,
+    body: bytes,
+    content_type: str = "application/json",
+    *,
+    age: float = 0,
+    secret: str = SIGNING_SECRET,
+    headers: Mapping[str, str] | None = None,
 ) -> InboundRequest:
     """An InboundRequest signed as Slack signs it, `age` seconds ago."""
     timestamp = str(int(time.time() - age))
     all_headers = {
-        "content-type": content_type, "x-slack-request-timestamp": timestamp,
+        "content-type": content_type,
+        "x-slack-request-timestamp": timestamp,
         "x-slack-signature": sign(secret, timestamp, body),
         **{k.lower(): v for k, v in (headers or {}).items()},
     }

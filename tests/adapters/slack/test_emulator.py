@@ -60,11 +60,17 @@ async def test_answers_the_sdk_in_slacks_shapes(
 
 @pytest.mark.parametrize(
     ("method", "kwargs", "error"),
-    [("chat_postMessage", {"channel": "C0NONE", "text": "x"}, "channel_not_found"),
-     ("chat_update", {"channel": "C024BE91L", "ts": "1.000001", "text": "x"}, "message_not_found"),
-     ("users_info", {"user": "U0NONE"}, "user_not_found"),
-     ("conversations_info", {"channel": "C0NONE"}, "channel_not_found"),
-     ("apps_connections_open", {"app_token": "xoxb-emulator-token"}, "not_allowed_token_type")],
+    [
+        ("chat_postMessage", {"channel": "C0NONE", "text": "x"}, "channel_not_found"),
+        (
+            "chat_update",
+            {"channel": "C024BE91L", "ts": "1.000001", "text": "x"},
+            "message_not_found",
+        ),
+        ("users_info", {"user": "U0NONE"}, "user_not_found"),
+        ("conversations_info", {"channel": "C0NONE"}, "channel_not_found"),
+        ("apps_connections_open", {"app_token": "xoxb-emulator-token"}, "not_allowed_token_type"),
+    ],
 )
 async def test_errors(
     client: AsyncWebClient, method: str, kwargs: dict[str, str], error: str
@@ -110,8 +116,9 @@ async def test_commands_and_interactions_are_form_encoded(
     slack: SlackEmulator, receiver: tuple[str, list[web.Request], list[bytes]]
 ) -> None:
     url, requests, bodies = receiver
-    await slack.send_command(url, slack.command_form("/kb", "refunds", user_id="U061F7AUR",
-                                                      channel_id="C024BE91L"))
+    await slack.send_command(
+        url, slack.command_form("/kb", "refunds", user_id="U061F7AUR", channel_id="C024BE91L")
+    )
     await slack.send_interaction(url, load("block_actions"))
     command, click = (parse_qs(b.decode()) for b in bodies)
     assert command["command"] == ["/kb"]

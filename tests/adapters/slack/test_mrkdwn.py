@@ -15,8 +15,10 @@ from adapters.slack.mrkdwn import escape, to_mrkdwn
         ("~~gone~~", "~gone~"),
         ("# Refunds", "*Refunds*"),
         ("## Refunds ##", "*Refunds*"),
-        ("[the policy](https://example.com/a_b_c?x=1&y=2)",
-         "<https://example.com/a_b_c?x=1&amp;y=2|the policy>"),
+        (
+            "[the policy](https://example.com/a_b_c?x=1&y=2)",
+            "<https://example.com/a_b_c?x=1&amp;y=2|the policy>",
+        ),
         ("![chart](https://example.com/c.png)", "<https://example.com/c.png|chart>"),
         ("- one\n- two\n  * nested", "• one\n• two\n  • nested"),
         ("> quoted **text**", "> quoted *text*"),

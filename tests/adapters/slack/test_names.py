@@ -27,7 +27,10 @@ async def test_names_are_fetched_once_then_served_from_the_cache(
     (second,) = adapter.parse(json_request(callback("message", ts="1700000001.000100"))).events
     assert second.user is not None
     assert (second.user.name, second.user.display_name, second.user.locale) == (
-        "alice", "Alice Liddell", "en-US")
+        "alice",
+        "Alice Liddell",
+        "en-US",
+    )
     assert second.channel.name == "support"
     adapter.parse(json_request(callback("message", ts="1700000002.000100")))
     await settle(adapter)
@@ -40,8 +43,9 @@ async def test_conversations_info_decides_group_dms(
 ) -> None:
     slack.add_channel("G0MPIM", "mpdm-alice--bob-1", kind="mpim")
     await adapter.names.resolve([], ["G0MPIM"])
-    (event,) = adapter.parse(json_request(callback("member_joined_channel", channel="G0MPIM",
-                                                    channel_type="G"))).events
+    (event,) = adapter.parse(
+        json_request(callback("member_joined_channel", channel="G0MPIM", channel_type="G"))
+    ).events
     assert event.channel.type == "group"
 
 

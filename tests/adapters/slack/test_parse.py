@@ -59,8 +59,12 @@ def test_channel_message(offline: SlackAdapter) -> None:
 
 @pytest.mark.parametrize(
     ("channel_type", "channel", "expected"),
-    [("channel", "C1", "channel"), ("group", "G1", "channel"), ("im", "D1", "direct"),
-     ("mpim", "G2", "group")],
+    [
+        ("channel", "C1", "channel"),
+        ("group", "G1", "channel"),
+        ("im", "D1", "direct"),
+        ("mpim", "G2", "group"),
+    ],
 )
 def test_channel_types(
     offline: SlackAdapter, channel_type: str, channel: str, expected: str
@@ -112,7 +116,12 @@ def test_files_are_attachments(offline: SlackAdapter) -> None:
     assert event.message is not None
     first, second = event.message.attachments
     assert (first.kind, first.id, first.name, first.mime_type, first.size) == (
-        "file", "F0S43PZDF", "report.pdf", "application/pdf", 43518)
+        "file",
+        "F0S43PZDF",
+        "report.pdf",
+        "application/pdf",
+        43518,
+    )
     assert first.url is not None
     assert first.url.startswith("https://files.slack.com/")
     assert second.kind == "photo"
@@ -166,8 +175,10 @@ def test_the_bots_own_messages_are_from_a_bot(offline: SlackAdapter) -> None:
     assert event.user.is_bot
 
 
-@pytest.mark.parametrize(("name", "kind"), [("reaction_added", "reaction.added"),
-                                            ("reaction_removed", "reaction.removed")])
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [("reaction_added", "reaction.added"), ("reaction_removed", "reaction.removed")],
+)
 def test_reactions(offline: SlackAdapter, name: str, kind: str) -> None:
     event = only(offline, callback(name))
     assert event.type == kind
@@ -183,10 +194,12 @@ def test_reactions_on_files_are_ignored(offline: SlackAdapter) -> None:
 
 @pytest.mark.parametrize(
     ("name", "user", "kind"),
-    [("member_joined_channel", "W06GH7XHN", "member.joined"),
-     ("member_left_channel", "W06GH7XHN", "member.left"),
-     ("member_joined_channel", BOT_USER_ID, "bot.added"),
-     ("member_left_channel", BOT_USER_ID, "bot.removed")],
+    [
+        ("member_joined_channel", "W06GH7XHN", "member.joined"),
+        ("member_left_channel", "W06GH7XHN", "member.left"),
+        ("member_joined_channel", BOT_USER_ID, "bot.added"),
+        ("member_left_channel", BOT_USER_ID, "bot.removed"),
+    ],
 )
 def test_members(offline: SlackAdapter, name: str, user: str, kind: str) -> None:
     event = only(offline, callback(name, user=user))
@@ -197,8 +210,11 @@ def test_members(offline: SlackAdapter, name: str, user: str, kind: str) -> None
 
 def test_retries_are_recorded_on_the_delivery_not_the_key(offline: SlackAdapter) -> None:
     first = only(offline, callback("message"))
-    retry = only(offline, callback("message"), **{
-        "X-Slack-Retry-Num": "2", "X-Slack-Retry-Reason": "http_timeout"})
+    retry = only(
+        offline,
+        callback("message"),
+        **{"X-Slack-Retry-Num": "2", "X-Slack-Retry-Reason": "http_timeout"},
+    )
     assert retry.dedupe_key == first.dedupe_key
     assert (retry.delivery.attempt, retry.delivery.retry_reason) == (3, "http_timeout")
     assert first.delivery.attempt == 1
@@ -206,8 +222,10 @@ def test_retries_are_recorded_on_the_delivery_not_the_key(offline: SlackAdapter)
 
 @pytest.mark.parametrize(
     "event",
-    [{"type": "message", "subtype": "channel_join", "channel": "C1", "ts": "1.2", "user": "U1"},
-     {"type": "team_join", "user": {"id": "U1"}}],
+    [
+        {"type": "message", "subtype": "channel_join", "channel": "C1", "ts": "1.2", "user": "U1"},
+        {"type": "team_join", "user": {"id": "U1"}},
+    ],
 )
 def test_unmapped_events_are_acknowledged(offline: SlackAdapter, event: dict[str, Any]) -> None:
     envelope = {**load("message"), "event": event}
@@ -248,7 +266,10 @@ def test_block_action(offline: SlackAdapter) -> None:
     assert event.type == "interaction.clicked"
     assert event.interaction is not None
     assert event.interaction.model_dump() == {
-        "id": "more", "value": "more", "message_id": "1700000010.000200"}
+        "id": "more",
+        "value": "more",
+        "message_id": "1700000010.000200",
+    }
     assert event.dedupe_key == f"slack:helpdesk:interaction:{payload['trigger_id']}:more"
     assert event.user is not None
     assert event.user.name == "alice"
@@ -273,12 +294,17 @@ def test_other_interactions_are_acknowledged_empty(offline: SlackAdapter) -> Non
 
 @pytest.mark.parametrize(
     ("body", "content_type"),
-    [(b"not json", "application/json"), (b"[1, 2]", "application/json"),
-     (json.dumps({"type": "event_callback", "event": {"type": "message"}}).encode(),
-      "application/json"),
-     (b"user_id=U1&text=hi", "application/x-www-form-urlencoded"),
-     (b"payload=%7Bbroken", "application/x-www-form-urlencoded"),
-     (b"command=%2Fkb&text=x", "application/x-www-form-urlencoded")],
+    [
+        (b"not json", "application/json"),
+        (b"[1, 2]", "application/json"),
+        (
+            json.dumps({"type": "event_callback", "event": {"type": "message"}}).encode(),
+            "application/json",
+        ),
+        (b"user_id=U1&text=hi", "application/x-www-form-urlencoded"),
+        (b"payload=%7Bbroken", "application/x-www-form-urlencoded"),
+        (b"command=%2Fkb&text=x", "application/x-www-form-urlencoded"),
+    ],
 )
 def test_malformed_bodies(offline: SlackAdapter, body: bytes, content_type: str) -> None:
     with pytest.raises(PayloadError):

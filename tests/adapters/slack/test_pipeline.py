@@ -26,9 +26,17 @@ SUPPORT, DM = "C024BE91L", "D0PNCRP9N"
 async def gateway(
     backend: tuple[str, str], slack: SlackEmulator, **config: Any
 ) -> AsyncIterator[Runtime]:
-    bot = {"name": "helpdesk", "tools": ["help"], "slack": {
-        "bot_token": slack.bot_token, "signing_secret": SIGNING_SECRET,
-        "api_base_url": slack.api_url, "send_interval": "0s", **config}}
+    bot = {
+        "name": "helpdesk",
+        "tools": ["help"],
+        "slack": {
+            "bot_token": slack.bot_token,
+            "signing_secret": SIGNING_SECRET,
+            "api_base_url": slack.api_url,
+            "send_interval": "0s",
+            **config,
+        },
+    }
     async with running(make_settings(*backend, bots=[bot])) as runtime:
         yield runtime
 
@@ -69,11 +77,16 @@ async def test_a_mention_in_a_thread_is_answered_in_that_thread(
         await eventually(lambda: _count(runtime, "messages", 2))
         rows = await messages(runtime)
         async with runtime.db.transaction() as db:
-            user = (await db.execute(select(PlatformUser).where(
-                PlatformUser.external_id == "U061F7AUR"))).scalar_one()
+            user = (
+                await db.execute(
+                    select(PlatformUser).where(PlatformUser.external_id == "U061F7AUR")
+                )
+            ).scalar_one()
             channel = (await db.execute(select(PlatformChannel))).scalar_one()
     assert [(m.direction, m.external_id) for m in rows] == [
-        ("in", event["ts"]), ("out", reply["ts"])]  # the ts of the sent message is recorded
+        ("in", event["ts"]),
+        ("out", reply["ts"]),
+    ]  # the ts of the sent message is recorded
     assert rows[0].thread_id == "1700000010.000200"
     assert (user.platform, user.is_bot) == ("slack", False)
     assert (channel.external_id, channel.type) == (SUPPORT, "channel")
@@ -83,8 +96,9 @@ async def test_a_direct_message_is_answered_in_the_dm(
     backend: tuple[str, str], slack: SlackEmulator
 ) -> None:
     async with gateway(backend, slack) as runtime:
-        await slack.deliver_event(hook(runtime), inner(
-            "message", channel=DM, channel_type="im", text="hello"))
+        await slack.deliver_event(
+            hook(runtime), inner("message", channel=DM, channel_type="im", text="hello")
+        )
         (reply,) = await replied(slack, DM)
         assert "thread_ts" not in reply
         assert reply["text"]
@@ -118,10 +132,13 @@ async def test_bad_signature_or_stale_timestamp_is_401_and_records_nothing(
     backend: tuple[str, str], slack: SlackEmulator, age: int, secret: str
 ) -> None:
     async with gateway(backend, slack) as runtime:
-        body = (await _callback_body(slack, inner("message", channel=DM, channel_type="im")))
+        body = await _callback_body(slack, inner("message", channel=DM, channel_type="im"))
         answer = await slack.post_signed(
-            hook(runtime), body, "application/json",
-            timestamp=int(time.time()) - age, signing_secret=secret,
+            hook(runtime),
+            body,
+            "application/json",
+            timestamp=int(time.time()) - age,
+            signing_secret=secret,
         )
         assert answer.status == 401
         await quiet(runtime)
@@ -135,8 +152,15 @@ async def test_bot_messages_are_recorded_and_never_answered(
 ) -> None:
     async with gateway(backend, slack) as runtime:
         other = inner("message_bot", channel=DM, channel_type="im", text="<@U0BOTGATE> /help")
-        own = inner("message", channel=DM, channel_type="im", user="U0BOTGATE",
-                    bot_id="B0BOTGATE", text="/help", ts="1700000001.000100")
+        own = inner(
+            "message",
+            channel=DM,
+            channel_type="im",
+            user="U0BOTGATE",
+            bot_id="B0BOTGATE",
+            text="/help",
+            ts="1700000001.000100",
+        )
         await slack.deliver_event(hook(runtime), other)
         await slack.deliver_event(hook(runtime), own)
         await eventually(lambda: _count(runtime, "messages", 2))
@@ -197,8 +221,9 @@ async def test_url_verification_through_the_gateway(
 ) -> None:
     async with gateway(backend, slack) as runtime:
         challenge = load("url_verification")
-        answer = await slack.post_signed(hook(runtime), json.dumps(challenge).encode(),
-                                         "application/json")
+        answer = await slack.post_signed(
+            hook(runtime), json.dumps(challenge).encode(), "application/json"
+        )
         assert answer.json() == {"challenge": challenge["challenge"]}
         assert await count_rows(runtime, "processed_events") == 0
 
@@ -207,8 +232,9 @@ async def test_429_is_honoured(backend: tuple[str, str], slack: SlackEmulator) -
     slack.rate_limit("chat.postMessage", retry_after=1, times=2)
     async with gateway(backend, slack) as runtime:
         started = time.monotonic()
-        await slack.deliver_event(hook(runtime), inner(
-            "message", channel=DM, channel_type="im", text="hello"))
+        await slack.deliver_event(
+            hook(runtime), inner("message", channel=DM, channel_type="im", text="hello")
+        )
         await replied(slack, DM)
         # once inside the SDK, once by the action runner: each waited Retry-After
         assert time.monotonic() - started >= 2.0
@@ -237,8 +263,11 @@ async def test_socket_mode_end_to_end(backend: tuple[str, str], slack: SlackEmul
         (reply,) = await replied(slack, DM)
         await eventually(lambda: _count(runtime, "messages", 2))
         async with runtime.db.transaction() as db:
-            user = (await db.execute(select(PlatformUser).where(
-                PlatformUser.external_id == "U061F7AUR"))).scalar_one()
+            user = (
+                await db.execute(
+                    select(PlatformUser).where(PlatformUser.external_id == "U061F7AUR")
+                )
+            ).scalar_one()
         assert user.name == "alice"  # resolved through users.info before publishing
         assert reply["ts"] in {m.external_id for m in await messages(runtime)}
 
@@ -249,8 +278,9 @@ async def test_a_mention_delivered_as_message_and_app_mention_is_answered_once(
     async with gateway(backend, slack) as runtime:
         text = "<@U0BOTGATE> /help"
         await slack.deliver_event(hook(runtime), inner("message", text=text))
-        await slack.deliver_event(hook(runtime), inner("app_mention", text=text,
-                                                       ts="1700000000.000100"))
+        await slack.deliver_event(
+            hook(runtime), inner("app_mention", text=text, ts="1700000000.000100")
+        )
         await replied(slack, SUPPORT)
         await quiet(runtime, 0.6)
         assert len(slack.posted(SUPPORT)) == 1

@@ -19,8 +19,12 @@ CHANNEL = "C024BE91L"
 
 
 def action(kind: str = "message.send", **fields: Any) -> Action:
-    base: dict[str, Any] = {"type": kind, "platform": "slack", "bot": "helpdesk",
-                            "channel_id": CHANNEL}
+    base: dict[str, Any] = {
+        "type": kind,
+        "platform": "slack",
+        "bot": "helpdesk",
+        "channel_id": CHANNEL,
+    }
     return Action.model_validate({**base, **fields})
 
 
@@ -48,8 +52,10 @@ async def test_plain_text_is_escaped(adapter: SlackAdapter, slack: SlackEmulator
 
 
 async def test_buttons_become_an_actions_block(adapter: SlackAdapter, slack: SlackEmulator) -> None:
-    buttons = [Button(id="more", label="Tell me more"),
-               Button(id="docs", label="Docs", url="https://example.com")]
+    buttons = [
+        Button(id="more", label="Tell me more"),
+        Button(id="docs", label="Docs", url="https://example.com"),
+    ]
     await adapter.send(action(text="Refunds take 14 days.", buttons=buttons))
     section, actions = slack.posted(CHANNEL)[0]["blocks"]
     assert section["text"] == {"type": "mrkdwn", "text": "Refunds take 14 days."}
@@ -95,8 +101,9 @@ async def test_typing_calls_nothing(adapter: SlackAdapter, slack: SlackEmulator)
         (lambda s: s.add_channel("C0GONE", is_archived=True), "is_archived"),
     ],
 )
-async def test_permanent_refusals(adapter: SlackAdapter, slack: SlackEmulator, setup: Any,
-                                  error: str) -> None:
+async def test_permanent_refusals(
+    adapter: SlackAdapter, slack: SlackEmulator, setup: Any, error: str
+) -> None:
     setup(slack)
     with pytest.raises(PermanentError, match=error):
         await adapter.send(action(channel_id="C0GONE", text="hello"))
@@ -113,10 +120,13 @@ async def test_an_edit_without_a_target_is_permanent(adapter: SlackAdapter) -> N
         await adapter.send(action("message.edit", text="x"))
 
 
-@pytest.mark.parametrize(("error", "status"), [("internal_error", 200), ("fatal_error", 500),
-                                               ("service_unavailable", 503)])
-async def test_transient_failures(adapter: SlackAdapter, slack: SlackEmulator, error: str,
-                                  status: int) -> None:
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [("internal_error", 200), ("fatal_error", 500), ("service_unavailable", 503)],
+)
+async def test_transient_failures(
+    adapter: SlackAdapter, slack: SlackEmulator, error: str, status: int
+) -> None:
     slack.fail("chat.postMessage", error, status=status)
     with pytest.raises(TransientError, match=error):
         await adapter.send(action(text="hello"))
@@ -185,15 +195,18 @@ async def test_an_unreachable_slack_does_not_fail_start() -> None:
         await adapter.stop()
 
 
-async def test_an_empty_message_is_refused_before_slack(adapter: SlackAdapter,
-                                                        slack: SlackEmulator) -> None:
+async def test_an_empty_message_is_refused_before_slack(
+    adapter: SlackAdapter, slack: SlackEmulator
+) -> None:
     with pytest.raises(PermanentError, match="no_text"):
         await adapter.send(action(text="  "))
     assert slack.calls("chat.postMessage") == []
 
 
-async def test_buttons_without_text_get_a_notification_text(adapter: SlackAdapter,
-                                                            slack: SlackEmulator) -> None:
-    await adapter.send(action(text="", buttons=[Button(id="yes", label="Yes"),
-                                                Button(id="no", label="No")]))
+async def test_buttons_without_text_get_a_notification_text(
+    adapter: SlackAdapter, slack: SlackEmulator
+) -> None:
+    await adapter.send(
+        action(text="", buttons=[Button(id="yes", label="Yes"), Button(id="no", label="No")])
+    )
     assert slack.posted(CHANNEL)[0]["text"] == "Yes · No"
