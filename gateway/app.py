@@ -162,8 +162,6 @@ class Runtime:
 
 
 def _bus_options(settings: Settings) -> dict[str, float]:
-    if settings.bus.url.startswith("memory"):
-        return {}
     return {
         "publish_timeout": settings.bus.publish_timeout.total_seconds(),
         "reconnect_interval": settings.bus.reconnect_interval.total_seconds(),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from alembic import command
@@ -56,8 +57,14 @@ async def status(engine: AsyncEngine) -> MigrationStatus:
         return await connection.run_sync(_status)
 
 
+@lru_cache(maxsize=1)
+def _scripts() -> ScriptDirectory:
+    """The migration files, read once: `/readyz` asks for the status on every probe."""
+    return ScriptDirectory.from_config(alembic_config())
+
+
 def _status(connection: Connection) -> MigrationStatus:
-    script = ScriptDirectory.from_config(alembic_config())
+    script = _scripts()
     current = MigrationContext.configure(connection).get_current_revision()
     head = script.get_current_head()
     assert head is not None

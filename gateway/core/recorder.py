@@ -21,6 +21,7 @@ from gateway.events import Action, Event, utcnow
 from store import records
 
 INBOUND_MESSAGE_TYPES = frozenset({"message.created", "command.invoked"})
+OUTBOUND = "message.sent"  # the bot's own message: no speaker, no say over the channel
 SESSION_TYPES = INBOUND_MESSAGE_TYPES | {"interaction.clicked"}
 
 
@@ -50,6 +51,8 @@ class Recorder:
         self.settings = settings
         self.dispatcher = dispatcher
         self.bot_ids = bot_ids
+        self._bots = {bot.name: bot for bot in settings.bots}
+        self._tools = {bot.name: dispatcher.tools_of(bot) for bot in settings.bots}
         # Spare the bot's own sends a round trip: the channel and the session of the message
         # they answer were nearly always just written by this process.
         self.channel_ids: BoundedCache[records.PlatformKey, uuid.UUID] = BoundedCache()
@@ -91,21 +94,13 @@ class Recorder:
 
     async def _store(self, db: AsyncConnection, events: list[Event]) -> dict[uuid.UUID, _Refs]:
         channels = await self._channels(db, events)
+        speakers = [(e, e.user) for e in events if e.user is not None and e.type != OUTBOUND]
         users = await records.upsert_users(
-            db,
-            [
-                (e.platform, e.user, e.occurred_at)
-                for e in events
-                if e.user and e.type != "message.sent"
-            ],
+            db, [(e.platform, user, e.occurred_at) for e, user in speakers]
         )
-        refs = {
-            e.id: _Refs(
-                channels[(e.platform, e.channel.id)],
-                users.get((e.platform, e.user.id)) if e.user and e.type != "message.sent" else None,
-            )
-            for e in events
-        }
+        refs = {e.id: _Refs(channels[(e.platform, e.channel.id)], None) for e in events}
+        for e, user in speakers:
+            refs[e.id].user_id = users[(e.platform, user.id)]
         await self._open_sessions(db, events, refs)
         await self._store_messages(db, events, refs)
         return refs
@@ -118,11 +113,11 @@ class Recorder:
         wanted = []
         for event in events:
             key: records.PlatformKey = (event.platform, event.channel.id)
-            cached = self.channel_ids.get(key) if event.type == "message.sent" else None
+            cached = self.channel_ids.get(key) if event.type == OUTBOUND else None
             if cached is not None:
                 known[key] = cached
             else:
-                wanted.append((event.platform, event.channel, event.type != "message.sent"))
+                wanted.append((event.platform, event.channel, event.type != OUTBOUND))
         written = await records.upsert_channels(db, wanted, utcnow())
         for written_key, channel_id in written.items():
             self.channel_ids.put(written_key, channel_id)
@@ -149,12 +144,11 @@ class Recorder:
     async def _store_messages(
         self, db: AsyncConnection, events: list[Event], refs: dict[uuid.UUID, _Refs]
     ) -> None:
-        await self._file_replies(db, [e for e in events if e.type == "message.sent"], refs)
+        await self._file_replies(db, [e for e in events if e.type == OUTBOUND], refs)
         rows = [
-            self._message_row(e, refs[e.id], "out" if e.type == "message.sent" else "in")
+            self._message_row(e, refs[e.id], "out" if e.type == OUTBOUND else "in")
             for e in events
-            if e.message is not None
-            and (e.type in INBOUND_MESSAGE_TYPES or e.type == "message.sent")
+            if e.message is not None and (e.type in INBOUND_MESSAGE_TYPES or e.type == OUTBOUND)
         ]
         inserted = await records.insert_messages(db, rows)
         self._mark_first_sightings(events, refs, inserted)
@@ -185,13 +179,16 @@ class Recorder:
             if (session_id := self.session_of_event.get(event_id)) is not None
         }
         known |= await records.sessions_of_events(db, answered - set(known))
+        latest: dict[tuple[uuid.UUID, uuid.UUID], uuid.UUID | None] = {}
         for event in sent:
             target = event.message.in_reply_to if event.message else None
             ref = refs[event.id]
             ref.session_id = known.get(target) if target else None
-            if ref.session_id is None:
-                bot_id = self.bot_ids[event.bot]
-                ref.session_id = await records.latest_session_in_channel(db, bot_id, ref.channel_id)
+            if ref.session_id is None:  # sent by another service: the channel's open session
+                key = (self.bot_ids[event.bot], ref.channel_id)
+                if key not in latest:
+                    latest[key] = await records.latest_session_in_channel(db, *key)
+                ref.session_id = latest[key]
 
     @staticmethod
     async def _apply_change(db: AsyncConnection, event: Event, ref: _Refs) -> None:
@@ -248,9 +245,6 @@ class Recorder:
         await records.save_results(db, results)
 
     async def _answer(self, db: AsyncConnection, event: Event, ref: _Refs) -> list[Action]:
-        bot = self.settings.bot(event.bot)
-        assert bot is not None
-        context = ToolContext(
-            event, bot, self.bot_ids[event.bot], ref.session_id, db, self.dispatcher.tools_of(bot)
-        )
+        bot, tools = self._bots[event.bot], self._tools[event.bot]
+        context = ToolContext(event, bot, self.bot_ids[event.bot], ref.session_id, db, tools)
         return to_actions(event, await self.dispatcher.replies(context))
