@@ -15,13 +15,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, tuple_, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.events import ChannelRef, Event, UserRef
 from gateway.ids import new_id
+from store import bulk
 from store.models import Click, Message, PlatformChannel, PlatformUser, ProcessedEvent, UserSession
-from store.upsert import insert_for, table_of, update_many, upsert
+from store.upsert import table_of
 
 PlatformKey = tuple[str, str]  # (platform, external id)
 SessionKey = tuple[uuid.UUID, uuid.UUID, uuid.UUID]  # (bot, platform user, platform channel)
@@ -45,15 +46,11 @@ async def claim(
         }
         for e in reversed(events)  # the first delivery of a key in the batch wins
     }
-    ledger = table_of(ProcessedEvent)
-    statement = (
-        insert_for(db, ProcessedEvent)
-        .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        .returning(ledger.c.dedupe_key)
-    )
     ordered = [rows[key] for key in sorted(rows)]
-    inserted = (await db.execute(statement, ordered)).scalars().all()
-    claimed = {key: rows[key]["id"] for key in inserted}
+    inserted = await bulk.insert(
+        db, table_of(ProcessedEvent), ordered, conflict=["dedupe_key"], returning=["dedupe_key"]
+    )
+    claimed = {key: rows[key]["id"] for (key,) in inserted}
     earlier = set(rows) - set(claimed)
     if not earlier:
         return claimed, {}
@@ -66,7 +63,7 @@ async def claim(
 async def save_results(db: AsyncConnection, results: dict[uuid.UUID, dict[str, Any]]) -> None:
     """Keep each claimed event's answer, by ledger row id."""
     rows = [{"id": row_id, "result": result} for row_id, result in results.items()]
-    await update_many(db, ProcessedEvent, rows)
+    await bulk.update_by_id(db, table_of(ProcessedEvent), rows)
 
 
 async def upsert_users(
@@ -119,12 +116,15 @@ async def _upsert_keyed(
 ) -> dict[PlatformKey, uuid.UUID]:
     if not rows:
         return {}
-    columns = table_of(model).c
-    statement = upsert(db, model, ["platform", "external_id"], changed).returning(
-        columns.platform, columns.external_id, columns.id
+    written = await bulk.insert(
+        db,
+        table_of(model),
+        [rows[key] for key in sorted(rows)],
+        conflict=["platform", "external_id"],
+        update=changed,
+        returning=["platform", "external_id", "id"],
     )
-    result = await db.execute(statement, [rows[key] for key in sorted(rows)])
-    return {(platform, external): row_id for platform, external, row_id in result.all()}
+    return {(platform, external): row_id for platform, external, row_id in written}
 
 
 @dataclass
@@ -146,19 +146,16 @@ class SessionBook:
         self._closed: list[_OpenSession] = []
 
     async def load(self, db: AsyncConnection, keys: set[SessionKey]) -> None:
-        if not keys:
-            return
-        key_columns = tuple_(
-            UserSession.bot_id, UserSession.platform_user_id, UserSession.platform_channel_id
+        key_columns = ("bot_id", "platform_user_id", "platform_channel_id")
+        found = await bulk.select_matching(
+            db,
+            table_of(UserSession),
+            sorted(keys),
+            key_columns=key_columns,
+            returning=(*key_columns, "id", "last_activity_at"),
+            where="ended_at IS NULL",
         )
-        query = select(
-            UserSession.bot_id,
-            UserSession.platform_user_id,
-            UserSession.platform_channel_id,
-            UserSession.id,
-            UserSession.last_activity_at,
-        ).where(UserSession.ended_at.is_(None), key_columns.in_(sorted(keys)))
-        for bot_id, user_id, channel_id, row_id, last in await db.execute(query):
+        for bot_id, user_id, channel_id, row_id, last in found:
             self._open[(bot_id, user_id, channel_id)] = _OpenSession(row_id, last, False)
 
     def touch(self, key: SessionKey, at: datetime) -> uuid.UUID:
@@ -174,25 +171,24 @@ class SessionBook:
         self._new.append({"key": key, "session": opened, "started_at": at})
         return opened.id
 
-    async def flush(self, db: AsyncConnection) -> None:
+    async def flush(self, db: AsyncConnection, now: datetime) -> None:
+        sessions = table_of(UserSession)
         closed = [
             {"id": s.id, "ended_at": s.ended_at, "last_activity_at": s.last_activity_at}
             for s in self._closed
             if not s.is_new
         ]
-        await update_many(db, UserSession, closed)  # before the new ones: one open
-        new = [self._new_row(entry) for entry in self._new]
-        if new:
-            await db.execute(insert(table_of(UserSession)), new)
+        await bulk.update_by_id(db, sessions, _stamped(closed, now))  # first: one open at a time
+        await bulk.insert(db, sessions, [self._new_row(entry, now) for entry in self._new])
         touched = [
             {"id": s.id, "last_activity_at": s.last_activity_at}
             for s in self._open.values()
             if not s.is_new
         ]
-        await update_many(db, UserSession, touched)
+        await bulk.update_by_id(db, sessions, _stamped(touched, now))
 
     @staticmethod
-    def _new_row(entry: dict[str, Any]) -> dict[str, Any]:
+    def _new_row(entry: dict[str, Any], now: datetime) -> dict[str, Any]:
         bot_id, user_id, channel_id = entry["key"]
         opened: _OpenSession = entry["session"]
         return {
@@ -204,7 +200,13 @@ class SessionBook:
             "last_activity_at": opened.last_activity_at,
             "ended_at": opened.ended_at,
             "context": {},
+            "created_at": now,
+            "updated_at": now,
         }
+
+
+def _stamped(rows: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
+    return [{**row, "updated_at": now} for row in rows]
 
 
 async def insert_messages(
@@ -218,13 +220,10 @@ async def insert_messages(
         row.setdefault("id", new_id())
         row.setdefault("created_at", row["occurred_at"])
         row.setdefault("updated_at", row["occurred_at"])
-    statement = (
-        insert_for(db, Message)
-        .on_conflict_do_nothing(index_elements=["platform_channel_id", "external_id"])
-        .returning(table_of(Message).c.platform_channel_id, table_of(Message).c.external_id)
-    )
     rows.sort(key=lambda r: (str(r["platform_channel_id"]), r["external_id"]))
-    return {(channel, external) for channel, external in await db.execute(statement, rows)}
+    key = ["platform_channel_id", "external_id"]
+    inserted = await bulk.insert(db, table_of(Message), rows, conflict=key, returning=key)
+    return {(channel, external) for channel, external in inserted}
 
 
 async def edit_message(
@@ -251,10 +250,13 @@ async def sessions_of_events(
     db: AsyncConnection, event_ids: set[uuid.UUID]
 ) -> dict[uuid.UUID, uuid.UUID | None]:
     """The session of the inbound message each event recorded (to file the bot's reply in)."""
-    if not event_ids:
-        return {}
-    query = select(Message.event_id, Message.session_id).where(Message.event_id.in_(event_ids))
-    rows = await db.execute(query)
+    rows = await bulk.select_matching(
+        db,
+        table_of(Message),
+        [(event_id,) for event_id in sorted(event_ids)],
+        key_columns=["event_id"],
+        returning=["event_id", "session_id"],
+    )
     return {event_id: session_id for event_id, session_id in rows if event_id is not None}
 
 

@@ -134,7 +134,7 @@ class Recorder:
             session_id = book.touch(key, event.occurred_at)
             refs[event.id].session_id = session_id
             self.session_of_event.put(event.id, session_id)
-        await book.flush(db)
+        await book.flush(db, utcnow())
 
     def _session_key(self, event: Event, ref: _Refs) -> records.SessionKey | None:
         if ref.user_id is None:

@@ -1,0 +1,252 @@
+"""Set-based statements whose SQL text does not depend on the number of rows.
+
+A batch travels as one parameter per column: typed arrays expanded by `unnest` on
+PostgreSQL, one JSON document expanded by `json_each` on SQLite. Why:
+- Each statement is compiled once and, on PostgreSQL, prepared and planned once. A VALUES
+  list with one placeholder per value (SQLAlchemy's executemany) is a new statement for every
+  batch size, and asyncpg's statement cache then keeps preparing.
+- Rows cost no per-value bind processing in Python: asyncpg encodes the arrays in C, SQLite
+  parses the JSON in C. Values are converted once, into the formats SQLAlchemy's own column
+  types store, so the ORM reads these rows like any other.
+
+Statements run on the caller's connection, inside its transaction. Their SQL is built from
+table metadata and the callers' constants only; every value is a bound parameter.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any, cast
+
+import orjson
+from sqlalchemy import JSON, Column, DateTime, Table, Uuid, text
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Result
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import TextClause
+
+from store.base import UTCDateTime
+
+Convert = Callable[[Any], Any]
+_PG: Any = postgresql.dialect()  # type: ignore[no-untyped-call]
+_q = _PG.identifier_preparer.quote  # both dialects quote the same names (reserved words)
+
+
+@dataclass(frozen=True)
+class _Statement:
+    sql: TextClause
+    columns: tuple[str, ...]  # the parameter columns, in order
+    converters: tuple[Convert, ...]
+
+
+async def insert(
+    db: AsyncConnection,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    *,
+    conflict: Sequence[str] = (),
+    update: Sequence[str] = (),
+    returning: Sequence[str] = (),
+) -> Sequence[tuple[Any, ...]]:
+    """INSERT the rows (all with the same keys). With `conflict`: rows that collide on those
+    columns update the `update` columns, or are skipped when `update` is empty."""
+    if not rows:
+        return []
+    columns = tuple(rows[0])
+    statement = _insert(
+        db.dialect.name, table, columns, tuple(conflict), tuple(update), tuple(returning)
+    )
+    result = await db.execute(statement.sql, _params(db.dialect.name, statement, rows))
+    return _tuples(result) if returning else []
+
+
+async def update_by_id(db: AsyncConnection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """UPDATE each row's other columns where `id` matches (rows share their keys)."""
+    if not rows:
+        return
+    columns = ("id", *(key for key in rows[0] if key != "id"))
+    statement = _update(db.dialect.name, table, columns)
+    await db.execute(statement.sql, _params(db.dialect.name, statement, rows))
+
+
+async def select_matching(
+    db: AsyncConnection,
+    table: Table,
+    keys: Sequence[tuple[Any, ...]],
+    *,
+    key_columns: Sequence[str],
+    returning: Sequence[str],
+    where: str = "",
+) -> Sequence[tuple[Any, ...]]:
+    """The `returning` columns of rows whose `key_columns` equal one of `keys`, and that meet
+    the extra SQL condition `where` (a constant of the caller's, never user input)."""
+    if not keys:
+        return []
+    columns = tuple(key_columns)
+    statement = _select(db.dialect.name, table, columns, tuple(returning), where)
+    rows = [dict(zip(columns, key, strict=True)) for key in keys]
+    return _tuples(await db.execute(statement.sql, _params(db.dialect.name, statement, rows)))
+
+
+def _tuples(result: Result[Any]) -> Sequence[tuple[Any, ...]]:
+    return cast(Sequence[tuple[Any, ...]], result.all())  # rows unpack like tuples
+
+
+def _params(dialect: str, statement: _Statement, rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    pairs = tuple(zip(statement.columns, statement.converters, strict=True))
+    if dialect == "postgresql":
+        return {
+            f"p{i}": [convert(row[name]) for row in rows] for i, (name, convert) in enumerate(pairs)
+        }
+    matrix = [[convert(row[name]) for name, convert in pairs] for row in rows]
+    return {"rows": orjson.dumps(matrix).decode()}
+
+
+# -- statements, built once per shape -------------------------------------------------------
+
+
+@lru_cache(maxsize=128)
+def _insert(
+    dialect: str,
+    table: Table,
+    columns: tuple[str, ...],
+    conflict: tuple[str, ...],
+    update: tuple[str, ...],
+    returning: tuple[str, ...],
+) -> _Statement:
+    source = _source(dialect, table, columns)
+    into = f"INSERT INTO {_q(table.name)} ({_names(columns)})"
+    sql = f"{into} SELECT {source.select} FROM {source.rows}"
+    if dialect != "postgresql":
+        sql += " WHERE true"  # SQLite: tells its parser the upsert clause is not a join's ON
+    if conflict:
+        action = (
+            "DO UPDATE SET " + ", ".join(f"{_q(c)} = excluded.{_q(c)}" for c in update)
+            if update
+            else "DO NOTHING"
+        )
+        sql += f" ON CONFLICT ({_names(conflict)}) {action}"
+    if returning:
+        sql += f" RETURNING {_names(returning)}"
+    return _Statement(_typed(sql, table, returning), columns, source.converters)
+
+
+@lru_cache(maxsize=128)
+def _update(dialect: str, table: Table, columns: tuple[str, ...]) -> _Statement:
+    source = _source(dialect, table, columns)
+    changes = ", ".join(f"{_q(c)} = x.{_q(c)}" for c in columns if c != "id")
+    sql = (
+        f"UPDATE {_q(table.name)} SET {changes} FROM (SELECT {source.select} FROM {source.rows})"
+        f" AS x WHERE {_q(table.name)}.id = x.id"
+    )
+    return _Statement(text(sql), columns, source.converters)
+
+
+@lru_cache(maxsize=128)
+def _select(
+    dialect: str,
+    table: Table,
+    key_columns: tuple[str, ...],
+    returning: tuple[str, ...],
+    where: str,
+) -> _Statement:
+    source = _source(dialect, table, key_columns)
+    keys = ", ".join(f"{_q(table.name)}.{_q(c)}" for c in key_columns)
+    sql = (
+        f"SELECT {_names(returning)} FROM {_q(table.name)}"
+        f" WHERE ({keys}) IN (SELECT {source.select} FROM {source.rows})"
+    )
+    if where:
+        sql += f" AND ({where})"
+    return _Statement(_typed(sql, table, returning), key_columns, source.converters)
+
+
+@dataclass(frozen=True)
+class _Source:
+    select: str  # the select list producing the columns, in order
+    rows: str  # the FROM item
+    converters: tuple[Convert, ...]
+
+
+def _source(dialect: str, table: Table, columns: tuple[str, ...]) -> _Source:
+    kinds = [table.c[name] for name in columns]
+    if dialect == "postgresql":
+        arrays = ", ".join(f"CAST(:p{i} AS {_pg_array(c)})" for i, c in enumerate(kinds))
+        select = ", ".join(
+            f"CAST(x.{_q(c.name)} AS jsonb) AS {_q(c.name)}" if _is_json(c) else f"x.{_q(c.name)}"
+            for c in kinds
+        )
+        rows = f"unnest({arrays}) AS x({_names(columns)})"
+        return _Source(select, rows, tuple(_pg_converter(c) for c in kinds))
+    select = ", ".join(f"json_extract(value, '$[{i}]') AS {_q(c)}" for i, c in enumerate(columns))
+    return _Source(select, "json_each(:rows)", tuple(_sqlite_converter(c) for c in kinds))
+
+
+def _typed(sql: str, table: Table, returning: tuple[str, ...]) -> TextClause:
+    """Returned columns go through their column types (UUIDs, UTC timestamps, JSON)."""
+    statement = text(sql)
+    if returning:
+        return statement.columns(*(table.c[name] for name in returning))  # type: ignore[return-value]
+    return statement
+
+
+def _names(columns: Sequence[str]) -> str:
+    return ", ".join(_q(c) for c in columns)
+
+
+# -- values --------------------------------------------------------------------------------
+
+
+def _is_json(column: Column[Any]) -> bool:
+    return isinstance(column.type, JSON)
+
+
+def _pg_array(column: Column[Any]) -> str:
+    return "text[]" if _is_json(column) else f"{column.type.compile(dialect=_PG)}[]"
+
+
+def _pg_converter(column: Column[Any]) -> Convert:
+    if _is_json(column):
+        return _json_text
+    if isinstance(column.type, UTCDateTime):
+        return _aware
+    return _same
+
+
+def _sqlite_converter(column: Column[Any]) -> Convert:
+    if _is_json(column):
+        return _json_text
+    if isinstance(column.type, Uuid):
+        return _uuid_hex
+    if isinstance(column.type, UTCDateTime | DateTime):
+        return _sqlite_datetime
+    return _same
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _json_text(value: Any) -> str | None:
+    return None if value is None else orjson.dumps(value).decode()
+
+
+def _uuid_hex(value: uuid.UUID | None) -> str | None:
+    return None if value is None else value.hex
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        raise ValueError("naive datetime: botgate stores aware UTC timestamps only")
+    return value
+
+
+def _sqlite_datetime(value: datetime | None) -> str | None:
+    """SQLAlchemy's storage format for SQLite: "2026-11-22 12:00:00.000000", in UTC."""
+    if value is None:
+        return None
+    return _aware(value).astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")  # type: ignore[union-attr]

@@ -1,0 +1,204 @@
+"""store.bulk: rows written and read set-based, on SQLite and PostgreSQL, in the formats the
+ORM reads, with SQL that does not change with the number of rows."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from sqlalchemy import event, select
+
+from gateway.config import DatabaseConfig
+from gateway.crypto import Vault, generate_key
+from gateway.ids import new_id
+from store import bots as bot_records
+from store import bulk
+from store.database import Database
+from store.models import Message, PlatformChannel, PlatformUser, ProcessedEvent, UserSession
+from store.upsert import table_of
+from tests.support.pipeline import generic_bot, make_settings
+
+PARIS = timezone(timedelta(hours=1))
+AT = datetime(2026, 11, 22, 13, 30, 15, 123456, tzinfo=PARIS)  # 12:30:15.123456 UTC
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    database = Database(DatabaseConfig(url=database_url))
+    await database.migrate()
+    yield database
+    await database.close()
+
+
+async def _bot_id(db: Database) -> uuid.UUID:
+    settings = make_settings(db.url, "memory://", bots=[generic_bot("helpdesk")])
+    async with db.transaction() as session:
+        return (await bot_records.sync_bots(session, settings, Vault(generate_key())))["helpdesk"]
+
+
+def _channel(external: str, name: str | None = None) -> dict[str, Any]:
+    row = {"id": new_id(), "platform": "generic", "external_id": external, "type": "group"}
+    return {**row, "name": name, "created_at": AT, "updated_at": AT}
+
+
+async def test_rows_written_in_bulk_read_back_through_the_orm(db: Database) -> None:
+    channel, user = _channel("room", "Room"), new_id()
+    message = {
+        "id": new_id(),
+        "direction": "in",
+        "external_id": "m-1",
+        "platform_channel_id": channel["id"],
+        "platform_user_id": user,
+        "session_id": None,
+        "bot_id": None,
+        "event_id": new_id(),
+        "text": 'héllo "quoted" \' \\ 🙂',
+        "thread_id": None,
+        "reply_to_id": None,
+        "attachments": [{"kind": "photo", "size": 3}],
+        "occurred_at": AT,
+        "created_at": AT,
+        "updated_at": AT,
+    }
+    person = {
+        "id": user,
+        "platform": "generic",
+        "external_id": "alice",
+        "name": "Alice",
+        "display_name": None,
+        "is_bot": True,
+        "locale": None,
+        "last_seen_at": AT,
+        "created_at": AT,
+        "updated_at": AT,
+    }
+    async with db.begin() as connection:
+        await bulk.insert(connection, table_of(PlatformChannel), [channel])
+        await bulk.insert(connection, table_of(PlatformUser), [person])
+        await bulk.insert(connection, table_of(Message), [message])
+    async with db.transaction() as session:
+        stored = (await session.execute(select(Message))).scalar_one()
+        alice = (await session.execute(select(PlatformUser))).scalar_one()
+    assert stored.id == message["id"]
+    assert stored.event_id == message["event_id"]
+    assert stored.platform_channel_id == channel["id"]
+    assert stored.platform_user_id == user
+    assert stored.text == message["text"]
+    assert stored.attachments == [{"kind": "photo", "size": 3}]
+    assert stored.occurred_at == AT
+    assert stored.occurred_at.utcoffset() == timedelta(0)
+    assert stored.session_id is None
+    assert stored.edited_at is None
+    assert alice.is_bot is True
+    assert alice.last_seen_at == AT
+
+
+async def test_conflicts_update_the_named_columns_or_skip_the_row(db: Database) -> None:
+    table, key = table_of(PlatformChannel), ["platform", "external_id"]
+    first = [_channel("a", "A"), _channel("b", "B")]
+    async with db.begin() as connection:
+        await bulk.insert(connection, table, first)
+        updated = await bulk.insert(
+            connection,
+            table,
+            [_channel("a", "A2"), _channel("c", "C")],
+            conflict=key,
+            update=["name"],
+            returning=["external_id", "id"],
+        )
+        skipped = await bulk.insert(
+            connection,
+            table,
+            [_channel("b", "B2"), _channel("d", "D")],
+            conflict=key,
+            returning=["external_id"],
+        )
+    ids = dict(updated)
+    assert ids["a"] == first[0]["id"]  # the existing row, with its id
+    assert [external for (external,) in skipped] == ["d"]
+    async with db.transaction() as session:
+        names = dict((await session.execute(select(table.c.external_id, table.c.name))).all())
+    assert names == {"a": "A2", "b": "B", "c": "C", "d": "D"}
+
+
+async def test_update_by_id_and_select_matching(db: Database) -> None:
+    bot_id = await _bot_id(db)
+    channel, user = _channel("room"), new_id()
+    sessions = table_of(UserSession)
+    rows = [
+        {
+            "id": new_id(),
+            "bot_id": bot_id,
+            "platform_user_id": user,
+            "platform_channel_id": channel["id"],
+            "started_at": AT,
+            "last_activity_at": AT,
+            "ended_at": ended,
+            "context": {},
+            "created_at": AT,
+            "updated_at": AT,
+        }
+        for ended in (AT, None)
+    ]
+    later = AT + timedelta(minutes=5)
+    async with db.begin() as connection:
+        await bulk.insert(connection, table_of(PlatformChannel), [channel])
+        await bulk.insert(
+            connection,
+            table_of(PlatformUser),
+            [{"id": user, "platform": "generic", "external_id": "bob", "created_at": AT,
+              "updated_at": AT, "last_seen_at": AT, "is_bot": False}],
+        )  # fmt: skip
+        await bulk.insert(connection, sessions, rows)
+        await bulk.update_by_id(
+            connection, sessions, [{"id": rows[1]["id"], "last_activity_at": later}]
+        )
+        found = await bulk.select_matching(
+            connection,
+            sessions,
+            [(bot_id, user, channel["id"]), (bot_id, new_id(), channel["id"])],
+            key_columns=["bot_id", "platform_user_id", "platform_channel_id"],
+            returning=["id", "last_activity_at"],
+            where="ended_at IS NULL",
+        )
+    assert [tuple(row) for row in found] == [(rows[1]["id"], later)]
+
+
+async def test_one_statement_text_whatever_the_number_of_rows(db: Database) -> None:
+    seen: set[str] = set()
+
+    def remember(*args: Any) -> None:
+        seen.add(args[2])
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", remember)
+    table = table_of(ProcessedEvent)
+    for size in (1, 3, 40):
+        rows = [
+            {
+                "id": new_id(),
+                "dedupe_key": f"k-{size}-{n}",
+                "event_id": new_id(),
+                "event_type": "message.created",
+                "platform": "generic",
+                "bot": "helpdesk",
+                "processed_at": AT,
+                "result": {"n": n},
+            }
+            for n in range(size)
+        ]
+        async with db.begin() as connection:
+            claimed = await bulk.insert(
+                connection, table, rows, conflict=["dedupe_key"], returning=["dedupe_key"]
+            )
+        assert len(claimed) == size
+    assert len(seen) == 1
+
+
+async def test_naive_timestamps_are_refused(db: Database) -> None:
+    row = _channel("x") | {"created_at": datetime(2026, 1, 1)}
+    async with db.begin() as connection:
+        with pytest.raises(ValueError, match="naive datetime"):
+            await bulk.insert(connection, table_of(PlatformChannel), [row])
