@@ -20,16 +20,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import orjson
 from sqlalchemy import JSON, Column, DateTime, Table, Uuid, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Result
-from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import TextClause
 
 from store.base import UTCDateTime
+
+if TYPE_CHECKING:
+    from store.database import CoreConnection
 
 Convert = Callable[[Any], Any]
 _PG: Any = postgresql.dialect()  # type: ignore[no-untyped-call]
@@ -44,7 +46,7 @@ class _Statement:
 
 
 async def insert(
-    db: AsyncConnection,
+    db: CoreConnection,
     table: Table,
     rows: Sequence[dict[str, Any]],
     *,
@@ -64,7 +66,7 @@ async def insert(
     return _tuples(result) if returning else []
 
 
-async def update_by_id(db: AsyncConnection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+async def update_by_id(db: CoreConnection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
     """UPDATE each row's other columns where `id` matches (rows share their keys)."""
     if not rows:
         return
@@ -74,7 +76,7 @@ async def update_by_id(db: AsyncConnection, table: Table, rows: Sequence[dict[st
 
 
 async def select_matching(
-    db: AsyncConnection,
+    db: CoreConnection,
     table: Table,
     keys: Sequence[tuple[Any, ...]],
     *,

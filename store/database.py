@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -12,7 +13,27 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from gateway.config import DatabaseConfig
 from gateway.errors import StoreUnavailable
 from store import migrate
-from store.engine import create_engine, display_url, sessionmaker
+from store.engine import create_engine, display_url, is_sqlite, sessionmaker, sqlite_pragmas
+from store.threaded import InlineConnection, ThreadedConnection, ThreadedEngine
+
+T = TypeVar("T")
+P = ParamSpec("P")
+
+# What the core writes through: an async connection; on SQLite the threaded one, and inside
+# `complete` the inline one.
+CoreConnection = AsyncConnection | ThreadedConnection | InlineConnection
+
+
+async def complete(
+    db: CoreConnection,
+    work: Callable[Concatenate[CoreConnection, P], Coroutine[Any, Any, T]],
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> T:
+    """Database-only `work(db, ...)`: on SQLite in one hand-off to its thread, else awaited."""
+    if isinstance(db, ThreadedConnection):
+        return await db.complete(work, *args, **kwargs)
+    return await work(db, *args, **kwargs)
 
 
 class Database:
@@ -21,6 +42,9 @@ class Database:
         self.url_for_display = display_url(config.url)
         self.engine = create_engine(config)
         self._sessions = sessionmaker(self.engine)
+        self._core_engine = (
+            ThreadedEngine(config.url, sqlite_pragmas) if is_sqlite(config.url) else None
+        )
 
     @property
     def dialect(self) -> str:
@@ -33,8 +57,13 @@ class Database:
             yield session
 
     @asynccontextmanager
-    async def begin(self) -> AsyncIterator[AsyncConnection]:
-        """A Core transaction, without the ORM's bookkeeping: the core's hot path."""
+    async def begin(self) -> AsyncIterator[CoreConnection]:
+        """A Core transaction, without the ORM's bookkeeping: the core's hot path. On SQLite it
+        runs on a thread of its own (store/threaded.py)."""
+        if self._core_engine is not None:
+            async with self._core_engine.begin() as threaded:
+                yield threaded
+            return
         async with self.engine.begin() as connection:
             yield connection
 
@@ -55,3 +84,5 @@ class Database:
 
     async def close(self) -> None:
         await self.engine.dispose()
+        if self._core_engine is not None:
+            await self._core_engine.dispose()

@@ -19,7 +19,7 @@ def is_sqlite(url: str) -> bool:
 def create_engine(config: DatabaseConfig) -> AsyncEngine:
     if is_sqlite(config.url):
         engine = create_async_engine(config.url, echo=config.echo, connect_args={"timeout": 30})
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "connect", sqlite_pragmas)
         return engine
     return create_async_engine(
         config.url,
@@ -31,7 +31,7 @@ def create_engine(config: DatabaseConfig) -> AsyncEngine:
     )
 
 
-def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
+def sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
     # WAL lets readers (health checks, admin API) run beside the core's writes;
     # foreign keys are off by default in SQLite.
     cursor: Any = dbapi_connection.cursor()

@@ -13,10 +13,9 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.events import ChannelRef, Event, UserRef
 from gateway.ids import new_id
@@ -24,12 +23,15 @@ from store import bulk
 from store.models import Click, Message, PlatformChannel, PlatformUser, ProcessedEvent, UserSession
 from store.upsert import table_of
 
+if TYPE_CHECKING:
+    from store.database import CoreConnection
+
 PlatformKey = tuple[str, str]  # (platform, external id)
 SessionKey = tuple[uuid.UUID, uuid.UUID, uuid.UUID]  # (bot, platform user, platform channel)
 
 
 async def claim(
-    db: AsyncConnection, events: Sequence[Event], now: datetime
+    db: CoreConnection, events: Sequence[Event], now: datetime
 ) -> tuple[dict[str, uuid.UUID], dict[str, dict[str, Any]]]:
     """Enter the events in the ledger. Returns the keys claimed now (with their ledger row
     ids), and the stored result of every key that was claimed before."""
@@ -60,14 +62,14 @@ async def claim(
     return claimed, {key: result for key, result in (await db.execute(query)).all()}
 
 
-async def save_results(db: AsyncConnection, results: dict[uuid.UUID, dict[str, Any]]) -> None:
+async def save_results(db: CoreConnection, results: dict[uuid.UUID, dict[str, Any]]) -> None:
     """Keep each claimed event's answer, by ledger row id."""
     rows = [{"id": row_id, "result": result} for row_id, result in results.items()]
     await bulk.update_by_id(db, table_of(ProcessedEvent), rows)
 
 
 async def upsert_users(
-    db: AsyncConnection, users: Iterable[tuple[str, UserRef, datetime]]
+    db: CoreConnection, users: Iterable[tuple[str, UserRef, datetime]]
 ) -> dict[PlatformKey, uuid.UUID]:
     """Insert or refresh platform users; the last sighting of each in the batch wins."""
     rows: dict[PlatformKey, dict[str, Any]] = {}
@@ -89,7 +91,7 @@ async def upsert_users(
 
 
 async def upsert_channels(
-    db: AsyncConnection, channels: Iterable[tuple[str, ChannelRef, bool]], now: datetime
+    db: CoreConnection, channels: Iterable[tuple[str, ChannelRef, bool]], now: datetime
 ) -> dict[PlatformKey, uuid.UUID]:
     """`authoritative` channels (from inbound events) set type and name; the bot's own sends
     do not know them, so they only make sure the row exists."""
@@ -112,7 +114,7 @@ async def upsert_channels(
 
 
 async def _upsert_keyed(
-    db: AsyncConnection, model: Any, rows: dict[PlatformKey, dict[str, Any]], changed: list[str]
+    db: CoreConnection, model: Any, rows: dict[PlatformKey, dict[str, Any]], changed: list[str]
 ) -> dict[PlatformKey, uuid.UUID]:
     if not rows:
         return {}
@@ -145,7 +147,7 @@ class SessionBook:
         self._new: list[dict[str, Any]] = []
         self._closed: list[_OpenSession] = []
 
-    async def load(self, db: AsyncConnection, keys: set[SessionKey]) -> None:
+    async def load(self, db: CoreConnection, keys: set[SessionKey]) -> None:
         key_columns = ("bot_id", "platform_user_id", "platform_channel_id")
         found = await bulk.select_matching(
             db,
@@ -171,7 +173,7 @@ class SessionBook:
         self._new.append({"key": key, "session": opened, "started_at": at})
         return opened.id
 
-    async def flush(self, db: AsyncConnection, now: datetime) -> None:
+    async def flush(self, db: CoreConnection, now: datetime) -> None:
         sessions = table_of(UserSession)
         closed = [
             {"id": s.id, "ended_at": s.ended_at, "last_activity_at": s.last_activity_at}
@@ -210,7 +212,7 @@ def _stamped(rows: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
 
 
 async def insert_messages(
-    db: AsyncConnection, rows: list[dict[str, Any]]
+    db: CoreConnection, rows: list[dict[str, Any]]
 ) -> set[tuple[uuid.UUID, str]]:
     """One row per platform message: a second insert of the same message is ignored.
     Returns the (channel, external id) of the rows inserted now."""
@@ -227,7 +229,7 @@ async def insert_messages(
 
 
 async def edit_message(
-    db: AsyncConnection, channel_id: uuid.UUID, external_id: str, text: str, at: datetime
+    db: CoreConnection, channel_id: uuid.UUID, external_id: str, text: str, at: datetime
 ) -> None:
     await db.execute(
         update(Message)
@@ -237,7 +239,7 @@ async def edit_message(
 
 
 async def mark_deleted(
-    db: AsyncConnection, channel_id: uuid.UUID, external_id: str, at: datetime
+    db: CoreConnection, channel_id: uuid.UUID, external_id: str, at: datetime
 ) -> None:
     await db.execute(
         update(Message)
@@ -247,7 +249,7 @@ async def mark_deleted(
 
 
 async def sessions_of_events(
-    db: AsyncConnection, event_ids: set[uuid.UUID]
+    db: CoreConnection, event_ids: set[uuid.UUID]
 ) -> dict[uuid.UUID, uuid.UUID | None]:
     """The session of the inbound message each event recorded (to file the bot's reply in)."""
     rows = await bulk.select_matching(
@@ -261,7 +263,7 @@ async def sessions_of_events(
 
 
 async def latest_session_in_channel(
-    db: AsyncConnection, bot_id: uuid.UUID, channel_id: uuid.UUID
+    db: CoreConnection, bot_id: uuid.UUID, channel_id: uuid.UUID
 ) -> uuid.UUID | None:
     query = (
         select(UserSession.id)
@@ -276,6 +278,6 @@ async def latest_session_in_channel(
     return (await db.execute(query)).scalar_one_or_none()
 
 
-async def insert_clicks(db: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+async def insert_clicks(db: CoreConnection, rows: list[dict[str, Any]]) -> None:
     if rows:
         await db.execute(insert(table_of(Click)), [{"id": new_id(), **row} for row in rows])

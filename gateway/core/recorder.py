@@ -11,14 +11,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from gateway.config import Settings
 from gateway.core.cache import BoundedCache
 from gateway.core.dispatch import Dispatcher, should_answer, to_actions
 from gateway.core.tools import ToolContext
 from gateway.events import Action, Event, utcnow
 from store import records
+from store.database import CoreConnection, complete
 
 INBOUND_MESSAGE_TYPES = frozenset({"message.created", "command.invoked"})
 OUTBOUND = "message.sent"  # the bot's own message: no speaker, no say over the channel
@@ -63,15 +62,27 @@ class Recorder:
         self.channel_ids.clear()
         self.session_of_event.clear()
 
-    async def record(
-        self, db: AsyncConnection, batch: Sequence[tuple[Event, int]]
-    ) -> list[Outcome]:
+    async def record(self, db: CoreConnection, batch: Sequence[tuple[Event, int]]) -> list[Outcome]:
         """De-duplicate, record, dispatch; one Outcome per (event, delivery attempt), in order.
 
         A redelivered duplicate (attempt > 1: we may have stopped before publishing) publishes
         the stored answer again; a platform's duplicate (attempt 1) publishes nothing."""
+        outcomes, fresh, refs = await complete(db, self._write, batch)
+        await self._answer_all(db, fresh, refs)
+        first_of = {outcome.event.dedupe_key: outcome for outcome in fresh}
+        for outcome in outcomes:
+            if outcome.duplicate and outcome.event.dedupe_key in first_of:
+                outcome.replies = first_of[outcome.event.dedupe_key].replies
+        return outcomes
+
+    async def _write(
+        self, db: CoreConnection, batch: Sequence[tuple[Event, int]]
+    ) -> tuple[list[Outcome], list[Outcome], dict[uuid.UUID, _Refs]]:
+        """The database-only part: ledger, people, channels, sessions, messages."""
         claimed, earlier = await records.claim(db, [event for event, _ in batch], utcnow())
-        outcomes, fresh, first_of = [], [], {}
+        outcomes: list[Outcome] = []
+        fresh: list[Outcome] = []
+        first_of: dict[str, Outcome] = {}
         for event, attempt in batch:
             key = event.dedupe_key
             if key in claimed and key not in first_of:
@@ -81,18 +92,14 @@ class Recorder:
             else:
                 outcomes.append(self._duplicate(event, attempt, earlier.get(key)))
         refs = await self._store(db, [outcome.event for outcome in fresh])
-        await self._answer_all(db, fresh, refs)
-        for outcome in outcomes:
-            if outcome.duplicate and outcome.event.dedupe_key in first_of:
-                outcome.replies = first_of[outcome.event.dedupe_key].replies
-        return outcomes
+        return outcomes, fresh, refs
 
     @staticmethod
     def _duplicate(event: Event, attempt: int, result: dict[str, Any] | None) -> Outcome:
         stored = [Action.model_validate(a) for a in (result or {}).get("actions", [])]
         return Outcome(event, None, True, stored if attempt > 1 else [], stored)
 
-    async def _store(self, db: AsyncConnection, events: list[Event]) -> dict[uuid.UUID, _Refs]:
+    async def _store(self, db: CoreConnection, events: list[Event]) -> dict[uuid.UUID, _Refs]:
         channels = await self._channels(db, events)
         speakers = [(e, e.user) for e in events if e.user is not None and e.type != OUTBOUND]
         users = await records.upsert_users(
@@ -106,7 +113,7 @@ class Recorder:
         return refs
 
     async def _channels(
-        self, db: AsyncConnection, events: list[Event]
+        self, db: CoreConnection, events: list[Event]
     ) -> dict[records.PlatformKey, uuid.UUID]:
         """Inbound events state their channel (upserted); the bot's sends only need its id."""
         known: dict[records.PlatformKey, uuid.UUID] = {}
@@ -124,7 +131,7 @@ class Recorder:
         return known | written
 
     async def _open_sessions(
-        self, db: AsyncConnection, events: list[Event], refs: dict[uuid.UUID, _Refs]
+        self, db: CoreConnection, events: list[Event], refs: dict[uuid.UUID, _Refs]
     ) -> None:
         book = records.SessionBook(self.settings.sessions.idle_timeout)
         wanted = [(e, self._session_key(e, refs[e.id])) for e in events if e.type in SESSION_TYPES]
@@ -142,7 +149,7 @@ class Recorder:
         return (self.bot_ids[event.bot], ref.user_id, ref.channel_id)
 
     async def _store_messages(
-        self, db: AsyncConnection, events: list[Event], refs: dict[uuid.UUID, _Refs]
+        self, db: CoreConnection, events: list[Event], refs: dict[uuid.UUID, _Refs]
     ) -> None:
         await self._file_replies(db, [e for e in events if e.type == OUTBOUND], refs)
         rows = [
@@ -169,7 +176,7 @@ class Recorder:
                 inserted.discard(key)  # later events of the batch with this message are repeats
 
     async def _file_replies(
-        self, db: AsyncConnection, sent: list[Event], refs: dict[uuid.UUID, _Refs]
+        self, db: CoreConnection, sent: list[Event], refs: dict[uuid.UUID, _Refs]
     ) -> None:
         """File each of the bot's own messages in the session of the message it answers."""
         answered = {e.message.in_reply_to for e in sent if e.message and e.message.in_reply_to}
@@ -191,7 +198,7 @@ class Recorder:
                 ref.session_id = latest[key]
 
     @staticmethod
-    async def _apply_change(db: AsyncConnection, event: Event, ref: _Refs) -> None:
+    async def _apply_change(db: CoreConnection, event: Event, ref: _Refs) -> None:
         message = event.message
         if message is None:
             return
@@ -232,7 +239,7 @@ class Recorder:
         }
 
     async def _answer_all(
-        self, db: AsyncConnection, fresh: list[Outcome], refs: dict[uuid.UUID, _Refs]
+        self, db: CoreConnection, fresh: list[Outcome], refs: dict[uuid.UUID, _Refs]
     ) -> None:
         results = {}
         for outcome in fresh:
@@ -244,7 +251,7 @@ class Recorder:
                 results[outcome.ledger_id] = {"actions": dumped}
         await records.save_results(db, results)
 
-    async def _answer(self, db: AsyncConnection, event: Event, ref: _Refs) -> list[Action]:
+    async def _answer(self, db: CoreConnection, event: Event, ref: _Refs) -> list[Action]:
         bot, tools = self._bots[event.bot], self._tools[event.bot]
         context = ToolContext(event, bot, self.bot_ids[event.bot], ref.session_id, db, tools)
         return to_actions(event, await self.dispatcher.replies(context))

@@ -6,10 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from gateway.config import BotConfig
 from gateway.events import Event
+from store.database import CoreConnection
 
 
 @dataclass(frozen=True)
@@ -26,7 +25,7 @@ class ToolContext:
     bot: BotConfig
     bot_id: object
     session_id: object
-    db: AsyncConnection
+    db: CoreConnection
     tools: Mapping[str, Tool] = field(default_factory=dict)
 
 

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import Engine, event, select
 
 from gateway.config import DatabaseConfig
 from gateway.crypto import Vault, generate_key
@@ -173,7 +173,7 @@ async def test_one_statement_text_whatever_the_number_of_rows(db: Database) -> N
     def remember(*args: Any) -> None:
         seen.add(args[2])
 
-    event.listen(db.engine.sync_engine, "before_cursor_execute", remember)
+    event.listen(Engine, "before_cursor_execute", remember)  # any engine: SQLite's core has its own
     table = table_of(ProcessedEvent)
     for size in (1, 3, 40):
         rows = [
@@ -194,6 +194,7 @@ async def test_one_statement_text_whatever_the_number_of_rows(db: Database) -> N
                 connection, table, rows, conflict=["dedupe_key"], returning=["dedupe_key"]
             )
         assert len(claimed) == size
+    event.remove(Engine, "before_cursor_execute", remember)
     assert len(seen) == 1
 
 
