@@ -98,7 +98,7 @@ class ActionRunner:
 
     async def handle(self, adapter: Adapter, delivery: Delivery) -> None:
         try:
-            action = decode_action(delivery.message.body)
+            action = decode_action(delivery.message.body, delivery.message.model)
         except PermanentError as exc:
             await dead_letter_now(delivery, str(exc))
             return

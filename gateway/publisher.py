@@ -13,7 +13,13 @@ def event_message(
 ) -> Message:
     headers = {HEADER_TRACEPARENT: traceparent or new_traceparent()}
     return Message(
-        EVENTS_EXCHANGE, event.routing_key, encode(event), str(event.id), headers, reply_to
+        EVENTS_EXCHANGE,
+        event.routing_key,
+        encode(event),
+        str(event.id),
+        headers,
+        reply_to,
+        model=event,
     )
 
 

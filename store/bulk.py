@@ -247,6 +247,7 @@ def _aware(value: datetime | None) -> datetime | None:
     return value
 
 
+@lru_cache(maxsize=4096)  # a batch repeats its timestamps (received, created, updated)
 def _sqlite_datetime(value: datetime | None) -> str | None:
     """SQLAlchemy's storage format for SQLite: "2026-11-22 12:00:00.000000", in UTC."""
     if value is None:

@@ -36,6 +36,20 @@ async def complete(
     return await work(db, *args, **kwargs)
 
 
+async def before_commit(
+    db: CoreConnection,
+    work: Callable[Concatenate[CoreConnection, P], Coroutine[Any, Any, None]],
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> None:
+    """The transaction's last database-only work: on SQLite it goes to the thread with the
+    commit (one hand-off for both); elsewhere it runs now."""
+    if isinstance(db, ThreadedConnection):
+        db.before_commit.append(lambda connection: work(connection, *args, **kwargs))
+        return
+    await work(db, *args, **kwargs)
+
+
 class Database:
     def __init__(self, config: DatabaseConfig) -> None:
         self.url = config.url

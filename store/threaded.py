@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any, Concatenate, ParamSpec, TypeVar
@@ -29,11 +29,6 @@ T = TypeVar("T")
 P = ParamSpec("P")
 
 
-def _buffered(connection: Connection, statement: Executable, parameters: Any) -> Result[*TupleAny]:
-    result = connection.execute(statement, parameters)
-    return result.freeze()() if result.returns_rows else result
-
-
 class InlineConnection:
     """The connection as seen from code already running on the database thread."""
 
@@ -45,7 +40,7 @@ class InlineConnection:
         return self._connection.dialect
 
     async def execute(self, statement: Executable, parameters: Any = None) -> Result[*TupleAny]:
-        return _buffered(self._connection, statement, parameters)
+        return self._connection.execute(statement, parameters)  # read here, on the thread
 
 
 class ThreadedConnection:
@@ -53,6 +48,7 @@ class ThreadedConnection:
 
     def __init__(self, engine: ThreadedEngine) -> None:
         self._engine = engine
+        self.before_commit: list[Callable[[InlineConnection], Coroutine[Any, Any, None]]] = []
 
     @property
     def dialect(self) -> Dialect:
@@ -90,17 +86,21 @@ class ThreadedEngine:
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[ThreadedConnection]:
         """A transaction: begun by its first statement, committed when the block ends."""
+        connection = ThreadedConnection(self)
         try:
-            yield ThreadedConnection(self)
+            yield connection
         except BaseException:
-            await self.run(self._end, commit=False)
+            with contextlib.suppress(Exception):  # the block's own error is the one to report
+                await self.run(self._end, commit=False)
             raise
-        await self.run(self._end, commit=True)
+        await self.run(self._end, commit=True, last=connection.before_commit)
 
     # -- on the thread -------------------------------------------------------------------------
 
     def execute_now(self, statement: Executable, parameters: Any) -> Result[*TupleAny]:
-        return _buffered(self._current(), statement, parameters)
+        result = self._current().execute(statement, parameters)
+        # The rows are read here: the cursor belongs to this thread.
+        return result.freeze()() if result.returns_rows else result
 
     def complete_now(
         self,
@@ -122,17 +122,29 @@ class ThreadedEngine:
             self._connection = self._engine.connect()
         return self._connection
 
-    def _end(self, *, commit: bool) -> None:
-        connection = self._connection
-        if connection is None or not connection.in_transaction():
-            return
+    def _end(
+        self,
+        *,
+        commit: bool,
+        last: Sequence[Callable[[InlineConnection], Coroutine[Any, Any, None]]] = (),
+    ) -> None:
+        """Commit, after the transaction's `last` work; or roll back."""
         try:
-            connection.commit() if commit else connection.rollback()
+            for work in last if commit else ():
+                self.complete_now(work)
+            connection = self._connection
+            if connection is not None and connection.in_transaction():
+                connection.commit() if commit else connection.rollback()
         except BaseException:
-            self._connection = None  # its state is unknown: a new one next time
+            self._discard()
+            raise
+
+    def _discard(self) -> None:
+        """Drop a connection in an unknown state (closing it rolls back what is open)."""
+        connection, self._connection = self._connection, None
+        if connection is not None:
             with contextlib.suppress(Exception):
                 connection.close()
-            raise
 
     def _dispose(self) -> None:
         if self._connection is not None:

@@ -28,6 +28,9 @@ class Message:
     headers: Mapping[str, str] = field(default_factory=dict)
     reply_to: str | None = None
     content_type: str = "application/json"
+    # The publisher's own validated model of `body`, if it has one. An in-process consumer
+    # takes it rather than parse the body again; it never crosses a network bus.
+    model: object | None = field(default=None, compare=False, repr=False)
 
 
 class Delivery(Protocol):

@@ -44,6 +44,8 @@ class MemoryBroker:
         self.queues: dict[str, _Queue] = {}
         self.exchanges: set[str] = set(EXCHANGES)
         self.refuse_publishes = False  # simulates a broker that cannot confirm
+        # (exchange, routing key) -> the bound queues' names; dropped when bindings change
+        self._routes: dict[tuple[str, str], list[str]] = {}
 
     @classmethod
     def named(cls, name: str) -> MemoryBroker:
@@ -60,22 +62,38 @@ class MemoryBroker:
         elif set(spec.bindings) - set(queue.spec.bindings):
             merged = tuple(dict.fromkeys(queue.spec.bindings + spec.bindings))
             queue.spec = replace(queue.spec, bindings=merged)
+        self._routes.clear()
+
+    def remove(self, name: str) -> None:
+        self.queues.pop(name, None)
+        self._routes.clear()
 
     def route(self, message: Message) -> None:
-        if message.exchange == DEFAULT_EXCHANGE:
-            targets = [q for q in (self.queues.get(message.routing_key),) if q]
-        else:
-            targets = [
-                queue
-                for queue in self.queues.values()
-                if any(
-                    b.exchange == message.exchange and topic_matches(b.pattern, message.routing_key)
-                    for b in queue.spec.bindings
-                )
-            ]
-        for queue in targets:
+        for name in self._bound(message.exchange, message.routing_key):
+            queue = self.queues[name]
             queue.ready.append((message, 1))
             self.dispatch(queue)
+
+    def _bound(self, exchange: str, routing_key: str) -> list[str]:
+        """The queues a message goes to; topic matching is done once per routing key."""
+        key = (exchange, routing_key)
+        names = self._routes.get(key)
+        if names is None:
+            if exchange == DEFAULT_EXCHANGE:
+                names = [routing_key] if routing_key in self.queues else []
+            else:
+                names = [
+                    name
+                    for name, queue in self.queues.items()
+                    if any(
+                        b.exchange == exchange and topic_matches(b.pattern, routing_key)
+                        for b in queue.spec.bindings
+                    )
+                ]
+            if len(self._routes) > 10_000:  # routing keys are few; never let it grow unbounded
+                self._routes.clear()
+            self._routes[key] = names
+        return names
 
     def requeue(self, queue: _Queue, message: Message, attempt: int) -> None:
         queue.ready.appendleft((message, _next_attempt(queue.spec, attempt)))
@@ -222,7 +240,7 @@ class MemoryBus:
             task.cancel()
         self._consumers.clear()
         for name in self._exclusive:  # exclusive queues die with their connection
-            self.broker.queues.pop(name, None)
+            self.broker.remove(name)
         self._exclusive.clear()
         self._broker = None
 
@@ -240,7 +258,7 @@ class MemoryBus:
             self._exclusive.add(spec.name)
 
     async def delete_queue(self, name: str) -> None:
-        self.broker.queues.pop(name, None)
+        self.broker.remove(name)
 
     async def consume(self, queue: str, handler: Handler, *, prefetch: int) -> _MemorySubscription:
         broker = self.broker

@@ -67,6 +67,8 @@ class CoreConsumer:
         self.bus, self.db, self.settings, self.metrics = bus, db, settings, metrics
         self.recorder = Recorder(settings, dispatcher or Dispatcher(settings.core), bot_ids)
         self._inbox: asyncio.Queue[Delivery] = asyncio.Queue()
+        self._arrived = asyncio.Event()  # set by each delivery into the inbox
+        self._filled = asyncio.Event()  # set when a full batch is waiting in the inbox
         self._subscription: Subscription | None = None
         self._loop: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
@@ -102,7 +104,10 @@ class CoreConsumer:
             await self._inbox.get_nowait().reject(requeue=True)
 
     async def _inbox_put(self, delivery: Delivery) -> None:
-        await self._inbox.put(delivery)
+        self._inbox.put_nowait(delivery)  # unbounded: the bus's prefetch bounds it
+        self._arrived.set()
+        if self._inbox.qsize() >= self.settings.core.batch_size:
+            self._filled.set()
 
     async def _run(self) -> None:
         while not self._stopping.is_set():
@@ -111,23 +116,20 @@ class CoreConsumer:
                 await self.process(batch)
 
     async def _next_batch(self) -> list[Delivery]:
-        try:
-            first = await asyncio.wait_for(self._inbox.get(), 0.2)
-        except TimeoutError:
-            return []
-        batch = [first]
-        deadline = time.monotonic() + self.settings.core.batch_wait.total_seconds()
-        while len(batch) < self.settings.core.batch_size:
-            if self._inbox.empty():
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                try:
-                    batch.append(await asyncio.wait_for(self._inbox.get(), remaining))
-                except TimeoutError:
-                    break
-            else:
-                batch.append(self._inbox.get_nowait())
+        """Group commit: what queued up while the last batch was written goes next, at once.
+        Only after an idle spell does the core linger (`batch_wait`, or until a full batch
+        is waiting) so that a burst is written together rather than event by event."""
+        size = self.settings.core.batch_size
+        if self._inbox.empty():
+            self._arrived.clear()
+            if not await _set_within(self._arrived, 0.2):  # 0.2 s: look at _stopping again
+                return []
+            if self._inbox.qsize() < size:
+                self._filled.clear()
+                await _set_within(self._filled, self.settings.core.batch_wait.total_seconds())
+        batch: list[Delivery] = []
+        while len(batch) < size and not self._inbox.empty():
+            batch.append(self._inbox.get_nowait())
         return batch
 
     async def process(self, batch: list[Delivery]) -> None:
@@ -145,7 +147,7 @@ class CoreConsumer:
 
     async def _decode(self, delivery: Delivery) -> _Item | None:
         try:
-            event = decode_event(delivery.message.body)
+            event = decode_event(delivery.message.body, delivery.message.model)
             if event.bot not in self.recorder.bot_ids:
                 raise PermanentError(
                     f"unknown bot {event.bot!r}: not in this gateway's configuration"
@@ -195,28 +197,33 @@ class CoreConsumer:
                 await self._recorded.put(([item], outcomes))
 
     async def _finish_in_order(self) -> None:
+        """Start publishing each recorded batch's answers as soon as it is recorded, in order,
+        and ack each batch when its own confirms are in: a slow confirm holds up no later
+        batch."""
+        finishing: set[asyncio.Task[None]] = set()
         while (recorded := await self._recorded.get()) is not None:
-            await self._finish(*recorded)
+            task = asyncio.create_task(self._finish(*recorded))
+            finishing.add(task)
+            task.add_done_callback(finishing.discard)
+        await asyncio.gather(*finishing)
 
     async def _finish(self, items: list[_Item], outcomes: list[Outcome]) -> None:
         """Publish the answers, then ack. If the bus fails, hand back: redelivery replays."""
+        answers = [
+            message
+            for item, outcome in zip(items, outcomes, strict=True)
+            for message in _answers(item, outcome)
+        ]
         try:
-            await asyncio.gather(
-                *(self._publish(item, out) for item, out in zip(items, outcomes, strict=True))
-            )
+            # gather starts the publishes in list order, and the bus sends them in the order
+            # they start: a conversation's answers leave in order, without waiting on confirms.
+            await asyncio.gather(*(self.bus.publish(message) for message in answers))
         except BusUnavailable as exc:
             await self._hand_back(items, f"bus unavailable while publishing answers: {exc}")
             return
         for item, outcome in zip(items, outcomes, strict=True):
             self.metrics.processed.labels("duplicate" if outcome.duplicate else "recorded").inc()
             await item.delivery.ack()
-
-    async def _publish(self, item: _Item, outcome: Outcome) -> None:
-        for action in outcome.actions:
-            await self.bus.publish(action_message(action, item.delivery.message.headers))
-        reply_to = item.delivery.message.reply_to
-        if reply_to:
-            await self.bus.publish(reply_message(reply_to, outcome))
 
     async def _hand_back(self, items: list[_Item], reason: str) -> None:
         log.warning("handing back %d events: %s", len(items), reason)
@@ -234,11 +241,30 @@ class CoreConsumer:
             )
 
 
+def _answers(item: _Item, outcome: Outcome) -> list[Message]:
+    """The event's actions, and the answer to a webhook waiting for them (`?wait=1`)."""
+    answers = [action_message(a, item.delivery.message.headers) for a in outcome.actions]
+    if item.delivery.message.reply_to:
+        answers.append(reply_message(item.delivery.message.reply_to, outcome))
+    return answers
+
+
+async def _set_within(event: asyncio.Event, seconds: float) -> bool:
+    try:
+        async with asyncio.timeout(seconds):
+            await event.wait()
+    except TimeoutError:
+        return False
+    return True
+
+
 def action_message(action: Action, inbound_headers: Mapping[str, str]) -> Message:
     """The action on its way to the adapter, carrying the inbound event's trace context."""
     trace = inbound_headers.get(HEADER_TRACEPARENT)
     headers = {HEADER_TRACEPARENT: trace} if trace else {}
-    return Message(ACTIONS_EXCHANGE, action.routing_key, encode(action), str(action.id), headers)
+    return Message(
+        ACTIONS_EXCHANGE, action.routing_key, encode(action), str(action.id), headers, model=action
+    )
 
 
 def reply_message(reply_to: str, outcome: Outcome) -> Message:

@@ -17,7 +17,7 @@ from gateway.core.dispatch import Dispatcher, should_answer, to_actions
 from gateway.core.tools import ToolContext
 from gateway.events import Action, Event, utcnow
 from store import records
-from store.database import CoreConnection, complete
+from store.database import CoreConnection, before_commit, complete
 
 INBOUND_MESSAGE_TYPES = frozenset({"message.created", "command.invoked"})
 OUTBOUND = "message.sent"  # the bot's own message: no speaker, no say over the channel
@@ -249,7 +249,7 @@ class Recorder:
             if outcome.actions and outcome.ledger_id is not None:
                 dumped = [a.model_dump(mode="json", by_alias=True) for a in outcome.actions]
                 results[outcome.ledger_id] = {"actions": dumped}
-        await records.save_results(db, results)
+        await before_commit(db, records.save_results, results)
 
     async def _answer(self, db: CoreConnection, event: Event, ref: _Refs) -> list[Action]:
         bot, tools = self._bots[event.bot], self._tools[event.bot]

@@ -111,7 +111,7 @@ async def post_action(request: web.Request) -> web.Response:
     if bot is None or action.platform not in bot.platforms():
         raise UnknownBot(f"no bot {action.bot!r} on platform {action.platform!r}")
     await deps.bus.publish(
-        Message(ACTIONS_EXCHANGE, action.routing_key, encode(action), str(action.id))
+        Message(ACTIONS_EXCHANGE, action.routing_key, encode(action), str(action.id), model=action)
     )
     return json_response(202, {"action_id": str(action.id)})
 
