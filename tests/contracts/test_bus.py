@@ -333,3 +333,18 @@ async def test_a_handler_runs_while_earlier_ones_wait(bus: Bus, work_queue: str)
     await wait_for_all(both_started)  # the second started although the first had not finished
     assert started == ["m1", "m2"]
     release.set()
+
+
+async def test_bindings_made_later_apply_to_later_publishes(bus: Bus) -> None:
+    key = "slack.helpdesk.message.created"
+    first = QueueSpec("late.first", (Binding(EVENTS_EXCHANGE, "slack.#"),), durable=False)
+    second = QueueSpec("late.second", (Binding(EVENTS_EXCHANGE, "*.helpdesk.*.*"),), durable=False)
+    await bus.declare_queue(first)
+    await bus.publish(event("before", routing_key=key))
+    await bus.declare_queue(second)  # the route of `key` is known now: it must take this in
+    await bus.publish(event("after", routing_key=key))
+    await bus.delete_queue(first.name)
+    await bus.publish(event("deleted", routing_key=key))  # goes to `second` only, no error
+
+    assert await _drain(bus, second.name) == {"after", "deleted"}
+    await bus.delete_queue(second.name)

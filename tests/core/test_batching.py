@@ -1,0 +1,76 @@
+"""How the core forms batches: group commit under load, a short linger after an idle spell."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any, cast
+
+from gateway.bus.base import Bus, Delivery
+from gateway.core.consumer import CoreConsumer
+from gateway.metrics import Metrics
+from store.database import Database
+from tests.support.pipeline import make_settings
+
+
+def consumer(batch_size: int, batch_wait: str) -> CoreConsumer:
+    settings = make_settings(
+        "sqlite+aiosqlite://",
+        "memory://",
+        core={"batch_size": batch_size, "batch_wait": batch_wait},
+    )
+    bus, db = cast(Bus, None), cast(Database, None)  # batching touches neither
+    return CoreConsumer(bus, db, settings, {}, Metrics())
+
+
+def deliveries(count: int) -> list[Delivery]:
+    return [cast(Delivery, f"delivery-{n}") for n in range(count)]
+
+
+async def put(core: CoreConsumer, items: list[Any]) -> None:
+    for item in items:
+        await core._inbox_put(item)
+
+
+async def test_a_backlog_goes_at_once_without_lingering() -> None:
+    core = consumer(batch_size=100, batch_wait="10s")
+    waiting = deliveries(5)
+    await put(core, waiting)
+    started = time.perf_counter()
+    assert await core._next_batch() == waiting
+    assert time.perf_counter() - started < 1  # far from the 10 s linger
+
+
+async def test_after_an_idle_spell_a_burst_is_gathered_into_one_batch() -> None:
+    core = consumer(batch_size=100, batch_wait="300ms")
+    burst = deliveries(3)
+
+    async def trickle() -> None:
+        for item in burst:
+            await put(core, [item])
+            await asyncio.sleep(0.02)
+
+    feeding = asyncio.create_task(trickle())
+    assert await core._next_batch() == burst
+    await feeding
+
+
+async def test_a_full_batch_ends_the_linger() -> None:
+    core = consumer(batch_size=3, batch_wait="10s")
+    full = deliveries(4)
+
+    async def arrive() -> None:
+        await asyncio.sleep(0.01)
+        await put(core, full)
+
+    feeding = asyncio.create_task(arrive())
+    started = time.perf_counter()
+    assert await core._next_batch() == full[:3]  # no more than batch_size
+    assert time.perf_counter() - started < 1
+    await feeding
+    assert await core._next_batch() == full[3:]
+
+
+async def test_nothing_arriving_gives_an_empty_batch_to_look_at_stopping() -> None:
+    core = consumer(batch_size=10, batch_wait="5ms")
+    assert await core._next_batch() == []

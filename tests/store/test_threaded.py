@@ -1,0 +1,116 @@
+"""The core's SQLite connection on its own thread: database-only work in one hand-off, the
+last write with the commit, and a rollback that leaves nothing behind."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, text
+
+from gateway.config import DatabaseConfig
+from store import bulk
+from store.database import CoreConnection, Database, before_commit, complete
+from store.models import PlatformChannel
+from store.threaded import ThreadedConnection
+from store.upsert import table_of
+from tests.store.test_bulk import _channel
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    database = Database(DatabaseConfig(url=f"sqlite+aiosqlite:///{tmp_path / 'core.db'}"))
+    await database.migrate()
+    yield database
+    await database.close()
+
+
+async def _names(db: Database) -> list[str]:
+    async with db.transaction() as session:
+        table = table_of(PlatformChannel)
+        rows = await session.execute(select(table.c.external_id).order_by(table.c.external_id))
+        return list(rows.scalars())
+
+
+async def test_database_only_work_runs_on_the_thread_in_one_step(db: Database) -> None:
+    seen: list[str] = []
+
+    async def work(connection: CoreConnection, names: list[str]) -> int:
+        for name in names:  # several statements, all in one hand-off
+            seen.append(threading.current_thread().name)
+            await bulk.insert(connection, table_of(PlatformChannel), [_channel(name)])
+        return len(names)
+
+    async with db.begin() as connection:
+        assert isinstance(connection, ThreadedConnection)
+        assert await complete(connection, work, ["a", "b", "c"]) == 3
+    assert set(seen) != {threading.current_thread().name}
+    assert len(set(seen)) == 1
+    assert await _names(db) == ["a", "b", "c"]
+
+
+async def test_a_failing_block_rolls_back_everything(db: Database) -> None:
+    async def write(connection: CoreConnection) -> None:
+        await bulk.insert(connection, table_of(PlatformChannel), [_channel("lost")])
+
+    async def fails() -> None:
+        async with db.begin() as connection:
+            await complete(connection, write)
+            await before_commit(connection, write)  # never runs: there is no commit
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        await fails()
+    async with db.begin() as connection:  # the thread's connection is usable again
+        await complete(connection, write)
+    assert await _names(db) == ["lost"]
+
+
+async def test_before_commit_work_is_written_with_the_commit(db: Database) -> None:
+    async def write(connection: CoreConnection, name: str) -> None:
+        await bulk.insert(connection, table_of(PlatformChannel), [_channel(name)])
+
+    async with db.begin() as connection:
+        await before_commit(connection, write, "last")
+        await complete(connection, write, "first")
+        assert await _names(db) == []  # nothing is visible before the commit
+    assert await _names(db) == ["first", "last"]
+
+
+class _Suspends:
+    def __await__(self) -> Generator[None, None, None]:
+        yield  # what any real wait does: hand control back to an event loop
+
+
+@pytest.mark.parametrize(
+    ("stray", "refusal"),
+    [
+        (_Suspends, "awaited something other than the database"),
+        (lambda: asyncio.sleep(0.01), "no running event loop"),
+    ],
+)
+async def test_work_that_waits_on_anything_else_is_refused(
+    db: Database, stray: Callable[[], Awaitable[None]], refusal: str
+) -> None:
+    async def strays(connection: CoreConnection) -> None:
+        await bulk.insert(connection, table_of(PlatformChannel), [_channel("half")])
+        await stray()  # not the database: cannot run to its end in one step
+
+    async def run() -> None:
+        async with db.begin() as connection:
+            await complete(connection, strays)
+
+    with pytest.raises(RuntimeError, match=refusal):
+        await run()
+    assert await _names(db) == []
+
+
+async def test_plain_statements_come_back_with_their_rows(db: Database) -> None:
+    async with db.begin() as connection:
+        await connection.execute(text("CREATE TEMP TABLE t (n INTEGER)"))
+        await connection.execute(text("INSERT INTO t VALUES (1), (2)"))
+        result = await connection.execute(text("SELECT n FROM t ORDER BY n"))
+    assert result.scalars().all() == [1, 2]  # read after the block: the rows were buffered
