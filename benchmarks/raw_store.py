@@ -17,6 +17,7 @@ import asyncio
 import sqlite3
 import uuid
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -238,22 +239,30 @@ def _stamp(moment: float) -> str:
 
 
 class SqliteWriter:
-    """sqlite3 on one thread: the batch is one `BEGIN … COMMIT` of `executemany` calls."""
+    """sqlite3 on one thread: the batch is one `BEGIN … COMMIT` of `executemany` calls.
 
-    def __init__(self, connection: sqlite3.Connection, bot: str, bot_id: str) -> None:
-        self.connection, self.bot, self.bot_id = connection, bot, bot_id
+    Every call goes to the same single thread, so closing waits for a write still under way
+    (a cancelled `await` does not stop its thread; closing beside it would crash sqlite3)."""
+
+    def __init__(
+        self, connection: sqlite3.Connection, bot: str, bot_id: str, thread: ThreadPoolExecutor
+    ) -> None:
+        self.connection, self.bot, self.bot_id, self.thread = connection, bot, bot_id, thread
 
     @classmethod
     async def open(cls, path: str, bot: str) -> SqliteWriter:
-        connection = await asyncio.to_thread(_connect, path)
+        thread = ThreadPoolExecutor(1, thread_name_prefix="raw-sqlite")
+        connection = await asyncio.get_running_loop().run_in_executor(thread, _connect, path)
         row = connection.execute("SELECT id FROM bots WHERE name = ?", (bot,)).fetchone()
-        return cls(connection, bot, row[0])
+        return cls(connection, bot, row[0], thread)
 
     async def close(self) -> None:
-        await asyncio.to_thread(self.connection.close)
+        await asyncio.get_running_loop().run_in_executor(self.thread, self.connection.close)
+        self.thread.shutdown()
 
     async def write(self, events: Sequence[RawEvent]) -> list[RawEvent]:
-        return await asyncio.to_thread(self._write, events)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.thread, self._write, events)
 
     def _write(self, events: Sequence[RawEvent]) -> list[RawEvent]:
         now = _stamp(datetime.now(UTC).timestamp())

@@ -6,8 +6,10 @@ loop. Here one synchronous SQLAlchemy connection lives on a dedicated thread:
 - `execute` runs a statement there with its rows fetched in the same call: one crossing.
 - `complete` runs a whole piece of database-only work there (a coroutine that awaits nothing
   but `InlineConnection.execute`, which never suspends): one crossing for many statements.
-SQLite itself runs without the GIL, beside the event loop, and a writer waiting on another
-process's lock waits on that thread, not on the loop.
+- Work registered with `before_commit` crosses together with the commit.
+SQLite itself runs without the GIL, beside the event loop, and a writer waiting for another
+connection's lock waits on that thread, not on the loop. There is one connection, so
+transactions take turns (`begin` holds a lock for the whole block).
 """
 
 from __future__ import annotations
@@ -78,6 +80,7 @@ class ThreadedEngine:
         self.dialect = self._engine.dialect
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="botgate-sqlite")
         self._connection: Connection | None = None  # touched on the thread only
+        self._turn = asyncio.Lock()  # one transaction at a time on the one connection
 
     async def run(self, work: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         loop = asyncio.get_running_loop()
@@ -86,14 +89,15 @@ class ThreadedEngine:
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[ThreadedConnection]:
         """A transaction: begun by its first statement, committed when the block ends."""
-        connection = ThreadedConnection(self)
-        try:
-            yield connection
-        except BaseException:
-            with contextlib.suppress(Exception):  # the block's own error is the one to report
-                await self.run(self._end, commit=False)
-            raise
-        await self.run(self._end, commit=True, last=connection.before_commit)
+        async with self._turn:
+            connection = ThreadedConnection(self)
+            try:
+                yield connection
+            except BaseException:
+                with contextlib.suppress(Exception):  # the block's own error is what counts
+                    await self.run(self._end, commit=False)
+                raise
+            await self.run(self._end, commit=True, last=connection.before_commit)
 
     # -- on the thread -------------------------------------------------------------------------
 

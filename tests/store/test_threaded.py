@@ -114,3 +114,17 @@ async def test_plain_statements_come_back_with_their_rows(db: Database) -> None:
         await connection.execute(text("INSERT INTO t VALUES (1), (2)"))
         result = await connection.execute(text("SELECT n FROM t ORDER BY n"))
     assert result.scalars().all() == [1, 2]  # read after the block: the rows were buffered
+
+
+async def test_transactions_take_turns_on_the_one_connection(db: Database) -> None:
+    order: list[str] = []
+
+    async def transaction(name: str) -> None:
+        async with db.begin() as connection:
+            order.append(f"{name} begins")
+            await connection.execute(text("SELECT 1"))
+            await asyncio.sleep(0.02)  # the other one would interleave here
+            order.append(f"{name} ends")
+
+    await asyncio.gather(transaction("a"), transaction("b"))
+    assert order == ["a begins", "a ends", "b begins", "b ends"]
