@@ -204,8 +204,8 @@ class CoreConsumer:
         while (recorded := await self._recorded.get()) is not None:
             task = asyncio.create_task(self._finish(*recorded))
             finishing.add(task)
-            task.add_done_callback(finishing.discard)
-        await asyncio.gather(*finishing)
+            task.add_done_callback(lambda done: _report_failure(done, finishing))
+        await asyncio.gather(*finishing, return_exceptions=True)  # each reports its own
 
     async def _finish(self, items: list[_Item], outcomes: list[Outcome]) -> None:
         """Publish the answers, then ack. If the bus fails, hand back: redelivery replays."""
@@ -239,6 +239,13 @@ class CoreConsumer:
             await give_up_or_retry(
                 item.delivery, f"{type(exc).__name__}: {exc}", self.settings.bus.max_attempts
             )
+
+
+def _report_failure(task: asyncio.Task[None], finishing: set[asyncio.Task[None]]) -> None:
+    """A batch whose finishing failed stays unacked (the bus redelivers it); say why."""
+    finishing.discard(task)
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        log.error("publishing a recorded batch's answers failed", exc_info=exc)
 
 
 def _answers(item: _Item, outcome: Outcome) -> list[Message]:

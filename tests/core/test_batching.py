@@ -1,4 +1,5 @@
-"""How the core forms batches: group commit under load, a short linger after an idle spell."""
+"""How the core forms batches (group commit under load, a short linger after an idle spell) and
+finishes them (one batch's failure holds up no other)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,16 @@ import asyncio
 import time
 from typing import Any, cast
 
-from gateway.bus.base import Bus, Delivery
-from gateway.core.consumer import CoreConsumer
+import pytest
+
+from gateway.bus.base import Bus, Delivery, Message
+from gateway.core.consumer import CoreConsumer, _Item
+from gateway.core.recorder import Outcome
+from gateway.events import Action, decode_action
+from gateway.ids import new_id
 from gateway.metrics import Metrics
 from store.database import Database
+from tests.support.events import inbound
 from tests.support.pipeline import make_settings
 
 
@@ -74,3 +81,56 @@ async def test_a_full_batch_ends_the_linger() -> None:
 async def test_nothing_arriving_gives_an_empty_batch_to_look_at_stopping() -> None:
     core = consumer(batch_size=10, batch_wait="5ms")
     assert await core._next_batch() == []
+
+
+class _Delivery:
+    def __init__(self) -> None:
+        self.message = Message("botgate.events", "generic.helpdesk.message.created", b"{}", "m")
+        self.attempt = 1
+        self.acked = False
+
+    async def ack(self) -> None:
+        self.acked = True
+
+    async def reject(self, *, requeue: bool) -> None:
+        raise AssertionError("nothing here is handed back")
+
+
+class _FlakyBus:
+    """Publishes everything except the actions whose text is in `failing`."""
+
+    def __init__(self, failing: set[str]) -> None:
+        self.failing, self.published = failing, []  # type: ignore[var-annotated]
+
+    async def publish(self, message: Message) -> None:
+        text = decode_action(message.body).text
+        if text in self.failing:
+            raise RuntimeError(f"cannot publish {text!r}")
+        self.published.append(text)
+
+
+def _recorded(n: int, text: str) -> tuple[list[_Item], list[Outcome]]:
+    event = inbound(n)
+    action = Action(
+        type="message.send", platform="generic", bot="helpdesk", channel_id="room", text=text
+    )
+    item = _Item(cast(Delivery, _Delivery()), event)
+    return [item], [Outcome(event, new_id(), actions=[action])]
+
+
+async def test_a_batch_whose_answers_fail_holds_up_no_other(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    bus = _FlakyBus(failing={"first"})
+    settings = make_settings("sqlite+aiosqlite://", "memory://")
+    core = CoreConsumer(cast(Bus, bus), cast(Database, None), settings, {}, Metrics())
+    finisher = asyncio.create_task(core._finish_in_order())
+    first, second = _recorded(1, "first"), _recorded(2, "second")
+    for recorded in (first, second, None):
+        await core._recorded.put(recorded)
+    await asyncio.wait_for(finisher, 5)  # stopping does not raise the failure again
+
+    assert bus.published == ["second"]
+    assert cast(_Delivery, second[0][0].delivery).acked
+    assert not cast(_Delivery, first[0][0].delivery).acked  # unacked: the bus redelivers it
+    assert "publishing a recorded batch's answers failed" in caplog.text
