@@ -208,7 +208,8 @@ class CoreConsumer:
         await asyncio.gather(*finishing, return_exceptions=True)  # each reports its own
 
     async def _finish(self, items: list[_Item], outcomes: list[Outcome]) -> None:
-        """Publish the answers, then ack. If the bus fails, hand back: redelivery replays."""
+        """Publish the answers, then ack. If the bus fails, hand back: redelivery replays the
+        stored answers. Any other failure counts as an attempt (`bus.max_attempts`)."""
         answers = [
             message
             for item, outcome in zip(items, outcomes, strict=True)
@@ -220,6 +221,12 @@ class CoreConsumer:
             await asyncio.gather(*(self.bus.publish(message) for message in answers))
         except BusUnavailable as exc:
             await self._hand_back(items, f"bus unavailable while publishing answers: {exc}")
+            return
+        except Exception as exc:  # not the broker: retry a few times, then dead-letter
+            log.exception("publishing the answers of %d events failed", len(items))
+            reason = f"publishing its answers failed: {type(exc).__name__}: {exc}"
+            for item in items:
+                await give_up_or_retry(item.delivery, reason, self.settings.bus.max_attempts)
             return
         for item, outcome in zip(items, outcomes, strict=True):
             self.metrics.processed.labels("duplicate" if outcome.duplicate else "recorded").inc()
@@ -242,10 +249,11 @@ class CoreConsumer:
 
 
 def _report_failure(task: asyncio.Task[None], finishing: set[asyncio.Task[None]]) -> None:
-    """A batch whose finishing failed stays unacked (the bus redelivers it); say why."""
+    """A batch whose finishing failed even to settle stays unacked (the bus redelivers it on
+    reconnection or restart); say why."""
     finishing.discard(task)
     if not task.cancelled() and (exc := task.exception()) is not None:
-        log.error("publishing a recorded batch's answers failed", exc_info=exc)
+        log.error("finishing a recorded batch failed", exc_info=exc)
 
 
 def _answers(item: _Item, outcome: Outcome) -> list[Message]:
