@@ -69,11 +69,7 @@ class DiscordAdapter:
             self._start_gateway(context)
 
     async def _open_rest(self) -> str:
-        self.http = RoutedHTTPClient(
-            asyncio.get_running_loop(),
-            api_base_url=self.config.api_base_url,
-            max_ratelimit_timeout=self.config.max_retry_wait.total_seconds(),
-        )
+        self.http = RoutedHTTPClient.for_bot(asyncio.get_running_loop(), self.config)
         await self.http.static_login(self.config.token)
         application_id = self.config.application_id or str(
             (await self.http.application_info())["id"]

@@ -121,19 +121,19 @@ class DispatchNormalizer:
 
     def _message_deleted(self, dispatch: Dispatch) -> list[Event]:
         data = dispatch.data
-        return [self._deleted(data, str(data["id"]), data)]
+        return [self._deleted(data, str(data["id"]))]
 
     def _messages_deleted(self, dispatch: Dispatch) -> list[Event]:
         data = dispatch.data
-        return [self._deleted(data, str(message_id), data) for message_id in data.get("ids", [])]
+        return [self._deleted(data, str(message_id)) for message_id in data.get("ids", [])]
 
-    def _deleted(self, data: Json, message_id: str, raw: Json) -> Event:
+    def _deleted(self, data: Json, message_id: str) -> Event:
         return build_event(
             "message.deleted",
             self.bot,
             f"message:{message_id}:deleted",
             self._channel(data.get("guild_id"), str(data["channel_id"])),
-            raw,
+            data,
             message=MessageBody(id=message_id),
         )
 

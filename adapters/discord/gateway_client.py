@@ -11,7 +11,6 @@ but loses none.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -20,6 +19,7 @@ import discord
 from adapters.discord.dispatches import ChannelInfo, Dispatch, DispatchNormalizer
 from adapters.discord.lock import GatewayLock
 from adapters.discord.rest import RoutedHTTPClient
+from gateway import codec
 from gateway.config import DiscordConfig
 from gateway.events import Event
 
@@ -47,17 +47,13 @@ class GatewayClient(discord.Client):
             member_cache_flags=discord.MemberCacheFlags.none(),
             max_messages=None,
         )
-        self.routed_http = RoutedHTTPClient(
-            self.loop,
-            api_base_url=config.api_base_url,
-            max_ratelimit_timeout=config.max_retry_wait.total_seconds(),
-        )
+        self.routed_http = RoutedHTTPClient.for_bot(self.loop, config)
         self.http = self._connection.http = self.routed_http
         self._on_dispatch = on_dispatch
         self.session_id = ""
 
     async def on_socket_raw_receive(self, message: str) -> None:
-        payload = json.loads(message)
+        payload = codec.loads(message)
         if payload.get("op") != 0:
             return
         if payload["t"] == "READY":

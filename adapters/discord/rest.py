@@ -17,6 +17,8 @@ import yarl
 from discord.gateway import DiscordWebSocket
 from discord.http import HTTPClient, Route
 
+from gateway.config import DiscordConfig
+
 DISCORD_API = "https://discord.com/api/v10"
 DEFAULT_GATEWAY = str(DiscordWebSocket.DEFAULT_GATEWAY)
 
@@ -36,6 +38,15 @@ class RoutedHTTPClient(HTTPClient):
         super().__init__(loop, max_ratelimit_timeout=max_ratelimit_timeout)
         self.api_base_url = api_base_url.rstrip("/")
         self.gateway_url = gateway_url
+
+    @classmethod
+    def for_bot(cls, loop: asyncio.AbstractEventLoop, config: DiscordConfig) -> RoutedHTTPClient:
+        """A client on the bot's `api_base_url`, waiting out rate limits up to `max_retry_wait`."""
+        return cls(
+            loop,
+            api_base_url=config.api_base_url,
+            max_ratelimit_timeout=config.max_retry_wait.total_seconds(),
+        )
 
     def rebase(self, url: str) -> str:
         if url.startswith(Route.BASE):

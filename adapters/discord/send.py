@@ -149,35 +149,17 @@ class Sender:
         }
         if action.buttons:
             payload["components"] = components(action.buttons)
-        route = Route(
-            "PATCH",
-            "/channels/{channel_id}/messages/{message_id}",
-            channel_id=_target(action),
-            message_id=_message_id(action),
-        )
-        message: Json = await self.http.request(route, json=payload)
+        message: Json = await self.http.request(_message_route("PATCH", action), json=payload)
         return SendResult(message_id=str(message["id"]), text=action.text, raw=message)
 
     async def _delete_message(self, action: Action) -> SendResult:
-        route = Route(
-            "DELETE",
-            "/channels/{channel_id}/messages/{message_id}",
-            channel_id=_target(action),
-            message_id=_message_id(action),
-        )
-        await self.http.request(route)
+        await self.http.request(_message_route("DELETE", action))
         return SendResult(message_id=action.message_id)
 
     async def _add_reaction(self, action: Action) -> SendResult:
         if not action.emoji:
             raise PermanentError("reaction.add needs an emoji")
-        route = Route(
-            "PUT",
-            "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}/@me",
-            channel_id=_target(action),
-            message_id=_message_id(action),
-            emoji=action.emoji,
-        )
+        route = _message_route("PUT", action, "/reactions/{emoji}/@me", emoji=action.emoji)
         await self.http.request(route)
         return SendResult(message_id=action.message_id)
 
@@ -193,10 +175,17 @@ def _target(action: Action) -> str:
     return action.thread_id or action.channel_id
 
 
-def _message_id(action: Action) -> str:
+def _message_route(method: str, action: Action, suffix: str = "", **params: Any) -> Route:
+    """A route under the action's target message (`message_id` is required)."""
     if not action.message_id:
         raise PermanentError(f"{action.type} needs the message_id of its target")
-    return action.message_id
+    return Route(
+        method,
+        "/channels/{channel_id}/messages/{message_id}" + suffix,
+        channel_id=_target(action),
+        message_id=action.message_id,
+        **params,
+    )
 
 
 def classify(exc: discord.HTTPException, what: str) -> PermanentError | TransientError:
