@@ -10,6 +10,7 @@ from cryptography.fernet import Fernet, InvalidToken
 
 from gateway.config import Settings
 from gateway.errors import ConfigError
+from store.engine import is_sqlite
 
 log = logging.getLogger(__name__)
 KEY_FILE = "botgate.key"
@@ -47,7 +48,7 @@ def vault_for(settings: Settings) -> Vault:
     """The configured key; on embedded SQLite without one, a key file beside the database."""
     if settings.security.secret_key:
         return Vault(settings.security.secret_key)
-    if not settings.database.url.startswith("sqlite"):
+    if not is_sqlite(settings.database.url):
         raise ConfigError(
             "security.secret_key is not set (BOTGATE_SECRET_KEY); it encrypts platform "
             "credentials in the database. Make one with `botgate keygen`."

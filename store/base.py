@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator, Uuid, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from gateway.events import utcnow
 from gateway.ids import new_id
 
 NAMING_CONVENTION = {
@@ -32,9 +33,7 @@ class UTCDateTime(TypeDecorator[datetime]):
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            raise ValueError("naive datetime: botgate stores aware UTC timestamps only")
-        return value.astimezone(UTC) if value is not None else None
+        return aware(value).astimezone(UTC) if value is not None else None
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is not None and value.tzinfo is None:
@@ -42,8 +41,14 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+MaybeDatetime = TypeVar("MaybeDatetime", datetime, None)
+
+
+def aware(value: MaybeDatetime) -> MaybeDatetime:
+    """The value itself; a naive datetime is refused."""
+    if value is not None and value.tzinfo is None:
+        raise ValueError("naive datetime: botgate stores aware UTC timestamps only")
+    return value
 
 
 class Base(DeclarativeBase):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select, update
@@ -14,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway import codec
 from gateway.config import BotConfig, Settings
 from gateway.crypto import Vault
+from gateway.events import utcnow
 from store.models import AuditLog, Bot, BotConfiguration, Organization, PlatformBot
 from store.upsert import upsert
 
@@ -46,7 +46,7 @@ async def sync_bots(
 async def _upsert_id(
     session: AsyncSession, model: Any, values: dict[str, Any], conflict: list[str]
 ) -> uuid.UUID:
-    now = datetime.now(UTC)
+    now = utcnow()
     row = {"id": uuid.uuid4(), "created_at": now, "updated_at": now, **values}
     changed = [key for key in values if key not in conflict] + ["updated_at"]
     statement = upsert(session, model, conflict, changed).values(**row).returning(model.id)
@@ -108,7 +108,7 @@ async def save_state(
     await session.execute(
         update(PlatformBot)
         .where(PlatformBot.bot_id == bot_id, PlatformBot.platform == platform)
-        .values(state=dict(state), updated_at=datetime.now(UTC))
+        .values(state=dict(state), updated_at=utcnow())
     )
 
 

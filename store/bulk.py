@@ -28,7 +28,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Result
 from sqlalchemy.sql.elements import TextClause
 
-from store.base import UTCDateTime
+from store.base import UTCDateTime, aware
 
 if TYPE_CHECKING:
     from store.database import CoreConnection
@@ -215,7 +215,7 @@ def _pg_converter(column: Column[Any]) -> Convert:
     if _is_json(column):
         return _json_text
     if isinstance(column.type, UTCDateTime):
-        return _aware
+        return aware
     return _same
 
 
@@ -241,15 +241,9 @@ def _uuid_hex(value: uuid.UUID | None) -> str | None:
     return None if value is None else value.hex
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        raise ValueError("naive datetime: botgate stores aware UTC timestamps only")
-    return value
-
-
 @lru_cache(maxsize=4096)  # a batch repeats its timestamps (received, created, updated)
 def _sqlite_datetime(value: datetime | None) -> str | None:
     """SQLAlchemy's storage format for SQLite: "2026-11-22 12:00:00.000000", in UTC."""
     if value is None:
         return None
-    return _aware(value).astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")  # type: ignore[union-attr]
+    return aware(value).astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")

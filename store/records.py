@@ -231,20 +231,22 @@ async def insert_messages(
 async def edit_message(
     db: CoreConnection, channel_id: uuid.UUID, external_id: str, text: str, at: datetime
 ) -> None:
-    await db.execute(
-        update(Message)
-        .where(Message.platform_channel_id == channel_id, Message.external_id == external_id)
-        .values(text=text, edited_at=at, updated_at=at)
-    )
+    await _update_message(db, channel_id, external_id, text=text, edited_at=at, updated_at=at)
 
 
 async def mark_deleted(
     db: CoreConnection, channel_id: uuid.UUID, external_id: str, at: datetime
 ) -> None:
+    await _update_message(db, channel_id, external_id, deleted_at=at, updated_at=at)
+
+
+async def _update_message(
+    db: CoreConnection, channel_id: uuid.UUID, external_id: str, **values: Any
+) -> None:
     await db.execute(
         update(Message)
         .where(Message.platform_channel_id == channel_id, Message.external_id == external_id)
-        .values(deleted_at=at, updated_at=at)
+        .values(**values)
     )
 
 

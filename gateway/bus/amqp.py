@@ -23,7 +23,6 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import replace
 from typing import Any
 
 import aio_pika
@@ -40,16 +39,8 @@ from aio_pika.exceptions import CONNECTION_EXCEPTIONS, ChannelNotFoundEntity
 from pamqp.commands import Basic
 from yarl import URL
 
-from gateway.bus.base import Handler, Message
-from gateway.bus.topology import (
-    DEAD_EXCHANGE,
-    DEFAULT_EXCHANGE,
-    EXCHANGES,
-    HEADER_ORIGIN_EXCHANGE,
-    HEADER_REASON,
-    QueueSpec,
-    dead_queue,
-)
+from gateway.bus.base import Handler, Message, dead_copy
+from gateway.bus.topology import DEFAULT_EXCHANGE, EXCHANGES, QueueSpec, dead_queue
 from gateway.errors import BusUnavailable
 
 log = logging.getLogger(__name__)
@@ -301,7 +292,7 @@ class _AmqpDelivery:
             return  # the broker has it back already; it will be redelivered
         self._settled = True
         try:
-            await self._bus.publish(_dead_copy(self.message, reason))
+            await self._bus.publish(dead_copy(self.message, reason))
         except BaseException:
             self._settled = False
             raise
@@ -400,12 +391,3 @@ def _attempt(incoming: AbstractIncomingMessage) -> int:
     count = (incoming.headers or {}).get(DELIVERY_COUNT)
     counted = 1 + count if isinstance(count, int) else 1
     return max(counted, 2 if incoming.redelivered else 1)
-
-
-def _dead_copy(message: Message, reason: str) -> Message:
-    headers = {
-        **message.headers,
-        HEADER_REASON: reason,
-        HEADER_ORIGIN_EXCHANGE: message.exchange,
-    }
-    return replace(message, exchange=DEAD_EXCHANGE, headers=headers)

@@ -13,10 +13,10 @@ Semantics both must keep:
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
-from gateway.bus.topology import QueueSpec
+from gateway.bus.topology import DEAD_EXCHANGE, HEADER_ORIGIN_EXCHANGE, HEADER_REASON, QueueSpec
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,16 @@ class Message:
     # The publisher's own validated model of `body`, if it has one. An in-process consumer
     # takes it rather than parse the body again; it never crosses a network bus.
     model: object | None = field(default=None, compare=False, repr=False)
+
+
+def dead_copy(message: Message, reason: str) -> Message:
+    """The message as `dead_letter` publishes it to `botgate.dead`."""
+    headers = {
+        **message.headers,
+        HEADER_REASON: reason,
+        HEADER_ORIGIN_EXCHANGE: message.exchange,
+    }
+    return replace(message, exchange=DEAD_EXCHANGE, headers=headers)
 
 
 class Delivery(Protocol):

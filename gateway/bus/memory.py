@@ -13,17 +13,8 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
-from gateway.bus.base import Handler, Message
-from gateway.bus.topology import (
-    DEAD_EXCHANGE,
-    DEFAULT_EXCHANGE,
-    EXCHANGES,
-    HEADER_ORIGIN_EXCHANGE,
-    HEADER_REASON,
-    QueueSpec,
-    dead_queue,
-    topic_matches,
-)
+from gateway.bus.base import Handler, Message, dead_copy
+from gateway.bus.topology import DEFAULT_EXCHANGE, EXCHANGES, QueueSpec, dead_queue, topic_matches
 from gateway.errors import BusUnavailable
 
 
@@ -195,13 +186,7 @@ class _MemoryDelivery:
             return
         if self.broker.refuse_publishes:
             raise BusUnavailable("the in-process broker refused the message (simulated outage)")
-        headers = {
-            **self.message.headers,
-            HEADER_REASON: reason,
-            HEADER_ORIGIN_EXCHANGE: self.message.exchange,
-        }
-        dead = replace(self.message, exchange=DEAD_EXCHANGE, headers=headers)
-        self.broker.route(dead)
+        self.broker.route(dead_copy(self.message, reason))
         self._settle("dead")
 
 

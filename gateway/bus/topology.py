@@ -15,7 +15,6 @@ DEAD_QUEUE = "botgate.dead"
 
 HEADER_REASON = "x-botgate-reason"
 HEADER_ORIGIN_EXCHANGE = "x-botgate-origin-exchange"
-HEADER_ATTEMPT = "x-botgate-attempt"
 HEADER_TRACEPARENT = "traceparent"
 
 
