@@ -36,7 +36,6 @@ EventType = Literal[
 ]
 ActionType = Literal["message.send", "message.edit", "message.delete", "reaction.add", "typing"]
 TextFormat = Literal["plain", "markdown"]
-PLATFORMS: tuple[str, ...] = ("telegram", "slack", "discord", "generic", "console")
 
 
 def utcnow() -> datetime:

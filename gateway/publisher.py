@@ -1,10 +1,11 @@
-"""Publishing inbound events: the routing key, the AMQP properties, the trace context."""
+"""Messages for the bus: events and actions with their routing key, AMQP properties and
+trace context."""
 
 from __future__ import annotations
 
 from gateway.bus.base import Bus, Message
-from gateway.bus.topology import EVENTS_EXCHANGE, HEADER_TRACEPARENT
-from gateway.events import Event, encode
+from gateway.bus.topology import ACTIONS_EXCHANGE, EVENTS_EXCHANGE, HEADER_TRACEPARENT
+from gateway.events import Action, Event, encode
 from gateway.tracing import new_traceparent
 
 
@@ -20,6 +21,14 @@ def event_message(
         headers,
         reply_to,
         model=event,
+    )
+
+
+def action_message(action: Action, traceparent: str | None = None) -> Message:
+    """The action on its way to the adapter, carrying the trace context it was given."""
+    headers = {HEADER_TRACEPARENT: traceparent} if traceparent else {}
+    return Message(
+        ACTIONS_EXCHANGE, action.routing_key, encode(action), str(action.id), headers, model=action
     )
 
 

@@ -15,7 +15,6 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -23,19 +22,14 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from gateway import codec
 from gateway.bus.base import Bus, Delivery, Message, Subscription
 from gateway.bus.processing import dead_letter_now, give_up_or_retry
-from gateway.bus.topology import (
-    ACTIONS_EXCHANGE,
-    CORE_QUEUE,
-    DEFAULT_EXCHANGE,
-    HEADER_TRACEPARENT,
-    core_queue,
-)
+from gateway.bus.topology import CORE_QUEUE, DEFAULT_EXCHANGE, HEADER_TRACEPARENT, core_queue
 from gateway.config import Settings
 from gateway.core.dispatch import Dispatcher
 from gateway.core.recorder import Outcome, Recorder
 from gateway.errors import BusUnavailable, PermanentError, StoreUnavailable
-from gateway.events import Action, Event, decode_event, encode
+from gateway.events import Event, decode_event
 from gateway.metrics import Metrics
+from gateway.publisher import action_message
 from store.database import Database
 
 log = logging.getLogger(__name__)
@@ -257,8 +251,10 @@ def _report_failure(task: asyncio.Task[None], finishing: set[asyncio.Task[None]]
 
 
 def _answers(item: _Item, outcome: Outcome) -> list[Message]:
-    """The event's actions, and the answer to a webhook waiting for them (`?wait=1`)."""
-    answers = [action_message(a, item.delivery.message.headers) for a in outcome.actions]
+    """The event's actions, carrying its trace context, and the answer to a webhook waiting
+    for them (`?wait=1`)."""
+    trace = item.delivery.message.headers.get(HEADER_TRACEPARENT)
+    answers = [action_message(a, trace) for a in outcome.actions]
     if item.delivery.message.reply_to:
         answers.append(reply_message(item.delivery.message.reply_to, outcome))
     return answers
@@ -271,15 +267,6 @@ async def _set_within(event: asyncio.Event, seconds: float) -> bool:
     except TimeoutError:
         return False
     return True
-
-
-def action_message(action: Action, inbound_headers: Mapping[str, str]) -> Message:
-    """The action on its way to the adapter, carrying the inbound event's trace context."""
-    trace = inbound_headers.get(HEADER_TRACEPARENT)
-    headers = {HEADER_TRACEPARENT: trace} if trace else {}
-    return Message(
-        ACTIONS_EXCHANGE, action.routing_key, encode(action), str(action.id), headers, model=action
-    )
 
 
 def reply_message(reply_to: str, outcome: Outcome) -> Message:

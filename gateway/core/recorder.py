@@ -28,9 +28,12 @@ SESSION_TYPES = INBOUND_MESSAGE_TYPES | {"interaction.clicked"}
 class Outcome:
     event: Event
     ledger_id: uuid.UUID | None = None  # the row that claimed it (None: a duplicate)
-    duplicate: bool = False
     actions: list[Action] = field(default_factory=list)  # to publish now
     replies: list[Action] = field(default_factory=list)  # the answer to a waiting webhook
+
+    @property
+    def duplicate(self) -> bool:
+        return self.ledger_id is None
 
 
 @dataclass
@@ -97,7 +100,7 @@ class Recorder:
     @staticmethod
     def _duplicate(event: Event, attempt: int, result: dict[str, Any] | None) -> Outcome:
         stored = [Action.model_validate(a) for a in (result or {}).get("actions", [])]
-        return Outcome(event, None, True, stored if attempt > 1 else [], stored)
+        return Outcome(event, None, stored if attempt > 1 else [], stored)
 
     async def _store(self, db: CoreConnection, events: list[Event]) -> dict[uuid.UUID, _Refs]:
         channels = await self._channels(db, events)

@@ -13,12 +13,12 @@ from aiohttp import web
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from gateway.bus.base import Bus, Message
-from gateway.bus.topology import ACTIONS_EXCHANGE
+from gateway.bus.base import Bus
 from gateway.config import Settings
 from gateway.errors import PayloadError, SignatureError, UnknownBot
-from gateway.events import Action, encode
+from gateway.events import Action
 from gateway.http.inbound import Handler, errors_middleware, json_response
+from gateway.publisher import action_message
 from store.database import Database
 from store.models import Message as MessageRow
 from store.models import PlatformChannel
@@ -110,9 +110,7 @@ async def post_action(request: web.Request) -> web.Response:
     bot = deps.settings.bot(action.bot)
     if bot is None or action.platform not in bot.platforms():
         raise UnknownBot(f"no bot {action.bot!r} on platform {action.platform!r}")
-    await deps.bus.publish(
-        Message(ACTIONS_EXCHANGE, action.routing_key, encode(action), str(action.id), model=action)
-    )
+    await deps.bus.publish(action_message(action))
     return json_response(202, {"action_id": str(action.id)})
 
 
