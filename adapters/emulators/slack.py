@@ -281,9 +281,9 @@ class SlackEmulator(EmulatorServer[RecordedCall]):
         self.messages[(channel, ts)] = message
         return {"channel": channel, "ts": ts, "message": message}
 
-    def _own_message(self, params: Json, key: str, refusal: str) -> tuple[str, str, Json]:
+    def _own_message(self, params: Json, refusal: str) -> tuple[str, str, Json]:
         channel = self._postable(params.get("channel"))
-        ts = str(params.get(key) or "")
+        ts = str(params.get("ts") or "")
         message = self.messages.get((channel, ts))
         if message is None:
             raise ApiError("message_not_found")
@@ -292,13 +292,13 @@ class SlackEmulator(EmulatorServer[RecordedCall]):
         return channel, ts, message
 
     def _update(self, params: Json) -> Json:
-        channel, ts, message = self._own_message(params, "ts", "cant_update_message")
+        channel, ts, message = self._own_message(params, "cant_update_message")
         message.update(text=params.get("text", ""), blocks=_blocks(params.get("blocks")))
         message["edited"] = {"user": self.bot_user_id, "ts": self.new_ts()}
         return {"channel": channel, "ts": ts, "text": message["text"], "message": message}
 
     def _delete(self, params: Json) -> Json:
-        channel, ts, _ = self._own_message(params, "ts", "cant_delete_message")
+        channel, ts, _ = self._own_message(params, "cant_delete_message")
         del self.messages[(channel, ts)]
         return {"channel": channel, "ts": ts}
 
@@ -361,7 +361,7 @@ class SlackEmulator(EmulatorServer[RecordedCall]):
             "command": command, "text": text, "api_app_id": self.app_id,
             "is_enterprise_install": "false",
             "response_url": f"{self.base_url}/commands/{uuid.uuid4().hex}",
-            "trigger_id": f"{int(time.time())}.{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex}",
+            "trigger_id": _trigger_id(),
         }
 
     def block_action(
@@ -385,7 +385,7 @@ class SlackEmulator(EmulatorServer[RecordedCall]):
             "container": {"type": "message", "message_ts": message_ts,
                           "channel_id": channel_id, "is_ephemeral": False},
             "channel": {"id": channel_id, "name": self._channel_name(channel_id)},
-            "trigger_id": f"{int(time.time())}.{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex}",
+            "trigger_id": _trigger_id(),
             "message": message, "actions": [action],
             "response_url": f"{self.base_url}/actions/{uuid.uuid4().hex}",
         }
@@ -537,6 +537,11 @@ def _kind(channel_id: str, channel_type: object) -> ChannelKind:
     if channel_type in by_type:
         return by_type[channel_type]
     return "im" if channel_id.startswith("D") else "channel"
+
+
+def _trigger_id() -> str:
+    """A fresh trigger id in Slack's shape."""
+    return f"{int(time.time())}.{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex}"
 
 
 def _blocks(value: object) -> list[Any]:

@@ -79,21 +79,6 @@ _REACTION_EMOJI = (
     "💊 🙊 😎 👾 🤷‍♂ 🤷 🤷‍♀ 😡"
 )
 REACTIONS = frozenset(_REACTION_EMOJI.split())
-_UPDATE_KINDS = (
-    "message",
-    "edited_message",
-    "channel_post",
-    "edited_channel_post",
-    "callback_query",
-    "message_reaction",
-    "message_reaction_count",
-    "my_chat_member",
-    "chat_member",
-    "chat_join_request",
-    "inline_query",
-    "poll",
-    "poll_answer",
-)
 _JSON_PARAMS = {
     "reply_markup",
     "reply_parameters",

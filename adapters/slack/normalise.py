@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -57,8 +57,7 @@ def events_from_callback(envelope: Json, source: Source) -> list[Event]:
     if not isinstance(event, dict) or not isinstance(event_id, str) or not event_id:
         raise PayloadError("event_callback needs an `event` object and an `event_id`")
     bot_user_id = source.bot_user_id or _authorized_bot(envelope)
-    builder = _Callback(envelope, event, event_id, Source(
-        source.bot, bot_user_id, source.received_at, source.delivery))
+    builder = _Callback(envelope, event, event_id, replace(source, bot_user_id=bot_user_id))
     handler = _HANDLERS.get(str(event.get("type")))
     return handler(builder) if handler else []
 

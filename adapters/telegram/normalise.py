@@ -188,15 +188,16 @@ def message_body(message: Message, identity: Identity) -> MessageBody:
     mentions, mentioned = _mentions(message, identity)
     handles = (f"@{identity.username}",) if identity.username else ()
     command_text, leading = strip_leading_mention(text, handles)
+    reply_to = _reply_to(message)
     return MessageBody(
         id=str(message.message_id),
         text=text,
-        reply_to_id=_reply_to(message),
+        reply_to_id=reply_to,
         mentions_bot=mentioned or leading,
         mentions=mentions,
         attachments=attachments(message),
         command=parse_command(command_text, identity.username),
-        reply_to_bot=_reply_to(message) is not None and identity.is_me(_replied(message).from_user),
+        reply_to_bot=reply_to is not None and identity.is_me(_replied(message).from_user),
     )
 
 
