@@ -28,7 +28,13 @@ import aiohttp
 import orjson
 from aiohttp import web
 
-from adapters.generic import DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from adapters.generic import (
+    DELIVERY_HEADER,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    sign,
+    signed_headers,
+)
 from benchmarks.raw_store import RawEvent, Writer, open_writer
 
 EVENTS_QUEUE, ACTIONS_QUEUE = "raw.events", "raw.actions"
@@ -223,13 +229,7 @@ class RawPipeline:
         await delivery.ack()
 
     async def _post(self, action: RawEvent, body: bytes) -> None:
-        timestamp = str(int(time.time()))
-        headers = {
-            SIGNATURE_HEADER: sign(self.options.secret, timestamp, body),
-            TIMESTAMP_HEADER: timestamp,
-            DELIVERY_HEADER: action["id"],
-            "Content-Type": "application/json",
-        }
+        headers = {**signed_headers(self.options.secret, body), DELIVERY_HEADER: action["id"]}
         for attempt in range(3):
             try:
                 async with self.http.post(

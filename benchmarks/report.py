@@ -13,10 +13,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
-from urllib.parse import urlsplit, urlunsplit
 
 import psutil
 
+from gateway.bus.amqp import display_url as hide_password
 from store.engine import display_url
 
 
@@ -68,14 +68,6 @@ class RunSetup:
     conversations: int
     preload: int
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-def hide_password(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def percentile(values: Sequence[float], q: float) -> float:

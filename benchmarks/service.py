@@ -58,7 +58,7 @@ async def _fresh_database(url: str) -> AsyncIterator[str]:
     name = f"botgate_bench_{uuid.uuid4().hex[:12]}"
     await _pg_admin(admin_dsn, f'CREATE DATABASE "{name}"')
     try:
-        yield _with_path(url, f"/{name}")
+        yield with_path(url, f"/{name}")
     finally:
         with contextlib.suppress(OSError, asyncpg.PostgresError):
             await _pg_admin(admin_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -85,15 +85,15 @@ async def _fresh_bus(url: str) -> AsyncIterator[str]:
         return
     vhost = f"botgate-bench-{uuid.uuid4().hex[:12]}"
     user = urlsplit(url).username or "guest"
-    await asyncio.to_thread(_rabbitmqctl, "add_vhost", vhost)
+    await asyncio.to_thread(rabbitmqctl, "add_vhost", vhost)
     try:
-        await asyncio.to_thread(_rabbitmqctl, "set_permissions", "-p", vhost, user, *[".*"] * 3)
-        yield _with_path(url, "/" + quote(vhost, safe=""))
+        await asyncio.to_thread(rabbitmqctl, "set_permissions", "-p", vhost, user, *[".*"] * 3)
+        yield with_path(url, "/" + quote(vhost, safe=""))
     finally:
-        await asyncio.to_thread(_rabbitmqctl, "delete_vhost", vhost)
+        await asyncio.to_thread(rabbitmqctl, "delete_vhost", vhost)
 
 
-def _rabbitmqctl(*args: str) -> None:
+def rabbitmqctl(*args: str) -> None:
     executable = shutil.which("rabbitmqctl")
     assert executable is not None
     subprocess.run([executable, "-q", *args], check=True, capture_output=True, timeout=60)  # noqa: S603
@@ -116,7 +116,8 @@ async def purge_amqp(url: str) -> None:
         await connection.close()
 
 
-def _with_path(url: str, path: str) -> str:
+def with_path(url: str, path: str) -> str:
+    """`url` with its path replaced (a database name, an AMQP vhost)."""
     parts = urlsplit(url)
     return urlunsplit((parts.scheme, parts.netloc, path, parts.query, parts.fragment))
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -23,14 +24,10 @@ def sqlite_url(tmp_path: Path) -> str:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+def database_url(request: pytest.FixtureRequest) -> str:
     """Each test using this runs on SQLite and on the real PostgreSQL."""
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'botgate.db'}"
-        return
-    admin_dsn, url = await services.create_postgres_database()
-    yield url
-    await services.drop_postgres_database(admin_dsn, url)
+    url: str = request.getfixturevalue(f"{request.param}_url")
+    return url
 
 
 @pytest.fixture
@@ -44,26 +41,16 @@ async def amqp_url() -> AsyncIterator[str]:
 @pytest.fixture
 def memory_url() -> Iterator[str]:
     """A private in-process broker for one test."""
-    import uuid
-
     name = f"test-{uuid.uuid4().hex[:8]}"
     yield f"memory://{name}"
     MemoryBroker.forget(name)
 
 
 @pytest.fixture(params=["memory", pytest.param("rabbitmq", marks=pytest.mark.rabbitmq)])
-async def bus_url(request: pytest.FixtureRequest) -> AsyncIterator[str]:
+def bus_url(request: pytest.FixtureRequest) -> str:
     """Each test using this runs on the in-process bus and on the real RabbitMQ."""
-    if request.param == "memory":
-        import uuid
-
-        name = f"test-{uuid.uuid4().hex[:8]}"
-        yield f"memory://{name}"
-        MemoryBroker.forget(name)
-        return
-    url, vhost = await services.create_vhost()
-    yield url
-    await services.delete_vhost(vhost)
+    url: str = request.getfixturevalue("memory_url" if request.param == "memory" else "amqp_url")
+    return url
 
 
 @pytest.fixture(
@@ -72,21 +59,12 @@ async def bus_url(request: pytest.FixtureRequest) -> AsyncIterator[str]:
         pytest.param("production", marks=[pytest.mark.postgres, pytest.mark.rabbitmq]),
     ]
 )
-async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[tuple[str, str]]:
+def backend(request: pytest.FixtureRequest) -> tuple[str, str]:
     """(database URL, bus URL): SQLite + in-process bus, and PostgreSQL + RabbitMQ."""
-    if request.param == "embedded":
-        import uuid
-
-        name = f"test-{uuid.uuid4().hex[:8]}"
-        yield f"sqlite+aiosqlite:///{tmp_path / 'botgate.db'}", f"memory://{name}"
-        MemoryBroker.forget(name)
-        return
-    admin_dsn, db_url = await services.create_postgres_database()
-    try:
-        bus_url, vhost = await services.create_vhost()
-    except BaseException:
-        await services.drop_postgres_database(admin_dsn, db_url)
-        raise
-    yield db_url, bus_url
-    await services.delete_vhost(vhost)
-    await services.drop_postgres_database(admin_dsn, db_url)
+    names = (
+        ("sqlite_url", "memory_url")
+        if request.param == "embedded"
+        else ("postgres_url", "amqp_url")
+    )
+    database, bus = (request.getfixturevalue(name) for name in names)
+    return database, bus

@@ -60,6 +60,3 @@ class FakeContext:
 
     async def wait_for_events(self, count: int, seconds: float = 5.0) -> list[Event]:
         return await self.wait_for(lambda events: len(events) >= count, seconds)
-
-    def of_type(self, kind: str) -> list[Event]:
-        return [event for event in self.events if event.type == kind]

@@ -10,11 +10,12 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import subprocess
 import uuid
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit
 
 import pytest
+
+from benchmarks.service import rabbitmqctl, with_path
 
 POSTGRES_ENV = "BOTGATE_TEST_POSTGRES_URL"
 AMQP_ENV = "BOTGATE_TEST_AMQP_URL"
@@ -26,11 +27,6 @@ def unavailable(reason: str) -> None:
     if os.environ.get(REQUIRE_ENV) == "1":
         pytest.fail(f"{reason} ({REQUIRE_ENV}=1 makes this a failure)", pytrace=False)
     pytest.skip(reason)
-
-
-def _with_path(url: str, path: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, path, parts.query, parts.fragment))
 
 
 async def create_postgres_database() -> tuple[str, str]:
@@ -52,7 +48,7 @@ async def create_postgres_database() -> tuple[str, str]:
         await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
         await conn.close()
-    url = _with_path(admin_dsn, f"/{name}").replace("postgresql://", "postgresql+asyncpg://", 1)
+    url = with_path(admin_dsn, f"/{name}").replace("postgresql://", "postgresql+asyncpg://", 1)
     return admin_dsn, url
 
 
@@ -65,12 +61,6 @@ async def drop_postgres_database(admin_dsn: str, url: str) -> None:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await conn.close()
-
-
-def _rabbitmqctl(*args: str) -> None:
-    executable = shutil.which("rabbitmqctl")
-    assert executable is not None
-    subprocess.run([executable, "-q", *args], check=True, capture_output=True, timeout=60)  # noqa: S603
 
 
 async def create_vhost() -> tuple[str, str | None]:
@@ -90,11 +80,11 @@ async def create_vhost() -> tuple[str, str | None]:
         return base, None  # a remote broker: tests share its vhost
     vhost = f"botgate-test-{uuid.uuid4().hex[:12]}"
     user = urlsplit(base).username or "guest"
-    await asyncio.to_thread(_rabbitmqctl, "add_vhost", vhost)
-    await asyncio.to_thread(_rabbitmqctl, "set_permissions", "-p", vhost, user, ".*", ".*", ".*")
-    return _with_path(base, "/" + quote(vhost, safe="")), vhost
+    await asyncio.to_thread(rabbitmqctl, "add_vhost", vhost)
+    await asyncio.to_thread(rabbitmqctl, "set_permissions", "-p", vhost, user, ".*", ".*", ".*")
+    return with_path(base, "/" + quote(vhost, safe="")), vhost
 
 
 async def delete_vhost(vhost: str | None) -> None:
     if vhost:
-        await asyncio.to_thread(_rabbitmqctl, "delete_vhost", vhost)
+        await asyncio.to_thread(rabbitmqctl, "delete_vhost", vhost)
