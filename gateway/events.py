@@ -161,7 +161,7 @@ def conversation_key(platform: str, bot: str, channel_id: str, thread_id: str | 
 
 
 def encode(model: Event | Action) -> bytes:
-    return model.model_dump_json(by_alias=True, exclude_defaults=False).encode()
+    return model.model_dump_json(by_alias=True).encode()
 
 
 def decode_event(body: bytes, model: object = None) -> Event:

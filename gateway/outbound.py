@@ -118,7 +118,7 @@ class ActionRunner:
     @asynccontextmanager
     async def _lane(self, action: Action) -> AsyncIterator[None]:
         key = (action.platform, action.bot, action.channel_id)
-        lock = self._lanes.setdefault(key, asyncio.Lock())
+        lock = self._lanes.get(key) or self._lanes.setdefault(key, asyncio.Lock())
         try:
             async with lock:
                 yield

@@ -70,9 +70,8 @@ class Recorder:
 
         A redelivered duplicate (attempt > 1: we may have stopped before publishing) publishes
         the stored answer again; a platform's duplicate (attempt 1) publishes nothing."""
-        outcomes, fresh, refs = await complete(db, self._write, batch)
-        await self._answer_all(db, fresh, refs)
-        first_of = {outcome.event.dedupe_key: outcome for outcome in fresh}
+        outcomes, first_of, refs = await complete(db, self._write, batch)
+        await self._answer_all(db, list(first_of.values()), refs)
         for outcome in outcomes:
             if outcome.duplicate and outcome.event.dedupe_key in first_of:
                 outcome.replies = first_of[outcome.event.dedupe_key].replies
@@ -80,22 +79,21 @@ class Recorder:
 
     async def _write(
         self, db: CoreConnection, batch: Sequence[tuple[Event, int]]
-    ) -> tuple[list[Outcome], list[Outcome], dict[uuid.UUID, _Refs]]:
-        """The database-only part: ledger, people, channels, sessions, messages."""
+    ) -> tuple[list[Outcome], dict[str, Outcome], dict[uuid.UUID, _Refs]]:
+        """The database-only part: ledger, people, channels, sessions, messages. Returns every
+        event's outcome, the first (fresh) outcome of each newly claimed key, and refs."""
         claimed, earlier = await records.claim(db, [event for event, _ in batch], utcnow())
         outcomes: list[Outcome] = []
-        fresh: list[Outcome] = []
         first_of: dict[str, Outcome] = {}
         for event, attempt in batch:
             key = event.dedupe_key
             if key in claimed and key not in first_of:
                 first_of[key] = Outcome(event, claimed[key])
-                fresh.append(first_of[key])
                 outcomes.append(first_of[key])
             else:
                 outcomes.append(self._duplicate(event, attempt, earlier.get(key)))
-        refs = await self._store(db, [outcome.event for outcome in fresh])
-        return outcomes, fresh, refs
+        refs = await self._store(db, [outcome.event for outcome in first_of.values()])
+        return outcomes, first_of, refs
 
     @staticmethod
     def _duplicate(event: Event, attempt: int, result: dict[str, Any] | None) -> Outcome:
