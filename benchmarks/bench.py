@@ -32,6 +32,7 @@ from benchmarks.report import (
     Window,
     build_report,
     compare,
+    cpu_per_event,
 )
 from benchmarks.service import BOT, SECRET, ServiceProcess, fresh_backends, write_config
 from gateway.config import Settings, load_settings
@@ -59,6 +60,7 @@ class Measured:
     window: Window
     errors: int
     load_usage: Usage
+    service_cpu_in_window: float  # CPU seconds the pipeline spent inside the measured window
 
 
 async def run_bench(options: BenchOptions, compare_raw: bool = False) -> dict[str, Any]:
@@ -99,7 +101,11 @@ async def run_target(target: str, options: BenchOptions) -> dict[str, Any]:
         {"rejected_callbacks": receiver.rejected, "prepare_s": round(prepared, 2)},
     )
     usage = {"service": service, "load_generator": measured.load_usage}
-    return build_report(setup, measured.samples, measured.window, measured.errors, usage)
+    report = build_report(setup, measured.samples, measured.window, measured.errors, usage)
+    report["service_cpu_ms_per_event"] = cpu_per_event(
+        measured.service_cpu_in_window, report["events_processed"]
+    )
+    return report
 
 
 def _tuning(options: BenchOptions) -> dict[str, Any]:
@@ -134,9 +140,7 @@ async def _measure(
 ) -> tuple[Measured, Usage]:
     base_url = await process.start()
     try:
-        measured = await _drive(
-            process.label, f"{base_url}/webhooks/generic/{BOT}", receiver, options
-        )
+        measured = await _drive(process, f"{base_url}/webhooks/generic/{BOT}", receiver, options)
     finally:
         code = await process.stop()
     if code not in (0, None):
@@ -145,7 +149,7 @@ async def _measure(
 
 
 async def _drive(
-    label: str, webhook_url: str, receiver: Receiver, options: BenchOptions
+    process: ServiceProcess, webhook_url: str, receiver: Receiver, options: BenchOptions
 ) -> Measured:
     me = UsageSampler(os.getpid())
     me.sample()
@@ -154,14 +158,18 @@ async def _drive(
         duration = None if options.duration is None else options.warmup + options.duration
         budget = Budget(duration, options.events)
         work = asyncio.create_task(_load(load, options, budget))
-        end = await _until_spent(label, load, budget, receiver, me)
+        await asyncio.sleep(options.warmup)
+        service_cpu = process.usage().cpu_seconds
+        end = await _until_spent(process.label, load, budget, receiver, me)
+        service_cpu = process.usage().cpu_seconds - service_cpu
         with contextlib.suppress(TimeoutError):  # cancels workers still waiting for replies
             await asyncio.wait_for(work, options.drain)
         await load.drain(max(0.0, end + options.drain - time.perf_counter()))
         samples = load.finish()
     me.sample()
     usage = Usage(me.usage().peak_rss_mb, me.cpu - cpu_before)
-    return Measured(samples, Window(budget.started + options.warmup, end), load.errors, usage)
+    window = Window(budget.started + options.warmup, end)
+    return Measured(samples, window, load.errors, usage, service_cpu)
 
 
 async def _load(load: LoadGenerator, options: BenchOptions, budget: Budget) -> None:

@@ -64,6 +64,7 @@ def main(log_level: str | None) -> None:
 @click.option("--no-migrate", is_flag=True, help="Do not apply pending migrations on start.")
 def serve(config_path: str | None, role: str, no_migrate: bool) -> None:
     """Run the service until SIGTERM or SIGINT."""
+    from gateway import heap
     from gateway.app import Role, Runtime
 
     settings = _settings(config_path)
@@ -75,6 +76,7 @@ def serve(config_path: str | None, role: str, no_migrate: bool) -> None:
             loop.add_signal_handler(signum, stop.set)
         role_: Role = role  # type: ignore[assignment]
         async with Runtime(settings, role_, migrate=not no_migrate):
+            heap.settle_after_start()
             await stop.wait()
             click.echo("stopping: finishing in-flight work", err=True)
         return 0

@@ -46,6 +46,9 @@ def assert_plausible(run: dict[str, Any], target: str) -> None:
     for process in ("service", "load_generator"):
         assert run["processes"][process]["peak_rss_mb"] > 0
         assert run["processes"][process]["cpu_s"] > 0
+    # the window's CPU is a part of the whole run's
+    per_event = run["service_cpu_ms_per_event"]
+    assert 0 < per_event * run["events_processed"] / 1000 < run["processes"]["service"]["cpu_s"]
     assert run["database"].startswith("sqlite")
     assert run["bus"] == "memory://"
 

@@ -5,7 +5,16 @@ from __future__ import annotations
 import pytest
 
 from benchmarks.load import Budget, paced
-from benchmarks.report import Sample, Window, compare, counts, hide_password, latency_ms, percentile
+from benchmarks.report import (
+    Sample,
+    Window,
+    compare,
+    counts,
+    cpu_per_event,
+    hide_password,
+    latency_ms,
+    percentile,
+)
 
 
 def test_percentile_interpolates_between_ranks() -> None:
@@ -43,6 +52,11 @@ def test_counts_and_latency_use_only_the_window() -> None:
     assert latency["p50"] == pytest.approx(500)
     assert latency["max"] == pytest.approx(1500)
     assert latency["p50"] <= latency["p95"] <= latency["p99"] <= latency["max"]
+
+
+def test_cpu_per_event_is_in_milliseconds_and_absent_without_events() -> None:
+    assert cpu_per_event(1.5, 600) == 2.5
+    assert cpu_per_event(1.5, 0) is None
 
 
 def test_compare_gives_the_ratio_of_processed_rates() -> None:
