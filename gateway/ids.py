@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import uuid
 
-import uuid_utils
+from uuid_utils import compat
 
 
 def new_id() -> uuid.UUID:
-    return uuid.UUID(bytes=uuid_utils.uuid7().bytes)
+    return compat.uuid7()  # a standard-library UUID, made without re-parsing bytes

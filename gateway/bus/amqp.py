@@ -260,17 +260,20 @@ class _Consumer:
             raise
 
     async def _on_message(self, incoming: DeliveredMessage) -> None:
-        self._bus.spawn(self._run(_AmqpDelivery(self._bus, incoming)))
-
-    async def _run(self, delivery: _AmqpDelivery) -> None:
+        delivery = _AmqpDelivery(self._bus, incoming)
         try:
-            await self._handler(delivery)
+            work = self._handler(delivery)
         except Exception:
-            log.exception(
-                "bus handler failed on message %s from %s; it stays unsettled",
-                delivery.message.message_id,
-                delivery.message.exchange,
-            )
+            _log_failure(delivery.message)
+            return
+        if work is not None:
+            self._bus.spawn(self._run(work, delivery.message))
+
+    async def _run(self, work: Coroutine[Any, Any, None], message: Message) -> None:
+        try:
+            await work
+        except Exception:
+            _log_failure(message)
 
     async def cancel(self) -> None:
         """Closing the channel stops deliveries and returns unsettled messages to the queue."""
@@ -326,6 +329,14 @@ class _AmqpDelivery:
             return
         self._settled = True
         await _settle_quietly(settle, self.message)
+
+
+def _log_failure(message: Message) -> None:
+    log.exception(
+        "bus handler failed on message %s from %s; it stays unsettled",
+        message.message_id,
+        message.exchange,
+    )
 
 
 @asynccontextmanager

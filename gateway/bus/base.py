@@ -12,9 +12,9 @@ Semantics both must keep:
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Protocol
+from typing import Any, Protocol
 
 from gateway.bus.topology import DEAD_EXCHANGE, HEADER_ORIGIN_EXCHANGE, HEADER_REASON, QueueSpec
 
@@ -63,7 +63,10 @@ class Delivery(Protocol):
         ...
 
 
-Handler = Callable[[Delivery], Awaitable[None]]
+# A handler returns the work to run for the delivery (an `async def` handler's coroutine),
+# which the bus runs in a task of its own; or None when it took the delivery and is done
+# (an intake that queues deliveries for a loop of its own: no task per delivery).
+Handler = Callable[[Delivery], Coroutine[Any, Any, None] | None]
 
 
 class Subscription(Protocol):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import ClassVar
@@ -16,6 +17,8 @@ from typing import ClassVar
 from gateway.bus.base import Handler, Message, dead_copy
 from gateway.bus.topology import DEFAULT_EXCHANGE, EXCHANGES, QueueSpec, dead_queue, topic_matches
 from gateway.errors import BusUnavailable
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -127,12 +130,18 @@ class _Consumer:
 
     def deliver(self, delivery: _MemoryDelivery) -> None:
         self.unsettled.add(delivery)
-        task = asyncio.get_running_loop().create_task(self._handle(delivery))
+        try:
+            work = self.handler(delivery)
+        except Exception:
+            log.exception(
+                "bus handler failed on message %s; it stays unsettled", delivery.message.message_id
+            )
+            return
+        if work is None:
+            return  # taken: the handler has no work of its own to run
+        task = asyncio.get_running_loop().create_task(work)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
-
-    async def _handle(self, delivery: _MemoryDelivery) -> None:
-        await self.handler(delivery)
 
     def settled(self, delivery: _MemoryDelivery) -> None:
         self.unsettled.discard(delivery)

@@ -97,7 +97,7 @@ class CoreConsumer:
         while not self._inbox.empty():
             await self._inbox.get_nowait().reject(requeue=True)
 
-    async def _inbox_put(self, delivery: Delivery) -> None:
+    def _inbox_put(self, delivery: Delivery) -> None:
         self._inbox.put_nowait(delivery)  # unbounded: the bus's prefetch bounds it
         self._arrived.set()
         if self._inbox.qsize() >= self.settings.core.batch_size:
@@ -222,9 +222,12 @@ class CoreConsumer:
             for item in items:
                 await give_up_or_retry(item.delivery, reason, self.settings.bus.max_attempts)
             return
-        for item, outcome in zip(items, outcomes, strict=True):
-            self.metrics.processed.labels("duplicate" if outcome.duplicate else "recorded").inc()
+        for item in items:
             await item.delivery.ack()
+        duplicates = sum(1 for outcome in outcomes if outcome.duplicate)
+        self.metrics.processed.labels("recorded").inc(len(outcomes) - duplicates)
+        if duplicates:
+            self.metrics.processed.labels("duplicate").inc(duplicates)
 
     async def _hand_back(self, items: list[_Item], reason: str) -> None:
         log.warning("handing back %d events: %s", len(items), reason)

@@ -348,3 +348,52 @@ async def test_bindings_made_later_apply_to_later_publishes(bus: Bus) -> None:
 
     assert await _drain(bus, second.name) == {"after", "deleted"}
     await bus.delete_queue(second.name)
+
+
+async def test_a_handler_that_only_takes_deliveries_gets_them_in_order(
+    bus: Bus, work_queue: str
+) -> None:
+    taken: list[Delivery] = []
+    all_taken = asyncio.Event()
+
+    def take(delivery: Delivery) -> None:  # returns no work: the bus runs no task for it
+        taken.append(delivery)
+        if len(taken) == 3:
+            all_taken.set()
+
+    await bus.consume(work_queue, take, prefetch=10)
+    for n in range(3):
+        await bus.publish(event(f"taken-{n}"))
+    await wait_for_all(all_taken)
+
+    assert ids(taken) == ["taken-0", "taken-1", "taken-2"]
+    for delivery in taken:
+        await delivery.ack()
+
+
+async def test_a_taking_handler_that_raises_leaves_the_message_to_be_redelivered(
+    bus: Bus, work_queue: str
+) -> None:
+    taken: list[Delivery] = []
+    later_taken = asyncio.Event()
+
+    def take(delivery: Delivery) -> None:
+        if delivery.message.message_id == "refused":
+            raise RuntimeError("cannot take it")
+        taken.append(delivery)
+        later_taken.set()
+
+    subscription = await bus.consume(work_queue, take, prefetch=10)
+    await bus.publish(event("refused"))
+    await bus.publish(event("later"))
+    await wait_for_all(later_taken)
+    assert ids(taken) == ["later"]  # the failure stopped nothing
+    await taken[0].ack()
+    await subscription.cancel()
+
+    inbox = Inbox()
+    await bus.consume(work_queue, inbox, prefetch=10)
+    again = await inbox.next()
+    assert again.message.message_id == "refused"
+    assert again.attempt == 2
+    await again.ack()

@@ -36,7 +36,7 @@ def deliveries(count: int) -> list[Delivery]:
 
 async def put(core: CoreConsumer, items: list[Any]) -> None:
     for item in items:
-        await core._inbox_put(item)
+        core._inbox_put(item)
 
 
 async def test_a_backlog_goes_at_once_without_lingering() -> None:
