@@ -155,6 +155,15 @@ def compare(botgate: dict[str, Any], raw: dict[str, Any]) -> dict[str, Any]:
     return {"botgate": botgate, "raw": raw, "ratio": ratio}
 
 
+def median_pair(pairs: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The pair with the median ratio, and every pair's ratio when there were several."""
+    ranked = sorted(pairs, key=lambda pair: pair["ratio"] or 0.0)
+    median = ranked[(len(ranked) - 1) // 2]
+    if len(pairs) == 1:
+        return median
+    return {**median, "ratios": [pair["ratio"] for pair in pairs]}
+
+
 class UsageSampler:
     """Peak RSS and CPU seconds of one process, sampled while it runs (it may exit)."""
 

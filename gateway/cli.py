@@ -150,16 +150,20 @@ def chat(config_path: str | None, bot_name: str | None) -> None:
 @click.option("--conversations", type=click.IntRange(1), default=100, show_default=True)
 @click.option("--preload", type=click.IntRange(0), default=0, help="Stored messages beforehand.")
 @click.option("--compare-raw", is_flag=True, help="Also run the hand-written pipeline.")
+@click.option("--rounds", type=click.IntRange(min=1), default=1, show_default=True,
+              help="With --compare-raw: pairs of runs; the median ratio is reported.")  # fmt: skip
 @click.option("--output", type=click.Path(dir_okay=False), help="Also write the JSON here.")
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False),
               help="TOML whose [core], [database], [bus], [sessions] tune the run.")  # fmt: skip
-def bench(compare_raw: bool, output: str | None, **options: Any) -> None:
+def bench(compare_raw: bool, rounds: int, output: str | None, **options: Any) -> None:
     """Drive signed webhook events through the whole pipeline; print one JSON object."""
     from benchmarks.bench import BenchOptions, run_bench
     from gateway import codec
 
     if options["mode"] == "open" and options["rate"] is None:
         raise click.UsageError("--mode open needs --rate (events/s)")
+    if rounds > 1 and not compare_raw:
+        raise click.UsageError("--rounds counts pairs of runs: it needs --compare-raw")
     if options["duration"] is None and options["events"] is None:
         options["duration"] = 10.0
     bench_options = BenchOptions(
@@ -169,7 +173,7 @@ def bench(compare_raw: bool, output: str | None, **options: Any) -> None:
     )
 
     async def run() -> int:
-        text = codec.dumps(await run_bench(bench_options, compare_raw)).decode()
+        text = codec.dumps(await run_bench(bench_options, compare_raw, rounds)).decode()
         click.echo(text)
         if output:
             await asyncio.to_thread(Path(output).write_text, text + "\n")

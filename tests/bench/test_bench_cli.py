@@ -13,7 +13,7 @@ RUN_FIELDS = {
     "target", "mode", "concurrency", "rate", "duration_s", "warmup_s", "conversations",
     "preload", "database", "bus", "events_sent", "events_accepted", "events_processed",
     "errors", "accepted_per_s", "processed_per_s", "backlog_at_end", "unanswered_after_drain",
-    "latency_ms", "processes",
+    "latency_ms", "processes", "service_cpu_ms_per_event",
 }  # fmt: skip
 
 
@@ -72,8 +72,10 @@ def test_open_loop_with_a_preloaded_history() -> None:
 
 
 def test_compare_raw_prints_both_runs_and_their_ratio() -> None:
-    result = bench("--compare-raw", "--duration", "2", "--concurrency", "8")
-    assert set(result) == {"botgate", "raw", "ratio"}
+    result = bench("--compare-raw", "--rounds", "2", "--duration", "2", "--concurrency", "8")
+    assert set(result) == {"botgate", "raw", "ratio", "ratios"}
+    assert len(result["ratios"]) == 2
+    assert result["ratio"] in result["ratios"]
     assert_plausible(result["botgate"], "botgate")
     assert_plausible(result["raw"], "raw")
     expected = result["botgate"]["processed_per_s"] / result["raw"]["processed_per_s"]

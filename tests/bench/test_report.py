@@ -13,6 +13,7 @@ from benchmarks.report import (
     cpu_per_event,
     hide_password,
     latency_ms,
+    median_pair,
     percentile,
 )
 
@@ -57,6 +58,18 @@ def test_counts_and_latency_use_only_the_window() -> None:
 def test_cpu_per_event_is_in_milliseconds_and_absent_without_events() -> None:
     assert cpu_per_event(1.5, 600) == 2.5
     assert cpu_per_event(1.5, 0) is None
+
+
+def test_the_median_pair_is_reported_with_every_ratio() -> None:
+    pairs = [
+        compare({"processed_per_s": botgate}, {"processed_per_s": 100.0})
+        for botgate in (90.0, 70.0, 80.0)
+    ]
+    result = median_pair(pairs)
+    assert result["ratio"] == 0.8
+    assert result["botgate"] == {"processed_per_s": 80.0}
+    assert result["ratios"] == [0.9, 0.7, 0.8]
+    assert median_pair(pairs[:1]) == pairs[0]  # one pair: the plain comparison
 
 
 def test_compare_gives_the_ratio_of_processed_rates() -> None:
