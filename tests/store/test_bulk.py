@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, event, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.config import DatabaseConfig
+from gateway.core.consumer import is_outage
 from gateway.crypto import Vault, generate_key
 from gateway.ids import new_id
 from store import bots as bot_records
@@ -167,35 +169,72 @@ async def test_update_by_id_and_select_matching(db: Database) -> None:
     assert [tuple(row) for row in found] == [(rows[1]["id"], later)]
 
 
+def _ledger_rows(size: int, prefix: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": new_id(),
+            "dedupe_key": f"{prefix}-{size}-{n}",
+            "event_id": new_id(),
+            "event_type": "message.created",
+            "platform": "generic",
+            "bot": "helpdesk",
+            "processed_at": AT,
+            "result": {"n": n},
+        }
+        for n in range(size)
+    ]
+
+
 async def test_one_statement_text_whatever_the_number_of_rows(db: Database) -> None:
     seen: set[str] = set()
 
     def remember(*args: Any) -> None:
         seen.add(args[2])
 
+    def remember_query(record: Any) -> None:
+        seen.add(record.query)
+
     event.listen(Engine, "before_cursor_execute", remember)  # any engine: SQLite's core has its own
     table = table_of(ProcessedEvent)
     for size in (1, 3, 40):
-        rows = [
-            {
-                "id": new_id(),
-                "dedupe_key": f"k-{size}-{n}",
-                "event_id": new_id(),
-                "event_type": "message.created",
-                "platform": "generic",
-                "bot": "helpdesk",
-                "processed_at": AT,
-                "result": {"n": n},
-            }
-            for n in range(size)
-        ]
         async with db.begin() as connection:
+            driver = _asyncpg_of(connection)  # PostgreSQL's statements go to asyncpg itself
+            if driver is not None:
+                driver.add_query_logger(remember_query)
             claimed = await bulk.insert(
-                connection, table, rows, conflict=["dedupe_key"], returning=["dedupe_key"]
+                connection,
+                table,
+                _ledger_rows(size, "k"),
+                conflict=["dedupe_key"],
+                returning=["dedupe_key"],
             )
+            if driver is not None:
+                driver.remove_query_logger(remember_query)
         assert len(claimed) == size
     event.remove(Engine, "before_cursor_execute", remember)
-    assert len(seen) == 1
+    inserts = {sql for sql in seen if "INSERT INTO" in sql}  # not asyncpg's type lookups
+    assert len(inserts) == 1
+
+
+async def test_a_bulk_statement_first_in_its_transaction_is_rolled_back_with_it(
+    db: Database,
+) -> None:
+    async def fail_after_the_insert() -> None:
+        async with db.begin() as connection:
+            await bulk.insert(connection, table_of(ProcessedEvent), _ledger_rows(2, "gone"))
+            raise RuntimeError("the batch failed")
+
+    with pytest.raises(RuntimeError):
+        await fail_after_the_insert()
+    async with db.transaction() as session:
+        kept = (await session.execute(select(ProcessedEvent.dedupe_key))).scalars().all()
+    assert not [key for key in kept if key.startswith("gone")]
+
+
+def _asyncpg_of(connection: Any) -> Any:
+    if not isinstance(connection, AsyncConnection) or connection.dialect.name != "postgresql":
+        return None
+    return connection.sync_connection.connection.driver_connection
 
 
 async def test_naive_timestamps_are_refused(db: Database) -> None:
@@ -203,3 +242,30 @@ async def test_naive_timestamps_are_refused(db: Database) -> None:
     async with db.begin() as connection:
         with pytest.raises(ValueError, match="naive datetime"):
             await bulk.insert(connection, table_of(PlatformChannel), [row])
+
+
+@pytest.mark.postgres
+async def test_a_connection_lost_mid_transaction_is_a_store_outage(postgres_url: str) -> None:
+    db = Database(DatabaseConfig(url=postgres_url))
+    await db.migrate()
+
+    async def lose_the_connection_mid_batch() -> None:
+        async with db.begin() as connection:
+            driver = _asyncpg_of(connection)
+            await bulk.insert(connection, table_of(ProcessedEvent), _ledger_rows(1, "before"))
+            async with db.engine.connect() as other:  # the server ends our session
+                pid = driver.get_server_pid()
+                await other.exec_driver_sql(f"SELECT pg_terminate_backend({pid})")
+            await bulk.insert(connection, table_of(ProcessedEvent), _ledger_rows(1, "after"))
+
+    try:
+        try:
+            await lose_the_connection_mid_batch()
+        except Exception as exc:  # from asyncpg under us, or from SQLAlchemy's rollback
+            failure = exc
+        else:
+            pytest.fail("a statement on a terminated connection succeeded")
+        assert is_outage(failure)  # so the core holds the batch and retries: nothing is lost
+        await db.ping()  # the pool replaced the dead connection
+    finally:
+        await db.close()
