@@ -1,16 +1,18 @@
 """Set-based statements whose SQL text does not depend on the number of rows.
 
-A batch travels as one parameter per column: typed arrays expanded by `unnest` on
-PostgreSQL, one JSON document expanded by `json_each` on SQLite. Why:
+A batch travels as one parameter: a JSON document of rows (arrays of column values), made
+by orjson in C and expanded by the database (`json_array_elements` on PostgreSQL, `json_each`
+on SQLite). Why:
 - Each statement is compiled once and, on PostgreSQL, prepared and planned once. A VALUES
   list with one placeholder per value (SQLAlchemy's executemany) is a new statement for every
   batch size, and asyncpg's statement cache then keeps preparing.
-- Rows cost no per-value bind processing in Python: asyncpg encodes the arrays in C, SQLite
-  parses the JSON in C. Values are converted once, into the formats SQLAlchemy's own column
-  types store, so the ORM reads these rows like any other.
+- Rows cost no per-value bind processing in Python. Typed arrays (`unnest`) were tried first
+  on PostgreSQL: asyncpg's per-element array encoding cost about five times the JSON document
+  in client CPU. Values are converted once, into what the column types store, so the ORM reads
+  these rows like any other.
 
 Statements run on the caller's connection, inside its transaction. On PostgreSQL they go to
-asyncpg itself, under SQLAlchemy's connection: the arrays need none of SQLAlchemy's per-statement
+asyncpg itself, under SQLAlchemy's connection: they need none of SQLAlchemy's per-statement
 work (parameter and result processing, the greenlet hop), which profiling showed costing more
 than the statements themselves. Their SQL is built from table metadata and the callers'
 constants only; every value is a bound parameter.
@@ -28,7 +30,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import asyncpg  # type: ignore[import-untyped]
 import orjson
-from sqlalchemy import JSON, Column, DateTime, Table, Uuid, text
+from sqlalchemy import JSON, Column, DateTime, String, Table, Uuid, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import TextClause
@@ -49,13 +51,13 @@ class _Statement:
     sql: TextClause
     columns: tuple[str, ...]  # the parameter columns, in order
     converters: tuple[Convert, ...]
-    text: str  # the SQL as written: PostgreSQL's name the arrays :p0, :p1, ...
+    text: str  # the SQL as written, with the document as `:rows`
     returns_rows: bool
 
     @property
     def numbered(self) -> str:
-        """The SQL with asyncpg's placeholders: `:p0` → `$1`."""
-        return re.sub(r":p(\d+)\b", lambda match: f"${int(match[1]) + 1}", self.text)
+        """The SQL with asyncpg's placeholder for the document."""
+        return re.sub(r":rows\b", "$1", self.text)
 
 
 async def insert(
@@ -110,16 +112,16 @@ async def _run(
 ) -> Sequence[tuple[Any, ...]]:
     """The statement's returned rows (tuples, or records that unpack like them)."""
     pairs = tuple(zip(statement.columns, statement.converters, strict=True))
+    matrix = [[convert(row[name]) for name, convert in pairs] for row in rows]
+    document = orjson.dumps(matrix, default=_other_uuid)
     if isinstance(db, AsyncConnection) and db.dialect.name == "postgresql":
-        arrays = [[convert(row[name]) for row in rows] for name, convert in pairs]
         driver = await _driver_in_transaction(db)
         try:
-            rows_back = await driver.fetch(_sql_of(statement), *arrays)
+            rows_back = await driver.fetch(_sql_of(statement), document.decode())
         except _LOST_CONNECTION as exc:  # what SQLAlchemy would report as a disconnect
             raise StoreUnavailable(f"the database connection was lost: {exc!r}") from exc
         return cast(Sequence[tuple[Any, ...]], rows_back)
-    matrix = [[convert(row[name]) for name, convert in pairs] for row in rows]
-    result = await db.execute(statement.sql, {"rows": orjson.dumps(matrix).decode()})
+    result = await db.execute(statement.sql, {"rows": document.decode()})
     return cast(Sequence[tuple[Any, ...]], result.all()) if statement.returns_rows else []
 
 
@@ -215,12 +217,8 @@ class _Source:
 def _source(dialect: str, table: Table, columns: tuple[str, ...]) -> _Source:
     kinds = [table.c[name] for name in columns]
     if dialect == "postgresql":
-        arrays = ", ".join(f"CAST(:p{i} AS {_pg_array(c)})" for i, c in enumerate(kinds))
-        select = ", ".join(
-            f"CAST(x.{_q(c.name)} AS jsonb) AS {_q(c.name)}" if _is_json(c) else f"x.{_q(c.name)}"
-            for c in kinds
-        )
-        rows = f"unnest({arrays}) AS x({_names(columns)})"
+        select = ", ".join(f"{_pg_value(i, c)} AS {_q(c.name)}" for i, c in enumerate(kinds))
+        rows = "json_array_elements(CAST(:rows AS json)) AS x(value)"
         return _Source(select, rows, tuple(_pg_converter(c) for c in kinds))
     select = ", ".join(f"json_extract(value, '$[{i}]') AS {_q(c)}" for i, c in enumerate(columns))
     return _Source(select, "json_each(:rows)", tuple(_sqlite_converter(c) for c in kinds))
@@ -245,16 +243,19 @@ def _is_json(column: Column[Any]) -> bool:
     return isinstance(column.type, JSON)
 
 
-def _pg_array(column: Column[Any]) -> str:
-    return "text[]" if _is_json(column) else f"{column.type.compile(dialect=_PG)}[]"
+def _pg_value(index: int, column: Column[Any]) -> str:
+    """The column's value in row `x.value`: JSON stays JSON (a JSON null is SQL NULL, as on
+    SQLite); strings are read as text so that the INSERT itself checks their length (a cast
+    to varchar(n) would cut them short silently)."""
+    if _is_json(column):
+        return f"NULLIF(CAST(x.value -> {index} AS jsonb), 'null')"
+    kind = "text" if isinstance(column.type, String) else column.type.compile(dialect=_PG)
+    return f"CAST(x.value ->> {index} AS {kind})"
 
 
 def _pg_converter(column: Column[Any]) -> Convert:
-    if _is_json(column):
-        return _json_text
-    if isinstance(column.type, UTCDateTime):
-        return aware
-    return _same
+    # orjson writes UUIDs and aware datetimes as PostgreSQL reads them; JSON values nest.
+    return aware if isinstance(column.type, UTCDateTime) else _same
 
 
 def _sqlite_converter(column: Column[Any]) -> Convert:
@@ -265,6 +266,13 @@ def _sqlite_converter(column: Column[Any]) -> Convert:
     if isinstance(column.type, UTCDateTime | DateTime):
         return _sqlite_datetime
     return _same
+
+
+def _other_uuid(value: Any) -> str:
+    """UUIDs of a subclass (asyncpg returns its own), which orjson leaves to us."""
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not a column value")
 
 
 def _same(value: Any) -> Any:

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
 import pytest
 from sqlalchemy import Engine, event, select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -267,5 +268,22 @@ async def test_a_connection_lost_mid_transaction_is_a_store_outage(postgres_url:
             pytest.fail("a statement on a terminated connection succeeded")
         assert is_outage(failure)  # so the core holds the batch and retries: nothing is lost
         await db.ping()  # the pool replaced the dead connection
+    finally:
+        await db.close()
+
+
+@pytest.mark.postgres
+async def test_a_value_too_long_for_its_column_is_refused_not_cut(postgres_url: str) -> None:
+    db = Database(DatabaseConfig(url=postgres_url))
+    await db.migrate()
+
+    async def insert_a_long_key() -> None:
+        async with db.begin() as connection:
+            rows = _ledger_rows(1, "k" * 600)  # dedupe_key is varchar(512)
+            await bulk.insert(connection, table_of(ProcessedEvent), rows)
+
+    try:
+        with pytest.raises(asyncpg.StringDataRightTruncationError):
+            await insert_a_long_key()
     finally:
         await db.close()
