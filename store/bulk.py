@@ -114,8 +114,8 @@ async def _run(
     pairs = tuple(zip(statement.columns, statement.converters, strict=True))
     matrix = [[convert(row[name]) for name, convert in pairs] for row in rows]
     document = orjson.dumps(matrix, default=_other_uuid)
-    if isinstance(db, AsyncConnection) and db.dialect.name == "postgresql":
-        driver = await _driver_in_transaction(db)
+    driver = _asyncpg_in_transaction(db)
+    if driver is not None:
         try:
             rows_back = await driver.fetch(_sql_of(statement), document.decode())
         except _LOST_CONNECTION as exc:  # what SQLAlchemy would report as a disconnect
@@ -132,13 +132,14 @@ _LOST_CONNECTION = (
 )
 
 
-async def _driver_in_transaction(db: AsyncConnection) -> Any:
-    """asyncpg's connection under `db`, once `db`'s transaction has begun on it. SQLAlchemy
-    sends BEGIN lazily, with a transaction's first statement: if none ran yet, one does."""
+def _asyncpg_in_transaction(db: CoreConnection) -> Any:
+    """asyncpg's connection under a PostgreSQL `db` whose transaction has begun; else None.
+    SQLAlchemy sends BEGIN lazily, with a transaction's first statement: so that statement
+    goes through SQLAlchemy, and the ones after it straight to asyncpg."""
+    if not isinstance(db, AsyncConnection) or db.dialect.name != "postgresql":
+        return None
     driver: Any = db.sync_connection.connection.driver_connection  # type: ignore[union-attr]
-    if not driver.is_in_transaction():
-        await db.exec_driver_sql("SELECT 1")
-    return driver
+    return driver if driver.is_in_transaction() else None
 
 
 @lru_cache(maxsize=128)
