@@ -3,7 +3,8 @@
 Why it is built this way:
 - The first connect fails fast, so start-up and `botgate check` report a wrong URL or a
   stopped broker at once. After that aio-pika's robust connection reconnects on its own and
-  restores channels, exchanges, queues, bindings and consumers: a broker restart is a pause.
+  restores channels, QoS, exchanges, queues and bindings, and each consumer subscribes again
+  from the channel's reopen callback: a broker restart is a pause.
 - One publishing channel with publisher confirms. aiormq matches each confirm to its delivery
   tag, so many publishes are in flight at once; nothing serialises them behind a lock.
 - The hot path (publish, ack, reject) talks to aiormq's channel directly: pamqp properties
