@@ -192,6 +192,10 @@ class AmqpBus:
         try:
             async with _answer(f"consuming from {queue!r}", OPERATION_TIMEOUT):
                 await channel.set_qos(prefetch_count=prefetch)
+                # Declared (passively) on this channel so that after a reconnection aio-pika
+                # restores this channel only once the queue exists again (an exclusive queue
+                # is re-declared by the topology channel), and only then calls `_resubscribe`.
+                await channel.declare_queue(queue, passive=True)
                 await consumer.start(queue)
         except BaseException:
             await consumer.cancel()
@@ -234,7 +238,8 @@ class _Consumer:
     It consumes on aiormq's channel under aio-pika's robust one: a delivery arrives as
     aiormq's `DeliveredMessage`, without aio-pika's `IncomingMessage` and its task (measured:
     the costliest part of receiving). After a reconnection the robust channel restores the
-    QoS and calls `_resubscribe`, which consumes again on the new aiormq channel.
+    QoS and the queue, then calls `_resubscribe`, which consumes again on the new aiormq
+    channel.
     """
 
     def __init__(self, bus: AmqpBus, channel: AbstractRobustChannel, handler: Handler) -> None:
