@@ -48,16 +48,18 @@ _q = _PG.identifier_preparer.quote  # both dialects quote the same names (reserv
 
 @dataclass(frozen=True)
 class _Statement:
-    sql: TextClause
-    columns: tuple[str, ...]  # the parameter columns, in order
-    converters: tuple[Convert, ...]
-    text: str  # the SQL as written, with the document as `:rows`
+    sql: TextClause  # for SQLAlchemy, with the document as `:rows`
+    driver_sql: str  # the same for asyncpg, with the document as `$1`
+    values: tuple[tuple[str, Convert], ...]  # each row's columns in the document, converted
     returns_rows: bool
 
-    @property
-    def numbered(self) -> str:
-        """The SQL with asyncpg's placeholder for the document."""
-        return re.sub(r":rows\b", "$1", self.text)
+
+def _statement(
+    sql: str, table: Table, source: _Source, columns: tuple[str, ...], returning: tuple[str, ...]
+) -> _Statement:
+    values = tuple(zip(columns, source.converters, strict=True))
+    driver_sql = re.sub(r":rows\b", "$1", sql)
+    return _Statement(_typed(sql, table, returning), driver_sql, values, bool(returning))
 
 
 async def insert(
@@ -111,13 +113,12 @@ async def _run(
     db: CoreConnection, statement: _Statement, rows: Sequence[dict[str, Any]]
 ) -> Sequence[tuple[Any, ...]]:
     """The statement's returned rows (tuples, or records that unpack like them)."""
-    pairs = tuple(zip(statement.columns, statement.converters, strict=True))
-    matrix = [[convert(row[name]) for name, convert in pairs] for row in rows]
+    matrix = [[convert(row[name]) for name, convert in statement.values] for row in rows]
     document = orjson.dumps(matrix, default=_other_uuid)
     driver = _asyncpg_in_transaction(db)
     if driver is not None:
         try:
-            rows_back = await driver.fetch(_sql_of(statement), document.decode())
+            rows_back = await driver.fetch(statement.driver_sql, document.decode())
         except _LOST_CONNECTION as exc:  # what SQLAlchemy would report as a disconnect
             raise StoreUnavailable(f"the database connection was lost: {exc!r}") from exc
         return cast(Sequence[tuple[Any, ...]], rows_back)
@@ -140,11 +141,6 @@ def _asyncpg_in_transaction(db: CoreConnection) -> Any:
         return None
     driver: Any = db.sync_connection.connection.driver_connection  # type: ignore[union-attr]
     return driver if driver.is_in_transaction() else None
-
-
-@lru_cache(maxsize=128)
-def _sql_of(statement: _Statement) -> str:
-    return statement.numbered
 
 
 # -- statements, built once per shape -------------------------------------------------------
@@ -173,9 +169,7 @@ def _insert(
         sql += f" ON CONFLICT ({_names(conflict)}) {action}"
     if returning:
         sql += f" RETURNING {_names(returning)}"
-    return _Statement(
-        _typed(sql, table, returning), columns, source.converters, sql, bool(returning)
-    )
+    return _statement(sql, table, source, columns, returning)
 
 
 @lru_cache(maxsize=128)
@@ -186,7 +180,7 @@ def _update(dialect: str, table: Table, columns: tuple[str, ...]) -> _Statement:
         f"UPDATE {_q(table.name)} SET {changes} FROM (SELECT {source.select} FROM {source.rows})"
         f" AS x WHERE {_q(table.name)}.id = x.id"
     )
-    return _Statement(text(sql), columns, source.converters, sql, False)
+    return _statement(sql, table, source, columns, ())
 
 
 @lru_cache(maxsize=128)
@@ -205,7 +199,7 @@ def _select(
     )
     if where:
         sql += f" AND ({where})"
-    return _Statement(_typed(sql, table, returning), key_columns, source.converters, sql, True)
+    return _statement(sql, table, source, key_columns, returning)
 
 
 @dataclass(frozen=True)

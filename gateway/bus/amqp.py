@@ -39,7 +39,7 @@ from aiormq.abc import DeliveredMessage
 from pamqp.commands import Basic
 from yarl import URL
 
-from gateway.bus.base import Handler, Message, dead_copy
+from gateway.bus.base import Handler, Message, dead_copy, start_handling
 from gateway.bus.topology import DEFAULT_EXCHANGE, EXCHANGES, QueueSpec, dead_queue
 from gateway.errors import BusUnavailable
 
@@ -266,20 +266,9 @@ class _Consumer:
             raise
 
     async def _on_message(self, incoming: DeliveredMessage) -> None:
-        delivery = _AmqpDelivery(self._bus, incoming)
-        try:
-            work = self._handler(delivery)
-        except Exception:
-            _log_failure(delivery.message)
-            return
+        work = start_handling(self._handler, _AmqpDelivery(self._bus, incoming))
         if work is not None:
-            self._bus.spawn(self._run(work, delivery.message))
-
-    async def _run(self, work: Coroutine[Any, Any, None], message: Message) -> None:
-        try:
-            await work
-        except Exception:
-            _log_failure(message)
+            self._bus.spawn(work)
 
     async def cancel(self) -> None:
         """Closing the channel stops deliveries and returns unsettled messages to the queue."""
@@ -335,14 +324,6 @@ class _AmqpDelivery:
             return
         self._settled = True
         await _settle_quietly(settle, self.message)
-
-
-def _log_failure(message: Message) -> None:
-    log.exception(
-        "bus handler failed on message %s from %s; it stays unsettled",
-        message.message_id,
-        message.exchange,
-    )
 
 
 @asynccontextmanager

@@ -12,11 +12,14 @@ Semantics both must keep:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from gateway.bus.topology import DEAD_EXCHANGE, HEADER_ORIGIN_EXCHANGE, HEADER_REASON, QueueSpec
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,32 @@ class Delivery(Protocol):
 # which the bus runs in a task of its own; or None when it took the delivery and is done
 # (an intake that queues deliveries for a loop of its own: no task per delivery).
 Handler = Callable[[Delivery], Coroutine[Any, Any, None] | None]
+
+
+def start_handling(handler: Handler, delivery: Delivery) -> Coroutine[Any, Any, None] | None:
+    """Give the delivery to the handler: the work for the bus to run in a task, or None when
+    the handler took it. A failing handler leaves the delivery unsettled, and says so."""
+    try:
+        work = handler(delivery)
+    except Exception:
+        _log_failure(delivery.message)
+        return None
+    return None if work is None else _logged(work, delivery.message)
+
+
+async def _logged(work: Coroutine[Any, Any, None], message: Message) -> None:
+    try:
+        await work
+    except Exception:
+        _log_failure(message)
+
+
+def _log_failure(message: Message) -> None:
+    log.exception(
+        "bus handler failed on message %s from %s; it stays unsettled",
+        message.message_id,
+        message.exchange,
+    )
 
 
 class Subscription(Protocol):

@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import logging
 from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
-from gateway.bus.base import Handler, Message, dead_copy
+from gateway.bus.base import Handler, Message, dead_copy, start_handling
 from gateway.bus.topology import DEFAULT_EXCHANGE, EXCHANGES, QueueSpec, dead_queue, topic_matches
 from gateway.errors import BusUnavailable
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -130,13 +127,7 @@ class _Consumer:
 
     def deliver(self, delivery: _MemoryDelivery) -> None:
         self.unsettled.add(delivery)
-        try:
-            work = self.handler(delivery)
-        except Exception:
-            log.exception(
-                "bus handler failed on message %s; it stays unsettled", delivery.message.message_id
-            )
-            return
+        work = start_handling(self.handler, delivery)
         if work is None:
             return  # taken: the handler has no work of its own to run
         task = asyncio.get_running_loop().create_task(work)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -31,10 +32,24 @@ AT = datetime(2026, 11, 22, 13, 30, 15, 123456, tzinfo=PARIS)  # 12:30:15.123456
 
 @pytest.fixture
 async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(DatabaseConfig(url=database_url))
-    await database.migrate()
-    yield database
-    await database.close()
+    async with _migrated(database_url) as database:
+        yield database
+
+
+@pytest.fixture
+async def pg_db(postgres_url: str) -> AsyncIterator[Database]:
+    async with _migrated(postgres_url) as database:
+        yield database
+
+
+@asynccontextmanager
+async def _migrated(url: str) -> AsyncIterator[Database]:
+    database = Database(DatabaseConfig(url=url))
+    try:
+        await database.migrate()
+        yield database
+    finally:
+        await database.close()
 
 
 async def _bot_id(db: Database) -> uuid.UUID:
@@ -249,9 +264,8 @@ async def test_naive_timestamps_are_refused(db: Database) -> None:
 
 
 @pytest.mark.postgres
-async def test_a_connection_lost_mid_transaction_is_a_store_outage(postgres_url: str) -> None:
-    db = Database(DatabaseConfig(url=postgres_url))
-    await db.migrate()
+async def test_a_connection_lost_mid_transaction_is_a_store_outage(pg_db: Database) -> None:
+    db = pg_db
 
     async def lose_the_connection_mid_batch() -> None:
         async with db.begin() as connection:
@@ -263,32 +277,22 @@ async def test_a_connection_lost_mid_transaction_is_a_store_outage(postgres_url:
             await bulk.insert(connection, table_of(ProcessedEvent), _ledger_rows(1, "after"))
 
     try:
-        try:
-            await lose_the_connection_mid_batch()
-        except Exception as exc:  # from asyncpg under us, or from SQLAlchemy's rollback
-            failure = exc
-        else:
-            pytest.fail("a statement on a terminated connection succeeded")
-        assert is_outage(failure)  # so the core holds the batch and retries: nothing is lost
-        await db.ping()  # the pool replaced the dead connection
-    finally:
-        await db.close()
+        await lose_the_connection_mid_batch()
+    except Exception as exc:  # from asyncpg under us, or from SQLAlchemy's rollback
+        failure = exc
+    else:
+        pytest.fail("a statement on a terminated connection succeeded")
+    assert is_outage(failure)  # so the core holds the batch and retries: nothing is lost
+    await db.ping()  # the pool replaced the dead connection
 
 
 @pytest.mark.postgres
-async def test_a_value_too_long_for_its_column_is_refused_not_cut(postgres_url: str) -> None:
-    db = Database(DatabaseConfig(url=postgres_url))
-    await db.migrate()
-
+async def test_a_value_too_long_for_its_column_is_refused_not_cut(pg_db: Database) -> None:
     async def insert_a_long_key() -> None:
-        async with db.begin() as connection:
+        async with pg_db.begin() as connection:
             rows = _ledger_rows(1, "k" * 600)  # dedupe_key is varchar(512)
             await bulk.insert(connection, table_of(ProcessedEvent), rows)
 
-    try:
-        with pytest.raises(
-            (DBAPIError, asyncpg.StringDataRightTruncationError), match="value too long"
-        ):
-            await insert_a_long_key()
-    finally:
-        await db.close()
+    too_long = (DBAPIError, asyncpg.StringDataRightTruncationError)
+    with pytest.raises(too_long, match="value too long"):
+        await insert_a_long_key()
