@@ -193,8 +193,9 @@ class AmqpBus:
             async with _answer(f"consuming from {queue!r}", OPERATION_TIMEOUT):
                 await channel.set_qos(prefetch_count=prefetch)
                 # Declared (passively) on this channel so that after a reconnection aio-pika
-                # restores this channel only once the queue exists again (an exclusive queue
-                # is re-declared by the topology channel), and only then calls `_resubscribe`.
+                # restores this channel only once the queue exists again (one that expired or
+                # died with the connection is re-declared by the topology channel), and only
+                # then calls `_resubscribe`.
                 await channel.declare_queue(queue, passive=True)
                 await consumer.start(queue)
         except BaseException:
@@ -368,8 +369,12 @@ async def _finish(tasks: list[asyncio.Task[None]]) -> None:
 def _queue_options(spec: QueueSpec) -> dict[str, Any]:
     if spec.exclusive:
         return {"durable": False, "exclusive": True, "auto_delete": True}
-    arguments = {"x-queue-type": "quorum"} if spec.quorum and spec.durable else None
-    return {"durable": spec.durable, "arguments": arguments}
+    arguments: dict[str, Any] = {}
+    if spec.quorum and spec.durable:
+        arguments["x-queue-type"] = "quorum"
+    if spec.expires_s is not None:
+        arguments["x-expires"] = int(spec.expires_s * 1000)
+    return {"durable": spec.durable, "arguments": arguments or None}
 
 
 def _properties(message: Message) -> Basic.Properties:

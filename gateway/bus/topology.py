@@ -12,6 +12,7 @@ EXCHANGES = (EVENTS_EXCHANGE, ACTIONS_EXCHANGE, DEAD_EXCHANGE)
 DEFAULT_EXCHANGE = ""  # routes straight to the queue named by the routing key
 CORE_QUEUE = "botgate.core"
 DEAD_QUEUE = "botgate.dead"
+REPLY_QUEUE_EXPIRES_S = 300.0
 
 HEADER_REASON = "x-botgate-reason"
 HEADER_ORIGIN_EXCHANGE = "x-botgate-origin-exchange"
@@ -30,13 +31,19 @@ class Binding:
 
 @dataclass(frozen=True)
 class QueueSpec:
-    """A queue and what it is bound to. `exclusive` queues die with their connection."""
+    """A queue and what it is bound to.
+
+    `exclusive` queues die with their connection. An `expires_s` queue is deleted by the broker
+    once it has had no consumer for that long (AMQP `x-expires`); the in-process bus ignores
+    it, as its queues die with the process.
+    """
 
     name: str
     bindings: tuple[Binding, ...] = ()
     durable: bool = True
     exclusive: bool = False
     quorum: bool = True
+    expires_s: float | None = None
 
 
 def core_queue() -> QueueSpec:
@@ -51,6 +58,17 @@ def adapter_queue(platform: str, bot: str) -> QueueSpec:
 
 def dead_queue() -> QueueSpec:
     return QueueSpec(DEAD_QUEUE, (Binding(DEAD_EXCHANGE, "#"),))
+
+
+def reply_queue(name: str) -> QueueSpec:
+    """A process's private queue for `?wait=1` answers.
+
+    Not exclusive: an exclusive queue dies with its connection, so an answer the core sent
+    while this process was reconnecting was dropped as unroutable. This one outlives a
+    connection drop and a broker restart, and the broker removes it once its process has been
+    gone for REPLY_QUEUE_EXPIRES_S.
+    """
+    return QueueSpec(name, durable=True, quorum=False, expires_s=REPLY_QUEUE_EXPIRES_S)
 
 
 def topic_matches(pattern: str, routing_key: str) -> bool:

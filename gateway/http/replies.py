@@ -13,7 +13,7 @@ from typing import Any
 
 from gateway import codec
 from gateway.bus.base import Bus, Delivery, Subscription
-from gateway.bus.topology import QueueSpec
+from gateway.bus.topology import reply_queue
 
 
 class ReplyWaiter:
@@ -24,9 +24,7 @@ class ReplyWaiter:
         self._subscription: Subscription | None = None
 
     async def start(self) -> None:
-        await self.bus.declare_queue(
-            QueueSpec(self.queue, durable=False, exclusive=True, quorum=False)
-        )
+        await self.bus.declare_queue(reply_queue(self.queue))
         self._subscription = await self.bus.consume(self.queue, self._on_reply, prefetch=100)
 
     async def stop(self) -> None:

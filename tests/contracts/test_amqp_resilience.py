@@ -14,7 +14,7 @@ from yarl import URL
 
 from gateway.bus.amqp import AmqpBus
 from gateway.bus.base import Message
-from gateway.bus.topology import EVENTS_EXCHANGE, Binding, QueueSpec
+from gateway.bus.topology import DEFAULT_EXCHANGE, EVENTS_EXCHANGE, Binding, QueueSpec, reply_queue
 from gateway.errors import BusUnavailable
 from tests.contracts.inbox import WAIT, Inbox
 from tests.support.tcp_proxy import TcpProxy
@@ -99,6 +99,40 @@ async def test_consumer_recovers_after_the_connection_drops(
     assert (after.message.message_id, after.attempt) == ("after", 1)
     await after.ack()
     assert await proxied_bus.healthy()
+
+
+async def test_a_reply_sent_while_its_waiter_reconnects_is_kept(
+    amqp_url: str, proxied_bus: AmqpBus, proxy: TcpProxy
+) -> None:
+    """The core (here a second, direct connection) answers while the waiter's link is down."""
+    spec = reply_queue("botgate.replies.test")
+    await proxied_bus.declare_queue(spec)
+    inbox = Inbox()
+    await proxied_bus.consume(spec.name, inbox, prefetch=10)
+    core = AmqpBus(amqp_url)
+    await core.connect()
+    try:
+        proxy.refuse()
+        await proxy.drop()
+        await core.publish(Message(DEFAULT_EXCHANGE, spec.name, b"{}", "answer"))
+        assert await core.queue_depth(spec.name) == 1
+        proxy.accept()
+        received = await inbox.next()
+    finally:
+        await core.close()
+    assert (received.message.message_id, received.message.routing_key) == ("answer", spec.name)
+
+
+async def test_an_expiring_queue_is_removed_once_unused(proxied_bus: AmqpBus) -> None:
+    spec = QueueSpec("test.expiring", durable=True, quorum=False, expires_s=0.2)
+    await proxied_bus.declare_queue(spec)
+    subscription = await proxied_bus.consume(spec.name, Inbox(), prefetch=1)
+    await asyncio.sleep(0.5)  # longer than expires_s: a consumed queue stays
+    assert await proxied_bus._ready_count(spec.name) == 0
+    await subscription.cancel()
+    # Looking renews the lease (a passive declare counts as use), so look after it ran out.
+    await asyncio.sleep(1.0)
+    assert await proxied_bus._ready_count(spec.name) is None
 
 
 async def test_publish_during_an_outage_fails_within_the_timeout(
