@@ -16,8 +16,7 @@ from typing import Any, TextIO
 
 import psutil
 
-from gateway.bus.amqp import display_url as hide_password
-from store.engine import display_url
+from gateway.urls import hide_password
 
 
 @dataclass
@@ -133,7 +132,7 @@ def build_report(
         "warmup_s": setup.warmup,
         "conversations": setup.conversations,
         "preload": setup.preload,
-        "database": display_url(setup.database_url),
+        "database": hide_password(setup.database_url),
         "bus": hide_password(setup.bus_url),
         **counts(samples, window, errors),
         "latency_ms": latency_ms(samples, window),

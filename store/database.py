@@ -12,8 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from gateway.config import DatabaseConfig
 from gateway.errors import StoreUnavailable
+from gateway.urls import hide_password
 from store import migrate
-from store.engine import create_engine, display_url, is_sqlite, sessionmaker, sqlite_pragmas
+from store.engine import create_engine, is_sqlite, sessionmaker, sqlite_pragmas
 from store.threaded import InlineConnection, ThreadedConnection, ThreadedEngine
 
 T = TypeVar("T")
@@ -53,7 +54,7 @@ async def before_commit(
 class Database:
     def __init__(self, config: DatabaseConfig) -> None:
         self.url = config.url
-        self.url_for_display = display_url(config.url)
+        self.url_for_display = hide_password(config.url)
         self.engine = create_engine(config)
         self._sessions = sessionmaker(self.engine)
         self._core_engine = (

@@ -44,10 +44,3 @@ def sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEnt
 
 def sessionmaker(engine: AsyncEngine) -> async_sessionmaker:  # type: ignore[type-arg]
     return async_sessionmaker(engine, expire_on_commit=False)
-
-
-def display_url(url: str) -> str:
-    """The URL without its password, for logs and reports."""
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)

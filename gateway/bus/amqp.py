@@ -37,11 +37,11 @@ from aio_pika.abc import (
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS, ChannelNotFoundEntity
 from aiormq.abc import DeliveredMessage
 from pamqp.commands import Basic
-from yarl import URL
 
 from gateway.bus.base import Handler, Message, dead_copy, start_handling
 from gateway.bus.topology import DEFAULT_EXCHANGE, EXCHANGES, QueueSpec, dead_queue
 from gateway.errors import BusUnavailable
+from gateway.urls import hide_password
 
 log = logging.getLogger(__name__)
 
@@ -54,19 +54,13 @@ DELIVERY_COUNT = "x-delivery-count"  # set by quorum queues; exposed as `attempt
 _BROKER_ERRORS = (*CONNECTION_EXCEPTIONS, TimeoutError)
 
 
-def display_url(url: str) -> str:
-    """The URL with its password hidden, for logs and `botgate check`."""
-    parsed = URL(url)
-    return str(parsed.with_password("***")) if parsed.password else url
-
-
 class AmqpBus:
     """`amqp://user:pass@host:5672/vhost`: the `Bus` on RabbitMQ."""
 
     def __init__(
         self, url: str, *, publish_timeout: float = 5.0, reconnect_interval: float = 2.0
     ) -> None:
-        self.url_for_display = display_url(url)
+        self.url_for_display = hide_password(url)
         self._url = url
         self._publish_timeout = publish_timeout
         self._reconnect_interval = reconnect_interval
