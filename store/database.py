@@ -8,13 +8,19 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from gateway.config import DatabaseConfig
 from gateway.errors import StoreUnavailable
 from gateway.urls import hide_password
 from store import migrate
-from store.engine import create_engine, is_sqlite, sessionmaker, sqlite_pragmas
+from store.engine import (
+    create_core_engine,
+    create_engine,
+    is_sqlite,
+    sessionmaker,
+    sqlite_pragmas,
+)
 from store.threaded import InlineConnection, ThreadedConnection, ThreadedEngine
 
 T = TypeVar("T")
@@ -57,8 +63,12 @@ class Database:
         self.url_for_display = hide_password(config.url)
         self.engine = create_engine(config)
         self._sessions = sessionmaker(self.engine)
-        self._core_engine = (
-            ThreadedEngine(config.url, sqlite_pragmas) if is_sqlite(config.url) else None
+        # The core's hot path has an engine of its own: a thread on SQLite, no pre-ping on
+        # PostgreSQL (store/engine.py, store/threaded.py).
+        self._core_engine: ThreadedEngine | AsyncEngine = (
+            ThreadedEngine(config.url, sqlite_pragmas)
+            if is_sqlite(config.url)
+            else create_core_engine(config)
         )
 
     @property
@@ -75,11 +85,7 @@ class Database:
     async def begin(self) -> AsyncIterator[CoreConnection]:
         """A Core transaction, without the ORM's bookkeeping: the core's hot path. On SQLite it
         runs on a thread of its own (store/threaded.py)."""
-        if self._core_engine is not None:
-            async with self._core_engine.begin() as threaded:
-                yield threaded
-            return
-        async with self.engine.begin() as connection:
+        async with self._core_engine.begin() as connection:
             yield connection
 
     async def ping(self) -> None:
@@ -99,5 +105,4 @@ class Database:
 
     async def close(self) -> None:
         await self.engine.dispose()
-        if self._core_engine is not None:
-            await self._core_engine.dispose()
+        await self._core_engine.dispose()

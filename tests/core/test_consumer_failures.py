@@ -7,7 +7,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from gateway.core.dispatch import Dispatcher
 from gateway.core.tools import Reply, ToolContext
@@ -97,3 +97,32 @@ async def test_a_database_outage_holds_events_until_it_is_back(
             await eventually(all_recorded, 30)
             await client.close()
     assert runtime.metrics.processed.labels("recorded")._value.get() >= 5
+
+
+@pytest.mark.postgres
+async def test_the_core_gets_over_a_connection_the_server_ended_while_idle(
+    postgres_url: str, memory_url: str
+) -> None:
+    """The core's pool does not ping before each batch: the batch meets the dead connection,
+    fails as an outage, and is recorded again on a new one."""
+    async with running(make_settings(postgres_url, memory_url)) as runtime:
+        client = GenericClient(runtime.http.url)
+        _, before = await client.post(message("/help", event_id="before"), wait=True)
+        assert len(before["replies"]) == 1
+        async with runtime.db.engine.connect() as admin:
+            ended = await admin.scalar(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+        assert ended >= 1  # the core's idle connection among them
+        status, after = await client.post(message("/help", event_id="after"), wait=True)
+        await client.close()
+        assert status == 200
+        assert len(after["replies"]) == 1
+
+        async def all_recorded() -> bool:
+            return await count_rows(runtime, "messages") == 4  # two in, two replies
+
+        await eventually(all_recorded)

@@ -283,7 +283,8 @@ async def test_a_connection_lost_mid_transaction_is_a_store_outage(pg_db: Databa
     else:
         pytest.fail("a statement on a terminated connection succeeded")
     assert is_outage(failure)  # so the core holds the batch and retries: nothing is lost
-    await db.ping()  # the pool replaced the dead connection
+    async with db.begin() as connection:  # the core's pool replaced the dead connection
+        await bulk.insert(connection, table_of(ProcessedEvent), _ledger_rows(1, "again"))
 
 
 @pytest.mark.postgres
