@@ -16,12 +16,15 @@ Why it is built this way:
 - Handlers run in tasks of our own rather than aiormq's, which are cancelled with their
   channel. A delivery that outlives its channel settles as a no-op; the broker redelivers it,
   as the in-process bus does.
+- A message this process published and now consumes carries the publisher's model, as on the
+  in-process bus, instead of being parsed and validated again (`_OwnModels`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
@@ -51,6 +54,9 @@ OPERATION_TIMEOUT = 15.0  # declare, delete, consume, inspect: rare, and quorum 
 DEFAULT_CONTENT_TYPE = "application/json"
 PERSISTENT = int(aio_pika.DeliveryMode.PERSISTENT)
 DELIVERY_COUNT = "x-delivery-count"  # set by quorum queues; exposed as `attempt`, not a header
+# Models kept for this process's own consumers. All roles in one process consume nearly all
+# they publish within a few hundred messages; with the roles apart, the oldest age out.
+OWN_MODELS_KEPT = 1024
 _BROKER_ERRORS = (*CONNECTION_EXCEPTIONS, TimeoutError)
 
 
@@ -71,6 +77,7 @@ class AmqpBus:
         self._exchanges: dict[str, AbstractExchange] = {}
         self._consumers: set[_Consumer] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        self.own_models = _OwnModels(OWN_MODELS_KEPT)
 
     async def connect(self) -> None:
         if self._connection is not None:
@@ -123,6 +130,7 @@ class AmqpBus:
         self._live()
         if message.exchange not in self._exchanges:
             raise BusUnavailable(f"exchange {message.exchange!r} is not declared")
+        self.own_models.keep(message)  # before the publish: a consumer here may get it first
         try:
             await self._confirmed(message)
         except _BROKER_ERRORS as exc:
@@ -278,13 +286,40 @@ class _Consumer:
             log.warning("consumer channel did not close cleanly; the broker requeues its messages")
 
 
+class _OwnModels:
+    """The models of messages this process published, for its own consumers of them.
+
+    A delivery takes the model only if its id and its body are those published here, so a
+    message with a borrowed id is parsed like any other. Each model is taken once (a message
+    routed to two queues here is parsed by the second consumer; a redelivery is parsed).
+    """
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._kept: OrderedDict[str, tuple[bytes, object]] = OrderedDict()
+
+    def keep(self, message: Message) -> None:
+        if message.model is None or not message.message_id:
+            return
+        self._kept[message.message_id] = (message.body, message.model)
+        if len(self._kept) > self._limit:
+            self._kept.popitem(last=False)
+
+    def take(self, message_id: str, body: bytes) -> object | None:
+        kept = self._kept.pop(message_id, None)
+        return kept[1] if kept is not None and kept[0] == body else None
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+
 class _AmqpDelivery:
     def __init__(self, bus: AmqpBus, incoming: DeliveredMessage) -> None:
         self._bus, self._channel = bus, incoming.channel
         deliver = incoming.delivery
         assert isinstance(deliver, Basic.Deliver)
         properties = incoming.header.properties
-        self.message = _message(deliver, properties, incoming.body)
+        self.message = _message(deliver, properties, incoming.body, bus.own_models)
         self.attempt = _attempt(deliver, properties)
         self._tag = deliver.delivery_tag or 0
         self._settled = False
@@ -381,15 +416,19 @@ def _properties(message: Message) -> Basic.Properties:
     )
 
 
-def _message(deliver: Basic.Deliver, properties: Basic.Properties, body: bytes) -> Message:
+def _message(
+    deliver: Basic.Deliver, properties: Basic.Properties, body: bytes, own: _OwnModels
+) -> Message:
+    message_id = properties.message_id or ""
     return Message(
         exchange=deliver.exchange or DEFAULT_EXCHANGE,
         routing_key=deliver.routing_key or "",
         body=body,
-        message_id=properties.message_id or "",
+        message_id=message_id,
         headers=_text_headers(properties.headers),
         reply_to=properties.reply_to,
         content_type=properties.content_type or DEFAULT_CONTENT_TYPE,
+        model=own.take(message_id, body),
     )
 
 

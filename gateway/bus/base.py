@@ -31,8 +31,9 @@ class Message:
     headers: Mapping[str, str] = field(default_factory=dict)
     reply_to: str | None = None
     content_type: str = "application/json"
-    # The publisher's own validated model of `body`, if it has one. An in-process consumer
-    # takes it rather than parse the body again; it never crosses a network bus.
+    # The publisher's own validated model of `body`, if it has one. A consumer in the
+    # publishing process takes it rather than parse the body again; it never crosses a
+    # network bus (the AMQP bus keeps it aside for its own consumers).
     model: object | None = field(default=None, compare=False, repr=False)
 
 

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 from yarl import URL
 
-from gateway.bus.amqp import AmqpBus
+from gateway.bus.amqp import AmqpBus, _OwnModels
 from gateway.bus.base import Message
 from gateway.bus.topology import DEFAULT_EXCHANGE, EVENTS_EXCHANGE, Binding, QueueSpec, reply_queue
 from gateway.errors import BusUnavailable
@@ -57,6 +57,19 @@ async def eventually(attempt: Callable[[], Awaitable[None]]) -> None:
                 return await attempt()
             except BusUnavailable:
                 await asyncio.sleep(0.1)  # back-off between attempts, not synchronisation
+
+
+def test_own_models_need_the_same_id_and_body_and_are_bounded() -> None:
+    own = _OwnModels(limit=2)
+    model = object()
+    own.keep(Message(EVENTS_EXCHANGE, "a", b"{}", "m1", model=model))
+    assert own.take("m1", b'{"forged": true}') is None  # a borrowed id, another body
+    assert own.take("m1", b"{}") is None  # taken (and dropped) once
+    for n in range(3):
+        own.keep(Message(EVENTS_EXCHANGE, "a", b"{}", f"k{n}", model=model))
+    assert len(own) == 2
+    assert own.take("k0", b"{}") is None  # the oldest aged out
+    assert own.take("k2", b"{}") is model
 
 
 async def test_connect_to_an_unreachable_broker_fails_fast(amqp_url: str) -> None:

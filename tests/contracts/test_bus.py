@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 
 import pytest
 
@@ -249,6 +250,20 @@ async def test_default_exchange_routes_to_the_queue_by_name(bus: Bus) -> None:
         "botgate.replies.1",
     )
     assert received.message.message_id == "r1"
+
+
+async def test_a_consumer_in_the_publishing_process_gets_the_publishers_model(
+    bus: Bus, work_queue: str
+) -> None:
+    model = object()
+    inbox = Inbox()
+    await bus.consume(work_queue, inbox, prefetch=10)
+    await bus.publish(replace(event("m1"), model=model))
+    await bus.publish(event("m2"))  # published without a model: parsed by whoever consumes
+    await bus.publish(replace(event("m1"), model=model))  # same id again: kept again
+    received = await inbox.take(3)
+    assert [d.message.model for d in received] == [model, None, model]
+    assert received[0].message.body == event("m1").body
 
 
 async def test_unroutable_publishes_do_not_raise(bus: Bus) -> None:
