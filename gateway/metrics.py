@@ -31,45 +31,20 @@ class Labelled(Generic[M]):
 class Metrics:
     def __init__(self) -> None:
         self.registry = registry = CollectorRegistry()
-        self.received = Labelled(
-            Counter(
-                "botgate_events_received",
-                "Webhook requests received",
-                ["platform", "status"],
-                registry=registry,
-            )
+        self.received = self._counter(
+            "botgate_events_received", "Webhook requests received", "platform", "status"
         )
-        self.published = Labelled(
-            Counter(
-                "botgate_events_published",
-                "Events confirmed by the bus",
-                ["platform"],
-                registry=registry,
-            )
+        self.published = self._counter(
+            "botgate_events_published", "Events confirmed by the bus", "platform"
         )
-        self.processed = Labelled(
-            Counter(
-                "botgate_events_processed",
-                "Events the core committed",
-                ["outcome"],
-                registry=registry,
-            )
+        self.processed = self._counter(
+            "botgate_events_processed", "Events the core committed", "outcome"
         )
-        self.failed = Labelled(
-            Counter(
-                "botgate_events_failed",
-                "Events dead-lettered or handed back",
-                ["reason"],
-                registry=registry,
-            )
+        self.failed = self._counter(
+            "botgate_events_failed", "Events dead-lettered or handed back", "reason"
         )
-        self.actions = Labelled(
-            Counter(
-                "botgate_actions",
-                "Actions the adapters settled",
-                ["platform", "outcome"],
-                registry=registry,
-            )
+        self.actions = self._counter(
+            "botgate_actions", "Actions the adapters settled", "platform", "outcome"
         )
         self.processing_seconds = Histogram(
             "botgate_processing_seconds",
@@ -92,6 +67,9 @@ class Metrics:
             buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500),
             registry=registry,
         )
+
+    def _counter(self, name: str, documentation: str, *labels: str) -> Labelled[Counter]:
+        return Labelled(Counter(name, documentation, labels, registry=self.registry))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
