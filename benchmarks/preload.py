@@ -28,6 +28,7 @@ SQL_WORDS = {
         "obj": "CAST('{}' AS jsonb)",
         "arr": "CAST('[]' AS jsonb)",
         "false": "false",
+        "true": "true",
     },
     "sqlite": {
         "uuid": "lower(hex(randomblob(16)))",
@@ -35,6 +36,7 @@ SQL_WORDS = {
         "obj": "'{}'",
         "arr": "'[]'",
         "false": "0",
+        "true": "1",
     },
 }
 
@@ -43,12 +45,16 @@ RECURSIVE_SERIES = (
     " WHERE g + 1 < CAST(:{size} AS integer)) "
 )
 STATEMENTS = (
-    """INSERT INTO platform_users
-         (id, platform, external_id, name, is_bot, last_seen_at, created_at, updated_at)
-       SELECT {uuid}, 'generic', 'pre-' || g, 'pre-' || g, {false}, {now}, {now}, {now}
-       FROM {series:conversations}""",
-    """INSERT INTO platform_channels (id, platform, external_id, type, created_at, updated_at)
-       SELECT {uuid}, 'generic', 'pre-' || g, 'direct', {now}, {now} FROM {series:conversations}""",
+    """INSERT INTO users (id, name, is_active, created_at, updated_at)
+       SELECT {uuid}, 'pre-' || g, {true}, {now}, {now} FROM {series:conversations}""",
+    """INSERT INTO platform_users (id, platform, external_id, name, is_bot, user_id,
+         last_seen_at, created_at, updated_at)
+       SELECT {uuid}, 'generic', u.name, u.name, {false}, u.id, {now}, {now}, {now}
+       FROM users u WHERE u.name LIKE 'pre-%'""",
+    """INSERT INTO platform_channels (id, bot_id, platform, external_id, type, created_at,
+         updated_at)
+       SELECT {uuid}, b.id, 'generic', 'pre-' || g, 'direct', {now}, {now}
+       FROM {series:conversations} JOIN bots b ON b.name = {bot}""",
     """INSERT INTO user_sessions (id, bot_id, platform_user_id, platform_channel_id, started_at,
          last_activity_at, context, created_at, updated_at)
        SELECT {uuid}, b.id, u.id, c.id, {now}, {now}, {obj}, {now}, {now}
@@ -63,6 +69,7 @@ STATEMENTS = (
        FROM {series:messages}
        JOIN platform_channels c
          ON c.platform = 'generic' AND c.external_id = 'pre-' || (g % {conversations})
+         AND c.bot_id = (SELECT id FROM bots WHERE name = {bot})
        JOIN user_sessions s ON s.platform_channel_id = c.id""",
     """INSERT INTO processed_events
          (id, dedupe_key, event_id, event_type, platform, bot, processed_at, result)

@@ -114,28 +114,35 @@ class PostgresWriter:
     async def _channels(self, events: Sequence[RawEvent], now: datetime) -> dict[str, Any]:
         rows = last_per_key([(e["channel"], e.get("channel_type", "direct")) for e in events])
         found = await self.connection.fetch(
-            """INSERT INTO platform_channels (id, platform, external_id, type, created_at,
-                 updated_at)
-               SELECT gen_random_uuid(), 'generic', c, t, $3, $3
+            """INSERT INTO platform_channels (id, bot_id, platform, external_id, type,
+                 created_at, updated_at)
+               SELECT gen_random_uuid(), $4, 'generic', c, t, $3, $3
                FROM unnest($1::text[], $2::text[]) AS x(c, t)
-               ON CONFLICT (platform, external_id) DO UPDATE SET updated_at = EXCLUDED.updated_at
+               ON CONFLICT (bot_id, platform, external_id)
+                 DO UPDATE SET updated_at = EXCLUDED.updated_at
                RETURNING external_id, id""",
             [r[0] for r in rows],
             [r[1] for r in rows],
             now,
+            self.bot_id,
         )
         return {row[0]: row[1] for row in found}
 
     async def _users(self, events: Sequence[RawEvent], now: datetime) -> dict[str, Any]:
         rows = last_per_key([(e["user"], e.get("user_name")) for e in events])
         found = await self.connection.fetch(
-            """INSERT INTO platform_users (id, platform, external_id, name, is_bot, last_seen_at,
-                 created_at, updated_at)
-               SELECT gen_random_uuid(), 'generic', u, n, false, $3, $3, $3
-               FROM unnest($1::text[], $2::text[]) AS x(u, n)
-               ON CONFLICT (platform, external_id) DO UPDATE SET name = EXCLUDED.name,
-                 last_seen_at = EXCLUDED.last_seen_at, updated_at = EXCLUDED.updated_at
-               RETURNING external_id, id""",
+            """WITH identity AS (
+                 INSERT INTO platform_users (id, platform, external_id, name, is_bot, user_id,
+                   last_seen_at, created_at, updated_at)
+                 SELECT gen_random_uuid(), 'generic', u, n, false, gen_random_uuid(), $3, $3, $3
+                 FROM unnest($1::text[], $2::text[]) AS x(u, n)
+                 ON CONFLICT (platform, external_id) DO UPDATE SET name = EXCLUDED.name,
+                   last_seen_at = EXCLUDED.last_seen_at, updated_at = EXCLUDED.updated_at
+                 RETURNING external_id, id, user_id, name, xmax = 0 AS inserted),
+               person AS (
+                 INSERT INTO users (id, name, is_active, created_at, updated_at)
+                 SELECT user_id, name, true, $3, $3 FROM identity WHERE inserted)
+               SELECT external_id, id FROM identity""",
             [r[0] for r in rows],
             [r[1] for r in rows],
             now,
@@ -315,13 +322,19 @@ class SqliteWriter:
     ) -> dict[str, str]:
         rows = last_per_key([(e["channel"], e.get("channel_type", "direct")) for e in events])
         db.executemany(
-            "INSERT INTO platform_channels (id, platform, external_id, type, created_at,"
-            " updated_at) VALUES (?, 'generic', ?, ?, ?, ?) ON CONFLICT (platform, external_id)"
+            "INSERT INTO platform_channels (id, bot_id, platform, external_id, type, created_at,"
+            " updated_at) VALUES (?, ?, 'generic', ?, ?, ?, ?)"
+            " ON CONFLICT (bot_id, platform, external_id)"
             " DO UPDATE SET updated_at = excluded.updated_at",
-            [(uuid.uuid4().hex, c, t, now, now) for c, t in rows],
+            [(uuid.uuid4().hex, self.bot_id, c, t, now, now) for c, t in rows],
         )
         found = _select_in(
-            db, "platform_channels", "external_id", [r[0] for r in rows], "id", GENERIC
+            db,
+            "platform_channels",
+            "external_id",
+            [r[0] for r in rows],
+            "id",
+            f"{GENERIC} AND bot_id = '{self.bot_id}'",
         )
         return {row[0]: row[1] for row in found}
 
@@ -330,13 +343,23 @@ class SqliteWriter:
     ) -> dict[str, str]:
         rows = last_per_key([(e["user"], e.get("user_name")) for e in events])
         db.executemany(
-            "INSERT INTO platform_users (id, platform, external_id, name, is_bot, last_seen_at,"
-            " created_at, updated_at) VALUES (?, 'generic', ?, ?, 0, ?, ?, ?)"
+            "INSERT INTO platform_users (id, platform, external_id, name, is_bot, user_id,"
+            " last_seen_at, created_at, updated_at) VALUES (?, 'generic', ?, ?, 0, ?, ?, ?, ?)"
             " ON CONFLICT (platform, external_id) DO UPDATE SET name = excluded.name,"
             " last_seen_at = excluded.last_seen_at, updated_at = excluded.updated_at",
-            [(uuid.uuid4().hex, u, n, now, now, now) for u, n in rows],
+            [(uuid.uuid4().hex, u, n, uuid.uuid4().hex, now, now, now) for u, n in rows],
         )
-        found = _select_in(db, "platform_users", "external_id", [r[0] for r in rows], "id", GENERIC)
+        found = _select_in(
+            db, "platform_users", "external_id", [r[0] for r in rows], "id, user_id", GENERIC
+        )
+        persons = [person for _, _, person in found]
+        marks = ", ".join("?" * len(persons))
+        db.execute(
+            "INSERT INTO users (id, name, is_active, created_at, updated_at)"  # noqa: S608
+            f" SELECT user_id, name, 1, ?, ? FROM platform_users WHERE user_id IN ({marks})"
+            " AND NOT EXISTS (SELECT 1 FROM users WHERE users.id = platform_users.user_id)",
+            [now, now, *persons],
+        )
         return {row[0]: row[1] for row in found}
 
     def _sessions(

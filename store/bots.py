@@ -26,7 +26,9 @@ SECRET_FIELDS = frozenset(
 async def sync_bots(
     session: AsyncSession, settings: Settings, vault: Vault
 ) -> dict[str, uuid.UUID]:
-    """Make the database agree with the configured bots; returns bot name -> bot id."""
+    """Make the database agree with the configured bots; returns bot name -> bot id. A bot no
+    longer configured keeps its rows and is marked inactive; configured again, it is active
+    again with its history."""
     bot_ids = {}
     for bot in settings.bots:
         organization_id = await _upsert_id(
@@ -36,10 +38,16 @@ async def sync_bots(
             "name": bot.name,
             "organization_id": organization_id,
             "description": bot.description,
+            "is_active": True,
         }
         bot_ids[bot.name] = await _upsert_id(session, Bot, values, ["name"])
         await _sync_configuration(session, bot_ids[bot.name], bot)
         await _sync_platforms(session, bot_ids[bot.name], bot, vault)
+    await session.execute(
+        update(Bot)
+        .where(Bot.name.not_in(list(bot_ids)), Bot.is_active.is_(True))
+        .values(is_active=False, updated_at=utcnow())
+    )
     return bot_ids
 
 
@@ -72,8 +80,14 @@ async def _sync_platforms(
             "platform": platform,
             "credentials": vault.encrypt(codec.dumps(secrets).decode()),
             "settings": public,
+            "is_active": True,
         }
         await _upsert_id(session, PlatformBot, values, ["bot_id", "platform"])
+    await session.execute(
+        update(PlatformBot)
+        .where(PlatformBot.bot_id == bot_id, PlatformBot.platform.not_in(list(bot.platforms())))
+        .values(is_active=False, updated_at=utcnow())
+    )
 
 
 async def credentials(

@@ -20,13 +20,22 @@ from sqlalchemy import insert, select, update
 from gateway.events import ChannelRef, Event, UserRef
 from gateway.ids import new_id
 from store import bulk
-from store.models import Click, Message, PlatformChannel, PlatformUser, ProcessedEvent, UserSession
+from store.models import (
+    Click,
+    Message,
+    PlatformChannel,
+    PlatformUser,
+    ProcessedEvent,
+    User,
+    UserSession,
+)
 from store.upsert import table_of
 
 if TYPE_CHECKING:
     from store.database import CoreConnection
 
 PlatformKey = tuple[str, str]  # (platform, external id)
+ChannelKey = tuple[uuid.UUID, str, str]  # (bot, platform, external id): a chat as one bot sees it
 SessionKey = tuple[uuid.UUID, uuid.UUID, uuid.UUID]  # (bot, platform user, platform channel)
 
 
@@ -68,10 +77,21 @@ async def save_results(db: CoreConnection, results: dict[uuid.UUID, dict[str, An
     await bulk.update_by_id(db, table_of(ProcessedEvent), rows)
 
 
+@dataclass(frozen=True)
+class Speaker:
+    """A platform user as the core knows it: the identity's row and its person's."""
+
+    platform_user_id: uuid.UUID
+    user_id: uuid.UUID
+
+
 async def upsert_users(
     db: CoreConnection, users: Iterable[tuple[str, UserRef, datetime]]
-) -> dict[PlatformKey, uuid.UUID]:
-    """Insert or refresh platform users; the last sighting of each in the batch wins."""
+) -> dict[PlatformKey, Speaker]:
+    """Insert or refresh platform users; the last sighting of each in the batch wins. A new
+    one gets a person (`users` row) in the same transaction: the identity is inserted with a
+    fresh person id (the key is deferred to the commit) and the persons whose id came back
+    are the new ones."""
     rows: dict[PlatformKey, dict[str, Any]] = {}
     for platform, user, seen in users:
         rows[(platform, user.id)] = {
@@ -82,24 +102,57 @@ async def upsert_users(
             "display_name": user.display_name,
             "is_bot": user.is_bot,
             "locale": user.locale,
+            "user_id": new_id(),
             "last_seen_at": seen,
             "created_at": seen,
             "updated_at": seen,
         }
+    if not rows:
+        return {}
     changed = ["name", "display_name", "is_bot", "locale", "last_seen_at", "updated_at"]
-    return await _upsert_keyed(db, PlatformUser, rows, changed)
+    written = await bulk.insert(
+        db,
+        table_of(PlatformUser),
+        [rows[key] for key in sorted(rows)],
+        conflict=["platform", "external_id"],
+        update=changed,
+        returning=["platform", "external_id", "id", "user_id"],
+    )
+    speakers = {(p, external): Speaker(row_id, person) for p, external, row_id, person in written}
+    await _add_persons(
+        db, [row for key, row in rows.items() if speakers[key].user_id == row["user_id"]]
+    )
+    return speakers
+
+
+async def _add_persons(db: CoreConnection, identities: list[dict[str, Any]]) -> None:
+    persons = [
+        {
+            "id": row["user_id"],
+            "name": row["display_name"] or row["name"],
+            "is_active": True,
+            "created_at": row["created_at"],
+            "updated_at": row["created_at"],
+        }
+        for row in identities
+    ]
+    await bulk.insert(db, table_of(User), persons)
 
 
 async def upsert_channels(
-    db: CoreConnection, channels: Iterable[tuple[str, ChannelRef, bool]], now: datetime
-) -> dict[PlatformKey, uuid.UUID]:
-    """`authoritative` channels (from inbound events) set type and name; the bot's own sends
-    do not know them, so they only make sure the row exists."""
-    stated: dict[PlatformKey, dict[str, Any]] = {}
-    unstated: dict[PlatformKey, dict[str, Any]] = {}
-    for platform, channel, authoritative in channels:
+    db: CoreConnection,
+    channels: Iterable[tuple[uuid.UUID, str, ChannelRef, bool]],
+    now: datetime,
+) -> dict[ChannelKey, uuid.UUID]:
+    """Channels as each bot sees them, keyed (bot id, platform, external id). `authoritative`
+    channels (from inbound events) set type and name; the bot's own sends do not know them,
+    so they only make sure the row exists."""
+    stated: dict[ChannelKey, dict[str, Any]] = {}
+    unstated: dict[ChannelKey, dict[str, Any]] = {}
+    for bot_id, platform, channel, authoritative in channels:
         row = {
             "id": new_id(),
+            "bot_id": bot_id,
             "platform": platform,
             "external_id": channel.id,
             "type": channel.type,
@@ -107,26 +160,27 @@ async def upsert_channels(
             "created_at": now,
             "updated_at": now,
         }
-        (stated if authoritative else unstated)[(platform, channel.id)] = row
-    ids = await _upsert_keyed(db, PlatformChannel, stated, ["type", "name", "updated_at"])
+        (stated if authoritative else unstated)[(bot_id, platform, channel.id)] = row
+    ids = await _upsert_channels(db, stated, ["type", "name", "updated_at"])
     rest = {key: row for key, row in unstated.items() if key not in ids}
-    return ids | await _upsert_keyed(db, PlatformChannel, rest, ["updated_at"])
+    return ids | await _upsert_channels(db, rest, ["updated_at"])
 
 
-async def _upsert_keyed(
-    db: CoreConnection, model: Any, rows: dict[PlatformKey, dict[str, Any]], changed: list[str]
-) -> dict[PlatformKey, uuid.UUID]:
+async def _upsert_channels(
+    db: CoreConnection, rows: dict[ChannelKey, dict[str, Any]], changed: list[str]
+) -> dict[ChannelKey, uuid.UUID]:
     if not rows:
         return {}
+    key = ["bot_id", "platform", "external_id"]
     written = await bulk.insert(
         db,
-        table_of(model),
-        [rows[key] for key in sorted(rows)],
-        conflict=["platform", "external_id"],
+        table_of(PlatformChannel),
+        [rows[k] for k in sorted(rows, key=lambda k: (str(k[0]), k[1], k[2]))],
+        conflict=key,
         update=changed,
-        returning=["platform", "external_id", "id"],
+        returning=[*key, "id"],
     )
-    return {(platform, external): row_id for platform, external, row_id in written}
+    return {(bot_id, platform, external): row_id for bot_id, platform, external, row_id in written}
 
 
 @dataclass

@@ -39,8 +39,9 @@ class Outcome:
 @dataclass
 class _Refs:
     channel_id: uuid.UUID
-    user_id: uuid.UUID | None
+    user_id: uuid.UUID | None  # the platform identity (platform_users)
     session_id: uuid.UUID | None = None
+    person_id: uuid.UUID | None = None  # the person behind it (users)
     # False when another event already brought this platform message (Slack sends a mention
     # as `message` and as `app_mention`): it is recorded once and answered once.
     first_sighting: bool = True
@@ -57,7 +58,7 @@ class Recorder:
         self._tools = {bot.name: dispatcher.tools_of(bot) for bot in settings.bots}
         # Spare the bot's own sends a round trip: the channel and the session of the message
         # they answer were nearly always just written by this process.
-        self.channel_ids: BoundedCache[records.PlatformKey, uuid.UUID] = BoundedCache()
+        self.channel_ids: BoundedCache[records.ChannelKey, uuid.UUID] = BoundedCache()
         self.session_of_event: BoundedCache[uuid.UUID, uuid.UUID] = BoundedCache()
 
     def forget_cached(self) -> None:
@@ -106,26 +107,30 @@ class Recorder:
         users = await records.upsert_users(
             db, [(e.platform, user, e.occurred_at) for e, user in speakers]
         )
-        refs = {e.id: _Refs(channels[(e.platform, e.channel.id)], None) for e in events}
+        refs = {e.id: _Refs(channels[self._channel_key(e)], None) for e in events}
         for e, user in speakers:
-            refs[e.id].user_id = users[(e.platform, user.id)]
+            speaker = users[(e.platform, user.id)]
+            refs[e.id].user_id, refs[e.id].person_id = speaker.platform_user_id, speaker.user_id
         await self._open_sessions(db, events, refs)
         await self._store_messages(db, events, refs)
         return refs
 
+    def _channel_key(self, event: Event) -> records.ChannelKey:
+        return (self.bot_ids[event.bot], event.platform, event.channel.id)
+
     async def _channels(
         self, db: CoreConnection, events: list[Event]
-    ) -> dict[records.PlatformKey, uuid.UUID]:
+    ) -> dict[records.ChannelKey, uuid.UUID]:
         """Inbound events state their channel (upserted); the bot's sends only need its id."""
-        known: dict[records.PlatformKey, uuid.UUID] = {}
+        known: dict[records.ChannelKey, uuid.UUID] = {}
         wanted = []
         for event in events:
-            key: records.PlatformKey = (event.platform, event.channel.id)
+            key = self._channel_key(event)
             cached = self.channel_ids.get(key) if event.type == OUTBOUND else None
             if cached is not None:
                 known[key] = cached
             else:
-                wanted.append((event.platform, event.channel, event.type != OUTBOUND))
+                wanted.append((key[0], event.platform, event.channel, event.type != OUTBOUND))
         written = await records.upsert_channels(db, wanted, utcnow())
         for written_key, channel_id in written.items():
             self.channel_ids.put(written_key, channel_id)

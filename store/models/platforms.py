@@ -27,6 +27,9 @@ class PlatformBot(IdMixin, TimestampMixin, Base):
 
 
 class PlatformUser(IdMixin, TimestampMixin, Base):
+    """One account on one platform. Every row belongs to a person (`users`), created on first
+    sight in the same transaction; identities joined with `link` share one person."""
+
     __tablename__ = "platform_users"
     __table_args__ = (UniqueConstraint("platform", "external_id"),)
     platform: Mapped[str] = mapped_column(String(32))
@@ -35,15 +38,22 @@ class PlatformUser(IdMixin, TimestampMixin, Base):
     display_name: Mapped[str | None] = mapped_column(String(256))
     is_bot: Mapped[bool] = mapped_column(default=False)
     locale: Mapped[str | None] = mapped_column(String(32))
-    user_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    # Deferred: the core inserts an identity with a fresh person's id and that person's row
+    # in one transaction, in whichever order suits a set-based write.
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE", deferrable=True, initially="DEFERRED"),
+        index=True,
     )
     last_seen_at: Mapped[datetime | None]
 
 
 class PlatformChannel(IdMixin, TimestampMixin, Base):
+    """A chat as one bot sees it: two bots in one group, or one person's private chats with
+    two bots, are separate rows with separate sessions and history."""
+
     __tablename__ = "platform_channels"
-    __table_args__ = (UniqueConstraint("platform", "external_id"),)
+    __table_args__ = (UniqueConstraint("bot_id", "platform", "external_id"),)
+    bot_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("bots.id", ondelete="CASCADE"))
     platform: Mapped[str] = mapped_column(String(32))
     external_id: Mapped[str] = mapped_column(String(256))
     type: Mapped[str] = mapped_column(String(16))

@@ -22,7 +22,14 @@ from gateway.ids import new_id
 from store import bots as bot_records
 from store import bulk
 from store.database import Database
-from store.models import Message, PlatformChannel, PlatformUser, ProcessedEvent, UserSession
+from store.models import (
+    Message,
+    PlatformChannel,
+    PlatformUser,
+    ProcessedEvent,
+    User,
+    UserSession,
+)
 from store.upsert import table_of
 from tests.support.pipeline import generic_bot, make_settings
 
@@ -58,13 +65,17 @@ async def _bot_id(db: Database) -> uuid.UUID:
         return (await bot_records.sync_bots(session, settings, Vault(generate_key())))["helpdesk"]
 
 
-def _channel(external: str, name: str | None = None) -> dict[str, Any]:
+def _channel(bot_id: uuid.UUID, external: str, name: str | None = None) -> dict[str, Any]:
     row = {"id": new_id(), "platform": "generic", "external_id": external, "type": "group"}
-    return {**row, "name": name, "created_at": AT, "updated_at": AT}
+    return {**row, "bot_id": bot_id, "name": name, "created_at": AT, "updated_at": AT}
+
+
+def _person(person: uuid.UUID) -> dict[str, Any]:
+    return {"id": person, "name": None, "is_active": True, "created_at": AT, "updated_at": AT}
 
 
 async def test_rows_written_in_bulk_read_back_through_the_orm(db: Database) -> None:
-    channel, user = _channel("room", "Room"), new_id()
+    channel, user, person_id = _channel(await _bot_id(db), "room", "Room"), new_id(), new_id()
     message = {
         "id": new_id(),
         "direction": "in",
@@ -90,13 +101,15 @@ async def test_rows_written_in_bulk_read_back_through_the_orm(db: Database) -> N
         "display_name": None,
         "is_bot": True,
         "locale": None,
+        "user_id": person_id,
         "last_seen_at": AT,
         "created_at": AT,
         "updated_at": AT,
     }
     async with db.begin() as connection:
         await bulk.insert(connection, table_of(PlatformChannel), [channel])
-        await bulk.insert(connection, table_of(PlatformUser), [person])
+        await bulk.insert(connection, table_of(PlatformUser), [person])  # its person: deferred
+        await bulk.insert(connection, table_of(User), [_person(person_id)])
         await bulk.insert(connection, table_of(Message), [message])
     async with db.transaction() as session:
         stored = (await session.execute(select(Message))).scalar_one()
@@ -116,14 +129,15 @@ async def test_rows_written_in_bulk_read_back_through_the_orm(db: Database) -> N
 
 
 async def test_conflicts_update_the_named_columns_or_skip_the_row(db: Database) -> None:
-    table, key = table_of(PlatformChannel), ["platform", "external_id"]
-    first = [_channel("a", "A"), _channel("b", "B")]
+    table, key = table_of(PlatformChannel), ["bot_id", "platform", "external_id"]
+    bot = await _bot_id(db)
+    first = [_channel(bot, "a", "A"), _channel(bot, "b", "B")]
     async with db.begin() as connection:
         await bulk.insert(connection, table, first)
         updated = await bulk.insert(
             connection,
             table,
-            [_channel("a", "A2"), _channel("c", "C")],
+            [_channel(bot, "a", "A2"), _channel(bot, "c", "C")],
             conflict=key,
             update=["name"],
             returning=["external_id", "id"],
@@ -131,7 +145,7 @@ async def test_conflicts_update_the_named_columns_or_skip_the_row(db: Database) 
         skipped = await bulk.insert(
             connection,
             table,
-            [_channel("b", "B2"), _channel("d", "D")],
+            [_channel(bot, "b", "B2"), _channel(bot, "d", "D")],
             conflict=key,
             returning=["external_id"],
         )
@@ -145,7 +159,7 @@ async def test_conflicts_update_the_named_columns_or_skip_the_row(db: Database) 
 
 async def test_update_by_id_and_select_matching(db: Database) -> None:
     bot_id = await _bot_id(db)
-    channel, user = _channel("room"), new_id()
+    channel, user, person = _channel(bot_id, "room"), new_id(), new_id()
     sessions = table_of(UserSession)
     rows = [
         {
@@ -169,8 +183,9 @@ async def test_update_by_id_and_select_matching(db: Database) -> None:
             connection,
             table_of(PlatformUser),
             [{"id": user, "platform": "generic", "external_id": "bob", "created_at": AT,
-              "updated_at": AT, "last_seen_at": AT, "is_bot": False}],
+              "updated_at": AT, "last_seen_at": AT, "is_bot": False, "user_id": person}],
         )  # fmt: skip
+        await bulk.insert(connection, table_of(User), [_person(person)])
         await bulk.insert(connection, sessions, rows)
         await bulk.update_by_id(
             connection, sessions, [{"id": rows[1]["id"], "last_activity_at": later}]
@@ -257,7 +272,7 @@ def _asyncpg_of(connection: Any) -> Any:
 
 
 async def test_naive_timestamps_are_refused(db: Database) -> None:
-    row = _channel("x") | {"created_at": datetime(2026, 1, 1)}
+    row = _channel(new_id(), "x") | {"created_at": datetime(2026, 1, 1)}
     async with db.begin() as connection:
         with pytest.raises(ValueError, match="naive datetime"):
             await bulk.insert(connection, table_of(PlatformChannel), [row])

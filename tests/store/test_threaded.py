@@ -7,6 +7,7 @@ import asyncio
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select, text
@@ -17,15 +18,22 @@ from store.database import CoreConnection, Database, before_commit, complete
 from store.models import PlatformChannel
 from store.threaded import ThreadedConnection
 from store.upsert import table_of
-from tests.store.test_bulk import _channel
+from tests.store.test_bulk import _bot_id, _channel
+
+BOT: dict[str, Any] = {}  # the bot the channels belong to, made by the fixture
 
 
 @pytest.fixture
 async def db(tmp_path: Path) -> AsyncIterator[Database]:
     database = Database(DatabaseConfig(url=f"sqlite+aiosqlite:///{tmp_path / 'core.db'}"))
     await database.migrate()
+    BOT["id"] = await _bot_id(database)
     yield database
     await database.close()
+
+
+def _row(name: str) -> dict[str, Any]:
+    return _channel(BOT["id"], name)
 
 
 async def _names(db: Database) -> list[str]:
@@ -41,7 +49,7 @@ async def test_database_only_work_runs_on_the_thread_in_one_step(db: Database) -
     async def work(connection: CoreConnection, names: list[str]) -> int:
         for name in names:  # several statements, all in one hand-off
             seen.append(threading.current_thread().name)
-            await bulk.insert(connection, table_of(PlatformChannel), [_channel(name)])
+            await bulk.insert(connection, table_of(PlatformChannel), [_row(name)])
         return len(names)
 
     async with db.begin() as connection:
@@ -54,7 +62,7 @@ async def test_database_only_work_runs_on_the_thread_in_one_step(db: Database) -
 
 async def test_a_failing_block_rolls_back_everything(db: Database) -> None:
     async def write(connection: CoreConnection) -> None:
-        await bulk.insert(connection, table_of(PlatformChannel), [_channel("lost")])
+        await bulk.insert(connection, table_of(PlatformChannel), [_row("lost")])
 
     async def fails() -> None:
         async with db.begin() as connection:
@@ -71,7 +79,7 @@ async def test_a_failing_block_rolls_back_everything(db: Database) -> None:
 
 async def test_before_commit_work_is_written_with_the_commit(db: Database) -> None:
     async def write(connection: CoreConnection, name: str) -> None:
-        await bulk.insert(connection, table_of(PlatformChannel), [_channel(name)])
+        await bulk.insert(connection, table_of(PlatformChannel), [_row(name)])
 
     async with db.begin() as connection:
         await before_commit(connection, write, "last")
@@ -96,7 +104,7 @@ async def test_work_that_waits_on_anything_else_is_refused(
     db: Database, stray: Callable[[], Awaitable[None]], refusal: str
 ) -> None:
     async def strays(connection: CoreConnection) -> None:
-        await bulk.insert(connection, table_of(PlatformChannel), [_channel("half")])
+        await bulk.insert(connection, table_of(PlatformChannel), [_row("half")])
         await stray()  # not the database: cannot run to its end in one step
 
     async def run() -> None:
