@@ -21,8 +21,8 @@ from gateway.adapter_host import AdapterHost
 from gateway.bus.base import Bus
 from gateway.bus.factory import create_bus
 from gateway.config import Settings
+from gateway.core.answers import Answerer
 from gateway.core.consumer import CoreConsumer
-from gateway.core.dispatch import Dispatcher
 from gateway.core.retention import Retention
 from gateway.crypto import vault_for
 from gateway.errors import ConfigError
@@ -32,6 +32,11 @@ from gateway.http.server import HttpServer, build_app
 from gateway.http.webhooks import WebhookDeps
 from gateway.metrics import Metrics
 from gateway.outbound import ActionRunner
+from gateway.tools.base import Services
+from gateway.tools.chain import Chain, Fallback, ToolResponder
+from gateway.tools.profiles import Profiles
+from gateway.tools.registry import ToolRegistry
+from gateway.tools.runner import ToolRunner
 from store import bots as bot_records
 from store.database import Database
 
@@ -49,7 +54,6 @@ class Runtime:
         role: Role = "all",
         *,
         migrate: bool = True,
-        dispatcher: Dispatcher | None = None,
         adapters: dict[tuple[str, str], Adapter] | None = None,
         serve_http: bool = True,
     ) -> None:
@@ -57,13 +61,14 @@ class Runtime:
         self.serve_http = serve_http
         self._adapters_override = adapters
         self.metrics = Metrics()
-        self.dispatcher = dispatcher or Dispatcher(settings.core)
         self._stack = AsyncExitStack()
         self.db: Database
         self.bus: Bus
         self.http: HttpServer
         self.adapters: dict[tuple[str, str], Adapter] = {}
         self.core: CoreConsumer | None = None
+        self.answers: Answerer | None = None
+        self.tools: ToolRegistry
         self.runner: ActionRunner | None = None
 
     def runs(self, role: Role) -> bool:
@@ -91,6 +96,8 @@ class Runtime:
         await self._prepare_database()
         self.bus = create_bus(self.settings.bus.url, **_bus_options(self.settings))
         await self._open(self.bus.connect, self.bus.close)
+        self.tools = ToolRegistry(self.settings, self.bus)
+        await self._open(self.tools.start, self.tools.stop)
         bot_ids = await self._sync_bots()
         self.adapters = self._adapters_override or build_adapters(self.settings)
         replies = ReplyWaiter(self.bus)
@@ -98,8 +105,10 @@ class Runtime:
             await self._open(replies.start, replies.stop)
         await self._start_adapters()
         if self.runs("core"):
+            self.answers = self._answerer()
+            await self._open(self.answers.start, self.answers.stop)
             self.core = CoreConsumer(
-                self.bus, self.db, self.settings, bot_ids, self.metrics, self.dispatcher
+                self.bus, self.db, self.settings, bot_ids, self.metrics, self.answers
             )
             await self._open(self.core.start, self.core.stop)
             retention = Retention(self.db, self.settings.sessions.message_retention)
@@ -140,10 +149,23 @@ class Runtime:
                 "run `botgate migrate up`"
             )
 
+    def _answerer(self) -> Answerer:
+        """The core's after-commit half: each bot's responder chain, built from its config."""
+        services = Services(self.settings, self.db, self.bus, self.tools, Profiles(self.db))
+        runner = ToolRunner(self.metrics)
+        fallback = Fallback(self.settings.core.fallback_reply)
+        chains = {
+            bot.name: Chain([ToolResponder(self.tools, runner), fallback])
+            for bot in self.settings.bots
+        }
+        return Answerer(self.bus, self.db, self.settings, services, chains, self.metrics)
+
     async def _sync_bots(self) -> dict[str, uuid.UUID]:
         vault = vault_for(self.settings)
         async with self.db.transaction() as db:
-            return await bot_records.sync_bots(db, self.settings, vault)
+            bot_ids = await bot_records.sync_bots(db, self.settings, vault)
+            await bot_records.sync_tools(db, bot_ids, self.settings.bots, self.tools)
+            return bot_ids
 
     async def _start_adapters(self) -> None:
         host = AdapterHost(self.settings, self.bus, self.db, receives=self.runs("adapters"))

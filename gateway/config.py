@@ -20,6 +20,7 @@ from gateway.errors import ConfigError
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_NAMED_ERROR = re.compile(r"^Value error, (?P<key>[\w.]+): (?P<rest>.*)$", re.DOTALL)
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 ENV_OVERRIDES = {
     "BOTGATE_DATABASE_URL": ("database", "url"),
@@ -88,6 +89,32 @@ class CoreConfig(_Section):
     batch_size: int = Field(100, ge=1)
     batch_wait: Duration = timedelta(milliseconds=5)
     fallback_reply: str = "Sorry, I don't know that yet. Type /help to see what I can do."
+    max_in_flight: int = Field(100, ge=1)  # answers (tool calls) running at once
+    max_pending: int = Field(2000, ge=1)  # answers owed in memory before intake pauses
+    answer_lease: Duration = timedelta(seconds=10)  # an owed answer's claim; a crash frees it
+
+
+TOOL_NAME = r"^[a-z][a-z0-9_]{0,31}$"  # what Telegram, Slack and Discord all take as a command
+
+
+class ToolConfig(_Section):
+    """`[tools.NAME]`: a tool answered by another service (http, bus) or by Python code."""
+
+    kind: Literal["http", "bus", "python"]
+    description: str = ""
+    url: str | None = None  # http: where the call is POSTed
+    secret: str | None = Field(None, min_length=8)  # http: signs the call like a callback
+    entry: str | None = Field(None, pattern=r"^[\w.]+:[\w.]+$")  # python: "module:attribute"
+    timeout: Duration = timedelta(seconds=10)
+    parameters: dict[str, Any] | None = None  # JSON Schema of its arguments (the assistant)
+
+    @model_validator(mode="after")
+    def _needs_its_target(self) -> ToolConfig:
+        if self.kind == "http" and not (self.url and self.secret):
+            raise ValueError("an http tool needs `url` and `secret`")
+        if self.kind == "python" and not self.entry:
+            raise ValueError('a python tool needs `entry = "module:attribute"`')
+        return self
 
 
 class TelegramConfig(_Section):
@@ -167,6 +194,7 @@ class Settings(_Section):
     security: SecurityConfig = SecurityConfig()
     sessions: SessionsConfig = SessionsConfig()
     core: CoreConfig = CoreConfig()
+    tools: dict[str, ToolConfig] = {}
     bots: list[BotConfig] = []
     source: str = Field("built-in defaults", exclude=True)
 
@@ -176,6 +204,23 @@ class Settings(_Section):
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
             raise ValueError(f"bot names must be unique; repeated: {', '.join(duplicates)}")
+        return self
+
+    @model_validator(mode="after")
+    def _known_tools(self) -> Settings:
+        from gateway.tools.names import known_tool_names  # the tools package reads config
+
+        for name in self.tools:
+            if not re.match(TOOL_NAME, name):
+                raise ValueError(f"tool name {name!r} must match {TOOL_NAME}")
+        known = known_tool_names(self.tools)
+        for index, bot in enumerate(self.bots):
+            for position, tool in enumerate(bot.tools):
+                if tool not in known:
+                    raise ValueError(
+                        f"bots.{index}.tools.{position}: unknown tool {tool!r}; a built-in "
+                        f"({', '.join(sorted(known - set(self.tools)))}) or a [tools.{tool}] table"
+                    )
         return self
 
     def bot(self, name: str) -> BotConfig | None:
@@ -224,8 +269,12 @@ def settings_from_dict(raw: Mapping[str, Any]) -> Settings:
 def _describe(exc: ValidationError) -> str:
     lines = []
     for error in exc.errors():
-        key = ".".join(str(part) for part in error["loc"]) or "(top level)"
-        lines.append(f"config key {key}: {error['msg']}")
+        key = ".".join(str(part) for part in error["loc"])
+        message = error["msg"]
+        named = _NAMED_ERROR.match(message) if not key else None
+        if named:  # a check across sections names its key itself
+            key, message = named["key"], named["rest"]
+        lines.append(f"config key {key or '(top level)'}: {message}")
     return "invalid configuration:\n  " + "\n  ".join(lines)
 
 

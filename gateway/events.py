@@ -86,6 +86,20 @@ class MessageBody(_Model):
     in_reply_to: UUID | None = None
     # Set on replies to the bot's own messages: lets the core answer "reply to the bot" in groups.
     reply_to_bot: bool = False
+    # Set on message.sent: the knowledge-base passages the bot's message cites.
+    citations: list[Citation] = Field(default_factory=list)
+
+
+class Citation(_Model):
+    """A knowledge-base passage an answer was taken from, kept with the message that cites it."""
+
+    document: str  # the document's path in its collection
+    title: str = ""
+    heading: str | None = None
+    url: str | None = None
+    collection: str | None = None
+    passage_id: str | None = None
+    score: float | None = None
 
 
 class Reaction(_Model):
@@ -149,6 +163,7 @@ class Action(_Model):
     format: TextFormat = "markdown"
     buttons: list[Button] = Field(default_factory=list)
     emoji: str | None = None
+    citations: list[Citation] = Field(default_factory=list)  # what a message.send cites
 
     @property
     def routing_key(self) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Generic, TypeVar
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.metrics import MetricWrapperBase
 
 M = TypeVar("M", bound=MetricWrapperBase)
@@ -60,6 +60,21 @@ class Metrics:
                 buckets=LATENCY_BUCKETS,
                 registry=registry,
             )
+        )
+        self.tool_calls = self._counter(
+            "botgate_tool_calls", "Tool calls by how they ended", "tool", "outcome"
+        )
+        self.tool_seconds = Labelled(
+            Histogram(
+                "botgate_tool_seconds",
+                "Time a tool took to answer",
+                ["tool"],
+                buckets=LATENCY_BUCKETS,
+                registry=registry,
+            )
+        )
+        self.answers_pending = Gauge(
+            "botgate_answers_pending", "Answers owed and not yet published", registry=registry
         )
         self.batch_size = Histogram(
             "botgate_batch_size",

@@ -3,19 +3,32 @@
 One chat's actions go out one at a time, in order; different chats go concurrently. A
 transient failure is retried in place (so order holds); a permanent one is dead-lettered and
 recorded in `audit_log`. Each accepted `message.send` becomes a `message.sent` event.
+
+Exactly once: what the platform accepted is written to the send ledger (`sent_actions`, by
+action id) before the action is acknowledged. An action delivered again (a redelivery, or an
+answer given again after a core crash, marked as a replay) is looked up there first and not
+sent twice. What stays at-least-once: a crash after the platform accepted a send and before
+its ledger entry was written (milliseconds), where Discord's `nonce` still guards the send.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import uuid
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
 from adapters.base import Adapter, SendResult
 from gateway.bus.base import Bus, Delivery, Handler, Subscription
 from gateway.bus.processing import dead_letter_now
-from gateway.bus.topology import HEADER_TRACEPARENT, actions_queue, adapter_queue
+from gateway.bus.topology import (
+    HEADER_REPLAY,
+    HEADER_TRACEPARENT,
+    actions_queue,
+    adapter_queue,
+)
 from gateway.config import Settings
 from gateway.errors import BusUnavailable, PermanentError, TransientError
 from gateway.events import (
@@ -31,6 +44,7 @@ from gateway.metrics import Metrics
 from gateway.publisher import publish_event
 from gateway.tracing import current_traceparent
 from store import bots as bot_records
+from store import outbox
 from store.database import Database
 
 log = logging.getLogger(__name__)
@@ -55,8 +69,10 @@ class ActionRunner:
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
+        self.ledger = SendLedger(db)
 
     async def start(self) -> None:
+        await self.ledger.start()
         for (platform, bot), adapter in self.adapters.items():
             await self.bus.declare_queue(adapter_queue(platform, bot))
             handler = self._handler_for(adapter)
@@ -79,6 +95,7 @@ class ActionRunner:
         for subscription in self._subscriptions:
             await subscription.cancel()
         self._subscriptions.clear()
+        await self.ledger.stop()
 
     def _handler_for(self, adapter: Adapter) -> Handler:
         async def handle(delivery: Delivery) -> None:
@@ -102,17 +119,24 @@ class ActionRunner:
         except PermanentError as exc:
             await dead_letter_now(delivery, str(exc))
             return
-        traceparent = delivery.message.headers.get(HEADER_TRACEPARENT)
+        headers = delivery.message.headers
+        traceparent = headers.get(HEADER_TRACEPARENT)
         current_traceparent.set(traceparent)  # this handler runs in a task of its own
         async with self._lane(action):
-            try:
-                result = await self._send(adapter, action)
-            except PermanentError as exc:
-                await self._failed(delivery, action, str(exc))
-                return
+            again = delivery.attempt > 1 or HEADER_REPLAY in headers
+            result = await self.ledger.sent_before(action.id) if again else None
+            if result is None:
+                try:
+                    result = await self._send(adapter, action)
+                except PermanentError as exc:
+                    await self._failed(delivery, action, str(exc))
+                    return
+                await self.ledger.record(action, result)  # before the ack: never sent twice
+                self.metrics.actions.labels(action.platform, "sent").inc()
+            else:
+                self.metrics.actions.labels(action.platform, "duplicate").inc()
         if action.type == "message.send":
             await self._report_sent(action, result, traceparent)
-        self.metrics.actions.labels(action.platform, "sent").inc()
         await delivery.ack()
 
     @asynccontextmanager
@@ -187,6 +211,71 @@ def sent_event(action: Action, result: SendResult) -> Event:
             text=result.text if result.text is not None else action.text or "",
             reply_to_id=action.reply_to_id,
             in_reply_to=action.in_reply_to,
+            citations=action.citations,
         ),
         raw=dict(result.raw),
     )
+
+
+class SendLedger:
+    """Group commit of the send ledger: sends finishing together share one transaction."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._rows: list[tuple[dict[str, object], asyncio.Future[None]]] = []
+        self._arrived = asyncio.Event()
+        self._writer: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._writer = asyncio.create_task(self._write_forever(), name="send-ledger")
+
+    async def stop(self) -> None:
+        if self._writer is not None:
+            self._writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._writer
+        for _, waiter in self._rows:
+            waiter.cancel()
+
+    async def sent_before(self, action_id: uuid.UUID) -> SendResult | None:
+        """What the platform said when this action was sent before; None if it was not."""
+        async with self.db.begin() as db:
+            found = await outbox.already_sent(db, [action_id])
+        if action_id not in found:
+            return None
+        return SendResult(message_id=found[action_id])
+
+    async def record(self, action: Action, result: SendResult) -> None:
+        row: dict[str, object] = {
+            "id": action.id,
+            "platform": action.platform,
+            "bot": action.bot,
+            "channel_id": action.channel_id,
+            "message_id": result.message_id,
+            "sent_at": utcnow(),
+        }
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._rows.append((row, waiter))
+        self._arrived.set()
+        await waiter
+
+    async def _write_forever(self) -> None:
+        delay = 0.5
+        while True:
+            await self._arrived.wait()
+            self._arrived.clear()
+            taken, self._rows = self._rows, []
+            try:
+                async with self.db.begin() as db:
+                    await outbox.record_sent(db, [row for row, _ in taken])
+            except Exception as exc:  # the sends happened: hold their acks and try again
+                log.warning("cannot write the send ledger yet (%s); retrying", exc)
+                self._rows = taken + self._rows
+                self._arrived.set()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30)
+                continue
+            delay = 0.5
+            for _, waiter in taken:
+                if not waiter.done():
+                    waiter.set_result(None)

@@ -24,9 +24,13 @@ def event_message(
     )
 
 
-def action_message(action: Action, traceparent: str | None = None) -> Message:
+def action_message(
+    action: Action, traceparent: str | None = None, headers: dict[str, str] | None = None
+) -> Message:
     """The action on its way to the adapter, carrying the trace context it was given."""
-    headers = {HEADER_TRACEPARENT: traceparent} if traceparent else {}
+    headers = dict(headers or {})
+    if traceparent:
+        headers[HEADER_TRACEPARENT] = traceparent
     return Message(
         ACTIONS_EXCHANGE, action.routing_key, encode(action), str(action.id), headers, model=action
     )

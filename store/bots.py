@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,7 +14,7 @@ from gateway import codec
 from gateway.config import BotConfig, Settings
 from gateway.crypto import Vault
 from gateway.events import utcnow
-from store.models import AuditLog, Bot, BotConfiguration, Organization, PlatformBot
+from store.models import AuditLog, BasicTool, Bot, BotConfiguration, Organization, PlatformBot
 from store.upsert import upsert
 
 # Platform config fields that are credentials: stored encrypted, never in `settings`.
@@ -88,6 +88,42 @@ async def _sync_platforms(
         .where(PlatformBot.bot_id == bot_id, PlatformBot.platform.not_in(list(bot.platforms())))
         .values(is_active=False, updated_at=utcnow())
     )
+
+
+class ToolCatalogue(Protocol):
+    """What the tool mirror reads of the registry (gateway.tools.registry)."""
+
+    def names(self) -> list[str]: ...
+
+    def get(self, name: str) -> Any: ...
+
+    def tools_for(self, bot: Any) -> list[Any]: ...
+
+
+async def sync_tools(
+    session: AsyncSession, bot_ids: Mapping[str, uuid.UUID], bots: list[Any], tools: ToolCatalogue
+) -> None:
+    """Mirror the registry into `basic_tools`: every tool for every bot, active where the bot
+    lists it (a tool may still attach the others to one session)."""
+    for bot in bots:
+        listed = {tool.name for tool in tools.tools_for(bot)}
+        for name in tools.names():
+            tool = tools.get(name)
+            values = {
+                "bot_id": bot_ids[bot.name],
+                "name": name,
+                "kind": type(tool).__name__.removesuffix("Tool").lower() or "tool",
+                "description": tool.description,
+                "source": str(getattr(tool, "url", "")),
+                "parameters": dict(tool.parameters or {}),
+                "is_active": name in listed,
+            }
+            await _upsert_id(session, BasicTool, values, ["bot_id", "name"])
+
+
+async def organization_of(session: AsyncSession, bot_id: uuid.UUID) -> uuid.UUID:
+    query = select(Bot.organization_id).where(Bot.id == bot_id)
+    return (await session.execute(query)).scalar_one()
 
 
 async def credentials(

@@ -90,6 +90,13 @@ async def update_by_id(db: CoreConnection, table: Table, rows: Sequence[dict[str
     await _run(db, _update(db.dialect.name, table, columns), rows)
 
 
+async def delete_by_id(db: CoreConnection, table: Table, ids: Sequence[Any]) -> None:
+    """DELETE the rows whose `id` is one of `ids`."""
+    if not ids:
+        return
+    await _run(db, _delete(db.dialect.name, table), [{"id": row_id} for row_id in ids])
+
+
 async def select_matching(
     db: CoreConnection,
     table: Table,
@@ -181,6 +188,13 @@ def _update(dialect: str, table: Table, columns: tuple[str, ...]) -> _Statement:
         f" AS x WHERE {_q(table.name)}.id = x.id"
     )
     return _statement(sql, table, source, columns, ())
+
+
+@lru_cache(maxsize=32)
+def _delete(dialect: str, table: Table) -> _Statement:
+    source = _source(dialect, table, ("id",))
+    sql = f"DELETE FROM {_q(table.name)} WHERE id IN (SELECT {source.select} FROM {source.rows})"
+    return _statement(sql, table, source, ("id",), ())
 
 
 @lru_cache(maxsize=128)

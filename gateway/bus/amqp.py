@@ -412,6 +412,7 @@ def _properties(message: Message) -> Basic.Properties:
         message_id=message.message_id,
         headers=dict(message.headers) if message.headers else None,
         reply_to=message.reply_to,
+        correlation_id=message.correlation_id,
         delivery_mode=PERSISTENT,
     )
 
@@ -428,6 +429,7 @@ def _message(
         headers=_text_headers(properties.headers),
         reply_to=properties.reply_to,
         content_type=properties.content_type or DEFAULT_CONTENT_TYPE,
+        correlation_id=properties.correlation_id,
         model=own.take(message_id, body),
     )
 

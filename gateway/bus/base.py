@@ -31,6 +31,7 @@ class Message:
     headers: Mapping[str, str] = field(default_factory=dict)
     reply_to: str | None = None
     content_type: str = "application/json"
+    correlation_id: str | None = None  # an RPC answer names the call it answers
     # The publisher's own validated model of `body`, if it has one. A consumer in the
     # publishing process takes it rather than parse the body again; it never crosses a
     # network bus (the AMQP bus keeps it aside for its own consumers).

@@ -8,7 +8,8 @@ from functools import lru_cache
 EVENTS_EXCHANGE = "botgate.events"
 ACTIONS_EXCHANGE = "botgate.actions"
 DEAD_EXCHANGE = "botgate.dead"
-EXCHANGES = (EVENTS_EXCHANGE, ACTIONS_EXCHANGE, DEAD_EXCHANGE)
+TOOLS_EXCHANGE = "botgate.tools"  # bus tools: calls routed by tool name
+EXCHANGES = (EVENTS_EXCHANGE, ACTIONS_EXCHANGE, DEAD_EXCHANGE, TOOLS_EXCHANGE)
 DEFAULT_EXCHANGE = ""  # routes straight to the queue named by the routing key
 CORE_QUEUE = "botgate.core"
 DEAD_QUEUE = "botgate.dead"
@@ -17,6 +18,7 @@ REPLY_QUEUE_EXPIRES_S = 300.0
 HEADER_REASON = "x-botgate-reason"
 HEADER_ORIGIN_EXCHANGE = "x-botgate-origin-exchange"
 HEADER_TRACEPARENT = "traceparent"
+HEADER_REPLAY = "x-botgate-replay"  # an action published again after a crash: check the ledger
 
 
 def actions_queue(platform: str, bot: str) -> str:
@@ -61,7 +63,7 @@ def dead_queue() -> QueueSpec:
 
 
 def reply_queue(name: str) -> QueueSpec:
-    """A process's private queue for `?wait=1` answers.
+    """A process's private queue for RPC answers (`?wait=1`, bus tools).
 
     Not exclusive: an exclusive queue dies with its connection, so an answer the core sent
     while this process was reconnecting was dropped as unroutable. This one outlives a

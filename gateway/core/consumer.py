@@ -1,7 +1,9 @@
 """The core consumer: takes events from `botgate.core` in batches, records each batch in one
-transaction, publishes the answers, and only then acknowledges.
+transaction (with the answers it owes), acknowledges it once committed, and hands the owed
+answers to the answerer, which runs the bots' tools after the commit.
 
-- Order: a batch is recorded in delivery order, so one conversation's events keep theirs.
+- Order: a batch is recorded in delivery order, so one conversation's events keep theirs, and
+  its owed answers are queued in that order.
 - A database outage holds the batch and retries it with back-off (nothing is acked or lost);
   on stop, held messages go back to the queue.
 - Any other failure splits the batch so that one bad event cannot hold up the rest; that
@@ -19,17 +21,15 @@ from dataclasses import dataclass
 
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from gateway import codec
-from gateway.bus.base import Bus, Delivery, Message, Subscription
+from gateway.bus.base import Bus, Delivery, Subscription
 from gateway.bus.processing import dead_letter_now, give_up_or_retry
-from gateway.bus.topology import CORE_QUEUE, DEFAULT_EXCHANGE, HEADER_TRACEPARENT, core_queue
+from gateway.bus.topology import CORE_QUEUE, HEADER_TRACEPARENT, core_queue
 from gateway.config import Settings
-from gateway.core.dispatch import Dispatcher
-from gateway.core.recorder import Outcome, Recorder
+from gateway.core.answers import Answerer, Owed, reply_message
+from gateway.core.recorder import Arrival, Outcome, Recorder
 from gateway.errors import BusUnavailable, PermanentError, StoreUnavailable
 from gateway.events import Event, decode_event
 from gateway.metrics import Metrics
-from gateway.publisher import action_message
 from store.database import Database
 
 log = logging.getLogger(__name__)
@@ -56,25 +56,21 @@ class CoreConsumer:
         settings: Settings,
         bot_ids: dict[str, uuid.UUID],
         metrics: Metrics,
-        dispatcher: Dispatcher | None = None,
+        answers: Answerer,
     ) -> None:
         self.bus, self.db, self.settings, self.metrics = bus, db, settings, metrics
-        self.recorder = Recorder(settings, dispatcher or Dispatcher(settings.core), bot_ids)
+        self.answers = answers
+        self.recorder = Recorder(settings, bot_ids, answers.owner)
         self._inbox: asyncio.Queue[Delivery] = asyncio.Queue()
         self._arrived = asyncio.Event()  # set by each delivery into the inbox
         self._filled = asyncio.Event()  # set when a full batch is waiting in the inbox
         self._subscription: Subscription | None = None
         self._loop: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
-        # Recorded batches wait here to be published and acked, in order, while the next
-        # batch is being recorded: database and bus work overlap.
-        self._recorded: asyncio.Queue[tuple[list[_Item], list[Outcome]] | None] = asyncio.Queue(2)
-        self._finisher: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await self.bus.declare_queue(core_queue())
         self._loop = asyncio.create_task(self._run(), name="core-consumer")
-        self._finisher = asyncio.create_task(self._finish_in_order(), name="core-finisher")
         self._subscription = await self.bus.consume(
             CORE_QUEUE, self._inbox_put, prefetch=self.settings.bus.prefetch
         )
@@ -88,9 +84,6 @@ class CoreConsumer:
         try:
             if self._loop is not None:
                 await asyncio.wait_for(self._loop, grace)
-            if self._finisher is not None:
-                await self._recorded.put(None)
-                await asyncio.wait_for(self._finisher, grace)
         except TimeoutError:
             # wait_for cancelled the work; its deliveries return to the queue with the bus
             log.warning("core batch did not finish within the shutdown grace; handing it back")
@@ -105,6 +98,7 @@ class CoreConsumer:
 
     async def _run(self) -> None:
         while not self._stopping.is_set():
+            await self.answers.room()  # too many answers owed: let the queue hold the rest
             batch = await self._next_batch()
             if batch:
                 await self.process(batch)
@@ -136,7 +130,7 @@ class CoreConsumer:
         if outcomes is None:
             await self._one_by_one(items)
         elif outcomes:  # empty: the batch was already settled (handed back or failed)
-            await self._recorded.put((items, outcomes))
+            await self._finish(items, outcomes)
         self.metrics.processing_seconds.observe(time.perf_counter() - started)
 
     async def _decode(self, delivery: Delivery) -> _Item | None:
@@ -181,53 +175,55 @@ class CoreConsumer:
         return []
 
     async def _record(self, items: list[_Item]) -> list[Outcome]:
-        async with self.db.begin() as db:
-            return await self.recorder.record(db, [(i.event, i.delivery.attempt) for i in items])
+        arrivals = [_arrival(item) for item in items]
+        settle = self.answers.take_settled()  # answers published since: settled in this one
+        try:
+            async with self.db.begin() as db:
+                outcomes = await self.recorder.record(db, arrivals, settle)
+        except BaseException:
+            self.answers.give_back(settle)
+            raise
+        self.answers.written(settle)
+        return outcomes
 
     async def _one_by_one(self, items: list[_Item]) -> None:
         for item in items:
             outcomes = await self._record_held([item])
             if outcomes:
-                await self._recorded.put(([item], outcomes))
-
-    async def _finish_in_order(self) -> None:
-        """Start publishing each recorded batch's answers as soon as it is recorded, in order,
-        and ack each batch when its own confirms are in: a slow confirm holds up no later
-        batch."""
-        finishing: set[asyncio.Task[None]] = set()
-        while (recorded := await self._recorded.get()) is not None:
-            task = asyncio.create_task(self._finish(*recorded))
-            finishing.add(task)
-            task.add_done_callback(lambda done: _report_failure(done, finishing))
-        await asyncio.gather(*finishing, return_exceptions=True)  # each reports its own
+                await self._finish([item], outcomes)
 
     async def _finish(self, items: list[_Item], outcomes: list[Outcome]) -> None:
-        """Publish the answers, then ack. If the bus fails, hand back: redelivery replays the
-        stored answers. Any other failure counts as an attempt (`bus.max_attempts`)."""
-        answers = [
-            message
-            for item, outcome in zip(items, outcomes, strict=True)
-            for message in _answers(item, outcome)
+        """Committed: hand the owed answers over in order, answer webhooks waiting on events
+        that owe nothing (or were answered before), and acknowledge."""
+        owed = [
+            Owed(o.ledger_id, o.event, o.refs, i.delivery.message.reply_to, _trace(i))
+            for i, o in zip(items, outcomes, strict=True)
+            if o.owed and o.ledger_id is not None and o.refs is not None
         ]
-        try:
-            # gather starts the publishes in list order, and the bus sends them in the order
-            # they start: a conversation's answers leave in order, without waiting on confirms.
-            await asyncio.gather(*(self.bus.publish(message) for message in answers))
-        except BusUnavailable as exc:
-            await self._hand_back(items, f"bus unavailable while publishing answers: {exc}")
-            return
-        except Exception as exc:  # not the broker: retry a few times, then dead-letter
-            log.exception("publishing the answers of %d events failed", len(items))
-            reason = f"publishing its answers failed: {type(exc).__name__}: {exc}"
-            for item in items:
-                await give_up_or_retry(item.delivery, reason, self.settings.bus.max_attempts)
-            return
+        self.answers.owe(owed)
+        await self._answer_waiting(items, outcomes)
         for item in items:
             await item.delivery.ack()
         duplicates = sum(1 for outcome in outcomes if outcome.duplicate)
         self.metrics.processed.labels("recorded").inc(len(outcomes) - duplicates)
         if duplicates:
             self.metrics.processed.labels("duplicate").inc(duplicates)
+
+    async def _answer_waiting(self, items: list[_Item], outcomes: list[Outcome]) -> None:
+        for item, outcome in zip(items, outcomes, strict=True):
+            reply_to = item.delivery.message.reply_to
+            if not reply_to or outcome.owed:
+                continue
+            event = outcome.event
+            replies = outcome.replies
+            if replies is None:  # answered after this batch's settlements, or still under way
+                if self.answers.wait_with(event.dedupe_key, reply_to):
+                    continue  # under way: the answer goes to this waiter too
+                replies = self.answers.given(event.dedupe_key)
+            try:
+                await self.bus.publish(reply_message(reply_to, event.id, replies or []))
+            except BusUnavailable as exc:  # the webhook's wait ends without the replies
+                log.warning("cannot answer the webhook waiting on %s: %s", event.id, exc)
 
     async def _hand_back(self, items: list[_Item], reason: str) -> None:
         log.warning("handing back %d events: %s", len(items), reason)
@@ -245,22 +241,13 @@ class CoreConsumer:
             )
 
 
-def _report_failure(task: asyncio.Task[None], finishing: set[asyncio.Task[None]]) -> None:
-    """A batch whose finishing failed even to settle stays unacked (the bus redelivers it on
-    reconnection or restart); say why."""
-    finishing.discard(task)
-    if not task.cancelled() and (exc := task.exception()) is not None:
-        log.error("finishing a recorded batch failed", exc_info=exc)
+def _trace(item: _Item) -> str | None:
+    return item.delivery.message.headers.get(HEADER_TRACEPARENT)
 
 
-def _answers(item: _Item, outcome: Outcome) -> list[Message]:
-    """The event's actions, carrying its trace context, and the answer to a webhook waiting
-    for them (`?wait=1`)."""
-    trace = item.delivery.message.headers.get(HEADER_TRACEPARENT)
-    answers = [action_message(a, trace) for a in outcome.actions]
-    if item.delivery.message.reply_to:
-        answers.append(reply_message(item.delivery.message.reply_to, outcome))
-    return answers
+def _arrival(item: _Item) -> Arrival:
+    message = item.delivery.message
+    return Arrival(item.event, message.body, item.delivery.attempt, message.reply_to, _trace(item))
 
 
 async def _set_within(event: asyncio.Event, seconds: float) -> bool:
@@ -270,14 +257,3 @@ async def _set_within(event: asyncio.Event, seconds: float) -> bool:
     except TimeoutError:
         return False
     return True
-
-
-def reply_message(reply_to: str, outcome: Outcome) -> Message:
-    """The RPC-style answer to a webhook waiting for the bot's replies (`?wait=1`)."""
-    body = codec.dumps(
-        {
-            "event_id": str(outcome.event.id),
-            "replies": [a.model_dump(mode="json", by_alias=True) for a in outcome.replies],
-        }
-    )
-    return Message(DEFAULT_EXCHANGE, reply_to, body, str(outcome.event.id))

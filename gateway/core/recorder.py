@@ -1,39 +1,77 @@
-"""Records a batch of events in the caller's transaction and works out the bot's answers.
+"""Records a batch of events in the caller's transaction, with what the bot owes for them.
 
 The batch is written set-based (a handful of statements whatever its size) while the
-per-event meaning stays that of processing the events one by one, in order.
+per-event meaning stays that of processing the events one by one, in order. For every event
+the bot is to answer, an owed answer (`store.outbox`) is written in the same transaction;
+the answering itself happens after the commit (gateway/core/answers.py). The recorder knows
+nothing of tools.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import orjson
 
 from gateway.config import Settings
 from gateway.core.cache import BoundedCache
-from gateway.core.dispatch import Dispatcher, should_answer, to_actions
-from gateway.core.tools import ToolContext
 from gateway.events import Action, Event, utcnow
-from store import records
-from store.database import CoreConnection, before_commit, complete
+from gateway.tools.base import Refs
+from store import outbox, records
+from store.database import CoreConnection, complete
+
+if TYPE_CHECKING:
+    from gateway.core.answers import Settled
 
 INBOUND_MESSAGE_TYPES = frozenset({"message.created", "command.invoked"})
 OUTBOUND = "message.sent"  # the bot's own message: no speaker, no say over the channel
 SESSION_TYPES = INBOUND_MESSAGE_TYPES | {"interaction.clicked"}
+ANSWERED_TYPES = frozenset({"message.created", "command.invoked", "interaction.clicked"})
+
+
+def should_answer(event: Event) -> bool:
+    """Every message in direct channels; elsewhere only what is addressed to the bot; never
+    a bot's message."""
+    if event.type not in ANSWERED_TYPES or (event.user is not None and event.user.is_bot):
+        return False
+    if event.type in {"command.invoked", "interaction.clicked"} or event.channel.type == "direct":
+        return True
+    message = event.message
+    return message is not None and (
+        message.command is not None or message.mentions_bot or message.reply_to_bot
+    )
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """An event as it came off the bus: its body (kept as the owed answer's copy) and what the
+    answer needs to travel with (a waiting webhook, the trace)."""
+
+    event: Event
+    body: bytes
+    attempt: int = 1
+    reply_to: str | None = None
+    traceparent: str | None = None
 
 
 @dataclass
 class Outcome:
     event: Event
     ledger_id: uuid.UUID | None = None  # the row that claimed it (None: a duplicate)
-    actions: list[Action] = field(default_factory=list)  # to publish now
-    replies: list[Action] = field(default_factory=list)  # the answer to a waiting webhook
+    refs: Refs | None = None  # set when an answer is owed
+    replies: list[Action] | None = None  # a duplicate's stored answer, if it has one
 
     @property
     def duplicate(self) -> bool:
         return self.ledger_id is None
+
+    @property
+    def owed(self) -> bool:
+        return self.refs is not None
 
 
 @dataclass
@@ -48,14 +86,11 @@ class _Refs:
 
 
 class Recorder:
-    def __init__(
-        self, settings: Settings, dispatcher: Dispatcher, bot_ids: dict[str, uuid.UUID]
-    ) -> None:
+    def __init__(self, settings: Settings, bot_ids: dict[str, uuid.UUID], owner: str) -> None:
         self.settings = settings
-        self.dispatcher = dispatcher
         self.bot_ids = bot_ids
-        self._bots = {bot.name: bot for bot in settings.bots}
-        self._tools = {bot.name: dispatcher.tools_of(bot) for bot in settings.bots}
+        self.owner = owner  # who claims the answers owed (gateway.core.answers.Answerer)
+        self.lease = settings.core.answer_lease
         # Spare the bot's own sends a round trip: the channel and the session of the message
         # they answer were nearly always just written by this process.
         self.channel_ids: BoundedCache[records.ChannelKey, uuid.UUID] = BoundedCache()
@@ -66,40 +101,71 @@ class Recorder:
         self.channel_ids.clear()
         self.session_of_event.clear()
 
-    async def record(self, db: CoreConnection, batch: Sequence[tuple[Event, int]]) -> list[Outcome]:
-        """De-duplicate, record, dispatch; one Outcome per (event, delivery attempt), in order.
-
-        A redelivered duplicate (attempt > 1: we may have stopped before publishing) publishes
-        the stored answer again; a platform's duplicate (attempt 1) publishes nothing."""
-        outcomes, first_of, refs = await complete(db, self._write, batch)
-        await self._answer_all(db, list(first_of.values()), refs)
-        for outcome in outcomes:
-            if outcome.duplicate and outcome.event.dedupe_key in first_of:
-                outcome.replies = first_of[outcome.event.dedupe_key].replies
-        return outcomes
+    async def record(
+        self, db: CoreConnection, batch: Sequence[Arrival], settle: Settled | None = None
+    ) -> list[Outcome]:
+        """De-duplicate, record, and owe answers; one Outcome per arrival, in order. `settle`
+        (answers published since the last batch) is written in the same transaction."""
+        return await complete(db, self._write, batch, settle)
 
     async def _write(
-        self, db: CoreConnection, batch: Sequence[tuple[Event, int]]
-    ) -> tuple[list[Outcome], dict[str, Outcome], dict[uuid.UUID, _Refs]]:
-        """The database-only part: ledger, people, channels, sessions, messages. Returns every
-        event's outcome, the first (fresh) outcome of each newly claimed key, and refs."""
-        claimed, earlier = await records.claim(db, [event for event, _ in batch], utcnow())
+        self, db: CoreConnection, batch: Sequence[Arrival], settle: Settled | None
+    ) -> list[Outcome]:
+        """The database-only part: ledger, people, channels, sessions, messages, owed answers."""
+        if settle:  # first, so that a duplicate in this batch finds its first's answer
+            await settle.write(db)
+        claimed, earlier = await records.claim(db, [a.event for a in batch], utcnow())
         outcomes: list[Outcome] = []
-        first_of: dict[str, Outcome] = {}
-        for event, attempt in batch:
-            key = event.dedupe_key
+        first_of: dict[str, tuple[Arrival, Outcome]] = {}
+        for arrival in batch:
+            key = arrival.event.dedupe_key
             if key in claimed and key not in first_of:
-                first_of[key] = Outcome(event, claimed[key])
-                outcomes.append(first_of[key])
+                first_of[key] = (arrival, Outcome(arrival.event, claimed[key]))
+                outcomes.append(first_of[key][1])
             else:
-                outcomes.append(self._duplicate(event, attempt, earlier.get(key)))
-        refs = await self._store(db, [outcome.event for outcome in first_of.values()])
-        return outcomes, first_of, refs
+                outcomes.append(self._duplicate(arrival.event, earlier.get(key)))
+        fresh = list(first_of.values())
+        refs = await self._store(db, [outcome.event for _, outcome in fresh])
+        await outbox.owe(db, self._owed_rows(fresh, refs))
+        return outcomes
+
+    def _owed_rows(
+        self, fresh: list[tuple[Arrival, Outcome]], refs: dict[uuid.UUID, _Refs]
+    ) -> list[dict[str, Any]]:
+        now = utcnow()
+        until = now + self.lease
+        rows: list[dict[str, Any]] = []
+        for arrival, outcome in fresh:
+            event, ref = arrival.event, refs[arrival.event.id]
+            if not (should_answer(event) and ref.first_sighting):
+                continue
+            outcome.refs = Refs(
+                self.bot_ids[event.bot], ref.channel_id, ref.user_id, ref.person_id, ref.session_id
+            )
+            rows.append(
+                {
+                    "id": outcome.ledger_id,
+                    "event_id": event.id,
+                    "bot_id": outcome.refs.bot_id,
+                    "conversation_key": event.conversation_key,
+                    "event": orjson.Fragment(arrival.body),
+                    "refs": outcome.refs.to_json(),
+                    "reply_to": arrival.reply_to,
+                    "traceparent": arrival.traceparent,
+                    "owner": self.owner,
+                    "claimed_until": until,
+                    "attempts": 1,
+                    # a microsecond apart: answers taken over after a crash keep their order
+                    "created_at": now + timedelta(microseconds=len(rows)),
+                }
+            )
+        return rows
 
     @staticmethod
-    def _duplicate(event: Event, attempt: int, result: dict[str, Any] | None) -> Outcome:
-        stored = [Action.model_validate(a) for a in (result or {}).get("actions", [])]
-        return Outcome(event, None, stored if attempt > 1 else [], stored)
+    def _duplicate(event: Event, result: dict[str, Any] | None) -> Outcome:
+        if not result or "actions" not in result:
+            return Outcome(event)  # not answered yet, or nothing to answer
+        return Outcome(event, replies=[Action.model_validate(a) for a in result["actions"]])
 
     async def _store(self, db: CoreConnection, events: list[Event]) -> dict[uuid.UUID, _Refs]:
         channels = await self._channels(db, events)
@@ -229,6 +295,7 @@ class Recorder:
             "thread_id": event.thread_id,
             "reply_to_id": event.message.reply_to_id,
             "attachments": [a.model_dump(mode="json") for a in event.message.attachments],
+            "citations": [c.model_dump(mode="json") for c in event.message.citations],
             "occurred_at": event.occurred_at,
         }
 
@@ -243,21 +310,3 @@ class Recorder:
             "value": event.interaction.value,
             "event_id": event.id,
         }
-
-    async def _answer_all(
-        self, db: CoreConnection, fresh: list[Outcome], refs: dict[uuid.UUID, _Refs]
-    ) -> None:
-        results = {}
-        for outcome in fresh:
-            if should_answer(outcome.event) and refs[outcome.event.id].first_sighting:
-                outcome.actions = await self._answer(db, outcome.event, refs[outcome.event.id])
-                outcome.replies = outcome.actions
-            if outcome.actions and outcome.ledger_id is not None:
-                dumped = [a.model_dump(mode="json", by_alias=True) for a in outcome.actions]
-                results[outcome.ledger_id] = {"actions": dumped}
-        await before_commit(db, records.save_results, results)
-
-    async def _answer(self, db: CoreConnection, event: Event, ref: _Refs) -> list[Action]:
-        bot, tools = self._bots[event.bot], self._tools[event.bot]
-        context = ToolContext(event, bot, self.bot_ids[event.bot], ref.session_id, db, tools)
-        return to_actions(event, await self.dispatcher.replies(context))

@@ -1,10 +1,23 @@
 """Every table, imported here so that `Base.metadata` knows them all."""
 
 from store.models.automation import BasicTool, SessionToolAssociation, SystemAutomation
-from store.models.conversation import Click, Message, ProcessedEvent
+from store.models.conversation import (
+    Click,
+    Message,
+    OwedAnswer,
+    ProcessedEvent,
+    SentAction,
+    ToolCallRecord,
+)
 from store.models.knowledge import KbCollection, KbDocument, UserKbAssociation
 from store.models.operations import ApiToken, AuditLog
-from store.models.people import User, UserLoginToken, UserPreference, UserSession
+from store.models.people import (
+    LoginFailure,
+    User,
+    UserLoginToken,
+    UserPreference,
+    UserSession,
+)
 from store.models.platforms import PlatformBot, PlatformChannel, PlatformUser
 from store.models.tenancy import Bot, BotConfiguration, BotMemory, Organization
 
@@ -18,14 +31,18 @@ __all__ = [
     "Click",
     "KbCollection",
     "KbDocument",
+    "LoginFailure",
     "Message",
     "Organization",
+    "OwedAnswer",
     "PlatformBot",
     "PlatformChannel",
     "PlatformUser",
     "ProcessedEvent",
+    "SentAction",
     "SessionToolAssociation",
     "SystemAutomation",
+    "ToolCallRecord",
     "User",
     "UserKbAssociation",
     "UserLoginToken",

@@ -13,12 +13,16 @@ from store.base import Base, IdMixin, TimestampMixin
 
 
 class BasicTool(IdMixin, TimestampMixin, Base):
+    """A tool as one bot has it, mirrored from the tool registry at start: every tool the
+    registry knows, active where the bot lists it (a session may still attach the others)."""
+
     __tablename__ = "basic_tools"
     __table_args__ = (UniqueConstraint("bot_id", "name"),)
     bot_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("bots.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16), default="")  # builtin | http | bus | python
     description: Mapped[str] = mapped_column(Text, default="")
-    source: Mapped[str] = mapped_column(Text, default="")  # the BASIC program
+    source: Mapped[str] = mapped_column(Text, default="")  # url, entry point, or a program
     parameters: Mapped[dict[str, Any]] = mapped_column(default=dict)
     is_active: Mapped[bool] = mapped_column(default=True)
 

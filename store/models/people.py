@@ -52,13 +52,31 @@ class UserSession(IdMixin, TimestampMixin, Base):
 
 
 class UserLoginToken(IdMixin, TimestampMixin, Base):
+    """A one-time code (stored only as its hash): `link` issues one for a person, and the same
+    person presenting it elsewhere joins that identity to them."""
+
     __tablename__ = "user_login_tokens"
     user_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), index=True
     )
     token_hash: Mapped[str] = mapped_column(String(128), unique=True)
+    purpose: Mapped[str] = mapped_column(String(16), default="link")
+    organization_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE")
+    )
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+
+
+class LoginFailure(IdMixin, Base):
+    """A wrong code presented by an identity; too many in an hour and it is refused."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (Index("ix_login_failures_identity_time", "platform_user_id", "created_at"),)
+    platform_user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("platform_users.id", ondelete="CASCADE")
+    )
+    created_at: Mapped[datetime]
 
 
 class UserPreference(IdMixin, TimestampMixin, Base):

@@ -37,13 +37,17 @@ class BotConfiguration(IdMixin, TimestampMixin, Base):
 
 
 class BotMemory(IdMixin, TimestampMixin, Base):
-    """What a bot remembers (the `remember` tool); scoped to a platform user when set."""
+    """What a bot remembers about a person (the `remember` tool): one row a note, keyed by the
+    call that made it. Notes belong to the person, so they follow linked identities."""
 
     __tablename__ = "bot_memories"
-    __table_args__ = (UniqueConstraint("bot_id", "platform_user_id", "key"),)
+    __table_args__ = (UniqueConstraint("bot_id", "user_id", "key"),)
     bot_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("bots.id", ondelete="CASCADE"))
-    platform_user_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("platform_users.id", ondelete="CASCADE")
+    user_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
     )
+    platform_user_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("platform_users.id", ondelete="SET NULL")
+    )  # the identity the note was told through
     key: Mapped[str] = mapped_column(String(255))
     value: Mapped[str] = mapped_column(Text)

@@ -5,7 +5,6 @@ from collections.abc import AsyncIterator
 import pytest
 
 from gateway.config import DatabaseConfig
-from gateway.core.dispatch import Dispatcher
 from gateway.core.recorder import Recorder
 from gateway.crypto import Vault, generate_key
 from store import bots as bot_records
@@ -22,5 +21,5 @@ async def recorder(database_url: str) -> AsyncIterator[tuple[Recorder, Database]
     await db.migrate()
     async with db.transaction() as session:
         bot_ids = await bot_records.sync_bots(session, settings, Vault(generate_key()))
-    yield Recorder(settings, Dispatcher(settings.core), bot_ids), db
+    yield Recorder(settings, bot_ids, owner="test-core"), db
     await db.close()

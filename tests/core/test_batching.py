@@ -1,22 +1,17 @@
-"""How the core forms batches (group commit under load, a short linger after an idle spell) and
-finishes them (one batch's failure holds up no other)."""
+"""How the core forms batches: group commit under load, a short linger after an idle spell."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from types import SimpleNamespace
 from typing import Any, cast
 
-import pytest
-
 from gateway.bus.base import Bus, Delivery, Message
-from gateway.core.consumer import CoreConsumer, _Item
-from gateway.core.recorder import Outcome
-from gateway.events import Action, decode_action
-from gateway.ids import new_id
+from gateway.core.answers import Answerer
+from gateway.core.consumer import CoreConsumer
 from gateway.metrics import Metrics
 from store.database import Database
-from tests.support.events import inbound
 from tests.support.pipeline import make_settings
 
 
@@ -27,7 +22,8 @@ def consumer(batch_size: int, batch_wait: str) -> CoreConsumer:
         core={"batch_size": batch_size, "batch_wait": batch_wait},
     )
     bus, db = cast(Bus, None), cast(Database, None)  # batching touches neither
-    return CoreConsumer(bus, db, settings, {}, Metrics())
+    answers = cast(Answerer, SimpleNamespace(owner="test-core"))
+    return CoreConsumer(bus, db, settings, {}, Metrics(), answers)
 
 
 def deliveries(count: int) -> list[Delivery]:
@@ -97,43 +93,3 @@ class _Delivery:
 
     async def dead_letter(self, reason: str) -> None:
         self.settled = "dead"
-
-
-class _FlakyBus:
-    """Publishes everything except the actions whose text is in `failing`."""
-
-    def __init__(self, failing: set[str]) -> None:
-        self.failing, self.published = failing, []  # type: ignore[var-annotated]
-
-    async def publish(self, message: Message) -> None:
-        text = decode_action(message.body).text
-        if text in self.failing:
-            raise RuntimeError(f"cannot publish {text!r}")
-        self.published.append(text)
-
-
-def _recorded(n: int, text: str) -> tuple[list[_Item], list[Outcome]]:
-    event = inbound(n)
-    action = Action(
-        type="message.send", platform="generic", bot="helpdesk", channel_id="room", text=text
-    )
-    item = _Item(cast(Delivery, _Delivery()), event)
-    return [item], [Outcome(event, new_id(), actions=[action])]
-
-
-async def test_a_batch_whose_answers_fail_holds_up_no_other(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    bus = _FlakyBus(failing={"first"})
-    settings = make_settings("sqlite+aiosqlite://", "memory://")
-    core = CoreConsumer(cast(Bus, bus), cast(Database, None), settings, {}, Metrics())
-    finisher = asyncio.create_task(core._finish_in_order())
-    first, second = _recorded(1, "first"), _recorded(2, "second")
-    for recorded in (first, second, None):
-        await core._recorded.put(recorded)
-    await asyncio.wait_for(finisher, 5)
-
-    assert bus.published == ["second"]
-    assert cast(_Delivery, second[0][0].delivery).settled == "acked"
-    assert cast(_Delivery, first[0][0].delivery).settled == "requeued"  # attempt 1 of 5
-    assert "publishing the answers of 1 events failed" in caplog.text

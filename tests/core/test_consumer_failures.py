@@ -1,5 +1,5 @@
-"""The core under failure: a database outage loses nothing, and one bad event cannot hold up
-the rest of its batch."""
+"""The core under failure: a database outage loses nothing, and a failing tool costs its own
+answer only (an apology), never its batch mates'."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text
 
-from gateway.core.dispatch import Dispatcher
-from gateway.core.tools import Reply, ToolContext
-from store.models import Message
+from gateway.tools.base import Reply, ToolCall
+from gateway.tools.builtin.base import BuiltinTool
+from store.models import Message, ToolCallRecord
 from tests.support.pipeline import (
     GenericClient,
     count_rows,
@@ -23,15 +23,15 @@ from tests.support.pipeline import (
 from tests.support.tcp_proxy import TcpProxy
 
 
-class Explodes:
+class Explodes(BuiltinTool):
     name = "explode"
     description = "fails every time"
 
-    async def run(self, context: ToolContext, args: str) -> list[Reply]:
+    async def run(self, call: ToolCall) -> list[Reply]:
         raise RuntimeError("this tool is broken")
 
 
-async def test_a_failing_event_is_dead_lettered_and_its_batch_mates_are_answered(
+async def test_a_failing_tool_gets_an_apology_and_its_batch_mates_are_answered(
     tmp_path: Path, memory_url: str
 ) -> None:
     settings = make_settings(
@@ -44,29 +44,36 @@ async def test_a_failing_event_is_dead_lettered_and_its_batch_mates_are_answered
                 "generic": {"secret": "test-secret-0123456789"},
             }
         ],
+        tools={"explode": {"kind": "python", "entry": f"{__name__}:Explodes"}},
         core={"batch_wait": "200ms"},
         bus={"max_attempts": 3},
     )
-    dispatcher = Dispatcher(settings.core, {"explode": Explodes()})
-    async with running(settings, dispatcher=dispatcher) as runtime:
+    async with running(settings) as runtime:
         client = GenericClient(runtime.http.url)
         answers = await asyncio.gather(
             client.post(message("/help", user="a"), wait=True),
-            client.post(message("/explode", user="b")),
+            client.post(message("/explode", user="b"), wait=True),
             client.post(message("/help", user="c"), wait=True),
         )
         await client.close()
-        assert [len(answers[i][1]["replies"]) for i in (0, 2)] == [1, 1]
-
-        async def dead() -> bool:
-            return await runtime.bus.queue_depth("botgate.dead") == 1
-
-        await eventually(dead)
+        texts = [answer[1]["replies"][0]["text"] for answer in answers]
+        assert "/help" in texts[0]
+        assert texts[1] == "Sorry, /explode is not working right now. Please try again in a moment."
+        assert "/help" in texts[2]
+        await eventually(lambda: _has_rows(runtime, "tool_calls", 3))
         async with runtime.db.transaction() as db:
-            texts = set(
-                (await db.execute(select(Message.text).where(Message.direction == "in"))).scalars()
-            )
-    assert texts == {"/help"}  # the broken one rolled back whole, the others committed
+            calls = (await db.execute(select(ToolCallRecord.tool, ToolCallRecord.outcome))).all()
+            inbound = (await db.execute(select(Message.text).where(Message.direction == "in")))
+            texts = sorted(inbound.scalars())
+        assert await runtime.bus.queue_depth("botgate.dead") == 0
+    assert sorted(calls) == [("explode", "error"), ("help", "ok"), ("help", "ok")]
+    assert texts == ["/explode", "/help", "/help"]  # every event recorded
+    errors = runtime.metrics.tool_calls.labels("explode", "error")._value.get()
+    assert errors == 1
+
+
+async def _has_rows(runtime: object, table: str, count: int) -> bool:
+    return await count_rows(runtime, table) >= count  # type: ignore[arg-type]
 
 
 @pytest.mark.postgres

@@ -4,9 +4,20 @@ from typing import Any
 
 import pytest
 
-from gateway.core.dispatch import should_answer, to_actions
-from gateway.core.tools import Reply
-from gateway.events import ChannelRef, Command, Event, Interaction, MessageBody, UserRef, utcnow
+from gateway.core.answers import to_actions
+from gateway.core.recorder import should_answer
+from gateway.events import (
+    Button,
+    ChannelRef,
+    Command,
+    Event,
+    Interaction,
+    MessageBody,
+    UserRef,
+    utcnow,
+)
+from gateway.ids import new_id
+from gateway.tools.base import Reply
 
 
 def event(
@@ -52,12 +63,26 @@ def test_which_events_are_answered(case: str, built: Event, answered: bool) -> N
 
 
 def test_replies_answer_in_place_in_groups_and_plainly_in_direct() -> None:
-    [direct] = to_actions(event("direct"), [Reply("a")])
+    [direct] = to_actions(event("direct"), [Reply("a")], new_id())
     [group] = to_actions(
-        event("group", command=Command(name="help")), [Reply("b", (("more", "More"),))]
+        event("group", command=Command(name="help")),
+        [Reply("b", (Button(id="more", label="More"),))],
+        new_id(),
     )
     assert direct.reply_to_id is None
     assert direct.channel_id == "c"
     assert group.reply_to_id == "m1"
     assert group.buttons[0].label == "More"
     assert group.in_reply_to is not None
+
+
+def test_an_answer_given_again_has_the_same_action_ids() -> None:
+    """After a crash the answer is given again under its row's id: the adapters' send ledger
+    recognises the actions and does not send them twice."""
+    turn, other = new_id(), new_id()
+    replies = [Reply("one"), Reply("two")]
+    first = [a.id for a in to_actions(event("direct"), replies, turn)]
+    again = [a.id for a in to_actions(event("direct"), replies, turn)]
+    assert first == again
+    assert len(set(first)) == 2
+    assert set(first).isdisjoint(a.id for a in to_actions(event("direct"), replies, other))

@@ -8,10 +8,28 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from gateway.core.recorder import Recorder
+from gateway.core.recorder import Arrival, Recorder
+from gateway.events import Event, encode
 from store.database import Database
-from store.models import Message, PlatformChannel, PlatformUser, ProcessedEvent, UserSession
+from store.models import (
+    Message,
+    OwedAnswer,
+    PlatformChannel,
+    PlatformUser,
+    ProcessedEvent,
+    UserSession,
+)
 from tests.support.events import T0, count, inbound, sent
+
+
+def arrivals(*events: Event) -> list[Arrival]:
+    return [Arrival(event, encode(event)) for event in events]
+
+
+async def owed_rows(db: Database) -> list[OwedAnswer]:
+    async with db.transaction() as session:
+        query = select(OwedAnswer).order_by(OwedAnswer.created_at, OwedAnswer.id)
+        return list((await session.execute(query)).scalars())
 
 
 async def test_a_batch_of_one_conversation_shares_one_session_and_answers_each(
@@ -20,9 +38,11 @@ async def test_a_batch_of_one_conversation_shares_one_session_and_answers_each(
     rec, db = recorder
     events = [inbound(n, at=T0 + timedelta(minutes=n)) for n in range(5)]
     async with db.begin() as connection:
-        outcomes = await rec.record(connection, [(e, 1) for e in events])
-    assert [len(o.actions) for o in outcomes] == [1] * 5
-    assert [o.actions[0].in_reply_to for o in outcomes] == [e.id for e in events]
+        outcomes = await rec.record(connection, arrivals(*events))
+    assert [o.owed for o in outcomes] == [True] * 5
+    owed = await owed_rows(db)
+    assert [row.event_id for row in owed] == [e.id for e in events]  # in recorded order
+    assert [row.id for row in owed] == [o.ledger_id for o in outcomes]
     assert await count(db, UserSession) == 1
     assert await count(db, PlatformUser) == 1
     assert await count(db, Message) == 5
@@ -42,7 +62,7 @@ async def test_idle_gaps_inside_a_batch_open_new_sessions(
         T0 + timedelta(hours=2, minutes=1),
     ]
     async with db.begin() as connection:
-        await rec.record(connection, [(inbound(n, at=t), 1) for n, t in enumerate(times)])
+        await rec.record(connection, arrivals(*(inbound(n, at=t) for n, t in enumerate(times))))
     async with db.transaction() as session:
         rows = (
             (await session.execute(select(UserSession).order_by(UserSession.started_at)))
@@ -68,9 +88,9 @@ async def test_idle_timeout_across_batches_closes_the_stored_session(
 ) -> None:
     rec, db = recorder
     async with db.begin() as connection:
-        await rec.record(connection, [(inbound(1), 1)])
+        await rec.record(connection, arrivals(inbound(1)))
     async with db.begin() as connection:
-        await rec.record(connection, [(inbound(2, at=T0 + timedelta(hours=1)), 1)])
+        await rec.record(connection, arrivals(inbound(2, at=T0 + timedelta(hours=1))))
     async with db.transaction() as session:
         ended = (
             (await session.execute(select(UserSession.ended_at).order_by(UserSession.started_at)))
@@ -85,18 +105,19 @@ async def test_duplicates_in_and_across_batches(recorder: tuple[Recorder, Databa
     first = inbound(1, key="k-1")
     again_in_batch = inbound(1, key="k-1")
     async with db.begin() as connection:
-        outcomes = await rec.record(connection, [(first, 1), (again_in_batch, 1)])
+        outcomes = await rec.record(connection, arrivals(first, again_in_batch))
     assert [o.duplicate for o in outcomes] == [False, True]
-    assert outcomes[1].actions == []
-    assert outcomes[1].replies == outcomes[0].actions
+    assert [o.owed for o in outcomes] == [True, False]  # answered once
+    assert outcomes[1].replies is None  # not answered yet: nothing stored to replay
 
-    platform_retry, crash_redelivery = inbound(1, key="k-1"), inbound(1, key="k-1")
+    platform_retry = inbound(1, key="k-1")
     async with db.begin() as connection:
-        later = await rec.record(connection, [(platform_retry, 1), (crash_redelivery, 2)])
-    assert later[0].actions == []  # the platform's re-delivery: nothing sent again
-    assert [a.id for a in later[1].actions] == [a.id for a in outcomes[0].actions]  # replayed
+        later = await rec.record(connection, arrivals(platform_retry))
+    assert later[0].duplicate
+    assert not later[0].owed  # the platform's re-delivery: nothing owed again
     assert await count(db, ProcessedEvent) == 1
     assert await count(db, Message) == 1
+    assert len(await owed_rows(db)) == 1
 
 
 async def test_the_reply_is_filed_in_the_session_of_what_it_answers(
@@ -105,12 +126,12 @@ async def test_the_reply_is_filed_in_the_session_of_what_it_answers(
     rec, db = recorder
     question = inbound(1)
     async with db.begin() as connection:
-        await rec.record(connection, [(question, 1), (sent(question, "out-1"), 1)])  # same batch
+        await rec.record(connection, arrivals(question, sent(question, "out-1")))  # same batch
     later_question = inbound(2, channel="other")
     async with db.begin() as connection:
-        await rec.record(connection, [(later_question, 1)])
+        await rec.record(connection, arrivals(later_question))
     async with db.begin() as connection:
-        await rec.record(connection, [(sent(later_question, "out-2"), 1)])  # a later batch
+        await rec.record(connection, arrivals(sent(later_question, "out-2")))  # a later batch
     async with db.transaction() as session:
         rows = dict((await session.execute(select(Message.external_id, Message.session_id))).all())
         directions = dict(
@@ -128,7 +149,7 @@ async def test_a_send_does_not_overwrite_what_inbound_events_said_of_the_channel
     rec, db = recorder
     question = inbound(1, kind="group", channel="team", text="/help")
     async with db.begin() as connection:
-        await rec.record(connection, [(question, 1), (sent(question, "out-1"), 1)])
+        await rec.record(connection, arrivals(question, sent(question, "out-1")))
     async with db.transaction() as session:
         channel = (await session.execute(select(PlatformChannel))).scalar_one()
     assert channel.type == "group"
@@ -138,8 +159,8 @@ async def test_many_conversations_in_one_batch(recorder: tuple[Recorder, Databas
     rec, db = recorder
     events = [inbound(n, user=f"u{n % 7}", channel=f"c{n % 5}") for n in range(60)]
     async with db.begin() as connection:
-        outcomes = await rec.record(connection, [(e, 1) for e in events])
-    assert all(len(o.actions) == 1 for o in outcomes)
+        outcomes = await rec.record(connection, arrivals(*events))
+    assert all(o.owed for o in outcomes)
     assert await count(db, PlatformUser) == 7
     assert await count(db, PlatformChannel) == 5
     assert await count(db, UserSession) == len({(n % 7, n % 5) for n in range(60)})

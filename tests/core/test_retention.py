@@ -13,6 +13,7 @@ from gateway.core.retention import Retention
 from gateway.events import utcnow
 from store.database import Database
 from store.models import Message, ProcessedEvent
+from tests.core.test_recorder import arrivals
 from tests.support.events import T0, count, inbound
 
 
@@ -22,7 +23,7 @@ async def test_prune_removes_only_what_is_older_than_the_retention(
     rec, db = recorder
     events = [inbound(n, at=T0 + timedelta(days=n * 30)) for n in range(4)]  # 0, 30, 60, 90 days
     async with db.begin() as connection:
-        await rec.record(connection, [(e, 1) for e in events])
+        await rec.record(connection, arrivals(*events))
     monkeypatch.setattr(retention_module, "CHUNK", 2)  # several chunks, to exercise the loop
 
     removed = await Retention(db, timedelta(days=45)).prune(now=T0 + timedelta(days=91))

@@ -1,0 +1,401 @@
+"""Answering after the commit: each owed answer runs its bot's responder chain, its actions are
+published, and the owed row is settled.
+
+- Order: one lane per conversation answers its events one at a time, in the order they were
+  recorded; lanes run concurrently, at most `core.max_in_flight` answers at once, so a slow
+  tool holds up its own conversation only.
+- Durability: the recording transaction wrote an owed row (`store.outbox`) for every answer;
+  this process claims its rows and renews the claim while it works. Rows of a process that
+  died lose their claim after `core.answer_lease` and are answered again, by a sweep or by the
+  first lane that meets their conversation (which answers them before its own).
+- Exactly once towards the platform: an answer's actions have ids derived from its row, so an
+  answer given again publishes the same ids, marked as a replay, and the adapters' send ledger
+  drops what was sent already.
+- Settling: answered rows are deleted, with the event's result and the tool calls, in the
+  core's next recording transaction (or a transaction of their own when the core is idle).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from gateway import codec
+from gateway.bus.base import Bus, Message
+from gateway.bus.topology import DEFAULT_EXCHANGE, HEADER_REPLAY
+from gateway.config import Settings
+from gateway.core.cache import BoundedCache
+from gateway.errors import BusUnavailable
+from gateway.events import Action, Event, decode_event, utcnow
+from gateway.metrics import Metrics
+from gateway.publisher import action_message
+from gateway.tools.base import Refs, Reply, Services, Turn
+from gateway.tools.chain import Chain
+from gateway.tools.texts import language_of, say
+from store import outbox
+from store.database import CoreConnection, Database
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Owed:
+    """An answer owed, in this process's hands. `id` is its row's (and its ledger entry's)."""
+
+    id: uuid.UUID
+    event: Event
+    refs: Refs
+    reply_to: str | None = None
+    traceparent: str | None = None
+    replay: bool = False  # answered again after a crash: the adapters check their ledger
+    waiters: list[str] = field(default_factory=list)  # further webhooks waiting (?wait)
+
+
+@dataclass
+class Settled:
+    """Answers published and not yet settled in the database."""
+
+    ids: list[uuid.UUID] = field(default_factory=list)
+    results: dict[uuid.UUID, dict[str, Any]] = field(default_factory=dict)
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    keys: list[str] = field(default_factory=list)  # the answered events' dedupe keys
+
+    def __bool__(self) -> bool:
+        return bool(self.ids)
+
+    def merge(self, other: Settled) -> None:
+        self.ids += other.ids
+        self.results |= other.results
+        self.tool_calls += other.tool_calls
+        self.keys += other.keys
+
+    async def write(self, db: CoreConnection) -> None:
+        await outbox.settle(db, self.ids, self.results, self.tool_calls)
+
+
+def action_id(turn: uuid.UUID, index: int) -> uuid.UUID:
+    return uuid.uuid5(turn, f"action:{index}")
+
+
+def to_actions(event: Event, replies: list[Reply], turn: uuid.UUID) -> list[Action]:
+    """`message.send` actions answering `event` where it was said, with stable ids."""
+    reply_to = event.message.id if event.message and event.channel.type != "direct" else None
+    return [
+        Action(
+            id=action_id(turn, index),
+            type="message.send",
+            platform=event.platform,
+            bot=event.bot,
+            channel_id=event.channel.id,
+            thread_id=event.thread_id,
+            reply_to_id=reply_to,
+            in_reply_to=event.id,
+            text=reply.text,
+            format=reply.format,
+            buttons=list(reply.buttons),
+            citations=list(reply.citations),
+        )
+        for index, reply in enumerate(replies)
+    ]
+
+
+def reply_message(reply_to: str, event_id: uuid.UUID, replies: list[Action]) -> Message:
+    """The RPC-style answer to a webhook waiting for the bot's replies (`?wait=1`)."""
+    body = codec.dumps(
+        {
+            "event_id": str(event_id),
+            "replies": [a.model_dump(mode="json", by_alias=True) for a in replies],
+        }
+    )
+    return Message(DEFAULT_EXCHANGE, reply_to, body, str(event_id))
+
+
+@dataclass
+class _Lane:
+    items: deque[Owed] = field(default_factory=deque)
+
+
+class Answerer:
+    def __init__(
+        self,
+        bus: Bus,
+        db: Database,
+        settings: Settings,
+        services: Services,
+        chains: Mapping[str, Chain],
+        metrics: Metrics,
+    ) -> None:
+        self.bus, self.db, self.settings, self.metrics = bus, db, settings, metrics
+        self.services, self.chains = services, chains
+        self.owner = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.lease = settings.core.answer_lease.total_seconds()
+        self._bots = {bot.name: bot for bot in settings.bots}
+        self._lanes: dict[str, _Lane] = {}
+        self._working: set[asyncio.Task[None]] = set()
+        self._in_flight = asyncio.Semaphore(settings.core.max_in_flight)
+        # For a duplicate's webhook (?wait): answers under way, and answers given but not yet
+        # settled in the database, by dedupe key.
+        self._by_key: dict[str, Owed] = {}
+        self._given: dict[str, list[Action]] = {}
+        self._checked: BoundedCache[str, bool] = BoundedCache()  # conversations taken over
+        self._pending = 0
+        self._room = asyncio.Event()
+        self._room.set()
+        self.settled = Settled()
+        self._settle_soon = asyncio.Event()
+        self._stopping = False
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._every(self.lease / 3, self._renew), name="answers-renew"),
+            asyncio.create_task(
+                self._every(max(self.lease / 2, 0.5), self._sweep), name="answers-sweep"
+            ),
+            asyncio.create_task(self._settle_idle(), name="answers-settle"),
+        ]
+
+    async def stop(self) -> None:
+        """Let the answers under way finish within the grace; what is left stays owed in the
+        database (its claim lapses and it is answered after the restart)."""
+        self._stopping = True
+        grace = self.settings.server.shutdown_grace.total_seconds()
+        if self._working:
+            _, late = await asyncio.wait(self._working, timeout=grace)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        with contextlib.suppress(Exception):  # what is not settled is answered again, once
+            await self._settle_now()
+            async with self.db.begin() as db:  # the next start takes over at once
+                await outbox.release(db, self.owner, utcnow())
+
+    # -- intake ------------------------------------------------------------------------------
+
+    def owe(self, answers: list[Owed]) -> None:
+        """Queue answers in recorded order; each conversation's lane answers them in turn."""
+        for owed in answers:
+            self._enqueue(owed)
+
+    def wait_with(self, dedupe_key: str, reply_to: str) -> bool:
+        """A duplicate's webhook waits for the answer under way to its first delivery."""
+        owed = self._by_key.get(dedupe_key)
+        if owed is not None:
+            owed.waiters.append(reply_to)
+        return owed is not None
+
+    def given(self, dedupe_key: str) -> list[Action] | None:
+        """The answer a first delivery got, while it is not yet settled in the database."""
+        return self._given.get(dedupe_key)
+
+    async def room(self) -> None:
+        """Returns when fewer than `core.max_pending` answers are owed in this process."""
+        await self._room.wait()
+
+    def _enqueue(self, owed: Owed, *, first: bool = False) -> None:
+        key = owed.event.conversation_key
+        lane = self._lanes.get(key)
+        if lane is None:
+            lane = self._lanes[key] = _Lane()
+            task = asyncio.create_task(self._drain(key, lane), name=f"lane {key}")
+            self._working.add(task)
+            task.add_done_callback(self._working.discard)
+        (lane.items.appendleft if first else lane.items.append)(owed)
+        self._by_key[owed.event.dedupe_key] = owed
+        self._count(+1)
+
+    def _count(self, change: int) -> None:
+        self._pending += change
+        self.metrics.answers_pending.set(self._pending)
+        if self._pending >= self.settings.core.max_pending:
+            self._room.clear()
+        else:
+            self._room.set()
+
+    # -- lanes -------------------------------------------------------------------------------
+
+    async def _drain(self, key: str, lane: _Lane) -> None:
+        try:
+            if self._checked.get(key) is None:
+                await self._take_over(key, lane)
+            while lane.items and not self._stopping:
+                owed = lane.items.popleft()
+                try:
+                    async with self._in_flight:
+                        await self._answer(owed)
+                finally:
+                    self._by_key.pop(owed.event.dedupe_key, None)
+                    self._count(-1)
+        finally:
+            if self._lanes.get(key) is lane:
+                del self._lanes[key]
+            self._count(-len(lane.items))  # stopping: left owed in the database
+
+    async def _take_over(self, key: str, lane: _Lane) -> None:
+        """Answers another process owes in this conversation come first: wait for their claims
+        to lapse (their owner crashed, or is finishing them), then answer them here."""
+        while not self._stopping:
+            async with self.db.begin() as db:
+                theirs = await outbox.owed_in_conversation(db, key, self.owner)
+            if not theirs:
+                self._checked.put(key, True)
+                return
+            now = utcnow()
+            lapsed = [row_id for row_id, until in theirs if until < now]
+            if lapsed:
+                for owed in reversed(await self._claim(lapsed, now)):
+                    self._enqueue(owed, first=True)
+                continue
+            wait = min(until for _, until in theirs) - now
+            await asyncio.sleep(min(max(wait.total_seconds(), 0.05), self.lease))
+
+    async def _answer(self, owed: Owed) -> None:
+        started = time.perf_counter()
+        turn = await self._turn(owed)
+        try:
+            replies = await self.chains[owed.event.bot].answer(turn)
+        except Exception:  # a responder's own failure: the person still gets an answer
+            log.exception("answering event %s failed", owed.event.id)
+            replies = [Reply(say(turn.language, "apology", tool="help"))]
+        actions = to_actions(owed.event, replies, owed.id)
+        await self._publish(owed, actions)
+        self.settled.merge(Settled([owed.id], {owed.id: _result(actions)}, turn.tool_calls))
+        self._settle_soon.set()
+        self.metrics.processing_seconds.observe(time.perf_counter() - started)
+
+    async def _turn(self, owed: Owed) -> Turn:
+        profiles = self.services.profiles
+        user = owed.event.user
+        chosen = await profiles.language(owed.refs.user_id)
+        return Turn(
+            id=owed.id,
+            event=owed.event,
+            bot=self._bots[owed.event.bot],
+            refs=owed.refs,
+            services=self.services,
+            language=language_of(chosen, user.locale if user else None),
+            session_tools=await profiles.session_tools(owed.refs.session_id),
+        )
+
+    async def _publish(self, owed: Owed, actions: list[Action]) -> None:
+        """Publish, holding on through a bus outage (the answer is owed until it is out)."""
+        headers = {HEADER_REPLAY: "1"} if owed.replay else {}
+        messages = [action_message(a, owed.traceparent, headers) for a in actions]
+        messages += [
+            reply_message(target, owed.event.id, actions)
+            for target in filter(None, [owed.reply_to, *owed.waiters])
+        ]
+        delay = 0.5
+        while True:
+            try:
+                # gather starts the publishes in list order and the bus sends them in that
+                # order: a conversation's answers leave in order without waiting on confirms.
+                await asyncio.gather(*(self.bus.publish(m) for m in messages))
+                return
+            except BusUnavailable as exc:
+                if self._stopping:
+                    raise
+                log.warning("cannot publish the answer to %s yet: %s", owed.event.id, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30)
+
+    # -- claims ------------------------------------------------------------------------------
+
+    async def _claim(self, ids: list[uuid.UUID], now: datetime) -> list[Owed]:
+        until = now + timedelta(seconds=self.lease)
+        async with self.db.begin() as db:
+            rows = await outbox.claim(db, ids, self.owner, now, until)
+        return [self._owed_from(row) for row in rows]
+
+    async def _renew(self) -> None:
+        if self._pending or self.settled:
+            async with self.db.begin() as db:
+                await outbox.renew(db, self.owner, utcnow() + timedelta(seconds=self.lease))
+
+    async def _sweep(self) -> None:
+        """Answers whose owner crashed, in conversations no new message brought here."""
+        if self._pending >= self.settings.core.max_pending:
+            return
+        now = utcnow()
+        async with self.db.begin() as db:
+            rows = await outbox.claim_expired(
+                db, self.owner, now, now + timedelta(seconds=self.lease), limit=100
+            )
+        for row in rows:
+            log.info("answering event %s again: its owner stopped before answering", row.id)
+            self._enqueue(self._owed_from(row))
+
+    @staticmethod
+    def _owed_from(row: outbox.Owed) -> Owed:
+        event = decode_event(codec.dumps(row.event))
+        return Owed(row.id, event, Refs.from_json(row.refs), row.reply_to, row.traceparent, True)
+
+    # -- settling ----------------------------------------------------------------------------
+
+    def take_settled(self) -> Settled:
+        """For the core's next recording transaction: `written` once it committed, else
+        `give_back`."""
+        taken, self.settled = self.settled, Settled()
+        return taken
+
+    def give_back(self, taken: Settled) -> None:
+        taken.merge(self.settled)
+        self.settled = taken
+
+    def written(self, taken: Settled) -> None:
+        for key in taken.keys:
+            self._given.pop(key, None)
+
+    async def _settle_idle(self) -> None:
+        """Settle in a transaction of its own what the core has not taken within a moment."""
+        delay = 0.02
+        while True:
+            await self._settle_soon.wait()
+            self._settle_soon.clear()
+            await asyncio.sleep(delay)
+            try:
+                await self._settle_now()
+                delay = 0.02
+            except Exception:  # given back, and tried again later (logged in _settle_now)
+                delay = min(delay * 4, 10)
+
+    async def _settle_now(self) -> None:
+        taken = self.take_settled()
+        if not taken:
+            return
+        try:
+            async with self.db.begin() as db:
+                await taken.write(db)
+            self.written(taken)
+        except Exception as exc:
+            log.warning("settling %d answers failed (%s); will retry", len(taken.ids), exc)
+            self.give_back(taken)
+            self._settle_soon.set()
+            raise
+
+    async def _every(self, seconds: float, work: Callable[[], Any]) -> None:
+        while True:
+            try:
+                await work()
+            except Exception as exc:
+                log.warning("%s failed: %s", getattr(work, "__name__", work), exc)
+            await asyncio.sleep(seconds)
+
+
+def _result(actions: list[Action]) -> dict[str, Any]:
+    return {"actions": [a.model_dump(mode="json", by_alias=True) for a in actions]}

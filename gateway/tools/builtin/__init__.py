@@ -1,0 +1,1 @@
+"""The built-in tools: help, notes (remember / forget), identities (link / unlink), language."""

@@ -1,0 +1,13 @@
+"""What the built-in tools share: a local answer well within its timeout, no JSON Schema."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+
+class BuiltinTool:
+    name: str
+    description: str
+    timeout: float = 10.0
+    parameters: Mapping[str, Any] | None = None

@@ -1,0 +1,72 @@
+"""What the answering path reads about a person and a session, cached in the process: a
+person's language and the tools attached to a session. Both change rarely and only through
+tools of this process (a conversation is answered by one core at a time), so a short-lived
+cache spares every answer its reads; what another process changed is seen after `ttl`."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Generic, TypeVar
+
+from store import people
+from store.database import Database
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class _Expiring(Generic[K, V]):
+    def __init__(self, ttl: float, size: int = 50_000) -> None:
+        self.ttl, self.size = ttl, size
+        self._entries: dict[K, tuple[float, V]] = {}
+
+    async def get(self, key: K, load: Callable[[], Awaitable[V]]) -> V:
+        now = time.monotonic()
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] > now:
+            return entry[1]
+        value = await load()
+        if len(self._entries) >= self.size:
+            self._entries.clear()  # rare: a cheap bound instead of an LRU's bookkeeping
+        self._entries[key] = (now + self.ttl, value)
+        return value
+
+    def forget(self, key: K) -> None:
+        self._entries.pop(key, None)
+
+
+class Profiles:
+    def __init__(self, db: Database, ttl: float = 60.0) -> None:
+        self.db = db
+        self._languages: _Expiring[uuid.UUID, str | None] = _Expiring(ttl)
+        self._session_tools: _Expiring[uuid.UUID, tuple[str, ...]] = _Expiring(ttl)
+
+    async def language(self, user_id: uuid.UUID | None) -> str | None:
+        """The person's chosen language (`/lang`), or None."""
+        if user_id is None:
+            return None
+
+        async def load() -> str | None:
+            async with self.db.transaction() as session:
+                return await people.language(session, user_id)
+
+        return await self._languages.get(user_id, load)
+
+    def language_changed(self, user_id: uuid.UUID) -> None:
+        self._languages.forget(user_id)
+
+    async def session_tools(self, session_id: uuid.UUID | None) -> tuple[str, ...]:
+        """Tools attached to the session by a tool (beyond the bot's own)."""
+        if session_id is None:
+            return ()
+
+        async def load() -> tuple[str, ...]:
+            async with self.db.transaction() as session:
+                return tuple(await people.session_tools(session, session_id))
+
+        return await self._session_tools.get(session_id, load)
+
+    def session_tools_changed(self, session_id: uuid.UUID) -> None:
+        self._session_tools.forget(session_id)

@@ -1,0 +1,63 @@
+"""Runs one tool call with its timeout: a failure or a timeout becomes a short apology to the
+person, and every call is counted and logged (tool, outcome, duration)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from gateway.events import utcnow
+from gateway.ids import new_id
+from gateway.metrics import Metrics
+from gateway.tools.base import Reply, Tool, ToolCall
+from gateway.tools.texts import say
+
+log = logging.getLogger(__name__)
+MAX_ARGS = 4000  # characters a tool is given at most
+
+
+class ToolRunner:
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+
+    async def run(self, tool: Tool, call: ToolCall) -> list[Reply]:
+        language = call.turn.language
+        if len(call.args) > MAX_ARGS:
+            self._log(call, "refused", 0.0, "arguments too long")
+            return [Reply(say(language, "too_long", tool=tool.name, limit=f"{MAX_ARGS:,}"))]
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(tool.timeout):
+                replies = await tool.run(call)
+        except TimeoutError:
+            return self._apology(call, "timeout", started, f"no answer within {tool.timeout}s")
+        except Exception as exc:  # a tool's failure must not end the conversation
+            log.warning("tool %s failed: %s: %s", tool.name, type(exc).__name__, exc)
+            return self._apology(call, "error", started, f"{type(exc).__name__}: {exc}")
+        self._log(call, "ok", time.perf_counter() - started, None)
+        return replies
+
+    def _apology(self, call: ToolCall, outcome: str, started: float, error: str) -> list[Reply]:
+        self._log(call, outcome, time.perf_counter() - started, error)
+        return [Reply(say(call.turn.language, "apology", tool=call.tool))]
+
+    def _log(self, call: ToolCall, outcome: str, seconds: float, error: str | None) -> None:
+        self.metrics.tool_calls.labels(call.tool, outcome).inc()
+        self.metrics.tool_seconds.labels(call.tool).observe(seconds)
+        refs = call.refs
+        call.turn.tool_calls.append(
+            {
+                "id": new_id(),
+                "bot_id": refs.bot_id,
+                "session_id": refs.session_id,
+                "user_id": refs.user_id,
+                "event_id": call.event.id,
+                "tool": call.tool,
+                "args": call.args[:MAX_ARGS],
+                "outcome": outcome,
+                "error": error[:2000] if error else None,
+                "duration_ms": round(seconds * 1000),
+                "created_at": utcnow(),
+            }
+        )
