@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Protocol
 
 from gateway.config import BotConfig, Settings
 from gateway.events import Action, Event
+from gateway.tools.base import CommandSpec
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,10 @@ class AdapterContext(Protocol):
 
     async def publish_event(self, event: Event) -> None:
         """Publish an inbound event with a broker confirm; raises BusUnavailable."""
+        ...
+
+    def commands(self, bot: str) -> list[CommandSpec]:
+        """The bot's tools as its command menus list them (from the tool registry)."""
         ...
 
     async def load_state(self, platform: str, bot: str) -> dict[str, Any]:

@@ -9,19 +9,28 @@ from gateway.bus.base import Bus
 from gateway.config import Settings
 from gateway.events import Event
 from gateway.publisher import publish_event
+from gateway.tools.base import CommandSpec
+from gateway.tools.registry import ToolRegistry
 from store import bots as bot_records
 from store.database import Database
 
 
 class AdapterHost:
-    def __init__(self, settings: Settings, bus: Bus, db: Database, *, receives: bool) -> None:
+    def __init__(
+        self, settings: Settings, bus: Bus, db: Database, tools: ToolRegistry, *, receives: bool
+    ) -> None:
         self.settings = settings
         self.receives = receives
         self._bus = bus
         self._db = db
+        self._tools = tools
 
     async def publish_event(self, event: Event) -> None:
         await publish_event(self._bus, event)
+
+    def commands(self, bot: str) -> list[CommandSpec]:
+        config = self.settings.bot(bot)
+        return self._tools.commands_for(config) if config else []
 
     async def load_state(self, platform: str, bot: str) -> dict[str, Any]:
         async with self._db.transaction() as db:

@@ -168,7 +168,9 @@ class Runtime:
             return bot_ids
 
     async def _start_adapters(self) -> None:
-        host = AdapterHost(self.settings, self.bus, self.db, receives=self.runs("adapters"))
+        host = AdapterHost(
+            self.settings, self.bus, self.db, self.tools, receives=self.runs("adapters")
+        )
         for adapter in self.adapters.values():
             await self._open(partial(adapter.start, host), adapter.stop)
 

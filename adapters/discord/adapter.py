@@ -61,7 +61,7 @@ class DiscordAdapter:
         try:
             application_id = await self._open_rest()
             if context.receives and self.config.register_commands:
-                await self._register_commands(state, application_id)
+                await self._register_commands(state, application_id, context)
         except BaseException:
             await self.stop()
             raise
@@ -77,9 +77,12 @@ class DiscordAdapter:
         self.sender = Sender(self.http, self.tickets, application_id)
         return application_id
 
-    async def _register_commands(self, state: AdapterState, application_id: str) -> None:
+    async def _register_commands(
+        self, state: AdapterState, application_id: str, context: AdapterContext
+    ) -> None:
         assert self.http is not None
-        await sync_commands(self.http, state, self.bot.tools, application_id, self.config.guild_id)
+        commands = context.commands(self.bot.name)
+        await sync_commands(self.http, state, commands, application_id, self.config.guild_id)
 
     def _start_gateway(self, context: AdapterContext) -> None:
         self.runner = GatewayRunner(

@@ -15,30 +15,25 @@ from typing import Any
 from discord.http import HTTPClient
 
 from adapters.discord.state import AdapterState
+from gateway.tools.base import CommandSpec
 
 log = logging.getLogger(__name__)
 Json = dict[str, Any]
 STATE_KEY = "commands_hash"
 _NAME = re.compile(r"^[a-z0-9_-]{1,32}$")
-DESCRIPTIONS = {
-    "help": "Show what this bot can do",
-    "kb": "Search the knowledge base",
-    "remember": "Remember something for later",
-    "link": "Link your chat account to your user account",
-}
 
 
-def command_payloads(tools: list[str]) -> list[Json]:
+def command_payloads(commands: list[CommandSpec]) -> list[Json]:
     """One slash command per tool, each taking its arguments as one optional text."""
-    names = sorted({tool.lower() for tool in tools if _NAME.match(tool.lower())})
-    return [_command(name) for name in names]
+    named = {c.name.lower(): c for c in commands if _NAME.match(c.name.lower())}
+    return [_command(name, named[name].description) for name in sorted(named)]
 
 
-def _command(name: str) -> Json:
+def _command(name: str, description: str) -> Json:
     return {
         "name": name,
         "type": 1,
-        "description": DESCRIPTIONS.get(name, f"Run the {name} tool"),
+        "description": (description or f"Run the {name} tool")[:100],
         "options": [
             {
                 "type": 3,
@@ -60,12 +55,12 @@ def commands_hash(payloads: list[Json], application_id: str, guild_id: str | Non
 async def sync_commands(
     http: HTTPClient,
     state: AdapterState,
-    tools: list[str],
+    commands: list[CommandSpec],
     application_id: str,
     guild_id: str | None,
 ) -> bool:
     """Bulk-overwrite the commands if they differ from the last registration; True if it did."""
-    payloads = command_payloads(tools)
+    payloads = command_payloads(commands)
     digest = commands_hash(payloads, application_id, guild_id)
     if (await state.read()).get(STATE_KEY) == digest:
         return False

@@ -16,6 +16,7 @@ from telegram.error import TelegramError
 
 from adapters.base import AdapterContext, InboundRequest, Parsed, SendResult, WebhookReply
 from adapters.telegram.client import Client, describe, make_client
+from adapters.telegram.commands import sync_commands
 from adapters.telegram.normalise import DEFAULT_UPDATES, Identity, normalise
 from adapters.telegram.polling import Poller
 from adapters.telegram.ratelimit import RateLimiter
@@ -90,6 +91,7 @@ class TelegramAdapter:
         await self._identify(self._client.bot)
         if not context.receives:
             return
+        await sync_commands(self._client.bot, context, self.bot.name)
         if self.config.mode == "polling":
             self._poller = asyncio.create_task(
                 self._poll(context), name=f"telegram-poll-{self.bot.name}"

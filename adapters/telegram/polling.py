@@ -104,7 +104,10 @@ class Poller:
 
     async def _save(self) -> None:
         try:
-            await self.context.save_state(STATE_PLATFORM, self.bot_name, {"offset": self.offset})
+            offset = self.offset
+            await self.context.update_state(
+                STATE_PLATFORM, self.bot_name, lambda state: state.update(offset=offset)
+            )
         except BotgateError as exc:
             # Telegram already holds the new offset; at worst a restart re-reads this batch.
             log.warning("could not save the Telegram offset of %s: %s", self.bot_name, exc)

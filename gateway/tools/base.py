@@ -31,6 +31,14 @@ class Reply:
 
 
 @dataclass(frozen=True)
+class CommandSpec:
+    """A tool as a platform's command menu shows it."""
+
+    name: str
+    description: str
+
+
+@dataclass(frozen=True)
 class Refs:
     """The rows the core filed the event under (None where the event has no such thing)."""
 

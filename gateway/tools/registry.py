@@ -5,13 +5,12 @@ slash command and button is dispatched through it."""
 from __future__ import annotations
 
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
 
 import aiohttp
 
 from gateway.bus.base import Bus
 from gateway.config import BotConfig, Settings, ToolConfig
-from gateway.tools.base import Tool
+from gateway.tools.base import CommandSpec, Tool
 from gateway.tools.builtin.help import HelpTool
 from gateway.tools.builtin.lang import LangTool
 from gateway.tools.builtin.link import LinkTool, UnlinkTool
@@ -20,14 +19,6 @@ from gateway.tools.kinds.bus import BusAnswers, BusTool
 from gateway.tools.kinds.http import HttpTool
 from gateway.tools.kinds.python import PythonTool, entry_point_tools, load_entry
 from gateway.tools.names import BUILTIN_NAMES, with_companions
-
-
-@dataclass(frozen=True)
-class CommandSpec:
-    """A tool as a platform's command menu shows it."""
-
-    name: str
-    description: str
 
 
 def builtin_tools() -> dict[str, Tool]:

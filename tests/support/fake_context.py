@@ -6,11 +6,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
+from gateway.bus.base import Bus
 from gateway.config import Settings
 from gateway.errors import BusUnavailable
 from gateway.events import Event
+from gateway.tools.base import CommandSpec
+from gateway.tools.registry import ToolRegistry
 
 
 @dataclass
@@ -22,6 +25,12 @@ class FakeContext:
     saves: list[dict[str, Any]] = field(default_factory=list)  # every saved state, in order
     refuse_publishes: int = 0  # the next N publishes fail as if the bus could not confirm
     bus_down: bool = False  # every publish fails until this is False again
+
+    def commands(self, bot: str) -> list[CommandSpec]:
+        """What the real registry lists for the bot (its built-in tools need no start)."""
+        config = self.settings.bot(bot)
+        registry = ToolRegistry(self.settings, cast(Bus, None))
+        return registry.commands_for(config) if config else []
 
     async def publish_event(self, event: Event) -> None:
         if self.bus_down:
