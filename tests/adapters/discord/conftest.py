@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from adapters.discord import DiscordAdapter
-from adapters.emulators.discord import DiscordEmulator
+from botgate.testing.discord import DiscordEmulator
 from gateway.config import Settings, settings_from_dict
 from tests.support.fake_context import FakeContext
 

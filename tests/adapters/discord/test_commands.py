@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from adapters.discord import DiscordAdapter
 from adapters.discord.commands import command_payloads
-from adapters.emulators.discord import DiscordEmulator
+from botgate.testing.discord import DiscordEmulator
 from tests.adapters.discord.conftest import World, settings_for
 from tests.support.fake_context import FakeContext
 

@@ -11,7 +11,7 @@ import pytest
 from adapters.base import InboundRequest
 from adapters.discord import DiscordAdapter
 from adapters.discord.send import split_text
-from adapters.emulators.discord import DiscordEmulator
+from botgate.testing.discord import DiscordEmulator
 from gateway.config import Settings
 from gateway.errors import PermanentError
 from gateway.events import Action, Button

@@ -4,7 +4,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from adapters.emulators.slack import SlackEmulator
+from botgate.testing.slack import SlackEmulator
 from adapters.slack import SlackAdapter
 from gateway.config import Settings
 from tests.adapters.slack.support import SIGNING_SECRET, settings_for

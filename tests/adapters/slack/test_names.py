@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from adapters.emulators.slack import SlackEmulator
+from botgate.testing.slack import SlackEmulator
 from adapters.slack import SlackAdapter
 from adapters.slack.names import NameCache
 from tests.adapters.slack.support import callback, json_request

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from adapters.emulators.slack import SlackEmulator
+from botgate.testing.slack import SlackEmulator
 from adapters.slack import SlackAdapter
 from gateway.errors import ConfigError, PermanentError, TransientError
 from gateway.events import Action, Button

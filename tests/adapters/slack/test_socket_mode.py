@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from adapters.emulators.slack import SlackEmulator
+from botgate.testing.slack import SlackEmulator
 from adapters.slack import SlackAdapter
 from gateway.config import Settings
 from gateway.errors import PermanentError

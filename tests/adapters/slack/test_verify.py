@@ -8,7 +8,7 @@ import pytest
 from slack_sdk.signature import SignatureVerifier
 
 from adapters.base import InboundRequest
-from adapters.emulators.slack import sign
+from botgate.testing.slack import sign
 from adapters.slack import SlackAdapter
 from adapters.slack.verify import verify_request
 from gateway.config import SecurityConfig

@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from adapters.emulators.telegram import TelegramEmulator
+from botgate.testing.telegram import TelegramEmulator
 from adapters.telegram import TelegramAdapter
 from gateway.config import Settings, settings_from_dict
 from tests.adapters.telegram.payloads import SECRET

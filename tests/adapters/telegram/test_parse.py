@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from adapters.emulators.telegram import TelegramEmulator
+from botgate.testing.telegram import TelegramEmulator
 from adapters.telegram import TelegramAdapter
 from gateway.errors import PayloadError
 from gateway.events import Attachment, Event

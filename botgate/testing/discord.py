@@ -17,7 +17,7 @@ gateway opcode received is recorded.
 
 Usage::
 
-    from adapters.emulators.discord import DiscordEmulator
+    from botgate.testing.discord import DiscordEmulator
 
     async with DiscordEmulator() as discord_:
         guild = discord_.add_guild("Support")
@@ -58,8 +58,8 @@ from aiohttp.log import access_logger
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from adapters.emulators.base import DeliveryResult as DeliveryResult
-from adapters.emulators.base import EmulatorServer, post
+from botgate.testing.base import DeliveryResult as DeliveryResult
+from botgate.testing.base import EmulatorServer, post
 
 Json = dict[str, Any]
 API_PREFIX = "/api/v10"

@@ -14,7 +14,7 @@ API method name `response_url`.
 Usage::
 
     from slack_sdk.web.async_client import AsyncWebClient
-    from adapters.emulators.slack import SlackEmulator
+    from botgate.testing.slack import SlackEmulator
 
     async with SlackEmulator(signing_secret="s3cret") as slack:
         slack.add_channel("C024BE91L", name="support")
@@ -48,8 +48,8 @@ from urllib.parse import urlencode
 import aiohttp
 from aiohttp import web
 
-from adapters.emulators.base import DeliveryResult as DeliveryResult
-from adapters.emulators.base import EmulatorServer, post
+from botgate.testing.base import DeliveryResult as DeliveryResult
+from botgate.testing.base import EmulatorServer, post
 
 ChannelKind = Literal["channel", "private", "im", "mpim"]
 Json = dict[str, Any]
