@@ -1,33 +1,25 @@
-"""A local Slack for offline tests: the Web API, signed deliveries, and a Socket Mode websocket.
+"""A local Slack for offline tests: the Web API, signed HTTP deliveries and Socket Mode.
 
-The real `slack_sdk` clients work against it through `base_url`. It serves `auth.test`,
-`chat.postMessage`, `chat.update`, `chat.delete`, `reactions.add`, `users.info`,
-`conversations.info` and `apps.connections.open` with Slack's own `{"ok": ...}` shapes and
-errors (`channel_not_found`, `not_in_channel`, `is_archived`, `message_not_found`, ...), answers
-429 with `Retry-After` when told to, and records every request. It delivers Events API
-callbacks, slash commands and block actions to a gateway URL, signed with the v0 signing
-secret exactly as Slack signs them (with Slack-style retries on request), and pushes the same
-payloads as Socket Mode envelopes over its websocket, collecting the acknowledgements. The
-`response_url`s it hands out are served too, and what a bot posts there is recorded under the
-API method name `response_url`.
+slack-bolt and slack_sdk work against it through `api_url` (`AsyncWebClient(base_url=...)`).
+The Web API serves auth.test, chat.postMessage, chat.postEphemeral, chat.update, chat.delete,
+reactions.add, users.info, conversations.info, conversations.history, conversations.replies,
+views.open, views.push, views.update and apps.connections.open with Slack's `{"ok": ...}`
+shapes and error codes; any other method answers `{"ok": false, "error": "unknown_method"}`
+with "not emulated: <method>" in `response_metadata.messages`, and is recorded. The
+`response_url`s it hands out are served: what a bot posts there shows in `sent()` (ephemeral
+unless `response_type` is `in_channel`) and is recorded under the name `response_url`.
 
-Usage::
+What users do is delivered as Slack delivers it: over Socket Mode when a client is connected
+(`apps.connections.open`, then the websocket, acknowledgements collected), else to
+`request_url` signed with the v0 signing secret (Events API JSON, slash commands and
+interactivity as forms)::
 
-    from slack_sdk.web.async_client import AsyncWebClient
-    from botgate.testing.slack import SlackEmulator
-
-    async with SlackEmulator(signing_secret="s3cret") as slack:
-        slack.add_channel("C024BE91L", name="support")
-        client = AsyncWebClient(token=slack.bot_token, base_url=slack.api_url)
-        await client.chat_postMessage(channel="C024BE91L", text="hello")
-        assert slack.calls("chat.postMessage")[0].params["text"] == "hello"
-        slack.rate_limit("chat.postMessage", retry_after=1)  # the next call gets a 429
-
-        url = "http://127.0.0.1:8080/webhooks/slack/helpdesk"
-        answer = await slack.deliver_event(url, {"type": "message", "channel": "C024BE91L",
-                                                 "channel_type": "channel", "user": "U1",
-                                                 "text": "hi", "ts": slack.new_ts()})
-        assert answer.status == 200
+    async with SlackEmulator() as slack:                # or the `slack_emulator` fixture
+        slack.request_url = "http://127.0.0.1:3000/slack/events"   # not for Socket Mode
+        await slack.inject_message("C0GENERAL", "hello")           # a `message` event
+        reply = await slack.wait_for("C0GENERAL", "Hi")
+        await slack.inject_button(reply, "Approve")                 # block_actions
+        await slack.inject_command("C0GENERAL", "/weather", "London")
 """
 
 from __future__ import annotations
@@ -39,47 +31,38 @@ import itertools
 import json
 import time
 import uuid
-from collections import defaultdict, deque
-from collections.abc import Callable, Mapping
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 from urllib.parse import urlencode
 
 import aiohttp
 from aiohttp import web
 
+from botgate.testing.base import Call, Delivery, EmulatorServer, Malformed, post
 from botgate.testing.base import DeliveryResult as DeliveryResult
-from botgate.testing.base import EmulatorServer, post
+from botgate.testing.faults import Clock, Fault
+from botgate.testing.sent import Sent
+from botgate.testing.slack_methods import ApiError, SlackWebApi, blocks, public_view
 
 ChannelKind = Literal["channel", "private", "im", "mpim"]
+SocketKind = Literal["events_api", "slash_commands", "interactive"]
 Json = dict[str, Any]
 
 
-@dataclass(frozen=True)
-class RecordedCall:
-    """One Web API request as the emulator received it."""
+@dataclass(kw_only=True)
+class RecordedCall(Call):
+    """One Web API request (or response_url post) as the emulator received it."""
 
     http_method: str
-    api_method: str
     params: Json
     headers: Mapping[str, str]
     token: str | None
 
-
-@dataclass
-class _Failure:
-    error: str
-    status: int
-    retry_after: int | None = None
-
-
-class ApiError(Exception):
-    """Raised by a Web API method handler: becomes `{"ok": false, "error": ...}`."""
-
-    def __init__(self, error: str, status: int = 200) -> None:
-        super().__init__(error)
-        self.error = error
-        self.status = status
+    @property
+    def api_method(self) -> str:
+        return self.name
 
 
 @dataclass
@@ -94,8 +77,10 @@ def sign(signing_secret: str, timestamp: str, body: bytes) -> str:
     return "v0=" + hmac.new(signing_secret.encode(), base, hashlib.sha256).hexdigest()
 
 
-class SlackEmulator(EmulatorServer[RecordedCall]):
+class SlackEmulator(SlackWebApi, EmulatorServer[RecordedCall]):
     """An async context manager serving a fake Slack on an ephemeral 127.0.0.1 port."""
+
+    platform: ClassVar[str] = "slack"
 
     def __init__(
         self,
@@ -106,8 +91,10 @@ class SlackEmulator(EmulatorServer[RecordedCall]):
         bot_user_id: str = "U0BOTGATE",
         bot_id: str = "B0BOTGATE",
         app_id: str = "A0BOTGATE",
+        *,
+        clock: Clock = time.monotonic,
     ) -> None:
-        super().__init__()
+        super().__init__(clock=clock)
         self.signing_secret = signing_secret
         self.bot_token = bot_token
         self.app_token = app_token
@@ -115,19 +102,26 @@ class SlackEmulator(EmulatorServer[RecordedCall]):
         self.bot_user_id = bot_user_id
         self.bot_id = bot_id
         self.app_id = app_id
+        self.request_url: str | None = None
         self.users: dict[str, Json] = {}
         self.channels: dict[str, Json] = {}
         self.messages: dict[tuple[str, str], Json] = {}
-        self.reactions: dict[tuple[str, str], list[str]] = defaultdict(list)
+        self.ephemeral: list[Json] = []
+        self.reactions: defaultdict[tuple[str, str], list[str]] = defaultdict(list)
+        self.views: dict[str, Json] = {}
         self.acks: list[Json] = []
         self.socket_connections = 0
-        self._failures: dict[str, deque[_Failure]] = defaultdict(deque)
+        self._triggers: dict[str, str] = {}
+        self._view_ids = itertools.count(1)
+        self._hooks: dict[str, Json] = {}  # response_url hook -> channel, user, message ts
         self._tickets: set[str] = set()
         self._sockets: list[_Socket] = []
         self._socket_ready = asyncio.Event()
         self._ts_base = int(time.time())
         self._ts_seq = itertools.count(1)
         self.add_user(bot_user_id, "botgate", real_name="botgate", is_bot=True)
+        self.add_user("U0ALICE", "alice", real_name="Alice")
+        self.add_channel("C0GENERAL", "general")
 
     # lifecycle
 
@@ -178,160 +172,131 @@ class SlackEmulator(EmulatorServer[RecordedCall]):
         """A fresh, increasing Slack message timestamp."""
         return f"{self._ts_base}.{next(self._ts_seq):06d}"
 
-    def calls(self, api_method: str) -> list[RecordedCall]:
-        return [call for call in self.requests if call.api_method == api_method]
+    # read back
 
     def posted(self, channel: str) -> list[Json]:
         """Messages the bot posted in `channel`, oldest first, as Slack stores them."""
-        return [msg for (chan, _), msg in sorted(self.messages.items()) if chan == channel]
+        return [
+            message for (chan, _), message in sorted(self.messages.items())
+            if chan == channel and message.get("bot_id") == self.bot_id
+        ]
 
-    # failure injection
+    def sent(self, chat: int | str) -> list[Sent]:
+        return [s for s in self._all_sent() if s.chat == str(chat)]
 
-    def fail(self, api_method: str, error: str, *, status: int = 200, times: int = 1) -> None:
-        """The next `times` calls of `api_method` answer `{"ok": false, "error": error}`."""
-        self._failures[api_method].extend(_Failure(error, status) for _ in range(times))
+    def _all_sent(self) -> Iterable[Sent]:
+        found = [m for m in self.messages.values() if m.get("bot_id") == self.bot_id]
+        for message in sorted([*found, *self.ephemeral], key=lambda m: float(m["ts"])):
+            yield _as_sent(message)
 
-    def rate_limit(self, api_method: str, *, retry_after: int = 1, times: int = 1) -> None:
-        """The next `times` calls of `api_method` answer 429 with `Retry-After`."""
-        failure = _Failure("ratelimited", 429, retry_after)
-        self._failures[api_method].extend(failure for _ in range(times))
+    def open_views(self, user: str | None = None) -> list[Json]:
+        """The modals the bot opened that are still open (for `user`, when given)."""
+        return [
+            v for v in self.views.values()
+            if not v["closed"] and (user is None or v.get("user") in (None, user))
+        ]
+
+    async def wait_for_view(self, timeout: float = 5.0) -> Json:
+        """Wait until the bot opened a modal; the newest open one."""
+        __tracebackhide__ = True
+        await self.wait_until(lambda: bool(self.open_views()), timeout, what="views.open")
+        return self.open_views()[-1]
+
+    # faults
+
+    def fail(
+        self, api_method: str, error: str, *, status: int = 200, times: int | None = None,
+        seconds: float | None = None, until_cleared: bool = False,
+    ) -> Fault:
+        """Calls of `api_method` answer `{"ok": false, "error": error}` with `status`."""
+        fault = Fault("error", api_method, status=status, body=error)
+        return self.faults.add(fault, times=times, seconds=seconds, until_cleared=until_cleared)
+
+    def _error(self, status: int, text: str) -> web.StreamResponse:
+        error = text.split(":")[0] if status == 400 else "internal_error"
+        return _answer(ApiError(error, status, text).body(), status)
+
+    def _fault_answer(self, fault: Fault) -> web.StreamResponse:
+        if fault.kind == "rate_limit":
+            headers = {"Retry-After": str(max(1, round(fault.retry_after)))}
+            return _answer({"ok": False, "error": "ratelimited"}, 429, headers)
+        if fault.kind == "error":
+            return _answer({"ok": False, "error": str(fault.body)}, fault.status)
+        error = "service_unavailable" if fault.status == 503 else "internal_error"
+        return _answer({"ok": False, "error": error}, fault.status)
 
     # the Web API
 
-    async def _api(self, request: web.Request) -> web.Response:
+    async def _api(self, request: web.Request) -> web.StreamResponse:
         api_method = request.match_info["method"]
         params = await _request_params(request)
         token = _bearer(request.headers.get("Authorization")) or params.pop("token", None)
-        self.requests.append(
-            RecordedCall(request.method, api_method, params, dict(request.headers), token)
+        call = RecordedCall(
+            name=api_method, http_method=request.method, params=params,
+            headers=dict(request.headers), token=token,
         )
-        failure = self._next_failure(api_method)
-        if failure is not None:
-            headers = {"Retry-After": str(failure.retry_after)} if failure.retry_after else {}
-            return _answer({"ok": False, "error": failure.error}, failure.status, headers)
+        self.requests.append(call)
+        faulted = await self._faulted(request, call)
+        if faulted is not None:
+            return faulted
         try:
-            return _answer({"ok": True, **self._call(api_method, token, params)})
+            result = self._call(api_method, token, params)
         except ApiError as exc:
-            return _answer({"ok": False, "error": exc.error}, exc.status)
-
-    async def _response_url(self, request: web.Request) -> web.Response:
-        params = await _request_params(request)
-        headers = dict(request.headers)
-        self.requests.append(RecordedCall("POST", "response_url", params, headers, None))
-        return web.Response(text="ok")
-
-    def _next_failure(self, api_method: str) -> _Failure | None:
-        queue = self._failures.get(api_method)
-        return queue.popleft() if queue else None
+            call.outcome(exc.status, exc.detail or exc.error)
+            return _answer(exc.body(), exc.status)
+        call.outcome(200)
+        return _answer({"ok": True, **result})
 
     def _call(self, api_method: str, token: str | None, params: Json) -> Json:
-        handler = self._handlers().get(api_method)
+        handler = self._methods().get(api_method)
         if handler is None:
-            raise ApiError("unknown_method", 404)
+            raise ApiError("unknown_method", detail=f"not emulated: {api_method}")
         app_level = api_method == "apps.connections.open"
         if not token:
             raise ApiError("not_authed")
         if token.startswith("xapp-") != app_level:
             raise ApiError("not_allowed_token_type")
-        if token != (self.app_token if app_level else self.bot_token):
+        expected = self.app_token if app_level else self.bot_token
+        if not hmac.compare_digest(token.encode(), expected.encode()):
             raise ApiError("invalid_auth")
-        return handler(params)
+        try:
+            return handler(params)
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise ApiError("invalid_arguments", detail=str(exc)) from None
 
-    def _handlers(self) -> dict[str, Callable[[Json], Json]]:
-        return {
-            "auth.test": self._auth_test,
-            "chat.postMessage": self._post_message,
-            "chat.update": self._update,
-            "chat.delete": self._delete,
-            "reactions.add": self._react,
-            "users.info": self._user_info,
-            "conversations.info": self._conversation_info,
-            "apps.connections.open": self._connections_open,
-        }
+    async def _response_url(self, request: web.Request) -> web.Response:
+        params = await _request_params(request)
+        call = RecordedCall(name="response_url", http_method="POST", params=params,
+                            headers=dict(request.headers), token=None)
+        self.requests.append(call)
+        hook = self._hooks.get(request.match_info["hook"])
+        if hook is not None:
+            self._respond(hook, params)
+        call.outcome(200)
+        return web.Response(text="ok")
 
-    def _auth_test(self, params: Json) -> Json:
-        return {
-            "url": "https://emulator.slack.com/", "team": "Emulator", "user": "botgate",
-            "team_id": self.team_id, "user_id": self.bot_user_id, "bot_id": self.bot_id,
-            "is_enterprise_install": False,
-        }
-
-    def _postable(self, channel_id: object) -> str:
-        channel = self.channels.get(str(channel_id or ""))
-        if channel is None:
-            raise ApiError("channel_not_found")
-        if channel["is_archived"]:
-            raise ApiError("is_archived")
-        if not channel["is_member"]:
-            raise ApiError("not_in_channel")
-        return str(channel["id"])
-
-    def _post_message(self, params: Json) -> Json:
-        channel = self._postable(params.get("channel"))
-        if not params.get("text") and not params.get("blocks"):
-            raise ApiError("no_text")
-        ts = self.new_ts()
-        message = {
-            "type": "message", "user": self.bot_user_id, "bot_id": self.bot_id,
-            "app_id": self.app_id, "team": self.team_id, "ts": ts, "text": params.get("text", ""),
-            "blocks": _blocks(params.get("blocks")),
-        }
-        if params.get("thread_ts"):
-            message["thread_ts"] = str(params["thread_ts"])
-        self.messages[(channel, ts)] = message
-        return {"channel": channel, "ts": ts, "message": message}
-
-    def _own_message(self, params: Json, refusal: str) -> tuple[str, str, Json]:
-        channel = self._postable(params.get("channel"))
-        ts = str(params.get("ts") or "")
-        message = self.messages.get((channel, ts))
-        if message is None:
-            raise ApiError("message_not_found")
-        if message.get("bot_id") != self.bot_id:
-            raise ApiError(refusal)
-        return channel, ts, message
-
-    def _update(self, params: Json) -> Json:
-        channel, ts, message = self._own_message(params, "cant_update_message")
-        message.update(text=params.get("text", ""), blocks=_blocks(params.get("blocks")))
-        message["edited"] = {"user": self.bot_user_id, "ts": self.new_ts()}
-        return {"channel": channel, "ts": ts, "text": message["text"], "message": message}
-
-    def _delete(self, params: Json) -> Json:
-        channel, ts, _ = self._own_message(params, "cant_delete_message")
-        del self.messages[(channel, ts)]
-        return {"channel": channel, "ts": ts}
-
-    def _react(self, params: Json) -> Json:
-        channel = self._postable(params.get("channel"))
-        ts, name = str(params.get("timestamp") or ""), str(params.get("name") or "")
-        if not name or ":" in name or " " in name:
-            raise ApiError("invalid_name")
-        if (channel, ts) not in self.messages:
-            raise ApiError("message_not_found")
-        if name in self.reactions[(channel, ts)]:
-            raise ApiError("already_reacted")
-        self.reactions[(channel, ts)].append(name)
-        return {}
-
-    def _user_info(self, params: Json) -> Json:
-        user = self.users.get(str(params.get("user") or ""))
-        if user is None:
-            raise ApiError("user_not_found")
-        return {"user": user}
-
-    def _conversation_info(self, params: Json) -> Json:
-        channel = self.channels.get(str(params.get("channel") or ""))
-        if channel is None:
-            raise ApiError("channel_not_found")
-        return {"channel": channel}
+    def _respond(self, hook: Json, params: Json) -> None:
+        """What Slack does with a response_url post or an acknowledgement's response."""
+        channel, target = hook["channel"], (hook["channel"], hook.get("message_ts", ""))
+        if _truthy(params.get("delete_original")):
+            self.messages.pop(target, None)
+        elif _truthy(params.get("replace_original")) and target in self.messages:
+            self.messages[target].update(
+                text=str(params.get("text") or ""), blocks=blocks(params.get("blocks"))
+            )
+        elif params.get("text") or params.get("blocks"):
+            message = {**self.bot_message(params, self.new_ts()), "channel": channel}
+            if params.get("response_type") == "in_channel":
+                self.messages[(channel, message["ts"])] = message
+            else:
+                self.ephemeral.append({**message, "to": hook["user"]})
 
     def _connections_open(self, params: Json) -> Json:
         ticket = uuid.uuid4().hex
         self._tickets.add(ticket)
         return {"url": f"{self.ws_base_url}/link/?ticket={ticket}&app_id={self.app_id}"}
 
-    # signed HTTP deliveries
+    # payloads, built as Slack builds them
 
     def event_callback(self, event: Json, event_id: str | None = None) -> Json:
         """The Events API envelope Slack wraps around `event`."""
@@ -348,6 +313,16 @@ class SlackEmulator(EmulatorServer[RecordedCall]):
             "is_ext_shared_channel": False,
         }
 
+    def _hook(self, kind: str, channel_id: str, user_id: str, message_ts: str = "") -> str:
+        hook = uuid.uuid4().hex
+        self._hooks[hook] = {"channel": channel_id, "user": user_id, "message_ts": message_ts}
+        return f"{self.base_url}/{kind}/{hook}"
+
+    def _trigger(self, user_id: str) -> str:
+        trigger = f"{int(time.time())}.{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex}"
+        self._triggers[trigger] = user_id
+        return trigger
+
     def command_form(
         self, command: str, text: str, *, user_id: str, channel_id: str,
         user_name: str | None = None, channel_name: str | None = None,
@@ -360,35 +335,185 @@ class SlackEmulator(EmulatorServer[RecordedCall]):
             "user_id": user_id, "user_name": user_name or self._user_name(user_id),
             "command": command, "text": text, "api_app_id": self.app_id,
             "is_enterprise_install": "false",
-            "response_url": f"{self.base_url}/commands/{uuid.uuid4().hex}",
-            "trigger_id": _trigger_id(),
+            "response_url": self._hook("commands", channel_id, user_id),
+            "trigger_id": self._trigger(user_id),
         }
 
     def block_action(
         self, action_id: str, *, user_id: str, channel_id: str, message_ts: str,
-        value: str | None = None, thread_ts: str | None = None,
+        value: str | None = None, thread_ts: str | None = None, block_id: str = "botgate_buttons",
+        label: str | None = None,
     ) -> Json:
         """A `block_actions` payload: `user_id` clicked button `action_id` on a bot message."""
         message = dict(self.messages.get((channel_id, message_ts)) or {"ts": message_ts})
+        message.pop("channel", None)
         if thread_ts:
             message["thread_ts"] = thread_ts
         action = {
-            "action_id": action_id, "block_id": "botgate_buttons", "type": "button",
-            "text": {"type": "plain_text", "text": action_id, "emoji": True},
+            "action_id": action_id, "block_id": block_id, "type": "button",
+            "text": {"type": "plain_text", "text": label or action_id, "emoji": True},
             "value": value if value is not None else action_id, "action_ts": f"{time.time():.6f}",
         }
         return {
             "type": "block_actions", "api_app_id": self.app_id, "token": "unused",
-            "user": {"id": user_id, "username": self._user_name(user_id),
-                     "name": self._user_name(user_id), "team_id": self.team_id},
-            "team": {"id": self.team_id, "domain": "emulator"},
+            "user": self._user_ref(user_id), "team": {"id": self.team_id, "domain": "emulator"},
             "container": {"type": "message", "message_ts": message_ts,
                           "channel_id": channel_id, "is_ephemeral": False},
             "channel": {"id": channel_id, "name": self._channel_name(channel_id)},
-            "trigger_id": _trigger_id(),
+            "trigger_id": self._trigger(user_id),
             "message": message, "actions": [action],
-            "response_url": f"{self.base_url}/actions/{uuid.uuid4().hex}",
+            "response_url": self._hook("actions", channel_id, user_id, message_ts),
         }
+
+    def view_submission(self, view: Json, values: Mapping[str, str], user_id: str) -> Json:
+        """A `view_submission` payload for `view` with its inputs filled from `values`
+        (keyed by action_id or block_id)."""
+        state: Json = {}
+        for block in view.get("blocks", []):
+            element = block.get("element") or {}
+            if block.get("type") != "input" or "action_id" not in element:
+                continue
+            given = values.get(element["action_id"], values.get(block.get("block_id", "")))
+            state.setdefault(block.get("block_id", ""), {})[element["action_id"]] = (
+                _input_value(element, given)
+            )
+        submitted = {**public_view(view), "state": {"values": state}}
+        return {
+            "type": "view_submission", "team": {"id": self.team_id, "domain": "emulator"},
+            "user": self._user_ref(user_id), "api_app_id": self.app_id, "token": "unused",
+            "trigger_id": self._trigger(user_id), "view": submitted, "response_urls": [],
+            "is_enterprise_install": False,
+        }
+
+    def message_event(self, channel: str, user: str, text: str, **fields: Any) -> Json:
+        """A `message` event as Slack sends it for what `user` wrote in `channel`."""
+        ts = self.new_ts()
+        event: Json = {
+            "type": "message", "channel": channel, "user": user, "text": text, "ts": ts,
+            "event_ts": ts, "team": self.team_id, "channel_type": _channel_type(channel),
+            "blocks": [{"type": "rich_text", "block_id": uuid.uuid4().hex[:5], "elements": [
+                {"type": "rich_text_section", "elements": [{"type": "text", "text": text}]}
+            ]}],
+            **fields,
+        }
+        return event
+
+    # what users do, delivered as Slack delivers it
+
+    async def inject_message(
+        self, chat: str, text: str, *, user: str = "U0ALICE", thread_ts: str | None = None
+    ) -> Delivery:
+        """`user` writes `text` in channel `chat`: a `message` event (and an `app_mention`
+        when it mentions the bot)."""
+        fields = {"thread_ts": thread_ts} if thread_ts else {}
+        event = self.message_event(chat, user, text, **fields)
+        self.messages[(chat, event["ts"])] = {**event, "channel": chat}
+        delivery = await self._deliver_event(event)
+        if f"<@{self.bot_user_id}>" in text:
+            mention = {**event, "type": "app_mention"}
+            mention.pop("channel_type")
+            await self._deliver_event(mention)
+        return delivery
+
+    async def inject_command(
+        self, chat: str, command: str, text: str = "", *, user: str = "U0ALICE"
+    ) -> Delivery:
+        """`user` runs the slash command `command` in `chat`; the acknowledgement's response
+        shows in `sent(chat)` as Slack shows it (ephemeral unless `in_channel`)."""
+        form = self.command_form("/" + command.lstrip("/"), text, user_id=user, channel_id=chat)
+        delivery = await self._deliver("slash_commands", dict(form))
+        hook = self._hooks[form["response_url"].rsplit("/", 1)[-1]]
+        self._ack_response(hook, delivery)
+        return delivery
+
+    async def inject_button(
+        self, message: Sent | Json, button: str, *, user: str = "U0ALICE"
+    ) -> Delivery:
+        """`user` clicks the button labelled `button` (or with that action_id or value) on a
+        message the bot posted: a `block_actions` payload."""
+        __tracebackhide__ = True
+        raw = message.raw if isinstance(message, Sent) else message
+        block_id, element = _find_button(raw, button)
+        payload = self.block_action(
+            element["action_id"], user_id=user, channel_id=str(raw["channel"]),
+            message_ts=str(raw["ts"]), value=element.get("value"), block_id=block_id,
+            label=element.get("text", {}).get("text"),
+        )
+        return await self._deliver("interactive", payload)
+
+    async def inject_edit(self, message: Delivery | Json, text: str) -> Delivery:
+        """The user edits a message they wrote: a `message_changed` event."""
+        original = message.payload.get("event", message.payload) if isinstance(
+            message, Delivery) else message
+        channel = str(original["channel"])
+        previous = {k: v for k, v in original.items() if k not in {"channel", "event_ts"}}
+        edited_ts = self.new_ts()
+        changed = {**previous, "text": text, "edited": {"user": original["user"],
+                                                        "ts": edited_ts}}
+        self.messages[(channel, str(original["ts"]))] = {**changed, "channel": channel}
+        event = {
+            "type": "message", "subtype": "message_changed", "hidden": True,
+            "channel": channel, "channel_type": _channel_type(channel), "ts": edited_ts,
+            "event_ts": edited_ts, "message": changed, "previous_message": previous,
+        }
+        return await self._deliver_event(event)
+
+    async def inject_view_submission(
+        self, view: Json, values: Mapping[str, str], *, user: str = "U0ALICE"
+    ) -> Delivery:
+        """`user` submits an open modal with `values` (by action_id or block_id); the
+        acknowledgement's `response_action` is applied (errors, update, clear; else the modal
+        closes)."""
+        delivery = await self._deliver("interactive", self.view_submission(view, values, user))
+        self._after_submission(self.views[view["id"]], delivery)
+        return delivery
+
+    async def _deliver_event(self, event: Json) -> Delivery:
+        return await self._deliver("events_api", self.event_callback(event))
+
+    async def _deliver(self, kind: SocketKind, payload: Json) -> Delivery:
+        """Over Socket Mode when a client is connected, else to `request_url`."""
+        __tracebackhide__ = True
+        if self.request_url is None or self._sockets:
+            try:
+                await self.wait_for_socket()
+            except TimeoutError:
+                raise AssertionError(
+                    "slack emulator: no Socket Mode client connected within 5s and no "
+                    "request_url set: start your SocketModeHandler, or set "
+                    "slack_emulator.request_url to your app's /slack/events URL"
+                ) from None
+            ack = await self.socket_deliver(kind, payload)
+            answer = DeliveryResult(200, json.dumps((ack or {}).get("payload") or {}))
+            return self._delivered(Delivery("socket_mode", payload, answer if ack else None))
+        if kind == "events_api":
+            result = await self.deliver_callback(self.request_url, payload)
+        elif kind == "slash_commands":
+            result = await self.send_command(self.request_url, payload)
+        else:
+            result = await self.send_interaction(self.request_url, payload)
+        via = "events_api" if kind == "events_api" else kind
+        return self._delivered(Delivery(via, payload, result))
+
+    def _ack_response(self, hook: Json, delivery: Delivery) -> None:
+        body = _answer_json(delivery)
+        if body:
+            self._respond(hook, body)
+
+    def _after_submission(self, view: Json, delivery: Delivery) -> None:
+        body = _answer_json(delivery)
+        action = body.get("response_action")
+        if action == "errors":
+            view["errors"] = body.get("errors", {})
+        elif action in {"update", "push"}:
+            self.views[view["id"]] = {**self._view(body.get("view"), view), "user": view["user"]}
+        elif action == "clear":
+            for open_view in self.views.values():
+                open_view["closed"] = True
+        else:
+            view["closed"] = True
+
+    # signed HTTP deliveries
 
     async def deliver_event(
         self, url: str, event: Json, *, event_id: str | None = None, retries: int = 0,
@@ -426,7 +551,6 @@ class SlackEmulator(EmulatorServer[RecordedCall]):
     ) -> DeliveryResult:
         """POST `body` signed as Slack signs it (override `timestamp` / `signing_secret` to
         produce stale or forged requests)."""
-        http = self._session()
         stamp = str(int(time.time()) if timestamp is None else timestamp)
         headers = {
             "Content-Type": content_type,
@@ -435,7 +559,9 @@ class SlackEmulator(EmulatorServer[RecordedCall]):
             "X-Slack-Signature": sign(signing_secret or self.signing_secret, stamp, body),
             **(extra_headers or {}),
         }
-        return await post(http, url, body, headers)
+        result = await post(self._session(), url, body, headers)
+        await self._touch()
+        return result
 
     # Socket Mode
 
@@ -454,7 +580,7 @@ class SlackEmulator(EmulatorServer[RecordedCall]):
         try:
             async for message in ws:
                 if message.type == aiohttp.WSMsgType.TEXT:
-                    self._acknowledged(socket, json.loads(message.data))
+                    self._acknowledged(socket, message.data)
         finally:
             self._sockets.remove(socket)
             if not self._sockets:
@@ -469,7 +595,12 @@ class SlackEmulator(EmulatorServer[RecordedCall]):
             "connection_info": {"app_id": self.app_id},
         }
 
-    def _acknowledged(self, socket: _Socket, ack: Json) -> None:
+    def _acknowledged(self, socket: _Socket, data: str) -> None:
+        try:
+            ack = json.loads(data)
+        except ValueError:
+            self.errors.append(f"Socket Mode: a message that is not JSON: {data[:200]!r}")
+            return
         self.acks.append(ack)
         future = socket.acks.pop(str(ack.get("envelope_id")), None)
         if future is not None and not future.done():
@@ -480,7 +611,7 @@ class SlackEmulator(EmulatorServer[RecordedCall]):
         await asyncio.wait_for(self._socket_ready.wait(), within)
 
     async def socket_deliver(
-        self, kind: Literal["events_api", "slash_commands", "interactive"], payload: Json, *,
+        self, kind: SocketKind, payload: Json, *,
         retry_attempt: int = 0, retry_reason: str = "", within: float = 5.0,
     ) -> Json | None:
         """Push one envelope to the newest connection; the client's ack, or None without one."""
@@ -501,6 +632,8 @@ class SlackEmulator(EmulatorServer[RecordedCall]):
         except TimeoutError:
             socket.acks.pop(envelope_id, None)
             return None
+        finally:
+            await self._touch()
 
     async def socket_event(self, event: Json, **kwargs: Any) -> Json | None:
         return await self.socket_deliver("events_api", self.event_callback(event), **kwargs)
@@ -526,10 +659,73 @@ class SlackEmulator(EmulatorServer[RecordedCall]):
     def _user_name(self, user_id: str) -> str:
         return str(self.users.get(user_id, {}).get("name", user_id.lower()))
 
+    def _user_ref(self, user_id: str) -> Json:
+        name = self._user_name(user_id)
+        return {"id": user_id, "username": name, "name": name, "team_id": self.team_id}
+
     def _channel_name(self, channel_id: str) -> str:
         if channel_id.startswith("D"):
             return "directmessage"
         return str(self.channels.get(channel_id, {}).get("name", channel_id.lower()))
+
+
+def _as_sent(message: Json) -> Sent:
+    buttons = tuple(
+        str(element.get("text", {}).get("text", ""))
+        for _, element in _buttons(message)
+    )
+    return Sent(
+        chat=str(message["channel"]), id=str(message["ts"]), text=str(message.get("text", "")),
+        buttons=buttons, ephemeral="to" in message, edited="edited" in message, raw=message,
+    )
+
+
+def _buttons(message: Json) -> list[tuple[str, Json]]:
+    found: list[tuple[str, Json]] = []
+    for block in message.get("blocks") or []:
+        elements = list(block.get("elements") or [])
+        if isinstance(block.get("accessory"), dict):
+            elements.append(block["accessory"])
+        found += [(str(block.get("block_id", "")), e) for e in elements
+                  if isinstance(e, dict) and e.get("type") == "button"]
+    return found
+
+
+def _find_button(message: Json, button: str) -> tuple[str, Json]:
+    __tracebackhide__ = True
+    found = _buttons(message)
+    for block_id, element in found:
+        names = (element.get("text", {}).get("text"), element.get("action_id"),
+                 element.get("value"))
+        if button in names:
+            return block_id, element
+    labels = ", ".join(repr(e.get("text", {}).get("text")) for _, e in found) or "none"
+    raise AssertionError(
+        f"slack emulator: no button {button!r} on message {message.get('ts')}; "
+        f"its buttons: {labels}"
+    )
+
+
+def _input_value(element: Json, given: str | None) -> Json:
+    kind = element.get("type", "plain_text_input")
+    if kind in {"static_select", "external_select"}:
+        option = {"text": {"type": "plain_text", "text": given or ""}, "value": given or ""}
+        return {"type": kind, "selected_option": option if given is not None else None}
+    return {"type": kind, "value": given}
+
+
+def _answer_json(delivery: Delivery) -> Json:
+    if delivery.answer is None or not delivery.answer.body.strip():
+        return {}
+    try:
+        body = delivery.answer.json()
+    except ValueError:
+        return {"text": delivery.answer.body}  # a plain-text acknowledgement
+    return body if isinstance(body, dict) else {}
+
+
+def _channel_type(channel_id: str) -> str:
+    return {"D": "im", "G": "group"}.get(channel_id[:1], "channel")
 
 
 def _kind(channel_id: str, channel_type: object) -> ChannelKind:
@@ -539,15 +735,8 @@ def _kind(channel_id: str, channel_type: object) -> ChannelKind:
     return "im" if channel_id.startswith("D") else "channel"
 
 
-def _trigger_id() -> str:
-    """A fresh trigger id in Slack's shape."""
-    return f"{int(time.time())}.{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex}"
-
-
-def _blocks(value: object) -> list[Any]:
-    if isinstance(value, str):
-        value = json.loads(value)
-    return list(value) if isinstance(value, list) else []
+def _truthy(value: Any) -> bool:
+    return value is True or str(value).lower() in {"true", "1"}
 
 
 def _bearer(header: str | None) -> str | None:
@@ -559,7 +748,13 @@ def _bearer(header: str | None) -> str | None:
 async def _request_params(request: web.Request) -> Json:
     params: Json = dict(request.query)
     if request.content_type == "application/json":
-        params.update(await request.json())
+        try:
+            body = await request.json()
+        except ValueError:
+            raise Malformed("invalid_json: the body is not JSON") from None
+        if not isinstance(body, dict):
+            raise Malformed("invalid_json: an object is expected")
+        params.update(body)
     elif request.can_read_body:
         params.update((await request.post()).items())
     return params
