@@ -1,124 +1,87 @@
-"""A local Discord for offline tests: the REST subset bots use, the gateway websocket, and signed
-interactions.
+"""A local Discord for offline tests: the REST subset bots use, the gateway websocket, and
+interactions delivered over the gateway or signed to an interactions endpoint.
 
-The real discord.py client works against it: point its REST routes at `api_url` and its
-gateway at `gateway_url` (`GET /gateway/bot` answers with it too). The REST side serves
-`/users/@me`, `/oauth2/applications/@me`, `/gateway/bot`, channel messages (create, edit,
-delete), reactions, typing, application commands (list, bulk overwrite), interaction callbacks
-and follow-ups, with Discord's own JSON error bodies (`10003 Unknown Channel`,
-`50001 Missing Access`, `10008 Unknown Message`, `10015 Unknown Webhook`, `50035 Invalid Form
-Body`) and `X-RateLimit-*` headers; it answers 429 with `retry_after` when told to. The gateway
-speaks the real protocol (API v10, JSON, optionally `zlib-stream` compressed): HELLO (op 10),
-IDENTIFY (op 2) -> READY and GUILD_CREATE, heartbeats (op 1) and their ACKs (op 11), dispatches
-(op 0) with sequence numbers, RESUME (op 6) after a dropped connection -> the missed dispatches
-replayed and RESUMED, INVALID_SESSION (op 9). Interactions are POSTed to a gateway URL signed
-with the emulator's Ed25519 key, exactly as Discord signs them. Every REST request and every
-gateway opcode received is recorded.
+discord.py works against it inside `with emulator.route_discord_py():`, which points
+discord.py's REST base (`Route.BASE`) and default gateway at the emulator and restores them
+on exit (process-wide, like those settings themselves). The REST side serves `/users/@me`,
+`/applications/@me`, `/gateway/bot`, channel messages (create, edit, delete, with multipart
+attachments), reactions, typing, application commands (list, bulk overwrite, global and per
+guild), interaction callbacks (PONG, messages, deferrals, updates, modals; `?with_response=1`
+answered with the callback response as Discord answers it, else 204) and the interaction
+webhook (follow-ups; get, edit and delete the original response or a follow-up), with
+Discord's JSON error bodies. Any other route answers 404 `{"message": "not emulated: METHOD
+/path", "code": 0}` and is recorded; a wrong token answers 401 `{"message": "401:
+Unauthorized", "code": 0}` (the gateway closes with 4004).
 
 Usage::
 
-    from botgate.testing.discord import DiscordEmulator
-
-    async with DiscordEmulator() as discord_:
+    async with DiscordEmulator() as discord_:         # or the `discord_emulator` fixture
         guild = discord_.add_guild("Support")
         channel = discord_.add_channel(guild["id"], "general")
-        alice = discord_.add_user("alice")
-        # run your bot with api_base_url=discord_.api_url, token=discord_.token, then:
-        await discord_.wait_for_session()
-        await discord_.post_user_message(channel["id"], alice, "hello")
-        await discord_.drop_connections()  # the client RESUMEs and gets what it missed
-        answer = await discord_.deliver_interaction(
-            "http://127.0.0.1:8080/webhooks/discord/helpdesk",
-            discord_.command_interaction(channel["id"], alice, "help"),
-        )
-        assert answer.status == 200
-        assert discord_.requests_to("POST", "/channels/{id}/messages".format(id=channel["id"]))
-        discord_.rate_limit("POST", r"/channels/\\d+/messages", retry_after=0.5)  # next one: 429
+        with discord_.route_discord_py():
+            client = MyBot(intents=discord.Intents.default())
+            await client.login(discord_.token)
+            ... # run client.connect() in a task, then
+            await discord_.wait_for_session()
+            await discord_.inject_command(channel["id"], "ping")
+            reply = await discord_.wait_for(channel["id"], "pong")
+            await discord_.inject_button(reply, "Again")
+        discord_.rate_limit("POST /channels/{channel_id}/messages", retry_after=0.5)
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import hmac
 import itertools
 import json
 import logging
 import re
 import secrets
 import time
-import zlib
-from collections import deque
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, ClassVar
 
 import aiohttp
+import yarl
 from aiohttp import web
 from aiohttp.log import access_logger
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from botgate.testing.base import Delivery, EmulatorServer, post
 from botgate.testing.base import DeliveryResult as DeliveryResult
-from botgate.testing.base import EmulatorServer, post
+from botgate.testing.discord_gateway import DiscordGateway, Session
+from botgate.testing.discord_rest import (
+    API_PREFIX,
+    Answer,
+    DiscordRest,
+    RecordedRequest,
+    as_json,
+    error,
+    iso_now,
+    route_of,
+)
+from botgate.testing.faults import Clock, Fault
+from botgate.testing.sent import Sent
 
 Json = dict[str, Any]
-API_PREFIX = "/api/v10"
 DISCORD_EPOCH_MS = 1420070400000
-INTENT_MESSAGE_CONTENT = 1 << 15
+_REASONS = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable",
+            504: "Gateway Timeout"}
 
 # Channel types (https://discord.com/developers/docs/resources/channel#channel-object-channel-types)
 GUILD_TEXT, DM, GUILD_VOICE, GROUP_DM = 0, 1, 2, 3
 PUBLIC_THREAD, PRIVATE_THREAD = 11, 12
+# Application command option types by the Python type of a value.
+_OPTION_TYPES: dict[type, int] = {str: 3, int: 4, bool: 5, float: 10}
 
 
-@dataclass(frozen=True)
-class RecordedRequest:
-    """One REST request as the emulator received it (path without the `/api/v10` prefix)."""
-
-    method: str
-    path: str
-    query: Mapping[str, str]
-    json: Any
-    headers: Mapping[str, str]
-
-
-@dataclass
-class _Failure:
-    method: str
-    path: re.Pattern[str]
-    status: int
-    body: Json
-    headers: dict[str, str]
-    times: int
-
-
-@dataclass
-class _Connection:
-    socket: web.WebSocketResponse
-    compressor: Any | None  # zlib compressobj for `compress=zlib-stream`
-
-    async def send(self, payload: Json) -> None:
-        text = json.dumps(payload, separators=(",", ":"))
-        if self.compressor is None:
-            await self.socket.send_str(text)
-            return
-        data = self.compressor.compress(text.encode()) + self.compressor.flush(zlib.Z_SYNC_FLUSH)
-        await self.socket.send_bytes(data)
-
-
-@dataclass
-class _Session:
-    id: str
-    intents: int
-    seq: int = 0
-    backlog: deque[Json] = field(default_factory=lambda: deque(maxlen=1000))
-    connection: _Connection | None = None
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-
-
-class DiscordEmulator(EmulatorServer[RecordedRequest]):
+class DiscordEmulator(DiscordRest, DiscordGateway, EmulatorServer[RecordedRequest]):
     """A Discord REST API + gateway on an ephemeral 127.0.0.1 port; an async context manager."""
 
+    platform: ClassVar[str] = "discord"
     access_log: ClassVar[logging.Logger | None] = access_logger
 
     def __init__(
@@ -127,8 +90,9 @@ class DiscordEmulator(EmulatorServer[RecordedRequest]):
         token: str = "emulated.bot.token",  # noqa: S107 - a fake token for a fake Discord
         bot_name: str = "botgate",
         heartbeat_interval: float = 41.25,
+        clock: Clock = time.monotonic,
     ) -> None:
-        super().__init__()
+        super().__init__(clock=clock)
         self.token = token
         self.heartbeat_interval = heartbeat_interval
         self.private_key = Ed25519PrivateKey.generate()
@@ -141,13 +105,16 @@ class DiscordEmulator(EmulatorServer[RecordedRequest]):
         self.messages: dict[str, Json] = {}
         self.commands: list[Json] = []
         self.interactions: dict[str, Json] = {}  # token -> interaction
+        self.answers: dict[str, Answer] = {}  # token -> how the bot answered it
+        self.modals: list[Json] = []
         self.forbidden_channels: set[str] = set()
+        self.interactions_url: str | None = None
         self.gateway_ops: list[Json] = []  # every payload a client sent on the gateway
-        self.sessions: dict[str, _Session] = {}
-        self._failures: list[_Failure] = []
+        self.sessions: dict[str, Session] = {}
         self._session_ready = asyncio.Condition()
         self._established = 0  # sessions identified or resumed so far
         self._sockets: set[web.WebSocketResponse] = set()
+        self._default_user: Json | None = None
 
     # lifecycle
 
@@ -170,6 +137,23 @@ class DiscordEmulator(EmulatorServer[RecordedRequest]):
     @property
     def public_key_hex(self) -> str:
         return self.private_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
+
+    @contextlib.contextmanager
+    def route_discord_py(self) -> Iterator[None]:
+        """While inside, discord.py talks to this emulator: `discord.http.Route.BASE` (every
+        REST call, interaction responses and webhooks included) and
+        `DiscordWebSocket.DEFAULT_GATEWAY` point here; both are restored on exit. They are
+        process-wide in discord.py, so one emulator at a time."""
+        from discord.gateway import DiscordWebSocket
+        from discord.http import Route
+
+        saved = Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY
+        Route.BASE = self.api_url
+        DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(self.gateway_url + "/")
+        try:
+            yield
+        finally:
+            Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = saved
 
     # the world
 
@@ -216,7 +200,7 @@ class DiscordEmulator(EmulatorServer[RecordedRequest]):
             "features": [],
             "member_count": 1,
             "large": False,
-            "joined_at": _iso_now(),
+            "joined_at": iso_now(),
             "system_channel_id": None,
         }
         self.guilds[guild_id] = guild
@@ -251,7 +235,7 @@ class DiscordEmulator(EmulatorServer[RecordedRequest]):
             "thread_metadata": {
                 "archived": False,
                 "auto_archive_duration": 1440,
-                "archive_timestamp": _iso_now(),
+                "archive_timestamp": iso_now(),
                 "locked": False,
             },
         }
@@ -273,7 +257,7 @@ class DiscordEmulator(EmulatorServer[RecordedRequest]):
             "channel_id": channel_id,
             "author": author,
             "content": content,
-            "timestamp": _iso_now(),
+            "timestamp": iso_now(),
             "edited_timestamp": None,
             "tts": False,
             "mention_everyone": False,
@@ -292,7 +276,7 @@ class DiscordEmulator(EmulatorServer[RecordedRequest]):
             message["guild_id"] = channel["guild_id"]
             message["member"] = {
                 "roles": [],
-                "joined_at": _iso_now(),
+                "joined_at": iso_now(),
                 "nick": None,
                 "deaf": False,
                 "mute": False,
@@ -300,8 +284,6 @@ class DiscordEmulator(EmulatorServer[RecordedRequest]):
             }
         message.update(fields)
         return message
-
-    # inbound from users, through the gateway
 
     async def post_user_message(
         self, channel_id: str, author: Json, content: str, **fields: Any
@@ -312,32 +294,6 @@ class DiscordEmulator(EmulatorServer[RecordedRequest]):
         await self.dispatch("MESSAGE_CREATE", message)
         return message
 
-    async def dispatch(self, event: str, data: Json) -> int | None:
-        """Send a dispatch (op 0) to every session; a disconnected one gets it on RESUME.
-
-        Returns the sequence number of the last session it went to (None: no session)."""
-        seq = None
-        for session in list(self.sessions.values()):
-            seq = await self._dispatch_to(session, event, data)
-        return seq
-
-    async def _dispatch_to(self, session: _Session, event: str, data: Json) -> int:
-        async with session.lock:
-            session.seq += 1
-            payload = {"op": 0, "t": event, "s": session.seq, "d": _visible(data, session.intents)}
-            session.backlog.append(payload)
-            await self._send(session, payload)
-            return session.seq
-
-    async def _send(self, session: _Session, payload: Json) -> None:
-        connection = session.connection
-        if connection is None:
-            return
-        try:
-            await connection.send(payload)
-        except (ConnectionResetError, RuntimeError):
-            session.connection = None
-
     async def add_bot_to_guild(self, guild: Json) -> None:
         """The bot joins a guild: GUILD_CREATE without `unavailable`."""
         self.guilds[guild["id"]] = guild
@@ -347,354 +303,199 @@ class DiscordEmulator(EmulatorServer[RecordedRequest]):
         self.guilds.pop(guild_id, None)
         await self.dispatch("GUILD_DELETE", {"id": guild_id})
 
-    async def drop_connections(self, code: int = 4000) -> None:
-        """Close every gateway connection as a network failure would; sessions stay resumable."""
-        for session in self.sessions.values():
-            connection, session.connection = session.connection, None
-            if connection is not None:
-                await connection.socket.close(code=code)
-
-    async def invalidate_sessions(self, *, resumable: bool = False) -> None:
-        """INVALID_SESSION (op 9) to every connected session; it must IDENTIFY again."""
-        for session in list(self.sessions.values()):
-            async with session.lock:
-                await self._send(session, {"op": 9, "d": resumable, "s": None, "t": None})
-            if not resumable:
-                self.sessions.pop(session.id, None)
-
-    async def wait_for_session(self, count: int = 1, within: float = 10) -> None:
-        """Wait until `count` sessions have been established (READY) or resumed since start."""
-        async with asyncio.timeout(within), self._session_ready:
-            await self._session_ready.wait_for(lambda: self._established >= count)
-
-    def ops(self, op: int) -> list[Json]:
-        return [payload for payload in self.gateway_ops if payload.get("op") == op]
-
-    # the gateway websocket
-
-    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
-        socket = web.WebSocketResponse(max_msg_size=0)
-        await socket.prepare(request)
-        self._sockets.add(socket)
-        compress = request.query.get("compress") == "zlib-stream"
-        connection = _Connection(socket, zlib.compressobj() if compress else None)
-        try:
-            await connection.send(
-                {
-                    "op": 10,
-                    "d": {"heartbeat_interval": int(self.heartbeat_interval * 1000)},
-                    "s": None,
-                    "t": None,
-                }
-            )
-            async for message in socket:
-                if message.type is aiohttp.WSMsgType.TEXT:
-                    await self._on_gateway_payload(connection, json.loads(message.data))
-        finally:
-            self._sockets.discard(socket)
-            self._detach(connection)
-        return socket
-
-    def _detach(self, connection: _Connection) -> None:
-        for session in self.sessions.values():
-            if session.connection is connection:
-                session.connection = None
-
-    async def _on_gateway_payload(self, connection: _Connection, payload: Json) -> None:
-        self.gateway_ops.append(payload)
-        op, data = payload.get("op"), payload.get("d") or {}
-        if op == 1:
-            await connection.send({"op": 11, "d": None, "s": None, "t": None})
-        elif op == 2:
-            await self._identify(connection, data)
-        elif op == 6:
-            await self._resume(connection, data)
-
-    async def _identify(self, connection: _Connection, data: Json) -> None:
-        if data.get("token") != self.token:
-            await connection.socket.close(code=4004, message=b"Authentication failed.")
-            return
-        for stale in [s for s in self.sessions.values() if s.connection is None]:
-            self.sessions.pop(stale.id)  # abandoned by a client that identified anew
-        session = _Session(id=secrets.token_hex(16), intents=int(data.get("intents", 0)))
-        self.sessions[session.id] = session
-        session.connection = connection
-        await self._dispatch_to(session, "READY", self._ready_payload(session))
-        for guild in self.guilds.values():
-            await self._dispatch_to(session, "GUILD_CREATE", {**guild, "unavailable": False})
-        await self._established_one()
-
-    def _ready_payload(self, session: _Session) -> Json:
-        return {
-            "v": 10,
-            "user": self.bot_user,
-            "guilds": [{"id": guild_id, "unavailable": True} for guild_id in self.guilds],
-            "session_id": session.id,
-            "resume_gateway_url": self.gateway_url,
-            "application": {"id": self.application_id, "flags": 0},
-            "private_channels": [],
-            "relationships": [],
-            "user_settings": {},
-            "session_type": "normal",
-        }
-
-    async def _resume(self, connection: _Connection, data: Json) -> None:
-        session = self.sessions.get(str(data.get("session_id")))
-        if session is None or data.get("token") != self.token:
-            await connection.send({"op": 9, "d": False, "s": None, "t": None})
-            return
-        async with session.lock:
-            missed = [p for p in session.backlog if p["s"] > int(data.get("seq") or 0)]
-            session.connection = connection
-            for payload in missed:
-                await connection.send(payload)
-            session.seq += 1
-            await connection.send({"op": 0, "t": "RESUMED", "s": session.seq, "d": {}})
-        await self._established_one()
-
-    async def _established_one(self) -> None:
-        async with self._session_ready:
-            self._established += 1
-            self._session_ready.notify_all()
-
     # REST
 
-    def fail(
-        self,
-        method: str,
-        path: str,
-        *,
-        status: int,
-        code: int,
-        message: str,
-        times: int = 1,
-        headers: Mapping[str, str] | None = None,
-        extra: Json | None = None,
-    ) -> None:
-        """The next `times` requests matching `method` and the `path` regex get this error."""
-        body = {"message": message, "code": code, **(extra or {})}
-        self._failures.append(
-            _Failure(method.upper(), re.compile(path), status, body, dict(headers or {}), times)
+    async def _rest(self, request: web.Request) -> web.StreamResponse:
+        path = "/" + request.match_info["path"]
+        name, handler, ids, needs_bot = route_of(request.method, path)
+        call = RecordedRequest(
+            name=name, method=request.method, path=path, query=dict(request.query), json=None,
+            headers=dict(request.headers),
         )
+        self.requests.append(call)
+        try:
+            call.json, call.files = await _body(request)
+        except ValueError:
+            call.outcome(400, "The request body contains invalid JSON.")
+            return error(400, 50109, "The request body contains invalid JSON.")
+        answer = await self._answer(request, call, handler, ids, needs_bot)
+        call.outcome(answer.status, _error_text(answer))
+        return answer
+
+    async def _answer(
+        self, request: web.Request, call: RecordedRequest, handler: str, ids: dict[str, str],
+        needs_bot: bool,
+    ) -> web.StreamResponse:
+        faulted = await self._faulted(request, call)
+        if faulted is not None:
+            return faulted
+        if not handler:
+            return error(404, 0, f"not emulated: {call.method} {call.path}")
+        if needs_bot and not _authorized(call.headers.get("Authorization"), self.token):
+            return error(401, 0, "401: Unauthorized")
+        result: web.StreamResponse = await getattr(self, handler)(call, **ids)
+        return result
+
+    def _error(self, status: int, text: str) -> web.StreamResponse:
+        return as_json({"message": text, "code": 50035 if status == 400 else 0}, status)
+
+    def _fault_answer(self, fault: Fault) -> web.StreamResponse:
+        if fault.kind == "rate_limit":
+            return _rate_limited(fault.retry_after, bool((fault.body or {}).get("global")))
+        if fault.kind == "error":
+            return as_json(fault.body, fault.status, fault.headers)
+        reason = _REASONS.get(fault.status, "Internal Server Error")
+        return as_json({"message": f"{fault.status}: {reason}", "code": 0}, fault.status)
+
+    def fail(
+        self, route: str, *, status: int, code: int, message: str, times: int | None = None,
+        seconds: float | None = None, until_cleared: bool = False,
+        headers: Mapping[str, str] | None = None, extra: Json | None = None,
+    ) -> Fault:
+        """Requests of `route` ("POST /channels/{channel_id}/messages", "*" for all) answer
+        `status` with Discord's `{"message", "code"}` body (see `rate_limit` for how long)."""
+        body = {"message": message, "code": code, **(extra or {})}
+        fault = Fault("error", route, status=status, body=body, headers=dict(headers or {}))
+        return self.faults.add(fault, times=times, seconds=seconds, until_cleared=until_cleared)
 
     def rate_limit(
-        self,
-        method: str,
-        path: str,
-        *,
-        retry_after: float = 1.0,
-        times: int = 1,
-        global_: bool = False,
-    ) -> None:
-        """The next `times` matching requests get Discord's 429, with `retry_after` and headers."""
-        headers = {
-            "Retry-After": str(max(1, round(retry_after))),
-            "X-RateLimit-Limit": "5",
-            "X-RateLimit-Remaining": "0",
-            "X-RateLimit-Reset": f"{time.time() + retry_after:.3f}",
-            "X-RateLimit-Reset-After": f"{retry_after:.3f}",
-            "X-RateLimit-Bucket": "emulated-bucket",
-            "X-RateLimit-Scope": "global" if global_ else "user",
-            "Via": "1.1 google",  # discord.py treats a 429 without it as a Cloudflare ban
-        }
-        if global_:
-            headers["X-RateLimit-Global"] = "true"
-        extra = {"retry_after": retry_after, "global": global_}
-        self.fail(
-            method,
-            path,
-            status=429,
-            code=0,
-            message="You are being rate limited.",
-            times=times,
-            headers=headers,
-            extra=extra,
+        self, name: str, *, retry_after: float = 1, times: int | None = None,
+        seconds: float | None = None, until_cleared: bool = False, global_: bool = False,
+    ) -> Fault:
+        """Discord's 429 with `retry_after`, its headers and `global` when `global_`."""
+        fault = super().rate_limit(
+            name, retry_after=retry_after, times=times, seconds=seconds,
+            until_cleared=until_cleared,
         )
+        fault.body = {"global": global_}
+        return fault
 
     def requests_to(self, method: str, path: str) -> list[RecordedRequest]:
         """Recorded requests with this method whose path matches the regex `path` in full."""
         pattern = re.compile(path)
         return [r for r in self.requests if r.method == method and pattern.fullmatch(r.path)]
 
-    async def _rest(self, request: web.Request) -> web.StreamResponse:
-        path = "/" + request.match_info["path"]
-        body = await request.read()
-        payload = json.loads(body) if body and request.content_type == "application/json" else None
-        self.requests.append(
-            RecordedRequest(
-                request.method, path, dict(request.query), payload, dict(request.headers)
-            )
-        )
-        failure = self._take_failure(request.method, path)
-        if failure is not None:
-            return _json(failure.body, failure.status, failure.headers)
-        return await self._route(request.method, path, payload, request.headers)
+    # read back
 
-    def _take_failure(self, method: str, path: str) -> _Failure | None:
-        for failure in self._failures:
-            if failure.method == method and failure.path.fullmatch(path):
-                failure.times -= 1
-                if failure.times <= 0:
-                    self._failures.remove(failure)
-                return failure
-        return None
+    def sent(self, chat: int | str) -> list[Sent]:
+        return [s for s in self._all_sent() if s.chat == str(chat)]
 
-    async def _route(
-        self, method: str, path: str, payload: Any, headers: Mapping[str, str]
-    ) -> web.StreamResponse:
-        for route_method, pattern, handler_name, needs_bot in _ROUTES:
-            match = pattern.fullmatch(path)
-            if match and route_method == method:
-                if needs_bot and headers.get("Authorization") != f"Bot {self.token}":
-                    return _error(401, 0, "401: Unauthorized")
-                handler = getattr(self, handler_name)
-                result: web.StreamResponse = await handler(payload, **match.groupdict())
-                return result
-        return _error(404, 0, "404: Not Found")
+    def _all_sent(self) -> Iterable[Sent]:
+        mine = [m for m in self.messages.values() if m["author"]["id"] == self.bot_user["id"]]
+        for message in sorted(mine, key=lambda m: int(m["id"])):
+            yield _as_sent(message)
 
-    async def _get_me(self, payload: Any) -> web.StreamResponse:
-        return _ok(self.bot_user)
+    async def wait_for_modal(self, timeout: float = 5.0) -> Json:
+        """Wait until the bot answered an interaction with a modal; the newest one."""
+        __tracebackhide__ = True
+        await self.wait_until(lambda: bool(self.modals), timeout, what="a modal")
+        return self.modals[-1]
 
-    async def _get_application(self, payload: Any) -> web.StreamResponse:
-        return _ok(
-            {
-                "id": self.application_id,
-                "name": self.bot_user["username"],
-                "icon": None,
-                "description": "",
-                "rpc_origins": [],
-                "bot_public": True,
-                "bot_require_code_grant": False,
-                "verify_key": self.public_key_hex,
-                "flags": 0,
-                "team": None,
-                "owner": self._user("owner", bot=False),
-                "summary": "",
-                "interactions_endpoint_url": None,
-            }
-        )
+    # what users do, delivered as Discord delivers it
 
-    async def _get_gateway_bot(self, payload: Any) -> web.StreamResponse:
-        return _ok(
-            {
-                "url": self.gateway_url,
-                "shards": 1,
-                "session_start_limit": {
-                    "total": 1000,
-                    "remaining": 999,
-                    "reset_after": 14400000,
-                    "max_concurrency": 1,
-                },
-            }
-        )
+    @property
+    def default_user(self) -> Json:
+        """The user injections come from when none is given ("alice")."""
+        if self._default_user is None:
+            self._default_user = self.add_user("alice", global_name="Alice")
+        return self._default_user
 
-    async def _create_message(self, payload: Any, channel_id: str) -> web.StreamResponse:
-        refused = self._channel_refusal(channel_id)
-        if refused is not None:
-            return refused
-        invalid = _invalid_content(payload)
-        if invalid is not None:
-            return invalid
-        return _ok(self._store_bot_message(channel_id, payload))
+    async def inject_message(
+        self, chat: str, text: str, *, user: Json | None = None, **fields: Any
+    ) -> Delivery:
+        """`user` writes `text` in channel `chat`: MESSAGE_CREATE over the gateway."""
+        await self._wait_for_gateway()
+        message = await self.post_user_message(chat, user or self.default_user, text, **fields)
+        return self._delivered(Delivery("gateway", message))
 
-    def _store_bot_message(self, channel_id: str, payload: Json) -> Json:
-        fields: Json = {"components": payload.get("components") or []}
-        reference = payload.get("message_reference")
-        if reference:
-            fields["type"] = 19
-            fields["message_reference"] = {"channel_id": channel_id, **reference}
-            fields["referenced_message"] = self.messages.get(str(reference.get("message_id")))
-        message = self.message(channel_id, self.bot_user, payload.get("content") or "", **fields)
-        self.messages[message["id"]] = message
-        return message
+    async def inject_edit(self, message: Delivery | Json, text: str) -> Delivery:
+        """The user edits a message they wrote: MESSAGE_UPDATE over the gateway."""
+        original = message.payload if isinstance(message, Delivery) else message
+        stored = self.messages.get(original["id"], original)
+        stored.update(content=text, edited_timestamp=iso_now())
+        await self._wait_for_gateway()
+        await self.dispatch("MESSAGE_UPDATE", stored)
+        return self._delivered(Delivery("gateway", stored))
 
-    def _channel_refusal(self, channel_id: str) -> web.StreamResponse | None:
-        if channel_id not in self.channels:
-            return _error(404, 10003, "Unknown Channel")
-        if channel_id in self.forbidden_channels:
-            return _error(403, 50001, "Missing Access")
-        return None
+    async def inject_command(
+        self, chat: str, name: str, options: Mapping[str, Any] | None = None, *,
+        user: Json | None = None,
+    ) -> Delivery:
+        """`user` runs the slash command `name` in channel `chat` with `options` (by name;
+        types taken from the registered command, else from the Python values)."""
+        command = self._registered(name, chat)
+        data: Json = {"id": command.get("id", self.new_id()), "name": name, "type": 1}
+        if command.get("guild_id"):
+            data["guild_id"] = command["guild_id"]
+        if options:
+            data["options"] = _options(command, options)
+        interaction = self._interaction(2, chat, user or self.default_user, data)
+        return await self._deliver_interaction(interaction)
 
-    async def _edit_message(
-        self, payload: Any, channel_id: str, message_id: str
-    ) -> web.StreamResponse:
-        message = self.messages.get(message_id)
-        if message is None or message["channel_id"] != channel_id:
-            return self._channel_refusal(channel_id) or _error(404, 10008, "Unknown Message")
-        invalid = _invalid_content(payload)
-        if invalid is not None:
-            return invalid
-        message.update({k: v for k, v in payload.items() if k in {"content", "components"}})
-        message["edited_timestamp"] = _iso_now()
-        return _ok(message)
+    async def inject_button(
+        self, message: Sent | Json, button: str, *, user: Json | None = None
+    ) -> Delivery:
+        """`user` clicks the button labelled `button` (or with that custom_id) on a message
+        the bot sent: a MESSAGE_COMPONENT interaction."""
+        __tracebackhide__ = True
+        raw = message.raw if isinstance(message, Sent) else message
+        custom_id = _find_button(raw, button)
+        interaction = self.component_interaction(raw, user or self.default_user, custom_id)
+        return await self._deliver_interaction(interaction)
 
-    async def _delete_message(
-        self, payload: Any, channel_id: str, message_id: str
-    ) -> web.StreamResponse:
-        message = self.messages.get(message_id)
-        if message is None or message["channel_id"] != channel_id:
-            return self._channel_refusal(channel_id) or _error(404, 10008, "Unknown Message")
-        del self.messages[message_id]
-        return web.Response(status=204)
+    async def inject_modal_submit(
+        self, modal: Json, values: Mapping[str, str], *, user: Json | None = None
+    ) -> Delivery:
+        """The user the bot showed `modal` to (a `wait_for_modal` result) submits it with
+        `values` by custom_id: a MODAL_SUBMIT interaction."""
+        opened = self.interactions[modal["interaction"]]
+        fields = {**modal, "channel_id": opened["channel_id"]}
+        interaction = self.modal_submit_interaction(fields, values, user or modal["user"])
+        return await self._deliver_interaction(interaction)
 
-    async def _add_reaction(
-        self, payload: Any, channel_id: str, message_id: str, emoji: str
-    ) -> web.StreamResponse:
-        message = self.messages.get(message_id)
-        if message is None or message["channel_id"] != channel_id:
-            return self._channel_refusal(channel_id) or _error(404, 10008, "Unknown Message")
-        message.setdefault("reactions", []).append(
-            {"emoji": {"id": None, "name": emoji}, "me": True}
-        )
-        return web.Response(status=204)
+    async def _deliver_interaction(self, interaction: Json) -> Delivery:
+        """To `interactions_url` when set (its answer applied as the callback), else as
+        INTERACTION_CREATE over the gateway."""
+        self.interactions[interaction["token"]] = interaction
+        if self.interactions_url:
+            result = await self.deliver_interaction(self.interactions_url, interaction)
+            if result.status == 200:
+                self._apply_endpoint_answer(interaction, result)
+            await self._touch()
+            return self._delivered(Delivery("interactions_endpoint", interaction, result))
+        await self._wait_for_gateway()
+        await self.dispatch("INTERACTION_CREATE", interaction)
+        return self._delivered(Delivery("gateway", interaction))
 
-    async def _typing(self, payload: Any, channel_id: str) -> web.StreamResponse:
-        return self._channel_refusal(channel_id) or web.Response(status=204)
+    def _apply_endpoint_answer(self, interaction: Json, result: DeliveryResult) -> None:
+        try:
+            body = result.json()
+        except ValueError:
+            return
+        if isinstance(body, dict) and isinstance(body.get("type"), int):
+            answer = RecordedRequest(name="interactions_endpoint", method="POST", path="",
+                                     query={}, json=body, headers={})
+            self.apply_callback(interaction, answer)
 
-    async def _list_commands(self, payload: Any, application_id: str) -> web.StreamResponse:
-        return _ok(self.commands)
+    async def _wait_for_gateway(self, within: float = 5.0) -> None:
+        __tracebackhide__ = True
+        try:
+            async with asyncio.timeout(within):
+                while not any(s.connection for s in self.sessions.values()):
+                    await self._next_change()
+        except TimeoutError:
+            raise AssertionError(
+                "discord emulator: no gateway session within 5s and no interactions_url set: "
+                "connect your client inside route_discord_py() (and await "
+                "wait_for_session()), or set discord_emulator.interactions_url"
+            ) from None
 
-    async def _overwrite_commands(self, payload: Any, application_id: str) -> web.StreamResponse:
-        if application_id != self.application_id:
-            return _error(403, 50001, "Missing Access")
-        self.commands = [
-            {
-                "id": self.new_id(),
-                "application_id": application_id,
-                "version": self.new_id(),
-                "type": 1,
-                "default_member_permissions": None,
-                "dm_permission": True,
-                **command,
-            }
-            for command in payload
-        ]
-        return _ok(self.commands)
-
-    async def _overwrite_guild_commands(
-        self, payload: Any, application_id: str, guild_id: str
-    ) -> web.StreamResponse:
-        return await self._overwrite_commands(payload, application_id)
-
-    async def _interaction_callback(
-        self, payload: Any, interaction_id: str, token: str
-    ) -> web.StreamResponse:
-        interaction = self.interactions.get(token)
-        if interaction is None or interaction["id"] != interaction_id:
-            return _error(404, 10062, "Unknown interaction")
-        return web.Response(status=204)
-
-    async def _follow_up(self, payload: Any, application_id: str, token: str) -> web.StreamResponse:
-        interaction = self.interactions.get(token)
-        if interaction is None or application_id != self.application_id:
-            return _error(404, 10015, "Unknown Webhook")
-        invalid = _invalid_content(payload)
-        if invalid is not None:
-            return invalid
-        message = self._store_bot_message(interaction["channel_id"], payload)
-        message["webhook_id"] = application_id
-        message["interaction_metadata"] = {"id": interaction["id"], "type": interaction["type"]}
-        return _ok(message)
+    def _registered(self, name: str, channel_id: str) -> Json:
+        guild = self.channels.get(channel_id, {}).get("guild_id", "")
+        for command in self.commands:
+            if command["name"] == name and command.get("guild_id", "") in ("", guild):
+                return command
+        return {}
 
     # interactions, signed as Discord signs them
 
@@ -735,6 +536,13 @@ class DiscordEmulator(EmulatorServer[RecordedRequest]):
             data["options"] = options
         return self._interaction(2, channel_id, user, data)
 
+    def modal_submit_interaction(self, modal: Json, values: Mapping[str, str], user: Json) -> Json:
+        """A MODAL_SUBMIT (type 5) interaction: `user` filled `modal`'s inputs with `values`
+        (by custom_id) and submitted it."""
+        data = {"custom_id": modal["custom_id"],
+                "components": [_submitted(c, values) for c in modal.get("components", [])]}
+        return self._interaction(5, modal["channel_id"], user, data)
+
     def component_interaction(
         self, message: Json, user: Json, custom_id: str, values: list[str] | None = None
     ) -> Json:
@@ -761,16 +569,18 @@ class DiscordEmulator(EmulatorServer[RecordedRequest]):
             "app_permissions": "2248473465835073",
             "entitlements": [],
             "authorizing_integration_owners": {"0": channel.get("guild_id", "0")},
+            "attachment_size_limit": 10 * 1024 * 1024,
             "context": 0 if "guild_id" in channel else 1,
         }
         if "guild_id" in channel:
             interaction["guild_id"] = channel["guild_id"]
             interaction["guild_locale"] = "en-US"
+            interaction["guild"] = {"id": channel["guild_id"], "locale": "en-US", "features": []}
             interaction["member"] = {
                 "user": user,
                 "roles": [],
                 "nick": None,
-                "joined_at": _iso_now(),
+                "joined_at": iso_now(),
                 "permissions": "2248473465835073",
                 "deaf": False,
                 "mute": False,
@@ -781,104 +591,115 @@ class DiscordEmulator(EmulatorServer[RecordedRequest]):
         return interaction
 
 
-_ID = r"(?P<{}>\d+)"
-_ROUTES: list[tuple[str, re.Pattern[str], str, bool]] = [
-    (
-        method,
-        re.compile(
-            path.format(
-                channel_id=_ID.format("channel_id"),
-                message_id=_ID.format("message_id"),
-                application_id=_ID.format("application_id"),
-                guild_id=_ID.format("guild_id"),
-                interaction_id=_ID.format("interaction_id"),
-                token=r"(?P<token>[^/]+)",  # noqa: S106 - a URL pattern, not a secret
-                emoji=r"(?P<emoji>[^/]+)",
-            )
-        ),
-        handler,
-        needs_bot,
-    )
-    for method, path, handler, needs_bot in [
-        ("GET", "/users/@me", "_get_me", True),
-        ("GET", "/oauth2/applications/@me", "_get_application", True),
-        ("GET", "/gateway/bot", "_get_gateway_bot", True),
-        ("POST", "/channels/{channel_id}/messages", "_create_message", True),
-        ("PATCH", "/channels/{channel_id}/messages/{message_id}", "_edit_message", True),
-        ("DELETE", "/channels/{channel_id}/messages/{message_id}", "_delete_message", True),
-        (
-            "PUT",
-            "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}/@me",
-            "_add_reaction",
-            True,
-        ),
-        ("POST", "/channels/{channel_id}/typing", "_typing", True),
-        ("GET", "/applications/{application_id}/commands", "_list_commands", True),
-        ("PUT", "/applications/{application_id}/commands", "_overwrite_commands", True),
-        (
-            "PUT",
-            "/applications/{application_id}/guilds/{guild_id}/commands",
-            "_overwrite_guild_commands",
-            True,
-        ),
-        ("POST", "/interactions/{interaction_id}/{token}/callback", "_interaction_callback", False),
-        ("POST", "/webhooks/{application_id}/{token}", "_follow_up", False),
-    ]
-]
+async def _body(request: web.Request) -> tuple[Any, list[tuple[str, bytes]]]:
+    """The JSON payload and the files of a request (discord.py sends multipart with
+    `payload_json` and `files[n]` when it attaches files); ValueError for bad JSON."""
+    if request.content_type == "multipart/form-data":
+        payload: Any = None
+        files: list[tuple[str, bytes]] = []
+        form = await request.post()
+        for key, value in form.items():
+            if key == "payload_json":
+                payload = json.loads(str(value))
+            elif isinstance(value, web.FileField):
+                files.append((value.filename, value.file.read()))
+        return payload, files
+    body = await request.read()
+    if not body or request.content_type != "application/json":
+        return None, []
+    return json.loads(body), []
 
 
-def _ok(payload: Any) -> web.Response:
+def _authorized(header: str | None, token: str) -> bool:
+    return hmac.compare_digest((header or "").encode(), f"Bot {token}".encode())
+
+
+def _error_text(answer: web.StreamResponse) -> str | None:
+    if answer.status < 400 or not isinstance(answer, web.Response) or answer.body is None:
+        return None
+    try:
+        return str(json.loads(bytes(answer.body)).get("message"))  # type: ignore[arg-type]
+    except (ValueError, AttributeError, TypeError):
+        return None
+
+
+def _rate_limited(retry_after: float, global_: bool) -> web.Response:
     headers = {
-        "X-RateLimit-Limit": "50",
-        "X-RateLimit-Remaining": "49",
-        "X-RateLimit-Reset": f"{time.time() + 1:.3f}",
-        "X-RateLimit-Reset-After": "1.000",
+        "Retry-After": str(max(1, round(retry_after))),
+        "X-RateLimit-Limit": "5",
+        "X-RateLimit-Remaining": "0",
+        "X-RateLimit-Reset": f"{time.time() + retry_after:.3f}",
+        "X-RateLimit-Reset-After": f"{retry_after:.3f}",
         "X-RateLimit-Bucket": "emulated-bucket",
+        "X-RateLimit-Scope": "global" if global_ else "user",
+        "Via": "1.1 google",  # discord.py treats a 429 without it as a Cloudflare ban
     }
-    return _json(payload, 200, headers)
+    if global_:
+        headers["X-RateLimit-Global"] = "true"
+    body = {"message": "You are being rate limited.", "retry_after": retry_after,
+            "global": global_, "code": 0}
+    return as_json(body, 429, headers)
 
 
-def _json(payload: Any, status: int, headers: Mapping[str, str] | None = None) -> web.Response:
-    """Exactly `application/json`, no charset: discord.py compares the header verbatim."""
-    body = json.dumps(payload).encode()
-    return web.Response(body=body, status=status, headers=headers, content_type="application/json")
+def _walk(components: Iterable[Json]) -> Iterator[Json]:
+    for component in components:
+        yield component
+        yield from _walk(component.get("components") or [])
+        for key in ("accessory", "component"):
+            if isinstance(component.get(key), dict):
+                yield from _walk([component[key]])
 
 
-def _error(status: int, code: int, message: str) -> web.Response:
-    return _json({"message": message, "code": code}, status)
+def _as_sent(message: Json) -> Sent:
+    buttons = tuple(
+        str(c.get("label") or c.get("custom_id") or "")
+        for c in _walk(message.get("components") or []) if c.get("type") == 2
+    )
+    embeds = message.get("embeds") or [{}]
+    return Sent(
+        chat=str(message["channel_id"]), id=str(message["id"]),
+        text=message.get("content") or embeds[0].get("description") or embeds[0].get("title")
+        or "",
+        buttons=buttons, files=tuple(a["filename"] for a in message.get("attachments") or []),
+        ephemeral=bool(int(message.get("flags") or 0) & 64),
+        edited=message.get("edited_timestamp") is not None, raw=message,
+    )
 
 
-def _invalid_content(payload: Any) -> web.Response | None:
-    if not isinstance(payload, dict):
-        return _error(400, 50109, "The request body contains invalid JSON.")
-    content = payload.get("content")
-    if content is not None and len(content) > 2000:
-        body = {
-            "code": 50035,
-            "message": "Invalid Form Body",
-            "errors": {
-                "content": {
-                    "_errors": [
-                        {
-                            "code": "BASE_TYPE_MAX_LENGTH",
-                            "message": "Must be 2000 or fewer in length.",
-                        }
-                    ]
-                }
-            },
-        }
-        return _json(body, 400)
-    if not content and not payload.get("components") and not payload.get("embeds"):
-        return _error(400, 50006, "Cannot send an empty message")
-    return None
+def _find_button(message: Json, button: str) -> str:
+    __tracebackhide__ = True
+    found = [c for c in _walk(message.get("components") or []) if c.get("type") == 2]
+    for component in found:
+        if button in (component.get("label"), component.get("custom_id")):
+            if "custom_id" not in component:
+                raise AssertionError(f"button {button!r} is a link: it cannot be clicked")
+            return str(component["custom_id"])
+    labels = ", ".join(repr(c.get("label")) for c in found) or "none"
+    raise AssertionError(
+        f"discord emulator: no button {button!r} on message {message.get('id')}; "
+        f"its buttons: {labels}"
+    )
 
 
-def _visible(data: Json, intents: int) -> Json:
-    """Without the MESSAGE_CONTENT intent, Discord blanks what other users wrote."""
-    if intents & INTENT_MESSAGE_CONTENT or "content" not in data or "author" not in data:
-        return data
-    return {**data, "content": "", "attachments": [], "embeds": [], "components": []}
+def _options(command: Json, values: Mapping[str, Any]) -> list[Json]:
+    declared = {o["name"]: o for o in command.get("options") or []}
+    return [
+        {"name": name, "value": value,
+         "type": declared.get(name, {}).get("type") or _OPTION_TYPES.get(type(value), 3)}
+        for name, value in values.items()
+    ]
 
 
-def _iso_now() -> str:
-    return datetime.now(UTC).isoformat()
+def _submitted(component: Json, values: Mapping[str, str]) -> Json:
+    """A modal component as Discord sends it back on submit, holding the user's values."""
+    if component.get("type") == 1:
+        return {"type": 1, "components": [_submitted(c, values)
+                                          for c in component.get("components", [])]}
+    if component.get("type") == 18:
+        return {"type": 18, "id": component.get("id", 0),
+                "component": _submitted(component["component"], values)}
+    custom_id = component.get("custom_id", "")
+    value = values.get(custom_id, component.get("value") or "")
+    if component.get("type") == 3:
+        return {"type": 3, "custom_id": custom_id, "values": [value] if value else []}
+    return {"type": component.get("type", 4), "custom_id": custom_id, "value": value}
