@@ -49,9 +49,14 @@ class World:
 
 
 @pytest.fixture
-async def emulator() -> AsyncIterator[DiscordEmulator]:
-    async with DiscordEmulator(heartbeat_interval=0.5) as running:
-        yield running
+def discord_emulator_options() -> dict[str, Any]:
+    return {"heartbeat_interval": 0.5}
+
+
+@pytest.fixture
+def emulator(discord_emulator: DiscordEmulator) -> DiscordEmulator:
+    """The test kit's own fixture (botgate.testing.plugin), under the name these tests use."""
+    return discord_emulator
 
 
 @pytest.fixture

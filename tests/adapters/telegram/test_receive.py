@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from botgate.testing.telegram import TelegramEmulator
 from adapters.telegram import TelegramAdapter
 from adapters.telegram.normalise import DEFAULT_UPDATES
+from botgate.testing.telegram import TelegramEmulator
 from gateway.config import Settings
 from tests.adapters.telegram.conftest import SettingsFactory
 from tests.adapters.telegram.payloads import SECRET, payload

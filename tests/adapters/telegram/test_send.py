@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from botgate.testing.telegram import TelegramEmulator
 from adapters.telegram import TelegramAdapter
+from botgate.testing.telegram import TelegramEmulator
 from gateway.errors import PermanentError, TransientError
 from gateway.events import Action, Button
 from tests.adapters.telegram.conftest import SettingsFactory
