@@ -149,7 +149,7 @@ class DiscordEmulator(DiscordRest, DiscordGateway, EmulatorServer[RecordedReques
 
         saved = Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY
         Route.BASE = self.api_url
-        DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(self.gateway_url + "/")
+        DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(self.gateway_url)
         try:
             yield
         finally:

@@ -17,7 +17,7 @@ strict and auto modes.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import pytest
 
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from botgate.testing.telegram import TelegramEmulator
 
 Options = dict[str, Any]
+Fixture = TypeVar("Fixture", bound=Callable[..., Any])
 
 
 def _needs_pytest_asyncio(function: Callable[..., Any]) -> Any:
@@ -42,15 +43,13 @@ def _needs_pytest_asyncio(function: Callable[..., Any]) -> Any:
     return missing
 
 
-def _async_fixture() -> Any:
+def async_fixture(function: Fixture) -> Fixture:
+    """pytest-asyncio's fixture decorator (strict and auto modes), or a clear failure."""
     try:
         import pytest_asyncio
     except ImportError:
-        return _needs_pytest_asyncio
-    return pytest_asyncio.fixture
-
-
-async_fixture = _async_fixture()
+        return cast(Fixture, _needs_pytest_asyncio(function))
+    return cast(Fixture, pytest_asyncio.fixture(function))
 
 
 @pytest.fixture

@@ -57,12 +57,12 @@ def matcher(match: Match) -> Callable[[Sent], bool]:
 
 def _describe_match(match: Match) -> str:
     if match is None:
-        return "any message"
+        return ""
     if isinstance(match, str):
-        return f"a message containing {match!r}"
+        return f" containing {match!r}"
     if isinstance(match, re.Pattern):
-        return f"a message matching /{match.pattern}/"
-    return f"a message for which {getattr(match, '__name__', 'the predicate')} holds"
+        return f" matching /{match.pattern}/"
+    return f" for which {getattr(match, '__name__', 'the predicate')} holds"
 
 
 def describe_calls(calls: Sequence[Call]) -> str:
@@ -97,8 +97,8 @@ def nothing_matched(
     errors: Sequence[str],
 ) -> str:
     """The message of a `wait_for` timeout: what was wanted, and what happened instead."""
-    wanted = _describe_match(match) + (f" ({count} of them)" if count > 1 else "")
-    lines = [f"{platform} emulator: no {wanted} in chat {chat} within {timeout}s."]
+    wanted = (f"fewer than {count} messages" if count > 1 else "no message") + _describe_match(match)
+    lines = [f"{platform} emulator: the bot sent {wanted} to chat {chat} within {timeout}s."]
     if here:
         lines += _listed(f"The bot sent there ({len(here)}):", [s.describe() for s in here])
     else:

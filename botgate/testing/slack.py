@@ -483,9 +483,7 @@ class SlackEmulator(SlackWebApi, EmulatorServer[RecordedCall]):
                     "request_url set: start your SocketModeHandler, or set "
                     "slack_emulator.request_url to your app's /slack/events URL"
                 ) from None
-            ack = await self.socket_deliver(kind, payload)
-            answer = DeliveryResult(200, json.dumps((ack or {}).get("payload") or {}))
-            return self._delivered(Delivery("socket_mode", payload, answer if ack else None))
+            return self._delivered(await self._socket_delivery(kind, payload))
         if kind == "events_api":
             result = await self.deliver_callback(self.request_url, payload)
         elif kind == "slash_commands":
@@ -494,6 +492,22 @@ class SlackEmulator(SlackWebApi, EmulatorServer[RecordedCall]):
             result = await self.send_interaction(self.request_url, payload)
         via = "events_api" if kind == "events_api" else kind
         return self._delivered(Delivery(via, payload, result))
+
+    async def _socket_delivery(self, kind: SocketKind, payload: Json) -> Delivery:
+        """An event is not waited for (an app acknowledges only the events it handles; the
+        acknowledgement lands in `acks`); a command or interaction is, for the 3 seconds Slack
+        gives it, since its acknowledgement may carry the answer."""
+        acked = await self._push(kind, payload)
+        if kind == "events_api":
+            return Delivery("socket_mode", payload)
+        try:
+            ack = await asyncio.wait_for(acked, 3.0)
+        except TimeoutError:
+            return Delivery("socket_mode", payload)
+        finally:
+            await self._touch()
+        return Delivery("socket_mode", payload, DeliveryResult(200, json.dumps(
+            ack.get("payload") or {})))
 
     def _ack_response(self, hook: Json, delivery: Delivery) -> None:
         body = _answer_json(delivery)
@@ -616,6 +630,18 @@ class SlackEmulator(SlackWebApi, EmulatorServer[RecordedCall]):
     ) -> Json | None:
         """Push one envelope to the newest connection; the client's ack, or None without one."""
         await self.wait_for_socket(within)
+        acked = await self._push(kind, payload, retry_attempt, retry_reason)
+        try:
+            return await asyncio.wait_for(acked, within)
+        except TimeoutError:
+            return None
+        finally:
+            await self._touch()
+
+    async def _push(
+        self, kind: SocketKind, payload: Json, retry_attempt: int = 0, retry_reason: str = ""
+    ) -> asyncio.Future[Json]:
+        """Send one envelope on the newest connection; a future of its acknowledgement."""
         socket = self._sockets[-1]
         envelope_id = str(uuid.uuid4())
         envelope: Json = {
@@ -624,16 +650,10 @@ class SlackEmulator(SlackWebApi, EmulatorServer[RecordedCall]):
         }
         if kind == "events_api":
             envelope.update(retry_attempt=retry_attempt, retry_reason=retry_reason)
-        future: asyncio.Future[Json] = asyncio.get_running_loop().create_future()
-        socket.acks[envelope_id] = future
+        acked: asyncio.Future[Json] = asyncio.get_running_loop().create_future()
+        socket.acks[envelope_id] = acked
         await socket.ws.send_json(envelope)
-        try:
-            return await asyncio.wait_for(future, within)
-        except TimeoutError:
-            socket.acks.pop(envelope_id, None)
-            return None
-        finally:
-            await self._touch()
+        return acked
 
     async def socket_event(self, event: Json, **kwargs: Any) -> Json | None:
         return await self.socket_deliver("events_api", self.event_callback(event), **kwargs)
