@@ -97,7 +97,8 @@ def nothing_matched(
     errors: Sequence[str],
 ) -> str:
     """The message of a `wait_for` timeout: what was wanted, and what happened instead."""
-    wanted = (f"fewer than {count} messages" if count > 1 else "no message") + _describe_match(match)
+    wanted = f"fewer than {count} messages" if count > 1 else "no message"
+    wanted += _describe_match(match)
     lines = [f"{platform} emulator: the bot sent {wanted} to chat {chat} within {timeout}s."]
     if here:
         lines += _listed(f"The bot sent there ({len(here)}):", [s.describe() for s in here])

@@ -58,7 +58,8 @@ async def talk_to(telegram_emulator):
     assert telegram_emulator.webhook.url.endswith("/telegram")
 
     delivery = await telegram_emulator.inject_message(7, "hello there")
-    assert delivery.via == "webhook" and delivery.answer.status == 200
+    assert delivery.via == "webhook"
+    assert delivery.answer.status == 200
     await telegram_emulator.wait_for(7, "hello there")
 
     await telegram_emulator.inject_command(7, "help")
