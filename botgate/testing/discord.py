@@ -40,6 +40,7 @@ import logging
 import re
 import secrets
 import time
+import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, ClassVar
 
@@ -144,8 +145,10 @@ class DiscordEmulator(DiscordRest, DiscordGateway, EmulatorServer[RecordedReques
         REST call, interaction responses and webhooks included) and
         `DiscordWebSocket.DEFAULT_GATEWAY` point here; both are restored on exit. They are
         process-wide in discord.py, so one emulator at a time."""
-        from discord.gateway import DiscordWebSocket
-        from discord.http import Route
+        with warnings.catch_warnings():  # discord.py imports audioop; Python 3.11 warns
+            warnings.filterwarnings("ignore", "'audioop' is deprecated", DeprecationWarning)
+            from discord.gateway import DiscordWebSocket
+            from discord.http import Route
 
         saved = Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY
         Route.BASE = self.api_url
@@ -597,12 +600,15 @@ async def _body(request: web.Request) -> tuple[Any, list[tuple[str, bytes]]]:
     if request.content_type == "multipart/form-data":
         payload: Any = None
         files: list[tuple[str, bytes]] = []
-        form = await request.post()
-        for key, value in form.items():
-            if key == "payload_json":
-                payload = json.loads(str(value))
-            elif isinstance(value, web.FileField):
-                files.append((value.filename, value.file.read()))
+        reader = await request.multipart()
+        async for part in reader:
+            if not isinstance(part, aiohttp.BodyPartReader):
+                continue
+            content = await part.read()
+            if part.name == "payload_json":
+                payload = json.loads(content)
+            elif part.filename:
+                files.append((part.filename, bytes(content)))
         return payload, files
     body = await request.read()
     if not body or request.content_type != "application/json":
