@@ -56,6 +56,19 @@ class Call:
         self.status, self.error = status, error
 
 
+@dataclass(kw_only=True)
+class ApiCall(Call):
+    """A call of a Web API addressed by method name (Telegram's, Slack's)."""
+
+    http_method: str
+    params: Json
+    headers: Mapping[str, str]
+
+    @property
+    def api_method(self) -> str:
+        return self.name
+
+
 Record = TypeVar("Record", bound=Call)
 
 

@@ -40,7 +40,7 @@ from urllib.parse import urlencode
 import aiohttp
 from aiohttp import web
 
-from botgate.testing.base import Call, Delivery, EmulatorServer, Malformed, post
+from botgate.testing.base import ApiCall, Delivery, EmulatorServer, Malformed, post
 from botgate.testing.base import DeliveryResult as DeliveryResult
 from botgate.testing.faults import Clock, Fault
 from botgate.testing.sent import Sent
@@ -52,17 +52,10 @@ Json = dict[str, Any]
 
 
 @dataclass(kw_only=True)
-class RecordedCall(Call):
+class RecordedCall(ApiCall):
     """One Web API request (or response_url post) as the emulator received it."""
 
-    http_method: str
-    params: Json
-    headers: Mapping[str, str]
     token: str | None
-
-    @property
-    def api_method(self) -> str:
-        return self.name
 
 
 @dataclass

@@ -35,13 +35,13 @@ import json
 import re
 import time
 from collections import defaultdict, deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from aiohttp import web
 
-from botgate.testing.base import Call, Delivery, EmulatorServer, Malformed, post
+from botgate.testing.base import ApiCall, Delivery, EmulatorServer, Malformed, post
 from botgate.testing.base import DeliveryResult as DeliveryResult
 from botgate.testing.faults import Clock, Fault
 from botgate.testing.sent import Sent
@@ -62,18 +62,11 @@ _REASONS = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unav
 
 
 @dataclass(kw_only=True)
-class RecordedCall(Call):
+class RecordedCall(ApiCall):
     """One Bot API request as the emulator received it. `via` is "http", or "webhook" for a
     method given in a webhook answer."""
 
-    http_method: str
-    params: Json
-    headers: Mapping[str, str]
     via: str = "http"
-
-    @property
-    def api_method(self) -> str:
-        return self.name
 
 
 @dataclass
