@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import json
 import logging
 import time
@@ -39,6 +40,8 @@ from botgate.testing.sent import Match, Sent, describe_calls, matcher, nothing_m
 
 Json = dict[str, Any]
 log = logging.getLogger("botgate.testing")
+# The call the request being answered recorded (each request runs in a task of its own).
+_CALL: contextvars.ContextVar[Call | None] = contextvars.ContextVar("botgate_call", default=None)
 
 
 @dataclass(kw_only=True)
@@ -188,25 +191,33 @@ class EmulatorServer(Generic[Record]):
         self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
         """Malformed requests get the platform's 400; the emulator's own bugs its 500."""
+        _CALL.set(None)  # requests on one keep-alive connection share a task
         try:
             return await handler(request)
         except web.HTTPException:
             raise
         except Malformed as exc:
-            self._fail_last(400, str(exc))
+            self._fail_call(400, str(exc))
             return self._error(400, str(exc))
         except Exception as exc:
             text = f"emulator error in {request.method} {request.path}: {exc!r}"
             self.errors.append(text + "\n" + traceback.format_exc())
             log.error("%s", text, exc_info=True)
-            self._fail_last(500, text)
+            self._fail_call(500, text)
             return self._error(500, text)
         finally:
             await self._touch()
 
-    def _fail_last(self, status: int, text: str) -> None:
-        if self.requests and self.requests[-1].status is None:
-            self.requests[-1].outcome(status, text)
+    def _record(self, call: Record) -> Record:
+        """Keep `call`, tied to its request so that a failure answering it is recorded on it."""
+        self.requests.append(call)
+        _CALL.set(call)
+        return call
+
+    def _fail_call(self, status: int, text: str) -> None:
+        call = _CALL.get()
+        if call is not None and call.status is None:
+            call.outcome(status, text)
 
     @property
     def base_url(self) -> str:

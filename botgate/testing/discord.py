@@ -315,7 +315,7 @@ class DiscordEmulator(DiscordRest, DiscordGateway, EmulatorServer[RecordedReques
             name=name, method=request.method, path=path, query=dict(request.query), json=None,
             headers=dict(request.headers),
         )
-        self.requests.append(call)
+        self._record(call)
         try:
             call.json, call.files = await _body(request)
         except ValueError:

@@ -221,19 +221,19 @@ class SlackEmulator(SlackWebApi, EmulatorServer[RecordedCall]):
     # the Web API
 
     async def _api(self, request: web.Request) -> web.StreamResponse:
-        api_method = request.match_info["method"]
-        params = await _request_params(request)
-        token = _bearer(request.headers.get("Authorization")) or params.pop("token", None)
-        call = RecordedCall(
-            name=api_method, http_method=request.method, params=params,
-            headers=dict(request.headers), token=token,
+        call = self._record(RecordedCall(
+            name=request.match_info["method"], http_method=request.method, params={},
+            headers=dict(request.headers), token=None,
+        ))
+        call.params = params = await _request_params(request)
+        call.token = token = _bearer(request.headers.get("Authorization")) or params.pop(
+            "token", None
         )
-        self.requests.append(call)
         faulted = await self._faulted(request, call)
         if faulted is not None:
             return faulted
         try:
-            result = self._call(api_method, token, params)
+            result = self._call(call.name, token, params)
         except ApiError as exc:
             call.outcome(exc.status, exc.detail or exc.error)
             return _answer(exc.body(), exc.status)
@@ -258,10 +258,11 @@ class SlackEmulator(SlackWebApi, EmulatorServer[RecordedCall]):
             raise ApiError("invalid_arguments", detail=str(exc)) from None
 
     async def _response_url(self, request: web.Request) -> web.Response:
-        params = await _request_params(request)
-        call = RecordedCall(name="response_url", http_method="POST", params=params,
-                            headers=dict(request.headers), token=None)
-        self.requests.append(call)
+        call = self._record(RecordedCall(
+            name="response_url", http_method="POST", params={}, headers=dict(request.headers),
+            token=None,
+        ))
+        call.params = params = await _request_params(request)
         hook = self._hooks.get(request.match_info["hook"])
         if hook is not None:
             self._respond(hook, params)

@@ -255,12 +255,11 @@ class TelegramEmulator(BotApiMethods, EmulatorServer[RecordedCall]):
 
     async def _api(self, request: web.Request) -> web.StreamResponse:
         api_method = request.match_info["method"]
-        params = await _request_params(request)
-        call = RecordedCall(
-            name=api_method, http_method=request.method, params=params,
+        call = self._record(RecordedCall(
+            name=api_method, http_method=request.method, params={},
             headers=dict(request.headers),
-        )
-        self.requests.append(call)
+        ))
+        call.params = params = await _request_params(request)
         if not _same_token(request.match_info["token"], self.token):
             call.outcome(401, "Unauthorized")
             return _answer(ApiError(401, "Unauthorized").body(), 401)

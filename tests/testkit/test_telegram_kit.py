@@ -123,6 +123,7 @@ async def test_malformed_requests_get_telegrams_400(telegram_emulator: TelegramE
     assert body["error_code"] == 400
     assert body["description"].startswith("Bad Request: can't parse JSON")
     assert "reply_markup" in refused["description"]
+    assert [c.status for c in telegram_emulator.calls("sendMessage")] == [400, 400]
 
 
 async def test_an_emulator_failure_is_telegrams_500_and_is_recorded(
