@@ -11,9 +11,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from adapters.emulators.discord import DiscordEmulator
-from adapters.emulators.slack import SlackEmulator
-from adapters.emulators.telegram import TelegramEmulator
+from botgate.testing.discord import DiscordEmulator
+from botgate.testing.slack import SlackEmulator
+from botgate.testing.telegram import TelegramEmulator
 from gateway.app import Runtime
 from store.models import Bot, Message, PlatformChannel, PlatformUser, User
 from tests.support.pipeline import count_rows, eventually, make_settings, running
@@ -89,7 +89,7 @@ async def test_two_telegram_bots_answer_the_same_private_chat_and_message_id(
         await _settled(runtime, 4)
         for emulator in emulators.values():
             (reply,) = emulator.sent(ALICE)  # each bot answers once, with its own token
-            assert "/help" in reply["text"]
+            assert "/help" in reply.text
         channels = await _channels(runtime)
         assert set(channels) == {("first", str(ALICE)), ("second", str(ALICE))}
         async with runtime.db.transaction() as db:
@@ -118,7 +118,7 @@ async def test_in_a_group_with_two_bots_each_command_is_answered_by_the_bot_it_n
         await _settled(runtime, 6)  # four in (two per bot), one answer from each bot
         for name, emulator in emulators.items():
             (reply,) = emulator.sent(GROUP)
-            assert "/help" in reply["text"], name
+            assert "/help" in reply.text, name
         assert set(await _channels(runtime)) == {("first", str(GROUP)), ("second", str(GROUP))}
         async with runtime.db.transaction() as db:
             sessions = await count_rows(runtime, "user_sessions")

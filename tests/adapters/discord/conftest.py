@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from adapters.discord import DiscordAdapter
-from adapters.emulators.discord import DiscordEmulator
+from botgate.testing.discord import DiscordEmulator
 from gateway.config import Settings, settings_from_dict
 from tests.support.fake_context import FakeContext
 
@@ -49,9 +49,14 @@ class World:
 
 
 @pytest.fixture
-async def emulator() -> AsyncIterator[DiscordEmulator]:
-    async with DiscordEmulator(heartbeat_interval=0.5) as running:
-        yield running
+def discord_emulator_options() -> dict[str, Any]:
+    return {"heartbeat_interval": 0.5}
+
+
+@pytest.fixture
+def emulator(discord_emulator: DiscordEmulator) -> DiscordEmulator:
+    """The test kit's own fixture (botgate.testing.plugin), under the name these tests use."""
+    return discord_emulator
 
 
 @pytest.fixture

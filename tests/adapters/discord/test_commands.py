@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from adapters.discord import DiscordAdapter
 from adapters.discord.commands import command_payloads
-from adapters.emulators.discord import DiscordEmulator
+from botgate.testing.discord import DiscordEmulator
 from gateway.config import Settings
 from gateway.tools.base import CommandSpec
 from tests.adapters.discord.conftest import World, settings_for

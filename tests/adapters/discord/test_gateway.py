@@ -6,7 +6,7 @@ import asyncio
 
 from adapters.discord import DiscordAdapter
 from adapters.discord.gateway_client import gateway_intents
-from adapters.emulators.discord import DiscordEmulator
+from botgate.testing.discord import DiscordEmulator
 from gateway.config import Settings
 from tests.adapters.discord.conftest import World, settings_for
 from tests.adapters.discord.payloads import load

@@ -11,7 +11,7 @@ import pytest
 
 from adapters.base import InboundRequest
 from adapters.discord import DiscordAdapter
-from adapters.emulators.discord import DiscordEmulator
+from botgate.testing.discord import DiscordEmulator
 from gateway.errors import PayloadError, SignatureError
 from tests.adapters.discord.conftest import settings_for
 from tests.adapters.discord.payloads import load

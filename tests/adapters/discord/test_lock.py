@@ -8,7 +8,7 @@ import pytest
 
 from adapters.discord import DiscordAdapter
 from adapters.discord.lock import AdvisoryLock, LocalLock, gateway_lock, lock_key
-from adapters.emulators.discord import DiscordEmulator
+from botgate.testing.discord import DiscordEmulator
 from tests.adapters.discord.conftest import World, settings_for
 from tests.support.fake_context import FakeContext
 

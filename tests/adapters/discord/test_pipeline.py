@@ -12,7 +12,7 @@ from typing import Any
 import aiohttp
 from sqlalchemy import select
 
-from adapters.emulators.discord import DiscordEmulator, RecordedRequest
+from botgate.testing.discord import DiscordEmulator, RecordedRequest
 from gateway.app import Runtime
 from store.models import Click, Message, PlatformChannel
 from tests.adapters.discord.conftest import World

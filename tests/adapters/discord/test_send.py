@@ -11,7 +11,7 @@ import pytest
 from adapters.base import InboundRequest
 from adapters.discord import DiscordAdapter
 from adapters.discord.send import split_text
-from adapters.emulators.discord import DiscordEmulator
+from botgate.testing.discord import DiscordEmulator
 from gateway.config import Settings
 from gateway.errors import PermanentError
 from gateway.events import Action, Button
@@ -20,6 +20,7 @@ from tests.adapters.discord.test_interactions import request
 from tests.support.fake_context import FakeContext
 
 MESSAGES = r"/channels/\d+/messages"
+MESSAGES_ROUTE = "POST /channels/{channel_id}/messages"
 
 
 def action(channel_id: str, **fields: Any) -> Action:
@@ -146,7 +147,7 @@ async def test_edit_delete_reaction_and_typing(
 async def test_a_429_is_honoured(
     adapter: DiscordAdapter, emulator: DiscordEmulator, world: World
 ) -> None:
-    emulator.rate_limit("POST", MESSAGES, retry_after=0.4)
+    emulator.rate_limit(MESSAGES_ROUTE, retry_after=0.4)
     started = time.monotonic()
     result = await adapter.send(action(world.channel["id"], text="eventually"))
     elapsed = time.monotonic() - started
@@ -172,7 +173,7 @@ async def test_refusals_are_permanent(
     code: int,
     message: str,
 ) -> None:
-    emulator.fail("POST", MESSAGES, status=status, code=code, message=message)
+    emulator.fail(MESSAGES_ROUTE, status=status, code=code, message=message)
     with pytest.raises(PermanentError, match=str(code)):
         await adapter.send(action(world.channel["id"], text="hello"))
 
@@ -261,7 +262,10 @@ async def test_an_expired_interaction_is_answered_in_the_channel(
     interaction = emulator.command_interaction(world.channel["id"], world.alice, "help")
     [event] = adapter.parse(_interaction_request(emulator, interaction)).events
     emulator.fail(
-        "POST", r"/webhooks/\d+/.+", status=401, code=50027, message="Invalid Webhook Token"
+        "POST /webhooks/{application_id}/{token}",
+        status=401,
+        code=50027,
+        message="Invalid Webhook Token",
     )
     result = await adapter.send(action(world.channel["id"], text="late", in_reply_to=event.id))
     [fallback] = emulator.requests_to("POST", MESSAGES)

@@ -1,22 +1,28 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
-from adapters.emulators.slack import SlackEmulator
 from adapters.slack import SlackAdapter
+from botgate.testing.slack import SlackEmulator
 from gateway.config import Settings
 from tests.adapters.slack.support import SIGNING_SECRET, settings_for
 from tests.support.fake_context import FakeContext
 
 
 @pytest.fixture
-async def slack() -> AsyncIterator[SlackEmulator]:
-    async with SlackEmulator(signing_secret=SIGNING_SECRET) as emulator:
-        emulator.add_user("U061F7AUR", "alice", real_name="Alice Liddell")
-        emulator.add_channel("C024BE91L", "support")
-        yield emulator
+def slack_emulator_options() -> dict[str, Any]:
+    return {"signing_secret": SIGNING_SECRET}
+
+
+@pytest.fixture
+def slack(slack_emulator: SlackEmulator) -> SlackEmulator:
+    """The test kit's own fixture (botgate.testing.plugin) with the workspace these tests use."""
+    slack_emulator.add_user("U061F7AUR", "alice", real_name="Alice Liddell")
+    slack_emulator.add_channel("C024BE91L", "support")
+    return slack_emulator
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from adapters.base import InboundRequest
-from adapters.emulators.slack import sign
+from botgate.testing.slack import sign
 from gateway.config import Settings, settings_from_dict
 from gateway.events import utcnow
 

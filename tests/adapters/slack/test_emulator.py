@@ -13,7 +13,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.emulators.slack import SlackEmulator
+from botgate.testing.slack import SlackEmulator
 from tests.adapters.slack.support import SIGNING_SECRET, inner, load
 
 

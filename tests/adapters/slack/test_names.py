@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from adapters.emulators.slack import SlackEmulator
 from adapters.slack import SlackAdapter
 from adapters.slack.names import NameCache
+from botgate.testing.slack import SlackEmulator
 from tests.adapters.slack.support import callback, json_request
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from adapters.emulators.slack import SlackEmulator
+from botgate.testing.slack import SlackEmulator
 from gateway.app import Runtime
 from store.models import AuditLog, Click, Message, PlatformChannel, PlatformUser
 from tests.adapters.slack.support import SIGNING_SECRET, inner, load

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from adapters.emulators.slack import SlackEmulator
 from adapters.slack import SlackAdapter
+from botgate.testing.slack import SlackEmulator
 from gateway.errors import ConfigError, PermanentError, TransientError
 from gateway.events import Action, Button
 from tests.adapters.slack.support import settings_for

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from adapters.emulators.slack import SlackEmulator
 from adapters.slack import SlackAdapter
+from botgate.testing.slack import SlackEmulator
 from gateway.config import Settings
 from gateway.errors import PermanentError
 from tests.adapters.slack.support import inner, load, settings_for

@@ -8,9 +8,9 @@ import pytest
 from slack_sdk.signature import SignatureVerifier
 
 from adapters.base import InboundRequest
-from adapters.emulators.slack import sign
 from adapters.slack import SlackAdapter
 from adapters.slack.verify import verify_request
+from botgate.testing.slack import sign
 from gateway.config import SecurityConfig
 from gateway.errors import SignatureError
 from gateway.events import utcnow

@@ -5,8 +5,8 @@ from typing import Any
 
 import pytest
 
-from adapters.emulators.telegram import TelegramEmulator
 from adapters.telegram import TelegramAdapter
+from botgate.testing.telegram import TelegramEmulator
 from gateway.config import Settings, settings_from_dict
 from tests.adapters.telegram.payloads import SECRET
 from tests.support.fake_context import FakeContext
@@ -15,9 +15,9 @@ SettingsFactory = Callable[..., Settings]
 
 
 @pytest.fixture
-async def telegram() -> AsyncIterator[TelegramEmulator]:
-    async with TelegramEmulator() as emulator:
-        yield emulator
+def telegram(telegram_emulator: TelegramEmulator) -> TelegramEmulator:
+    """The test kit's own fixture (botgate.testing.plugin), under the name these tests use."""
+    return telegram_emulator
 
 
 @pytest.fixture

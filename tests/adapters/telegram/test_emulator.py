@@ -9,7 +9,7 @@ from aiohttp import web
 from telegram import Bot
 from telegram.error import BadRequest, Conflict, InvalidToken
 
-from adapters.emulators.telegram import SECRET_HEADER, TelegramEmulator
+from botgate.testing.telegram import SECRET_HEADER, TelegramEmulator
 
 
 @pytest.fixture

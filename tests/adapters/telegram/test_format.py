@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.emulators.telegram import parse_markdown_v2
 from adapters.telegram.format import escape, to_markdown_v2
+from botgate.testing.telegram_text import parse_markdown_v2
 
 RESERVED = "_*[]()~`>#+-=|{}.!\\"
 

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from adapters.emulators.telegram import TelegramEmulator
 from adapters.telegram import TelegramAdapter
+from botgate.testing.telegram import TelegramEmulator
 from gateway.errors import PayloadError
 from gateway.events import Attachment, Event
 from tests.adapters.telegram.conftest import SettingsFactory

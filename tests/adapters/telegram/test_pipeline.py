@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from adapters.emulators.telegram import TelegramEmulator
+from botgate.testing.telegram import TelegramEmulator
 from gateway.app import Runtime
 from store import bots as bot_records
 from store.models import AuditLog, Click, Message, PlatformChannel, PlatformUser
@@ -53,7 +53,7 @@ async def replied(telegram: TelegramEmulator, chat: int, count: int = 1) -> list
         return len(telegram.sent(chat)) >= count
 
     await eventually(arrived)
-    return telegram.sent(chat)
+    return [message.raw for message in telegram.sent(chat)]
 
 
 async def rows(runtime: Runtime) -> list[Message]:

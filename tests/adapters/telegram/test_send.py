@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from adapters.emulators.telegram import TelegramEmulator
 from adapters.telegram import TelegramAdapter
+from botgate.testing.telegram import TelegramEmulator
 from gateway.errors import PermanentError, TransientError
 from gateway.events import Action, Button
 from tests.adapters.telegram.conftest import SettingsFactory
@@ -45,7 +45,7 @@ async def test_a_markdown_reply_in_a_topic_with_buttons(
     assert call.params["parse_mode"] == "MarkdownV2"
     assert call.params["message_thread_id"] == "500"
     assert call.params["reply_parameters"]["message_id"] == asked["message_id"]
-    (sent,) = telegram.sent(-1009876543210)
+    (sent,) = [m.raw for m in telegram.sent(-1009876543210)]
     assert result.message_id == str(sent["message_id"])
     assert sent["text"] == "Refunds take 14 days (see the policy)."
     assert [e["type"] for e in sent["entities"]] == ["bold", "italic"]
@@ -63,7 +63,7 @@ async def test_plain_text_is_sent_without_a_parse_mode(
     await adapter.send(action(text="1 * 2 = [2]", format="plain"))
     (call,) = telegram.calls("sendMessage")
     assert "parse_mode" not in call.params
-    assert telegram.sent(CHAT)[0]["text"] == "1 * 2 = [2]"
+    assert telegram.sent(CHAT)[0].text == "1 * 2 = [2]"
 
 
 async def test_a_long_text_is_split_and_every_part_recorded(
@@ -75,7 +75,7 @@ async def test_a_long_text_is_split_and_every_part_recorded(
             text="\n\n".join(paragraphs), reply_to_id="4211", buttons=[Button(id="ok", label="OK")]
         )
     )
-    sent = telegram.sent(CHAT)
+    sent = [m.raw for m in telegram.sent(CHAT)]
     assert len(sent) == 4  # two paragraphs of ~1500 characters fit in each part
     assert all(message["text"].endswith("All good.") for message in sent)
     assert all(len(message["text"]) <= 4096 for message in sent)
@@ -94,7 +94,7 @@ async def test_edit_delete_react_and_typing(
 ) -> None:
     sent = await adapter.send(action(text="first"))
     await adapter.send(action("message.edit", message_id=sent.message_id, text="second *try*"))
-    assert telegram.sent(CHAT)[0]["text"] == "second try"
+    assert telegram.sent(CHAT)[0].text == "second try"
     unchanged = await adapter.send(
         action("message.edit", message_id=sent.message_id, text="second *try*")
     )
@@ -128,7 +128,7 @@ async def test_a_429_is_waited_out_and_retried(
     result = await adapter.send(action(text="hello"))
     assert time.monotonic() - started >= 1.0
     assert len(telegram.calls("sendMessage")) == 2
-    assert result.message_id == str(telegram.sent(CHAT)[0]["message_id"])
+    assert result.message_id == telegram.sent(CHAT)[0].id
 
 
 async def test_a_long_429_goes_back_to_the_runner(
@@ -161,7 +161,7 @@ async def test_a_blocked_user_fails_for_good_and_does_not_stall_other_chats(
     assert "blocked by the user" in str(outcomes[0])
     assert isinstance(outcomes[1], PermanentError)
     assert "chat not found" in str(outcomes[1]).lower()
-    assert [m["text"] for m in telegram.sent(GROUP)] == ["to the group"]
+    assert [m.text for m in telegram.sent(GROUP)] == ["to the group"]
 
 
 async def test_sends_to_one_chat_keep_to_its_rate(

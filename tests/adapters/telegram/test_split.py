@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from adapters.emulators.telegram import parse_markdown_v2
 from adapters.telegram.format import to_markdown_v2
 from adapters.telegram.split import MAX_TEXT, split_text, utf16_len
+from botgate.testing.telegram_text import parse_markdown_v2
 
 
 def test_a_short_text_is_one_part() -> None:

@@ -1,1 +1,0 @@
-"""Local emulators of the chat platforms, speaking their real wire protocols, for offline tests."""
