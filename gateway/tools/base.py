@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from gateway.events import Button, Citation, Event, TextFormat
+from store import people
 
 if TYPE_CHECKING:
     from gateway.bus.base import Bus
@@ -114,6 +115,18 @@ class ToolCall:
     @property
     def services(self) -> Services:
         return self.turn.services
+
+    async def attach_tools(self, names: list[str]) -> list[str]:
+        """Give this conversation's session more of the bot's tools (a support flow adding
+        `/escalate` for this conversation only); returns the names attached. `help` lists
+        them for this session."""
+        session_id = self.refs.session_id
+        if session_id is None:
+            return []
+        async with self.services.db.transaction() as session:
+            attached = await people.attach_tools(session, session_id, self.refs.bot_id, names)
+        self.services.profiles.session_tools_changed(session_id)
+        return attached
 
 
 class Tool(Protocol):
