@@ -91,7 +91,12 @@ def serve(config_path: str | None, role: str, port: int | None, no_migrate: bool
 
 
 def _serving(settings: Settings, role: str, port: int | None) -> Settings:
-    """The settings with `--port` applied; a split role needs a bus other processes reach."""
+    """The settings with `--port` applied, checked before anything is started: the secret key
+    (a start without one would migrate the database first), and that a split role has a bus
+    the other processes reach."""
+    from gateway.crypto import existing_vault
+
+    existing_vault(settings)
     if role != "all" and settings.bus.url.startswith("memory:"):
         raise ConfigError(
             f"--role {role} with bus.url = {settings.bus.url!r}: the in-process bus does not "

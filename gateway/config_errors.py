@@ -35,8 +35,9 @@ class Origin:
 
 
 def describe(exc: ValidationError, root: type[BaseModel], origin: Origin) -> str:
-    """The first problem in one line, and the keys of any others."""
-    errors = exc.errors()
+    """The first problem in one line, and the keys of any others. An unknown key goes first:
+    a misspelt key is also why the right one is missing."""
+    errors = sorted(exc.errors(), key=lambda error: error["type"] != "extra_forbidden")
     line = _explain(errors[0], root, origin)
     others = [key_name(error["loc"]) or "(top level)" for error in errors[1:]]
     if others:
