@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import logging
 import signal
 from pathlib import Path
 from typing import Any
@@ -10,10 +12,11 @@ from typing import Any
 import click
 
 from gateway.cli_support import BotgateGroup, config_option, run, set_debug, settings_from
-from gateway.config import Settings
+from gateway.config import DEMO_SECRET, Settings
 from gateway.errors import ConfigError
 from gateway.logs import LEVELS, setup_logging
 
+log = logging.getLogger("gateway.cli")
 ROLES_HELP = """Run the service until SIGTERM or SIGINT.
 
 \b
@@ -90,6 +93,28 @@ def serve(config_path: str | None, role: str, port: int | None, no_migrate: bool
     run(serve_until_signal)
 
 
+def _warn_of_demo_secrets(settings: Settings) -> None:
+    """The demo bot's secret is in the README: fine on loopback, a hole anywhere else."""
+    if _is_loopback(settings.server.host):
+        return
+    for index, bot in enumerate(settings.bots):
+        if bot.generic is not None and bot.generic.secret == DEMO_SECRET:
+            log.warning(
+                "bots[%d].generic.secret is the published demo value and server.host is %s: "
+                "anyone can sign messages to bot %r; set a secret of your own",
+                index,
+                settings.server.host,
+                bot.name,
+            )
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def _serving(settings: Settings, role: str, port: int | None) -> Settings:
     """The settings with `--port` applied, checked before anything is started: the secret key
     (a start without one would migrate the database first), and that a split role has a bus
@@ -97,6 +122,7 @@ def _serving(settings: Settings, role: str, port: int | None) -> Settings:
     from gateway.crypto import existing_vault
 
     existing_vault(settings)
+    _warn_of_demo_secrets(settings)
     if role != "all" and settings.bus.url.startswith("memory:"):
         raise ConfigError(
             f"--role {role} with bus.url = {settings.bus.url!r}: the in-process bus does not "

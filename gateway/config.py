@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# The demo bot's secret, published in ./botgate.toml and the README: a warning off loopback.
+DEMO_SECRET = "demo-secret-change-me"  # noqa: S105
 ENV_OVERRIDES = {
     "BOTGATE_DATABASE_URL": ("database", "url"),
     "BOTGATE_BUS_URL": ("bus", "url"),
