@@ -103,17 +103,17 @@ def _keys_at(loc: Sequence[int | str], root: type[BaseModel]) -> list[str]:
         if isinstance(part, int) or model is None:
             continue  # an item of a list: its model is the list's
         info = model.model_fields.get(part)
-        model = _model_in(info.annotation) if info is not None else None
+        model = model_in(info.annotation) if info is not None else None
     return list(model.model_fields) if model is not None else []
 
 
-def _model_in(annotation: Any) -> type[BaseModel] | None:
+def model_in(annotation: Any) -> type[BaseModel] | None:
     """The model inside `X`, `X | None` or `list[X]`."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
     if get_origin(annotation) in (list, Union, UnionType):
         for argument in get_args(annotation):
-            found = _model_in(argument)
+            found = model_in(argument)
             if found is not None:
                 return found
     return None
