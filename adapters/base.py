@@ -47,7 +47,8 @@ class Parsed:
 
     events: tuple[Event, ...] = ()
     reply: WebhookReply | None = None  # None: 200 {"ok": true}
-    wait_for_reply: bool = False  # answer with the bot's replies to events[0] (generic ?wait=1)
+    # Seconds to wait for the bot's replies to events[0] and answer with them (generic ?wait)
+    reply_wait: float | None = None
 
 
 @dataclass(frozen=True)

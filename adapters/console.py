@@ -1,5 +1,6 @@
 """The console adapter: `botgate chat` talks to a bot from the terminal through the whole
-pipeline (bus, core, database, action runner), as a one-person direct channel."""
+pipeline (bus, core, database, action runner), as a one-person direct channel. The bot's
+buttons are shown as numbered choices; `press(n)` clicks one."""
 
 from __future__ import annotations
 
@@ -13,7 +14,18 @@ from adapters.base import AdapterContext, InboundRequest, Parsed, SendResult
 from adapters.text import parse_command
 from gateway.config import BotConfig, Settings
 from gateway.errors import PayloadError, TransientError
-from gateway.events import Action, ChannelRef, Event, MessageBody, UserRef, conversation_key, utcnow
+from gateway.events import (
+    Action,
+    Button,
+    ChannelRef,
+    Event,
+    EventType,
+    Interaction,
+    MessageBody,
+    UserRef,
+    conversation_key,
+    utcnow,
+)
 from gateway.ids import new_id
 
 
@@ -29,6 +41,7 @@ class ConsoleAdapter:
         self._output = output
         self._context: AdapterContext | None = None
         self._answered: dict[UUID, asyncio.Event] = {}
+        self.choices: list[tuple[Button, str]] = []  # the last buttons shown, with their message
 
     def verify(self, request: InboundRequest) -> None:
         raise PayloadError("the console adapter takes no webhooks")
@@ -44,9 +57,28 @@ class ConsoleAdapter:
 
     async def say(self, text: str) -> UUID:
         """Publish what the person typed; returns the event id."""
+        message_id = str(new_id())
+        return await self._publish(
+            self._event(
+                "message.created",
+                message_id,
+                message=MessageBody(
+                    id=message_id, text=text, command=parse_command(text, self.bot.name)
+                ),
+            )
+        )
+
+    async def press(self, number: int) -> UUID | None:
+        """Click the bot's button shown as `number` (from 1); None when there is no such one."""
+        if not 1 <= number <= len(self.choices):
+            return None
+        button, message_id = self.choices[number - 1]
+        interaction = Interaction(id=button.id, message_id=message_id)
+        return await self._publish(self._event("interaction.clicked", str(new_id()), interaction))
+
+    async def _publish(self, event: Event) -> UUID:
         if self._context is None:
             raise TransientError("the console adapter is not started")
-        event = self._event(text)
         self._answered[event.id] = asyncio.Event()
         await self._context.publish_event(event)
         return event.id
@@ -62,25 +94,35 @@ class ConsoleAdapter:
             self._answered.pop(event_id, None)
 
     async def send(self, action: Action) -> SendResult:
+        message_id = str(action.id)
         if action.type == "message.send" and action.text:
             self._output(f"{self.bot.name}> {action.text}")
+        if action.type == "message.send" and action.buttons:
+            self.choices = [(button, message_id) for button in action.buttons]
+            for number, button in enumerate(action.buttons, start=1):
+                self._output(f"  {number}) {button.label}")
         if action.in_reply_to in self._answered:
             self._answered[action.in_reply_to].set()
-        return SendResult(message_id=str(action.id), text=action.text)
+        return SendResult(message_id=message_id, text=action.text)
 
-    def _event(self, text: str) -> Event:
-        now, message_id = utcnow(), str(new_id())
+    def _event(
+        self,
+        type: EventType,
+        id_: str,
+        interaction: Interaction | None = None,
+        message: MessageBody | None = None,
+    ) -> Event:
+        now = utcnow()
         return Event(
-            type="message.created",
+            type=type,
             platform="console",
             bot=self.bot.name,
-            dedupe_key=f"console:{self.bot.name}:message:{message_id}",
+            dedupe_key=f"console:{self.bot.name}:{type}:{id_}",
             occurred_at=now,
             received_at=now,
             conversation_key=conversation_key("console", self.bot.name, self.channel, None),
             user=UserRef(id=self.user, name=self.user),
             channel=ChannelRef(id=self.channel, type="direct", name="console"),
-            message=MessageBody(
-                id=message_id, text=text, command=parse_command(text, self.bot.name)
-            ),
+            message=message,
+            interaction=interaction,
         )

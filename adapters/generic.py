@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import re
 import time
 from datetime import datetime
 from typing import ClassVar
@@ -19,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from adapters.base import AdapterContext, InboundRequest, Parsed, SendResult, WebhookReply
 from adapters.text import parse_command, strip_leading_mention
 from gateway import codec
-from gateway.config import BotConfig, GenericConfig, Settings
+from gateway.config import BotConfig, GenericConfig, ServerConfig, Settings, parse_duration
 from gateway.errors import PayloadError, PermanentError, SignatureError, TransientError
 from gateway.events import Action, ChannelRef, ChannelType, Event, MessageBody, UserRef
 from gateway.events import conversation_key as make_conversation_key
@@ -29,6 +30,7 @@ from gateway.tracing import current_traceparent
 SIGNATURE_HEADER = "X-Botgate-Signature"
 TIMESTAMP_HEADER = "X-Botgate-Timestamp"
 DELIVERY_HEADER = "X-Botgate-Delivery"
+_SECONDS = re.compile(r"^\d{1,6}(\.\d{1,3})?$")
 
 
 def sign(secret: str, timestamp: int | str, body: bytes) -> str:
@@ -61,6 +63,29 @@ def verify_signature(
         raise SignatureError("stale timestamp: outside the signature window")
     if not hmac.compare_digest(sign(secret, timestamp, request.body), signature):
         raise SignatureError("signature does not match the body")
+
+
+def requested_wait(value: str | None, server: ServerConfig) -> float | None:
+    """`?wait`: how many seconds to wait for the bot's replies, or None not to wait.
+
+    `wait=1` and `wait=true` keep their first meaning, "wait": `server.reply_wait`. Any other
+    number is seconds (`wait=5`), a duration is itself (`wait=1s` for one second,
+    `wait=500ms`); both at most `server.reply_wait_max`. `0`, `false` or no value: no wait.
+    """
+    text = (value or "").strip().lower()
+    if text in {"", "0", "false", "no"}:
+        return None
+    if text in {"1", "true", "yes"}:
+        return server.reply_wait.total_seconds()
+    try:
+        seconds = float(text) if _SECONDS.match(text) else parse_duration(text).total_seconds()
+    except ValueError:
+        raise PayloadError(
+            f"query parameter wait = {value!r}: not a number of seconds; use wait=1 (the "
+            f"default wait, {server.reply_wait.total_seconds():g}s) or wait=N (N seconds, at "
+            f"most {server.reply_wait_max.total_seconds():g})"
+        ) from None
+    return min(seconds, server.reply_wait_max.total_seconds()) if seconds > 0 else None
 
 
 class _User(BaseModel):
@@ -97,6 +122,7 @@ class GenericAdapter:
         self.bot = bot
         self.config: GenericConfig = bot.generic
         self.window = settings.security.signature_window.total_seconds()
+        self.server = settings.server
         self.backoff_base = 1.0  # seconds; 1, 2, 4, ... between callback attempts
         self._http: aiohttp.ClientSession | None = None
 
@@ -110,7 +136,8 @@ class GenericAdapter:
             raise PayloadError(f"not a generic message: {_summary(exc)}") from None
         event = self.to_event(inbound, request.received_at)
         reply = WebhookReply(202, codec.dumps({"event_id": str(event.id)}))
-        return Parsed((event,), reply, wait_for_reply=request.query.get("wait") in {"1", "true"})
+        wait = requested_wait(request.query.get("wait"), self.server)
+        return Parsed((event,), reply, reply_wait=wait)
 
     def to_event(self, inbound: GenericMessage, received_at: datetime) -> Event:
         message_id = inbound.event_id or str(new_id())

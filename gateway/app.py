@@ -27,6 +27,7 @@ from gateway.core.retention import Retention
 from gateway.crypto import vault_for
 from gateway.errors import ConfigError
 from gateway.http import admin, health
+from gateway.http.listen import Listener
 from gateway.http.replies import ReplyWaiter
 from gateway.http.server import HttpServer, build_app
 from gateway.http.webhooks import WebhookDeps
@@ -91,11 +92,16 @@ class Runtime:
         await self._stack.aclose()
 
     async def _start(self) -> None:
+        # What the outside world may refuse comes first (the port, the broker, the database),
+        # so that a refusal ends the start before a database file or a key file is created.
+        listener = Listener(self.settings.server.host, self.settings.server.port)
+        if self.serve_http:
+            await self._open(listener.open, listener.close)
+        self.bus = create_bus(self.settings.bus.url, **_bus_options(self.settings))
+        await self._open(self.bus.connect, self.bus.close)
         self.db = Database(self.settings.database)
         await self._open(None, self.db.close)
         await self._prepare_database()
-        self.bus = create_bus(self.settings.bus.url, **_bus_options(self.settings))
-        await self._open(self.bus.connect, self.bus.close)
         self.tools = ToolRegistry(self.settings, self.bus)
         await self._open(self.tools.start, self.tools.stop)
         bot_ids = await self._sync_bots()
@@ -119,7 +125,7 @@ class Runtime:
             )
             await self._open(self.runner.start, self.runner.stop)
         if self.serve_http:
-            self.http = self._http_server(replies)
+            self.http = self._http_server(replies, listener)
             await self._open(self.http.start, self.http.stop)
             log.info(
                 "botgate %s role serving on %s (database %s, bus %s)",
@@ -174,15 +180,14 @@ class Runtime:
         for adapter in self.adapters.values():
             await self._open(partial(adapter.start, host), adapter.stop)
 
-    def _http_server(self, replies: ReplyWaiter) -> HttpServer:
-        server = self.settings.server
+    def _http_server(self, replies: ReplyWaiter, listener: Listener) -> HttpServer:
         app = build_app(
             WebhookDeps(self.settings, self.bus, self.adapters, replies, self.metrics),
             health.HealthDeps(self.db, self.bus, self.metrics),
             admin.AdminDeps(self.settings, self.db, self.bus),
             webhooks_enabled=self.runs("gateway"),
         )
-        return HttpServer(app, server.host, server.port)
+        return HttpServer(app, listener)
 
 
 def _bus_options(settings: Settings) -> dict[str, float]:

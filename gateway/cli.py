@@ -3,71 +3,80 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import logging
 import signal
-import sys
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
-from gateway.config import Settings, load_settings
-from gateway.errors import BotgateError
-from gateway.logs import setup_logging
+from gateway.cli_support import BotgateGroup, config_option, run, set_debug, settings_from
+from gateway.config import DEMO_SECRET, Settings
+from gateway.errors import ConfigError
+from gateway.logs import LEVELS, setup_logging
 
-config_option = click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="TOML file (default: $BOTGATE_CONFIG, then ./botgate.toml, then built-in defaults).",
+log = logging.getLogger("gateway.cli")
+ROLES_HELP = """Run the service until SIGTERM or SIGINT.
+
+\b
+Roles (--role):
+  all       every role in one process (the default)
+  gateway   webhooks and the admin API; run one or more behind a load balancer
+  core      records events and answers them; one or more
+  adapters  sends replies and holds the platform connections
+            (Telegram polling, Slack Socket Mode, Discord gateway)
+
+Split roles share one database and a RabbitMQ bus (amqp://): memory:// lives inside one
+process. Every role serves /healthz, /readyz and /metrics, so on one host each role needs a
+port of its own: --port N, or --port 0 for a free one (the log says which).
+"""
+
+
+@click.group(cls=BotgateGroup)
+@click.version_option(package_name="botgate", prog_name="botgate")
+@click.option(
+    "--log-level",
+    type=click.Choice(LEVELS, case_sensitive=False),
+    envvar="BOTGATE_LOG_LEVEL",
+    default="INFO",
+    show_default=True,
+    help="Also BOTGATE_LOG_LEVEL.",
 )
-
-
-def _settings(config_path: str | None) -> Settings:
-    try:
-        return load_settings(config_path)
-    except BotgateError as exc:
-        raise click.ClickException(str(exc)) from None
-
-
-def _run(main: Callable[[], Awaitable[int]]) -> None:
-    """Run a coroutine on uvloop when present; BotgateErrors become clean messages."""
-    try:
-        import uvloop
-
-        runner: Any = uvloop.run
-    except ImportError:
-        runner = asyncio.run
-    try:
-        code = runner(main())
-    except BotgateError as exc:
-        raise click.ClickException(str(exc)) from None
-    sys.exit(code)
-
-
-@click.group()
-@click.option("--log-level", default=None, help="DEBUG, INFO (default), WARNING, ERROR.")
-def main(log_level: str | None) -> None:
+@click.option(
+    "--debug",
+    is_flag=True,
+    is_eager=True,
+    envvar="BOTGATE_DEBUG",
+    callback=set_debug,
+    help="Show the traceback of an error (for bug reports). Also BOTGATE_DEBUG=1.",
+)
+def main(log_level: str, debug: bool) -> None:
     """botgate: a chat-platform bot gateway with an event bus."""
     setup_logging(log_level)
 
 
-@main.command()
+@main.command(help=ROLES_HELP)
 @config_option
 @click.option(
     "--role",
     type=click.Choice(["all", "gateway", "core", "adapters"]),
     default="all",
     show_default=True,
+    help="Which part of botgate this process runs (see above).",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="HTTP port, over [server] port and BOTGATE_PORT; 0 picks a free one.",
 )
 @click.option("--no-migrate", is_flag=True, help="Do not apply pending migrations on start.")
-def serve(config_path: str | None, role: str, no_migrate: bool) -> None:
-    """Run the service until SIGTERM or SIGINT."""
+def serve(config_path: str | None, role: str, port: int | None, no_migrate: bool) -> None:
     from gateway import heap
     from gateway.app import Role, Runtime
 
-    settings = _settings(config_path)
+    settings = _serving(settings_from(config_path), role, port)
 
     async def serve_until_signal() -> int:
         stop = asyncio.Event()
@@ -81,7 +90,48 @@ def serve(config_path: str | None, role: str, no_migrate: bool) -> None:
             click.echo("stopping: finishing in-flight work", err=True)
         return 0
 
-    _run(serve_until_signal)
+    run(serve_until_signal)
+
+
+def _warn_of_demo_secrets(settings: Settings) -> None:
+    """The demo bot's secret is in the README: fine on loopback, a hole anywhere else."""
+    if _is_loopback(settings.server.host):
+        return
+    for index, bot in enumerate(settings.bots):
+        if bot.generic is not None and bot.generic.secret == DEMO_SECRET:
+            log.warning(
+                "bots[%d].generic.secret is the published demo value and server.host is %s: "
+                "anyone can sign messages to bot %r; set a secret of your own",
+                index,
+                settings.server.host,
+                bot.name,
+            )
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _serving(settings: Settings, role: str, port: int | None) -> Settings:
+    """The settings with `--port` applied, checked before anything is started: the secret key
+    (a start without one would migrate the database first), and that a split role has a bus
+    the other processes reach."""
+    from gateway.crypto import existing_vault
+
+    existing_vault(settings)
+    _warn_of_demo_secrets(settings)
+    if role != "all" and settings.bus.url.startswith("memory:"):
+        raise ConfigError(
+            f"--role {role} with bus.url = {settings.bus.url!r}: the in-process bus does not "
+            "reach the other roles' processes; set [bus] url (BOTGATE_BUS_URL) to "
+            "amqp://user:pass@host:5672/vhost, or run --role all"
+        )
+    if port is None:
+        return settings
+    return settings.model_copy(update={"server": settings.server.model_copy(update={"port": port})})
 
 
 @main.command()
@@ -90,52 +140,37 @@ def serve(config_path: str | None, role: str, no_migrate: bool) -> None:
 @click.argument("revision", required=False)
 def migrate(config_path: str | None, direction: str, revision: str | None) -> None:
     """Apply (up), revert (down REV) or show (status) database migrations."""
-    from store import migrate as migrations
-    from store.database import Database
+    from gateway.migrating import run_migrate
 
-    settings = _settings(config_path)
+    settings = settings_from(config_path)
     if direction == "down" and not revision:
         raise click.UsageError("migrate down needs a revision, e.g. `botgate migrate down base`")
-
-    async def run() -> int:
-        db = Database(settings.database)
-        try:
-            if direction == "up":
-                await migrations.upgrade(db.engine, revision or "head")
-            elif direction == "down":
-                await migrations.downgrade(db.engine, revision or "")
-            status = await migrations.status(db.engine)
-        finally:
-            await db.close()
-        pending = ", ".join(status.pending) or "none"
-        click.echo(
-            f"database {db.url_for_display}: at {status.current or 'base'}, "
-            f"head {status.head}, pending: {pending}"
-        )
-        return 0
-
-    _run(run)
+    run(lambda: run_migrate(settings.database, direction, revision, click.echo))
 
 
 @main.command()
 @config_option
 def check(config_path: str | None) -> None:
-    """Validate the config and reach the database and the bus."""
+    """Validate the config and reach the database and the bus (creates nothing)."""
     from gateway.checks import run_checks
 
-    settings = _settings(config_path)
-    _run(lambda: run_checks(settings, click.echo))
+    settings = settings_from(config_path)
+    run(lambda: run_checks(settings, click.echo))
 
 
 @main.command()
 @config_option
 @click.option("--bot", "bot_name", default=None, help="The bot to talk to (default: the first).")
 def chat(config_path: str | None, bot_name: str | None) -> None:
-    """Chat with a bot from the terminal, through the full pipeline."""
+    """Chat with a bot from the terminal, through the full pipeline.
+
+    Up and down recall what you typed; when the bot offers buttons, type a button's number
+    to press it. Ctrl-D leaves.
+    """
     from gateway.chat import run_chat
 
-    settings = _settings(config_path)
-    _run(lambda: run_chat(settings, bot_name))
+    settings = settings_from(config_path)
+    run(lambda: run_chat(settings, bot_name))
 
 
 @main.command()
@@ -172,14 +207,14 @@ def bench(compare_raw: bool, rounds: int, output: str | None, **options: Any) ->
         **options,
     )
 
-    async def run() -> int:
+    async def bench_and_report() -> int:
         text = codec.dumps(await run_bench(bench_options, compare_raw, rounds)).decode()
         click.echo(text)
         if output:
             await asyncio.to_thread(Path(output).write_text, text + "\n")
         return 0
 
-    _run(run)
+    run(bench_and_report)
 
 
 @main.command()

@@ -6,6 +6,7 @@ else built-in defaults (SQLite + in-process bus).
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import tomllib
@@ -14,14 +15,27 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from gateway.config_errors import Origin, describe
 from gateway.errors import ConfigError
+from gateway.urls import check_bus_url, normalise_database_url
+
+log = logging.getLogger(__name__)
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
-_NAMED_ERROR = re.compile(r"^Value error, (?P<key>[\w.]+): (?P<rest>.*)$", re.DOTALL)
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# The demo bot's secret, published in ./botgate.toml and the README: a warning off loopback.
+DEMO_SECRET = "demo-secret-change-me"  # noqa: S105
 ENV_OVERRIDES = {
     "BOTGATE_DATABASE_URL": ("database", "url"),
     "BOTGATE_BUS_URL": ("bus", "url"),
@@ -56,14 +70,32 @@ class ServerConfig(_Section):
     port: int = Field(8080, ge=0, le=65535)
     public_url: str | None = None
     max_body_bytes: int = Field(1024 * 1024, gt=0)
-    reply_wait: Duration = timedelta(seconds=10)
+    reply_wait: Duration = timedelta(seconds=10)  # ?wait=1 (or true): wait this long
+    reply_wait_max: Duration = timedelta(seconds=30)  # ?wait=N: N seconds, at most this
     shutdown_grace: Duration = timedelta(seconds=10)
+
+    @model_validator(mode="after")
+    def _wait_within_max(self) -> ServerConfig:
+        if self.reply_wait > self.reply_wait_max:
+            raise ValueError(
+                f"reply_wait ({self.reply_wait.total_seconds():g}s) is longer than "
+                f"reply_wait_max ({self.reply_wait_max.total_seconds():g}s); raise reply_wait_max"
+            )
+        return self
 
 
 class DatabaseConfig(_Section):
     url: str = "sqlite+aiosqlite:///botgate.db"
     pool_size: int = Field(10, ge=1)
     echo: bool = False
+
+    @field_validator("url")
+    @classmethod
+    def _supported_url(cls, url: str) -> str:
+        normalised = normalise_database_url(url)
+        if normalised.note:
+            log.info("database.url: %s", normalised.note)
+        return normalised.url
 
 
 class BusConfig(_Section):
@@ -72,6 +104,11 @@ class BusConfig(_Section):
     max_attempts: int = Field(5, ge=1)
     reconnect_interval: Duration = timedelta(seconds=2)
     publish_timeout: Duration = timedelta(seconds=5)
+
+    @field_validator("url")
+    @classmethod
+    def _supported_url(cls, url: str) -> str:
+        return check_bus_url(url)
 
 
 class SecurityConfig(_Section):
@@ -218,7 +255,7 @@ class Settings(_Section):
             for position, tool in enumerate(bot.tools):
                 if tool not in known:
                     raise ValueError(
-                        f"bots.{index}.tools.{position}: unknown tool {tool!r}; a built-in "
+                        f"bots[{index}].tools[{position}] = {tool!r}: unknown tool; a built-in "
                         f"({', '.join(sorted(known - set(self.tools)))}) or a [tools.{tool}] table"
                     )
         return self
@@ -227,16 +264,21 @@ class Settings(_Section):
         return next((bot for bot in self.bots if bot.name == name), None)
 
 
-def resolve_path(explicit: str | os.PathLike[str] | None) -> Path | None:
+def resolve_path(explicit: str | os.PathLike[str] | None, via: str = "--config") -> Path | None:
     """The config file to read, or None for built-in defaults."""
     if explicit:
         path = Path(explicit)
+        if not path.exists():
+            raise ConfigError(
+                f"{via} {path}: no such file; give an existing TOML file, or none to use "
+                "./botgate.toml or the built-in defaults"
+            )
         if not path.is_file():
-            raise ConfigError(f"config file {path} does not exist")
+            raise ConfigError(f"{via} {path}: not a file; give the path of a TOML file")
         return path
     from_env = os.environ.get("BOTGATE_CONFIG")
     if from_env:
-        return resolve_path(from_env)
+        return resolve_path(from_env, "BOTGATE_CONFIG")
     local = Path("botgate.toml")
     return local if local.is_file() else None
 
@@ -247,54 +289,61 @@ def load_settings(
     """Read, expand, override and validate; raise ConfigError naming the key at fault."""
     env = os.environ if environ is None else environ
     resolved = resolve_path(path)
-    raw: dict[str, Any] = {}
-    if resolved is not None:
-        try:
-            raw = tomllib.loads(resolved.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{resolved}: not valid TOML: {exc}") from exc
-    raw = _expand(raw, env, "")
-    _apply_overrides(raw, env)
+    origin = Origin(str(resolved) if resolved else None)
+    raw = _expand(_read(resolved), env, "", origin)
+    origin.overrides.update(_apply_overrides(raw, env))
     raw["source"] = str(resolved) if resolved else "built-in defaults"
-    return settings_from_dict(raw)
+    return settings_from_dict(raw, origin)
 
 
-def settings_from_dict(raw: Mapping[str, Any]) -> Settings:
+def settings_from_dict(raw: Mapping[str, Any], origin: Origin | None = None) -> Settings:
     try:
         return Settings.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc)) from None
+        raise ConfigError(describe(exc, Settings, origin or Origin(None))) from None
 
 
-def _describe(exc: ValidationError) -> str:
-    lines = []
-    for error in exc.errors():
-        key = ".".join(str(part) for part in error["loc"])
-        message = error["msg"]
-        named = _NAMED_ERROR.match(message) if not key else None
-        if named:  # a check across sections names its key itself
-            key, message = named["key"], named["rest"]
-        lines.append(f"config key {key or '(top level)'}: {message}")
-    return "invalid configuration:\n  " + "\n  ".join(lines)
+def _read(path: Path | None) -> dict[str, Any]:
+    if path is None:
+        return {}
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise ConfigError(
+            f"config file {path} cannot be read ({reason.lower()}); "
+            "make it readable by this user or pass another with --config"
+        ) from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {path} is not UTF-8 text; save it as UTF-8") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
 
 
-def _expand(value: Any, env: Mapping[str, str], key: str) -> Any:
+def _expand(value: Any, env: Mapping[str, str], key: str, origin: Origin) -> Any:
     if isinstance(value, dict):
-        return {k: _expand(v, env, f"{key}.{k}" if key else k) for k, v in value.items()}
+        return {k: _expand(v, env, f"{key}.{k}" if key else k, origin) for k, v in value.items()}
     if isinstance(value, list):
-        return [_expand(v, env, f"{key}.{i}") for i, v in enumerate(value)]
+        return [_expand(v, env, f"{key}[{i}]", origin) for i, v in enumerate(value)]
     if isinstance(value, str):
-        return _ENV_REF.sub(lambda match: _lookup(match[1], env, key), value)
+        return _ENV_REF.sub(lambda match: _lookup(match[1], env, key, origin), value)
     return value
 
 
-def _lookup(name: str, env: Mapping[str, str], key: str) -> str:
+def _lookup(name: str, env: Mapping[str, str], key: str, origin: Origin) -> str:
     if name not in env:
-        raise ConfigError(f"config key {key}: environment variable {name} is not set")
+        raise ConfigError(
+            f"{key} = \"${{{name}}}\"{origin.where()}: environment variable {name} is not set; "
+            f"export {name}=... before starting botgate, or write the value in the file"
+        )
     return env[name]
 
 
-def _apply_overrides(raw: dict[str, Any], env: Mapping[str, str]) -> None:
+def _apply_overrides(raw: dict[str, Any], env: Mapping[str, str]) -> dict[tuple[str, str], str]:
+    """Apply the BOTGATE_* variables that are set; returns which key each one overrode."""
+    applied = {}
     for variable, (section, key) in ENV_OVERRIDES.items():
         if env.get(variable):
             raw.setdefault(section, {})[key] = env[variable]
+            applied[(section, key)] = variable
+    return applied

@@ -46,19 +46,26 @@ class Vault:
 
 def vault_for(settings: Settings) -> Vault:
     """The configured key; on embedded SQLite without one, a key file beside the database."""
+    vault = existing_vault(settings)
+    return vault if vault is not None else Vault(_local_key(Path(KEY_FILE)))
+
+
+def existing_vault(settings: Settings) -> Vault | None:
+    """The key as `vault_for` finds it, creating nothing: None while the embedded key file
+    does not exist yet (`serve` generates it on first start)."""
     if settings.security.secret_key:
         return Vault(settings.security.secret_key)
     if not is_sqlite(settings.database.url):
         raise ConfigError(
-            "security.secret_key is not set (BOTGATE_SECRET_KEY); it encrypts platform "
-            "credentials in the database. Make one with `botgate keygen`."
+            "security.secret_key is not set; it encrypts platform credentials in the "
+            "database: make one with `botgate keygen` and set BOTGATE_SECRET_KEY or "
+            "[security] secret_key"
         )
-    return Vault(_local_key(Path(KEY_FILE)))
+    path = Path(KEY_FILE)
+    return Vault(path.read_text().strip()) if path.is_file() else None
 
 
 def _local_key(path: Path) -> str:
-    if path.is_file():
-        return path.read_text().strip()
     log.warning("no security.secret_key set: generated %s for the embedded database", path)
     key = generate_key()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -1,4 +1,6 @@
-"""One exception root for the gateway; `http_status` maps each kind to its HTTP answer."""
+"""One exception root for the gateway: `http_status` maps each kind to its HTTP answer and
+`exit_code` to the command's exit status (2: the user's configuration or arguments, 1: what
+the outside world refused)."""
 
 from __future__ import annotations
 
@@ -7,10 +9,13 @@ class BotgateError(Exception):
     """Base of every error botgate raises on purpose. Messages say what to do next."""
 
     http_status = 500
+    exit_code = 1
 
 
 class ConfigError(BotgateError):
     """The configuration is invalid; the message names the key and the problem."""
+
+    exit_code = 2
 
 
 class UnknownBot(BotgateError):
@@ -41,6 +46,18 @@ class BusUnavailable(BotgateError):
 
 class StoreUnavailable(BotgateError):
     http_status = 503
+
+
+class DatabaseMissing(StoreUnavailable):
+    """A read-only command found no database to read (an embedded file not created yet)."""
+
+
+class MigrationsPending(StoreUnavailable):
+    """The database is behind the code: `botgate migrate up` (or `serve`) brings it up."""
+
+
+class ListenError(BotgateError):
+    """The HTTP port cannot be taken (in use, not permitted, no such address)."""
 
 
 class PermanentError(BotgateError):

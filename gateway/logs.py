@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
-import os
+
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
-def setup_logging(level: str | None = None) -> None:
+def setup_logging(level: str = "INFO") -> None:
     logging.basicConfig(
-        level=(level or os.environ.get("BOTGATE_LOG_LEVEL", "INFO")).upper(),
+        level=level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     for noisy in ("aiormq", "aio_pika", "alembic", "httpx", "discord", "telegram", "slack_sdk"):

@@ -11,14 +11,15 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from gateway.config import DatabaseConfig
-from gateway.errors import StoreUnavailable
+from gateway.errors import DatabaseMissing, MigrationsPending, StoreUnavailable
 from gateway.urls import hide_password
-from store import migrate
+from store import connect_errors, migrate
 from store.engine import (
     create_core_engine,
     create_engine,
     is_sqlite,
     sessionmaker,
+    sqlite_file,
     sqlite_pragmas,
 )
 from store.threaded import InlineConnection, ThreadedConnection, ThreadedEngine
@@ -58,18 +59,48 @@ async def before_commit(
 
 
 class Database:
-    def __init__(self, config: DatabaseConfig) -> None:
+    """The database of one process. Commands that only read open it with `open_existing`."""
+
+    def __init__(self, config: DatabaseConfig, *, read_only: bool = False) -> None:
         self.url = config.url
         self.url_for_display = hide_password(config.url)
-        self.engine = create_engine(config)
+        self.read_only = read_only
+        self.engine = create_engine(config, read_only=read_only)
         self._sessions = sessionmaker(self.engine)
         # The core's hot path has an engine of its own: a thread on SQLite, no pre-ping on
         # PostgreSQL (store/engine.py, store/threaded.py).
-        self._core_engine: ThreadedEngine | AsyncEngine = (
-            ThreadedEngine(config.url, sqlite_pragmas)
-            if is_sqlite(config.url)
-            else create_core_engine(config)
-        )
+        self._core_engine: ThreadedEngine | AsyncEngine | None = None
+        if not read_only:
+            self._core_engine = (
+                ThreadedEngine(config.url, sqlite_pragmas)
+                if is_sqlite(config.url)
+                else create_core_engine(config)
+            )
+
+    @classmethod
+    @asynccontextmanager
+    async def open_existing(
+        cls, config: DatabaseConfig, *, migrated: bool = True
+    ) -> AsyncIterator[Database]:
+        """`async with Database.open_existing(config) as db:` for a command that only reads
+        (`check`, `migrate status`, listings, exports): it creates no file and no table, and
+        every write is refused. Raises DatabaseMissing when an embedded database file does not
+        exist yet, StoreUnavailable when the server cannot be reached, and (with `migrated`)
+        MigrationsPending while migrations are pending."""
+        path = sqlite_file(config.url) if is_sqlite(config.url) else None
+        if path is not None and not path.is_file():
+            raise DatabaseMissing(
+                f"database {hide_password(config.url)}: the file {path} does not exist yet; "
+                "`botgate migrate up` creates it (`botgate serve` does on start)"
+            )
+        db = cls(config, read_only=True)
+        try:
+            await db.ping()
+            if migrated:
+                await db.require_migrated()
+            yield db
+        finally:
+            await db.close()
 
     @property
     def dialect(self) -> str:
@@ -85,6 +116,7 @@ class Database:
     async def begin(self) -> AsyncIterator[CoreConnection]:
         """A Core transaction, without the ORM's bookkeeping: the core's hot path. On SQLite it
         runs on a thread of its own (store/threaded.py)."""
+        assert self._core_engine is not None, "a read-only Database has no core transactions"
         async with self._core_engine.begin() as connection:
             yield connection
 
@@ -93,16 +125,24 @@ class Database:
             async with self.engine.connect() as connection:
                 await connection.execute(text("SELECT 1"))
         except (OSError, DBAPIError, OperationalError) as exc:
-            raise StoreUnavailable(
-                f"database {self.url_for_display} is unreachable: {exc}"
-            ) from exc
+            raise StoreUnavailable(connect_errors.explain(exc, self.url_for_display)) from exc
 
     async def migration_status(self) -> migrate.MigrationStatus:
         return await migrate.status(self.engine)
+
+    async def require_migrated(self) -> None:
+        status = await self.migration_status()
+        if not status.up_to_date:
+            raise MigrationsPending(
+                f"database {self.url_for_display} has pending migrations "
+                f"({', '.join(status.pending)}); run `botgate migrate up` (serve applies them "
+                "on start)"
+            )
 
     async def migrate(self) -> None:
         await migrate.upgrade(self.engine)
 
     async def close(self) -> None:
         await self.engine.dispose()
-        await self._core_engine.dispose()
+        if self._core_engine is not None:
+            await self._core_engine.dispose()

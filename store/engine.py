@@ -2,25 +2,40 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.engine import make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from gateway.config import DatabaseConfig
 
+CONNECT_TIMEOUT = 10  # seconds: an unreachable PostgreSQL host fails start-up in time
+
 
 def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
-def create_engine(config: DatabaseConfig) -> AsyncEngine:
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL; None for an in-memory database."""
+    database = make_url(url).database
+    return Path(database) if database and database != ":memory:" else None
+
+
+def create_engine(config: DatabaseConfig, *, read_only: bool = False) -> AsyncEngine:
+    """The engine of the process. `read_only`: no writes on any connection, and on SQLite
+    the file must exist already (it is opened, never created)."""
     if is_sqlite(config.url):
-        engine = create_async_engine(config.url, echo=config.echo, connect_args={"timeout": 30})
-        event.listen(engine.sync_engine, "connect", sqlite_pragmas)
+        url = _existing_sqlite(config.url) if read_only else config.url
+        engine = create_async_engine(url, echo=config.echo, connect_args={"timeout": 30})
+        pragmas = sqlite_read_only_pragmas if read_only else sqlite_pragmas
+        event.listen(engine.sync_engine, "connect", pragmas)
         return engine
+    server_settings = {"default_transaction_read_only": "on"} if read_only else {}
     return create_async_engine(
         config.url,
         echo=config.echo,
@@ -28,7 +43,18 @@ def create_engine(config: DatabaseConfig) -> AsyncEngine:
         max_overflow=config.pool_size,
         pool_pre_ping=True,
         pool_recycle=1800,
+        connect_args={"timeout": CONNECT_TIMEOUT, "server_settings": server_settings},
     )
+
+
+def _existing_sqlite(url: str) -> str:
+    """The URL opening the file read-write but never creating it (SQLite's `mode=rw`): a
+    read-only connection could not clean up the WAL's side files when it closes."""
+    path = sqlite_file(url)
+    if path is None:
+        return url
+    uri = make_url(url).set(database=path.absolute().as_uri(), query={"mode": "rw", "uri": "true"})
+    return uri.render_as_string(hide_password=False)
 
 
 def create_core_engine(config: DatabaseConfig) -> AsyncEngine:
@@ -40,7 +66,12 @@ def create_core_engine(config: DatabaseConfig) -> AsyncEngine:
     core records the batch again (gateway/core/consumer.py).
     """
     return create_async_engine(
-        config.url, echo=config.echo, pool_size=1, max_overflow=1, pool_recycle=1800
+        config.url,
+        echo=config.echo,
+        pool_size=1,
+        max_overflow=1,
+        pool_recycle=1800,
+        connect_args={"timeout": CONNECT_TIMEOUT},
     )
 
 
@@ -51,6 +82,17 @@ def sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEnt
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def sqlite_read_only_pragmas(
+    dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry
+) -> None:
+    # query_only refuses every write on this connection, so a read-only command cannot
+    # create a table (Alembic's version table included) even by mistake.
+    cursor: Any = dbapi_connection.cursor()
+    cursor.execute("PRAGMA query_only=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
 

@@ -93,8 +93,12 @@ def _scripts() -> ScriptDirectory:
 
 
 def _status(connection: Connection) -> MigrationStatus:
+    return status_at(MigrationContext.configure(connection).get_current_revision())
+
+
+def status_at(current: str | None) -> MigrationStatus:
+    """The status of a database at `current` (None: an empty one)."""
     script = _scripts()
-    current = MigrationContext.configure(connection).get_current_revision()
     head = script.get_current_head()
     assert head is not None
     pending = [rev.revision for rev in script.iterate_revisions(head, current)]

@@ -42,6 +42,7 @@ from aiormq.abc import DeliveredMessage
 from pamqp.commands import Basic
 
 from gateway.bus.base import Handler, Message, dead_copy, start_handling
+from gateway.bus.connect_errors import explain, quiet_first_connect
 from gateway.bus.topology import DEFAULT_EXCHANGE, EXCHANGES, QueueSpec, dead_queue
 from gateway.errors import BusUnavailable
 from gateway.urls import hide_password
@@ -83,22 +84,29 @@ class AmqpBus:
         if self._connection is not None:
             return
         try:
-            self._connection = await aio_pika.connect_robust(
-                self._url,
-                timeout=CONNECT_TIMEOUT,
-                reconnect_interval=self._reconnect_interval,
-                client_properties={"connection_name": "botgate"},
-            )
+            with quiet_first_connect():
+                self._connection = await aio_pika.connect_robust(
+                    self._url,
+                    timeout=CONNECT_TIMEOUT,
+                    reconnect_interval=self._reconnect_interval,
+                    client_properties={"connection_name": "botgate"},
+                )
         except _BROKER_ERRORS as exc:
-            raise BusUnavailable(
-                f"cannot connect to RabbitMQ at {self.url_for_display} ({exc!r}); "
-                "check [bus] url and that the broker is running"
-            ) from exc
+            raise BusUnavailable(explain(exc, self._url, self.url_for_display)) from exc
         try:
             await self._declare_topology(self._connection)
         except BaseException:
             await self.close()
             raise
+
+    async def probe(self) -> None:
+        """Connect and close again, declaring nothing: `botgate check` creates nothing."""
+        try:
+            with quiet_first_connect():
+                connection = await aio_pika.connect(self._url, timeout=CONNECT_TIMEOUT)
+        except _BROKER_ERRORS as exc:
+            raise BusUnavailable(explain(exc, self._url, self.url_for_display)) from exc
+        await connection.close()
 
     async def _declare_topology(self, connection: AbstractRobustConnection) -> None:
         async with _answer("declaring the botgate exchanges", OPERATION_TIMEOUT):

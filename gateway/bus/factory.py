@@ -24,5 +24,12 @@ def create_bus(url: str, **options: Any) -> Bus:
     if scheme in AMQP_SCHEMES:
         return AmqpBus(url, **options)
     raise ConfigError(
-        f"[bus] url: unknown scheme {scheme!r}; use memory:// or amqp://user:pass@host:5672/vhost"
+        f"bus.url: unknown scheme {scheme!r}; use memory:// or amqp://user:pass@host:5672/vhost"
     )
+
+
+async def probe_bus(url: str) -> None:
+    """Reach the broker and leave again, declaring nothing; BusUnavailable says why not."""
+    bus = create_bus(url)
+    if isinstance(bus, AmqpBus):
+        await bus.probe()

@@ -42,13 +42,14 @@ class ReplyWaiter:
     def forget(self, event_id: uuid.UUID) -> None:
         self._pending.pop(str(event_id), None)
 
-    async def wait(self, event_id: uuid.UUID, timeout: float) -> list[dict[str, Any]]:
-        """The replies, or an empty list when none came within `timeout`."""
+    async def wait(self, event_id: uuid.UUID, timeout: float) -> list[dict[str, Any]] | None:
+        """The replies (an empty list when the bot said nothing), or None when the core did
+        not answer within `timeout`."""
         future = self._pending.get(str(event_id)) or self.expect(event_id)
         try:
             return await asyncio.wait_for(future, timeout)
         except TimeoutError:
-            return []
+            return None
         finally:
             self.forget(event_id)
 

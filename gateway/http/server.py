@@ -6,6 +6,7 @@ from aiohttp import web
 
 from gateway.http import admin, health
 from gateway.http.inbound import errors_middleware
+from gateway.http.listen import Listener
 from gateway.http.webhooks import WEBHOOK_DEPS, WebhookDeps, handle_webhook
 
 
@@ -34,22 +35,24 @@ def build_app(
 
 
 class HttpServer:
-    """Serves `app` on host:port; port 0 picks a free one (see `port` after start)."""
+    """Serves `app` on the sockets of an open `Listener` (see gateway/http/listen.py)."""
 
-    def __init__(self, app: web.Application, host: str, port: int) -> None:
-        self.app, self.host, self.port = app, host, port
+    def __init__(self, app: web.Application, listener: Listener) -> None:
+        self.app, self.listener = app, listener
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=5)
 
     async def start(self) -> None:
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        if self.port == 0:
-            self.port = self._runner.addresses[0][1]
+        for sock in self.listener.sockets:
+            await web.SockSite(self._runner, sock).start()
 
     async def stop(self) -> None:
         await self._runner.cleanup()
 
     @property
+    def port(self) -> int:
+        return self.listener.port
+
+    @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return self.listener.url

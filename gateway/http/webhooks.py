@@ -59,8 +59,8 @@ async def _handle(
     adapter.verify(inbound)
     parsed = adapter.parse(inbound)
     traceparent = request.headers.get(HEADER_TRACEPARENT)
-    if parsed.wait_for_reply and parsed.events:
-        return await _publish_and_wait(deps, parsed, traceparent)
+    if parsed.reply_wait is not None and parsed.events:
+        return await _publish_and_wait(deps, parsed, parsed.reply_wait, traceparent)
     for event in parsed.events:
         await publish_event(deps.bus, event, traceparent)
         deps.metrics.published.labels(platform).inc()
@@ -68,8 +68,10 @@ async def _handle(
 
 
 async def _publish_and_wait(
-    deps: WebhookDeps, parsed: Parsed, traceparent: str | None
+    deps: WebhookDeps, parsed: Parsed, wait: float, traceparent: str | None
 ) -> web.Response:
+    """200 with the bot's replies once the core answered; 504 when it did not within `wait`
+    (the event is accepted all the same: the core answers it when it gets to it)."""
     first, *rest = parsed.events
     deps.replies.expect(first.id)
     try:
@@ -80,6 +82,15 @@ async def _publish_and_wait(
         deps.replies.forget(first.id)
         raise
     deps.metrics.published.labels(first.platform).inc(len(parsed.events))
-    timeout = deps.settings.server.reply_wait.total_seconds()
-    replies = await deps.replies.wait(first.id, timeout)
+    replies = await deps.replies.wait(first.id, wait)
+    if replies is None:
+        return json_response(504, {"event_id": str(first.id), "replies": [], "error": _late(wait)})
     return json_response(200, {"event_id": str(first.id), "replies": replies})
+
+
+def _late(wait: float) -> str:
+    return (
+        f"the core did not answer within {wait:g}s (is it running, or busy?); the event is "
+        "accepted and will still be answered: through the bot's callback_url if it has one, "
+        "and on the bus"
+    )

@@ -76,7 +76,7 @@ async def test_connect_to_an_unreachable_broker_fails_fast(amqp_url: str) -> Non
     bus = AmqpBus(str(URL(amqp_url).with_host("127.0.0.1").with_port(closed_port())))
     loop = asyncio.get_running_loop()
     started = loop.time()
-    with pytest.raises(BusUnavailable, match="cannot connect to RabbitMQ"):
+    with pytest.raises(BusUnavailable, match=r"connection refused; is RabbitMQ running there\?"):
         await asyncio.wait_for(bus.connect(), WAIT)
     assert loop.time() - started < 2
     assert not await bus.healthy()

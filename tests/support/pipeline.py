@@ -63,14 +63,15 @@ class GenericClient:
         self,
         payload: dict[str, Any] | bytes,
         *,
-        wait: bool = False,
+        wait: bool | str = False,
         bot: str | None = None,
         headers: dict[str, str] | None = None,
         signed_at: float | None = None,
     ) -> tuple[int, Any]:
         body = payload if isinstance(payload, bytes) else codec.dumps(payload)
         sent = {**signed_headers(self.secret, body, signed_at), **(headers or {})}
-        url = f"{self.base_url}/webhooks/generic/{bot or self.bot}" + ("?wait=1" if wait else "")
+        query = f"?wait={'1' if wait is True else wait}" if wait else ""
+        url = f"{self.base_url}/webhooks/generic/{bot or self.bot}{query}"
         async with self.http.post(url, data=io.BytesIO(body), headers=sent) as response:
             return response.status, await response.json(content_type=None)
 

@@ -17,7 +17,7 @@ from tests.support.pipeline import generic_bot, make_settings, running
     [
         (
             {"bots": [{"name": "b", "tools": ["help", "nope"]}]},
-            "config key bots.0.tools.1: unknown tool 'nope'; a built-in (forget, help, kb, "
+            "bots[0].tools[1] = 'nope': unknown tool; a built-in (forget, help, kb, "
             "lang, link, remember, unlink) or a [tools.nope] table",
         ),
         (
@@ -26,11 +26,11 @@ from tests.support.pipeline import generic_bot, make_settings, running
         ),
         (
             {"tools": {"weather": {"kind": "http", "url": "http://x"}}},
-            "config key tools.weather: Value error, an http tool needs `url` and `secret`",
+            "[tools.weather]: an http tool needs `url` and `secret`",
         ),
         (
             {"tools": {"dice": {"kind": "python", "entry": "no colon"}}},
-            "config key tools.dice.entry: String should match pattern",
+            "tools.dice.entry = 'no colon': must match",
         ),
     ],
 )
