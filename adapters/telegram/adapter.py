@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import json
 import logging
 from datetime import datetime
@@ -20,6 +19,7 @@ from adapters.telegram.normalise import DEFAULT_UPDATES, Identity, normalise
 from adapters.telegram.polling import Poller
 from adapters.telegram.ratelimit import RateLimiter
 from adapters.telegram.send import Sender
+from adapters.verify import required, same
 from gateway.config import BotConfig, Settings, TelegramConfig
 from gateway.errors import PayloadError, SignatureError, TransientError
 from gateway.events import Action, Event, utcnow
@@ -52,10 +52,8 @@ class TelegramAdapter:
             raise SignatureError(
                 "no webhook_secret is configured for this bot; webhooks are refused"
             )
-        given = request.header(SECRET_HEADER)
-        if not given:
-            raise SignatureError(f"missing {SECRET_HEADER} header")
-        if not hmac.compare_digest(given.encode(), expected.encode()):
+        (given,) = required(request, SECRET_HEADER)
+        if not same(given, expected):
             raise SignatureError(f"{SECRET_HEADER} does not match the webhook secret")
 
     def parse(self, request: InboundRequest) -> Parsed:
