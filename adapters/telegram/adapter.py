@@ -10,15 +10,19 @@ import logging
 from datetime import datetime
 from typing import Any, ClassVar
 
-from telegram import Bot, Update
+from pydantic import ValidationError
+from telegram import Bot
 from telegram.error import TelegramError
 
 from adapters.base import AdapterContext, InboundRequest, Parsed, SendResult, WebhookReply
+from adapters.payload import describe as describe_invalid
+from adapters.payload import load_object
 from adapters.telegram.client import Client, describe, make_client
 from adapters.telegram.normalise import DEFAULT_UPDATES, Identity, normalise
 from adapters.telegram.polling import Poller
 from adapters.telegram.ratelimit import RateLimiter
 from adapters.telegram.send import Sender
+from adapters.telegram.wire import Update, read_update
 from adapters.verify import required, same
 from gateway.config import BotConfig, Settings, TelegramConfig
 from gateway.errors import PayloadError, SignatureError, TransientError
@@ -67,13 +71,9 @@ class TelegramAdapter:
         return Parsed(tuple(events), WebhookReply(body=json.dumps(answer).encode()))
 
     def decode(self, raw: dict[str, Any], received_at: datetime) -> tuple[Update, list[Event]]:
-        """A raw update as python-telegram-bot's `Update` and as botgate events."""
-        client = self._client.bot if self._client else None
-        try:
-            update = Update.de_json(raw, client)
-            events = normalise(update, raw, self.identity, received_at)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise PayloadError(f"not a Telegram update: {type(exc).__name__} {exc}") from None
+        """A raw update, typed, and as botgate events."""
+        update = read_update(raw)
+        events = normalise(update, raw, self.identity, received_at)
         if not events:
             log.debug(
                 "update %s of %s gives no event; acknowledged", update.update_id, self.bot.name
@@ -142,8 +142,9 @@ class TelegramAdapter:
     async def _deliver(self, context: AdapterContext, raw: dict[str, Any]) -> None:
         try:
             update, events = self.decode(raw, utcnow())
-        except PayloadError as exc:
-            log.warning("skipping an update of %s that is not valid: %s", self.bot.name, exc)
+        except (PayloadError, ValidationError) as exc:
+            reason = describe_invalid(exc) if isinstance(exc, ValidationError) else str(exc)
+            log.warning("skipping an update of %s that is not valid: %s", self.bot.name, reason)
             return
         for event in events:
             await context.publish_event(event)
@@ -176,10 +177,4 @@ class TelegramAdapter:
 
 
 def _update_json(body: bytes) -> dict[str, Any]:
-    try:
-        raw = json.loads(body)
-    except ValueError:
-        raise PayloadError("the body is not JSON") from None
-    if not isinstance(raw, dict) or not isinstance(raw.get("update_id"), int):
-        raise PayloadError("not a Telegram update: an object with an integer update_id is expected")
-    return raw
+    return load_object(body, "not a Telegram update")
