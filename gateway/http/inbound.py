@@ -65,9 +65,18 @@ def json_response(status: int, payload: object) -> web.Response:
 
 @web.middleware
 async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every BotgateError becomes its status with `{"error": reason}`; never echo the body."""
+    """Every BotgateError becomes its status with `{"error": reason}` and one WARNING line with
+    the reason (never the body or a traceback: it is the sender's doing, or an outage logged
+    where it happened). Anything else is a bug: logged with its traceback, answered 500
+    without the exception's text."""
     try:
         return await handler(request)
+    except web.HTTPException:
+        raise
     except BotgateError as exc:
-        log.info("%s %s -> %d: %s", request.method, request.path, exc.http_status, exc)
+        path = clean(request.path)[:200]
+        log.warning("%s %s -> %d: %s", request.method, path, exc.http_status, exc)
         return json_response(exc.http_status, {"error": str(exc)})
+    except Exception:
+        log.exception("%s %s failed", request.method, clean(request.path)[:200])
+        return json_response(500, {"error": "internal error; the gateway logged it"})
