@@ -50,3 +50,23 @@ def test_headers_become_text_and_repeats_are_joined() -> None:
     assert texts == {"x-sig": "a, b", "x-raw": "\ufffd\ufffdok", "x-nul": "a\ufffdb"}
     for value in texts.values():
         value.encode()  # every value encodes: nothing downstream can fail on it
+
+
+def test_a_malformed_http_request_is_one_warning_line() -> None:
+    import logging
+
+    from aiohttp.http_exceptions import InvalidURLError
+
+    from gateway.logs import MalformedHttpFilter
+
+    try:
+        raise InvalidURLError("Invalid char in url path:\n\n  b'POST /\\xc3'")
+    except InvalidURLError:
+        import sys
+
+        record = logging.LogRecord("aiohttp.server", logging.ERROR, __file__, 1,
+                                   "Error handling request from %s", ("127.0.0.1",),
+                                   sys.exc_info())
+    assert MalformedHttpFilter().filter(record)
+    assert (record.levelname, record.exc_info) == ("WARNING", None)
+    assert record.getMessage() == "refused a malformed HTTP request (400): Invalid char in url path"
