@@ -20,6 +20,8 @@ class TcpProxy:
         self._writers: set[asyncio.StreamWriter] = set()
         self._pipes: set[asyncio.Task[None]] = set()
         self.refusing = False
+        self._flowing = asyncio.Event()  # upstream -> client; cleared by hold()
+        self._flowing.set()
 
     @classmethod
     def to(cls, url: str) -> TcpProxy:
@@ -56,6 +58,14 @@ class TcpProxy:
     def accept(self) -> None:
         self.refusing = False
 
+    def hold(self) -> None:
+        """Keep what the upstream sends (a broker's confirms and deliveries) from reaching
+        the client, while the client's own bytes still go through: a confirm lost in flight."""
+        self._flowing.clear()
+
+    def release(self) -> None:
+        self._flowing.set()
+
     async def drop(self) -> None:
         for writer in list(self._writers):
             writer.transport.abort()
@@ -71,16 +81,26 @@ class TcpProxy:
             writer.transport.abort()
             return
         self._writers.update((writer, upstream_writer))
-        pipes = (self._pipe(reader, upstream_writer), self._pipe(upstream_reader, writer))
+        pipes = (
+            self._pipe(reader, upstream_writer),
+            self._pipe(upstream_reader, writer, self._flowing),
+        )
         for pipe in pipes:
             task = asyncio.create_task(pipe)
             self._pipes.add(task)
             task.add_done_callback(self._pipes.discard)
 
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _pipe(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        gate: asyncio.Event | None = None,
+    ) -> None:
         """Copy until either side goes; then close this direction's writer (the peer's reader)."""
         try:
             while data := await reader.read(65536):
+                if gate is not None:
+                    await gate.wait()
                 writer.write(data)
                 await writer.drain()
         except OSError:
