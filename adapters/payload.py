@@ -19,6 +19,7 @@ import orjson
 from pydantic import BaseModel, ValidationError
 
 from gateway.errors import PayloadError
+from gateway.events import describe_errors
 
 MAX_DEPTH = 64  # platform payloads nest about 10 deep
 REPLACEMENT = "\ufffd"
@@ -51,16 +52,7 @@ def validate(model: type[M], data: Any, what: str) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise PayloadError(f"{what}: {describe(exc)}") from None
-
-
-def describe(exc: ValidationError, limit: int = 3) -> str:
-    """Where and what, e.g. `message.date: Input should be less than or equal to ...`."""
-    parts = []
-    for error in exc.errors(include_url=False, include_input=False)[:limit]:
-        where = ".".join(str(part) for part in error["loc"]) or "body"
-        parts.append(f"{where}: {error['msg']}")
-    return "; ".join(parts)
+        raise PayloadError(f"{what}: {describe_errors(exc)}") from None
 
 
 def clean(text: str) -> str:

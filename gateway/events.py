@@ -208,7 +208,7 @@ def decode_event(body: bytes, model: object = None) -> Event:
     try:
         return Event.model_validate_json(body)
     except ValidationError as exc:
-        raise PermanentError(f"invalid event: {_first_errors(exc)}") from None
+        raise PermanentError(f"invalid event: {describe_errors(exc)}") from None
 
 
 def decode_action(body: bytes, model: object = None) -> Action:
@@ -217,12 +217,13 @@ def decode_action(body: bytes, model: object = None) -> Action:
     try:
         return Action.model_validate_json(body)
     except ValidationError as exc:
-        raise PermanentError(f"invalid action: {_first_errors(exc)}") from None
+        raise PermanentError(f"invalid action: {describe_errors(exc)}") from None
 
 
-def _first_errors(exc: ValidationError, limit: int = 3) -> str:
+def describe_errors(exc: ValidationError, limit: int = 3) -> str:
+    """Where and what, e.g. `message.date: Input should be ...`: never the value itself."""
     parts = []
-    for error in exc.errors()[:limit]:
+    for error in exc.errors(include_url=False, include_input=False)[:limit]:
         where = ".".join(str(p) for p in error["loc"]) or "body"
         parts.append(f"{where}: {error['msg']}")
     return "; ".join(parts)

@@ -22,7 +22,7 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.base import AdapterContext, InboundRequest, Parsed, SendResult, WebhookReply
-from adapters.payload import clean, describe, load_object
+from adapters.payload import clean, load_object
 from adapters.slack.names import NameCache
 from adapters.slack.normalise import (
     Source,
@@ -35,7 +35,7 @@ from adapters.slack.socket_mode import SocketModeReceiver
 from adapters.slack.verify import verify_request
 from gateway.config import BotConfig, Settings, SlackConfig
 from gateway.errors import ConfigError, PayloadError, TransientError
-from gateway.events import Action, Delivery, Event, utcnow
+from gateway.events import Action, Delivery, Event, describe_errors, utcnow
 
 log = logging.getLogger(__name__)
 EMPTY_ACK = WebhookReply(200, b"", "text/plain")  # what Slack wants for commands and actions
@@ -206,7 +206,7 @@ def _interaction_events(payload: Json, source: Source) -> list[Event]:
 
 
 def _reason(exc: Exception) -> str:
-    return describe(exc) if isinstance(exc, ValidationError) else str(exc)
+    return describe_errors(exc) if isinstance(exc, ValidationError) else str(exc)
 
 
 def _delivery(request: InboundRequest) -> Delivery:

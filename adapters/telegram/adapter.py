@@ -15,7 +15,6 @@ from telegram import Bot
 from telegram.error import TelegramError
 
 from adapters.base import AdapterContext, InboundRequest, Parsed, SendResult, WebhookReply
-from adapters.payload import describe as describe_invalid
 from adapters.payload import load_object
 from adapters.telegram.client import Client, describe, make_client
 from adapters.telegram.normalise import DEFAULT_UPDATES, Identity, normalise
@@ -26,7 +25,7 @@ from adapters.telegram.wire import Update, read_update
 from adapters.verify import required, same
 from gateway.config import BotConfig, Settings, TelegramConfig
 from gateway.errors import PayloadError, SignatureError, TransientError
-from gateway.events import Action, Event, utcnow
+from gateway.events import Action, Event, describe_errors, utcnow
 
 log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 (a header name)
@@ -143,7 +142,7 @@ class TelegramAdapter:
         try:
             update, events = self.decode(raw, utcnow())
         except (PayloadError, ValidationError) as exc:
-            reason = describe_invalid(exc) if isinstance(exc, ValidationError) else str(exc)
+            reason = describe_errors(exc) if isinstance(exc, ValidationError) else str(exc)
             log.warning("skipping an update of %s that is not valid: %s", self.bot.name, reason)
             return
         for event in events:

@@ -13,12 +13,11 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from adapters.base import Adapter, InboundRequest, Parsed
-from adapters.payload import describe
 from gateway.bus.base import Bus
 from gateway.bus.topology import HEADER_TRACEPARENT
 from gateway.config import Settings
 from gateway.errors import BotgateError, PayloadError, UnknownBot
-from gateway.events import clip
+from gateway.events import clip, describe_errors
 from gateway.http.inbound import inbound_request, json_response, read_body, reply_response
 from gateway.http.replies import ReplyWaiter
 from gateway.metrics import Metrics
@@ -91,7 +90,8 @@ def _parse(adapter: Adapter, inbound: InboundRequest) -> Parsed:
     try:
         return adapter.parse(inbound)
     except ValidationError as exc:
-        raise PayloadError(f"not a valid {inbound.platform} event: {describe(exc)}") from None
+        reason = describe_errors(exc)
+        raise PayloadError(f"not a valid {inbound.platform} event: {reason}") from None
 
 
 async def _publish_and_wait(

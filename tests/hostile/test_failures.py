@@ -18,10 +18,10 @@ from gateway.bus.topology import (
     HEADER_TRACEPARENT,
 )
 from gateway.core.dispatch import Dispatcher
-from gateway.core.tools import Reply, ToolContext
 from gateway.events import CLIPPED, DEDUPE_KEY_MAX, ID_MAX, LOCALE_MAX, NAME_MAX
 from store.models import Message as MessageRow
 from store.models import PlatformChannel, PlatformUser, ProcessedEvent
+from tests.core.test_consumer_failures import Explodes
 from tests.hostile.target import fuzz_target
 from tests.support.pipeline import (
     GenericClient,
@@ -88,14 +88,6 @@ async def test_an_unknown_path_never_makes_a_metric_series(tmp_path: object) -> 
         'botgate_events_received_total{platform="generic",status="404"} 30.0',
         'botgate_events_received_total{platform="unknown",status="404"} 1.0',
     ]
-
-
-class Explodes:
-    name = "explode"
-    description = "fails every time"
-
-    async def run(self, context: ToolContext, args: str) -> list[Reply]:
-        raise RuntimeError("this tool is broken")
 
 
 async def test_a_waiting_caller_learns_the_event_was_dead_lettered(
