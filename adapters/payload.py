@@ -22,6 +22,7 @@ from gateway.errors import PayloadError
 from gateway.events import describe_errors
 
 MAX_DEPTH = 64  # platform payloads nest about 10 deep
+LATEST_TIME = 253402300799  # 9999-12-31T23:59:59Z, the last second a datetime holds
 REPLACEMENT = "\ufffd"
 M = TypeVar("M", bound=BaseModel)
 

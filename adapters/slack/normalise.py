@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from adapters.payload import LATEST_TIME
 from adapters.slack import wire
 from adapters.slack.wire import checked
 from adapters.text import parse_command, strip_leading_mention
@@ -299,10 +300,15 @@ def _thread_id(message: Json) -> str | None:
 
 
 def _time(value: object) -> datetime | None:
+    """Slack's `ts`-style seconds as a time; None when absent or no time a datetime holds
+    (the event then takes its received time)."""
     try:
-        return datetime.fromtimestamp(float(str(value)), UTC) if value else None
-    except (ValueError, OverflowError):
+        seconds = float(str(value)) if value else None
+    except ValueError:
         return None
+    if seconds is None or not 0 <= seconds <= LATEST_TIME:
+        return None
+    return datetime.fromtimestamp(seconds, UTC)
 
 
 def _attachment(file: Json) -> Attachment:

@@ -16,10 +16,9 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from adapters.payload import validate
+from adapters.payload import LATEST_TIME, validate
 
 INT64 = 2**63 - 1
-LATEST_TIME = 253402300799  # 9999-12-31T23:59:59Z, the last second a datetime holds
 MENTION, TEXT_MENTION = "mention", "text_mention"
 
 

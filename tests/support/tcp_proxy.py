@@ -69,7 +69,11 @@ class TcpProxy:
     async def drop(self) -> None:
         for writer in list(self._writers):
             writer.transport.abort()
+        held = not self._flowing.is_set()
+        self._flowing.set()  # a held pipe wakes, finds its writer gone and ends
         await asyncio.gather(*self._pipes, return_exceptions=True)
+        if held:
+            self._flowing.clear()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self.refusing:
@@ -101,6 +105,8 @@ class TcpProxy:
             while data := await reader.read(65536):
                 if gate is not None:
                     await gate.wait()
+                if writer.transport.is_closing():
+                    break
                 writer.write(data)
                 await writer.drain()
         except OSError:
