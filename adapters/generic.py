@@ -11,18 +11,29 @@ import hashlib
 import hmac
 import re
 import time
+import uuid
 from datetime import datetime
 from typing import ClassVar
 
 import aiohttp
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from adapters.base import AdapterContext, InboundRequest, Parsed, SendResult, WebhookReply
+from adapters.payload import load_object, validate
 from adapters.text import parse_command, strip_leading_mention
+from adapters.verify import check_window, required, same
 from gateway import codec
 from gateway.config import BotConfig, GenericConfig, ServerConfig, Settings, parse_duration
 from gateway.errors import PayloadError, PermanentError, SignatureError, TransientError
-from gateway.events import Action, ChannelRef, ChannelType, Event, MessageBody, UserRef
+from gateway.events import (
+    Action,
+    ChannelRef,
+    ChannelType,
+    Event,
+    ExternalId,
+    MessageBody,
+    UserRef,
+)
 from gateway.events import conversation_key as make_conversation_key
 from gateway.ids import new_id
 from gateway.tracing import current_traceparent
@@ -51,17 +62,9 @@ def signed_headers(secret: str, body: bytes, now: float | None = None) -> dict[s
 def verify_signature(
     secret: str, request: InboundRequest, window_seconds: float, now: float | None = None
 ) -> None:
-    timestamp = request.header(TIMESTAMP_HEADER)
-    signature = request.header(SIGNATURE_HEADER)
-    if not timestamp or not signature:
-        raise SignatureError(f"missing {SIGNATURE_HEADER} or {TIMESTAMP_HEADER} header")
-    try:
-        sent_at = int(timestamp)
-    except ValueError:
-        raise SignatureError(f"{TIMESTAMP_HEADER} is not unix seconds") from None
-    if abs((time.time() if now is None else now) - sent_at) > window_seconds:
-        raise SignatureError("stale timestamp: outside the signature window")
-    if not hmac.compare_digest(sign(secret, timestamp, request.body), signature):
+    signature, timestamp = required(request, SIGNATURE_HEADER, TIMESTAMP_HEADER)
+    check_window(timestamp, TIMESTAMP_HEADER, window_seconds, now)
+    if not same(sign(secret, timestamp, request.body), signature):
         raise SignatureError("signature does not match the body")
 
 
@@ -90,28 +93,39 @@ def requested_wait(value: str | None, server: ServerConfig) -> float | None:
 
 class _User(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    id: str = Field(min_length=1, max_length=256)
+    id: ExternalId
     name: str | None = None
     display_name: str | None = None
 
 
 class _Channel(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    id: str = Field(min_length=1, max_length=256)
+    id: ExternalId
     type: ChannelType = "direct"
     name: str | None = None
 
 
 class GenericMessage(BaseModel):
-    """The body of `POST /webhooks/generic/{bot}`."""
+    """The body of `POST /webhooks/generic/{bot}`. Identifiers longer than the store keeps are
+    refused (400); names are cut to fit by the event schema."""
 
     model_config = ConfigDict(extra="ignore")
-    event_id: str | None = Field(None, min_length=1, max_length=256)
+    event_id: ExternalId | None = None
     user: _User
     channel: _Channel
     text: str = Field(max_length=65536)
-    thread_id: str | None = None
-    reply_to_id: str | None = None
+    thread_id: ExternalId | None = None
+    reply_to_id: ExternalId | None = None
+
+
+def request_id(request: InboundRequest) -> str:
+    """The message id of a request without `event_id`, derived from its signature (over its
+    timestamp and body): a client's retry of the same signed request after a 503 or a lost
+    answer is the same message, recorded once."""
+    return str(uuid.uuid5(_REQUEST_IDS, request.header(SIGNATURE_HEADER) or ""))
+
+
+_REQUEST_IDS = uuid.UUID("6f1d1b1e-6a47-4c5e-9d0c-0b07a7e5b0e1")
 
 
 class GenericAdapter:
@@ -130,17 +144,17 @@ class GenericAdapter:
         verify_signature(self.config.secret, request, self.window)
 
     def parse(self, request: InboundRequest) -> Parsed:
-        try:
-            inbound = GenericMessage.model_validate_json(request.body)
-        except ValidationError as exc:
-            raise PayloadError(f"not a generic message: {_summary(exc)}") from None
-        event = self.to_event(inbound, request.received_at)
+        body = load_object(request.body, "not a generic message")
+        inbound = validate(GenericMessage, body, "not a generic message")
+        event = self.to_event(inbound, request.received_at, request_id(request))
         reply = WebhookReply(202, codec.dumps({"event_id": str(event.id)}))
         wait = requested_wait(request.query.get("wait"), self.server)
         return Parsed((event,), reply, reply_wait=wait)
 
-    def to_event(self, inbound: GenericMessage, received_at: datetime) -> Event:
-        message_id = inbound.event_id or str(new_id())
+    def to_event(
+        self, inbound: GenericMessage, received_at: datetime, derived_id: str | None = None
+    ) -> Event:
+        message_id = inbound.event_id or derived_id or str(new_id())
         text, mentioned = strip_leading_mention(inbound.text, (f"@{self.bot.name}",))
         channel = ChannelRef(
             id=inbound.channel.id, type=inbound.channel.type, name=inbound.channel.name
@@ -211,9 +225,3 @@ class GenericAdapter:
                 return "" if 200 <= resp.status < 300 else f"callback answered {resp.status}"
         except (aiohttp.ClientError, TimeoutError) as exc:
             return f"callback unreachable: {type(exc).__name__}"
-
-
-def _summary(exc: ValidationError) -> str:
-    error = exc.errors()[0]
-    where = ".".join(str(p) for p in error["loc"]) or "body"
-    return f"{where}: {error['msg']}"

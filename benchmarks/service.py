@@ -23,7 +23,7 @@ import sys
 import tempfile
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -175,6 +175,12 @@ class ServiceProcess:
         self._sampler: UsageSampler | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.log_tail: deque[str] = deque(maxlen=40)
+        self.on_line: Callable[[str], None] | None = None  # every line the service logs
+
+    @property
+    def pid(self) -> int:
+        assert self._process is not None, "the service is not started"
+        return self._process.pid
 
     @classmethod
     def botgate(cls, config: Path) -> ServiceProcess:
@@ -209,7 +215,10 @@ class ServiceProcess:
         assert self._process is not None
         assert self._process.stderr is not None
         while line := await self._process.stderr.readline():
-            self.log_tail.append(line.decode(errors="replace").rstrip())
+            text = line.decode(errors="replace").rstrip()
+            self.log_tail.append(text)
+            if self.on_line is not None:
+                self.on_line(text)
 
     async def _sample_forever(self) -> None:
         assert self._sampler is not None

@@ -225,5 +225,13 @@ def keygen() -> None:
     click.echo(generate_key())
 
 
+def _register_fuzz() -> None:
+    from benchmarks.fuzz import fuzz
+
+    main.add_command(fuzz)
+
+
+_register_fuzz()
+
 if __name__ == "__main__":
     main()

@@ -44,6 +44,12 @@ class BusUnavailable(BotgateError):
     http_status = 503
 
 
+class NotRecorded(BotgateError):
+    """The core gave up on an event (dead-lettered it): a `?wait=1` caller learns why."""
+
+    http_status = 500
+
+
 class StoreUnavailable(BotgateError):
     http_status = 503
 

@@ -6,11 +6,12 @@ Models are strict and frozen: an invalid event is rejected whole, with the reaso
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from gateway.errors import PermanentError
 from gateway.ids import new_id
@@ -38,8 +39,44 @@ ActionType = Literal["message.send", "message.edit", "message.delete", "reaction
 TextFormat = Literal["plain", "markdown"]
 
 
+# What the store's columns hold (tests/store/test_limits.py keeps them in step): an event
+# that fits is one the core can always record. Identifiers over their limit are refused (a cut
+# identifier would name another user or message); names are cut, ending in CLIPPED.
+ID_MAX = 256
+NAME_MAX = 256
+LOCALE_MAX = 32
+DEDUPE_KEY_MAX = 512
+CLIPPED = "\u2026"
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def clip(value: str | None, limit: int) -> str | None:
+    """`value` cut to `limit` characters, its last one CLIPPED when cut."""
+    if value is None or len(value) <= limit:
+        return value
+    return value[: limit - 1] + CLIPPED
+
+
+def fit_key(key: str) -> str:
+    """A de-duplication key within DEDUPE_KEY_MAX: a longer one keeps its start and ends with
+    the SHA-256 of the whole, so it stays as unique and as stable as the key itself."""
+    if len(key) <= DEDUPE_KEY_MAX:
+        return key
+    digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{key[: DEDUPE_KEY_MAX - len(digest) - 1]}#{digest}"
+
+
+def _clipper(limit: int) -> AfterValidator:
+    return AfterValidator(lambda value: clip(value, limit))
+
+
+ExternalId = Annotated[str, Field(min_length=1, max_length=ID_MAX)]
+Name = Annotated[str | None, _clipper(NAME_MAX)]
+Locale = Annotated[str | None, _clipper(LOCALE_MAX)]
+DedupeKey = Annotated[str, Field(min_length=1), AfterValidator(fit_key)]
 
 
 class _Model(BaseModel):
@@ -47,17 +84,17 @@ class _Model(BaseModel):
 
 
 class UserRef(_Model):
-    id: str = Field(min_length=1)
-    name: str | None = None
-    display_name: str | None = None
+    id: ExternalId
+    name: Name = None
+    display_name: Name = None
     is_bot: bool = False
-    locale: str | None = None
+    locale: Locale = None
 
 
 class ChannelRef(_Model):
-    id: str = Field(min_length=1)
+    id: ExternalId
     type: ChannelType = "direct"
-    name: str | None = None
+    name: Name = None
 
 
 class Attachment(_Model):
@@ -75,9 +112,9 @@ class Command(_Model):
 
 
 class MessageBody(_Model):
-    id: str = Field(min_length=1)
+    id: ExternalId
     text: str = ""
-    reply_to_id: str | None = None
+    reply_to_id: ExternalId | None = None
     mentions_bot: bool = False
     mentions: list[str] = Field(default_factory=list)
     attachments: list[Attachment] = Field(default_factory=list)
@@ -108,9 +145,9 @@ class Reaction(_Model):
 
 
 class Interaction(_Model):
-    id: str  # the button / callback data / custom id
+    id: Annotated[str, Field(max_length=ID_MAX)]  # the button / callback data / custom id
     value: str | None = None
-    message_id: str | None = None
+    message_id: ExternalId | None = None
 
 
 class Delivery(_Model):
@@ -124,14 +161,14 @@ class Event(_Model):
     type: EventType
     platform: Platform
     bot: str = Field(pattern=r"^[a-z0-9_-]{1,64}$")
-    dedupe_key: str = Field(min_length=1, max_length=512)
+    dedupe_key: DedupeKey
     occurred_at: datetime
     received_at: datetime = Field(default_factory=utcnow)
     delivery: Delivery = Field(default_factory=Delivery)
     conversation_key: str = Field(min_length=1)
     user: UserRef | None = None
     channel: ChannelRef
-    thread_id: str | None = None
+    thread_id: ExternalId | None = None
     message: MessageBody | None = None
     reaction: Reaction | None = None
     interaction: Interaction | None = None
@@ -186,7 +223,7 @@ def decode_event(body: bytes, model: object = None) -> Event:
     try:
         return Event.model_validate_json(body)
     except ValidationError as exc:
-        raise PermanentError(f"invalid event: {_first_errors(exc)}") from None
+        raise PermanentError(f"invalid event: {describe_errors(exc)}") from None
 
 
 def decode_action(body: bytes, model: object = None) -> Action:
@@ -195,12 +232,13 @@ def decode_action(body: bytes, model: object = None) -> Action:
     try:
         return Action.model_validate_json(body)
     except ValidationError as exc:
-        raise PermanentError(f"invalid action: {_first_errors(exc)}") from None
+        raise PermanentError(f"invalid action: {describe_errors(exc)}") from None
 
 
-def _first_errors(exc: ValidationError, limit: int = 3) -> str:
+def describe_errors(exc: ValidationError, limit: int = 3) -> str:
+    """Where and what, e.g. `message.date: Input should be ...`: never the value itself."""
     parts = []
-    for error in exc.errors()[:limit]:
+    for error in exc.errors(include_url=False, include_input=False)[:limit]:
         where = ".".join(str(p) for p in error["loc"]) or "body"
         parts.append(f"{where}: {error['msg']}")
     return "; ".join(parts)

@@ -43,6 +43,9 @@ class Metrics:
         self.failed = self._counter(
             "botgate_events_failed", "Events dead-lettered or handed back", "reason"
         )
+        self.dead = self._counter(
+            "botgate_events_dead", "Events the core dead-lettered, by stage", "stage"
+        )
         self.actions = self._counter(
             "botgate_actions", "Actions the adapters settled", "platform", "outcome"
         )

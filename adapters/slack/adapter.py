@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 from urllib.parse import parse_qsl
 
 import aiohttp
+from pydantic import ValidationError
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -21,6 +22,7 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.base import AdapterContext, InboundRequest, Parsed, SendResult, WebhookReply
+from adapters.payload import clean, load_object
 from adapters.slack.names import NameCache
 from adapters.slack.normalise import (
     Source,
@@ -33,7 +35,7 @@ from adapters.slack.socket_mode import SocketModeReceiver
 from adapters.slack.verify import verify_request
 from gateway.config import BotConfig, Settings, SlackConfig
 from gateway.errors import ConfigError, PayloadError, TransientError
-from gateway.events import Action, Delivery, Event, utcnow
+from gateway.events import Action, Delivery, Event, describe_errors, utcnow
 
 log = logging.getLogger(__name__)
 EMPTY_ACK = WebhookReply(200, b"", "text/plain")  # what Slack wants for commands and actions
@@ -77,7 +79,7 @@ class SlackAdapter:
         return Parsed(tuple(self.names.apply(e) for e in events), reply)
 
     def _parse_json(self, body: bytes, source: Source) -> tuple[list[Event], WebhookReply | None]:
-        payload = _json_object(body)
+        payload = load_object(body, "slack request")
         kind = payload.get("type")
         if kind == "url_verification":
             challenge = json.dumps({"challenge": str(payload.get("challenge", ""))}).encode()
@@ -89,11 +91,13 @@ class SlackAdapter:
     def _parse_form(self, body: bytes, source: Source) -> tuple[list[Event], WebhookReply]:
         try:
             text = body.decode("utf-8")
-            form = dict(parse_qsl(text, keep_blank_values=True, strict_parsing=True))
+            pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=True)
         except (UnicodeDecodeError, ValueError):
             raise PayloadError("not a form-encoded Slack request") from None
+        form = {clean(name): clean(value) for name, value in pairs}
         if "payload" in form:
-            return _interaction_events(_json_object(form["payload"].encode()), source), EMPTY_ACK
+            payload = load_object(form["payload"], "slack interaction payload")
+            return _interaction_events(payload, source), EMPTY_ACK
         if "command" in form:
             return [event_from_command(form, source)], EMPTY_ACK
         if "ssl_check" in form:
@@ -168,8 +172,8 @@ class SlackAdapter:
                         Delivery(attempt=attempt, retry_reason=request.retry_reason or None))
         try:
             events = _envelope_events(request.type, request.payload, source)
-        except PayloadError as exc:
-            log.warning("slack socket envelope %s dropped: %s", request.type, exc)
+        except (PayloadError, ValidationError) as exc:
+            log.warning("slack socket envelope %s dropped: %s", request.type, _reason(exc))
             return
         with suppress(TimeoutError):
             await asyncio.wait_for(self.names.resolve(*self.names.missing(events)), self.name_wait)
@@ -201,14 +205,8 @@ def _interaction_events(payload: Json, source: Source) -> list[Event]:
     return events_from_block_actions(payload, source)
 
 
-def _json_object(body: bytes) -> Json:
-    try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, ValueError):
-        raise PayloadError("body is not JSON") from None
-    if not isinstance(payload, dict):
-        raise PayloadError("body is not a JSON object")
-    return payload
+def _reason(exc: Exception) -> str:
+    return describe_errors(exc) if isinstance(exc, ValidationError) else str(exc)
 
 
 def _delivery(request: InboundRequest) -> Delivery:

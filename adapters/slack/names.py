@@ -37,6 +37,10 @@ class ChannelInfo:
     type: ChannelType
 
 
+NAMES_KEPT = 10_000  # users and channels each; a workspace's active ones fit many times over
+V = TypeVar("V")
+
+
 class NameCache:
     """Names by Slack id; `None` entries remember ids Slack does not know."""
 
@@ -102,14 +106,15 @@ class NameCache:
         data = await self._call("users_info", user=user_id, include_locale=True)
         if data is not None:
             user = data.get("user") or {}
-            self._users[user_id] = (self.clock() + self.ttl, _user_info(user) if user else None)
+            info = _user_info(user) if user else None
+            _keep(self._users, user_id, (self.clock() + self.ttl, info))
 
     async def _fetch_channel(self, channel_id: str) -> None:
         data = await self._call("conversations_info", channel=channel_id)
         if data is not None:
             channel = data.get("channel") or {}
             info = _channel_info(channel) if channel else None
-            self._channels[channel_id] = (self.clock() + self.ttl, info)
+            _keep(self._channels, channel_id, (self.clock() + self.ttl, info))
 
     async def _call(self, method: str, **params: Any) -> dict[str, Any] | None:
         """The response data; `{}` when Slack says the id does not exist; None on failure."""
@@ -164,3 +169,12 @@ def _channel_info(channel: dict[str, Any]) -> ChannelInfo:
     elif channel.get("is_mpim"):
         kind = "group"
     return ChannelInfo(name=channel.get("name"), type=kind)
+
+
+def _keep(table: dict[str, V], key: str, value: V) -> None:
+    """Store, dropping the oldest entries past NAMES_KEPT: ids in signed payloads are the
+    sender's to choose, and each unknown one is remembered (as None) for the TTL."""
+    table.pop(key, None)
+    table[key] = value
+    while len(table) > NAMES_KEPT:
+        del table[next(iter(table))]

@@ -13,6 +13,9 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from adapters.payload import LATEST_TIME
+from adapters.slack import wire
+from adapters.slack.wire import checked
 from adapters.text import parse_command, strip_leading_mention
 from gateway.errors import PayloadError
 from gateway.events import (
@@ -53,13 +56,15 @@ class Source:
 
 def events_from_callback(envelope: Json, source: Source) -> list[Event]:
     """The events of one `event_callback`; an empty list for kinds botgate does not map."""
-    event, event_id = envelope.get("event"), envelope.get("event_id")
-    if not isinstance(event, dict) or not isinstance(event_id, str) or not event_id:
-        raise PayloadError("event_callback needs an `event` object and an `event_id`")
+    envelope = checked(wire.Callback, envelope, "slack event_callback")
+    kind = envelope["event"].get("type")
+    handler = _HANDLERS.get(kind) if isinstance(kind, str) else None
+    if handler is None:
+        return []
+    event = checked(wire.Message, envelope["event"], f"slack {kind} event")
     bot_user_id = source.bot_user_id or _authorized_bot(envelope)
-    builder = _Callback(envelope, event, event_id, replace(source, bot_user_id=bot_user_id))
-    handler = _HANDLERS.get(str(event.get("type")))
-    return handler(builder) if handler else []
+    source = replace(source, bot_user_id=bot_user_id)
+    return handler(_Callback(envelope, event, envelope["event_id"], source))
 
 
 @dataclass(frozen=True)
@@ -213,6 +218,7 @@ def event_from_command(form: Mapping[str, str], source: Source) -> Event:
 
 def events_from_block_actions(payload: Json, source: Source) -> list[Event]:
     """One `interaction.clicked` per action of a `block_actions` payload on a message."""
+    payload = checked(wire.BlockActions, payload, "slack block_actions")
     container = payload.get("container") or {}
     channel_id = (payload.get("channel") or {}).get("id") or container.get("channel_id")
     trigger_id, user = payload.get("trigger_id"), payload.get("user") or {}
@@ -294,10 +300,15 @@ def _thread_id(message: Json) -> str | None:
 
 
 def _time(value: object) -> datetime | None:
+    """Slack's `ts`-style seconds as a time; None when absent or no time a datetime holds
+    (the event then takes its received time)."""
     try:
-        return datetime.fromtimestamp(float(str(value)), UTC) if value else None
-    except (ValueError, OverflowError):
+        seconds = float(str(value)) if value else None
+    except ValueError:
         return None
+    if seconds is None or not 0 <= seconds <= LATEST_TIME:
+        return None
+    return datetime.fromtimestamp(seconds, UTC)
 
 
 def _attachment(file: Json) -> Attachment:

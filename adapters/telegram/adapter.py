@@ -5,25 +5,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import json
 import logging
 from datetime import datetime
 from typing import Any, ClassVar
 
-from telegram import Bot, Update
+from pydantic import ValidationError
+from telegram import Bot
 from telegram.error import TelegramError
 
 from adapters.base import AdapterContext, InboundRequest, Parsed, SendResult, WebhookReply
+from adapters.payload import load_object
 from adapters.telegram.client import Client, describe, make_client
 from adapters.telegram.commands import sync_commands
 from adapters.telegram.normalise import DEFAULT_UPDATES, Identity, normalise
 from adapters.telegram.polling import Poller
 from adapters.telegram.ratelimit import RateLimiter
 from adapters.telegram.send import Sender
+from adapters.telegram.wire import Update, read_update
+from adapters.verify import required, same
 from gateway.config import BotConfig, Settings, TelegramConfig
 from gateway.errors import PayloadError, SignatureError, TransientError
-from gateway.events import Action, Event, utcnow
+from gateway.events import Action, Event, describe_errors, utcnow
 
 log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 (a header name)
@@ -53,10 +56,8 @@ class TelegramAdapter:
             raise SignatureError(
                 "no webhook_secret is configured for this bot; webhooks are refused"
             )
-        given = request.header(SECRET_HEADER)
-        if not given:
-            raise SignatureError(f"missing {SECRET_HEADER} header")
-        if not hmac.compare_digest(given.encode(), expected.encode()):
+        (given,) = required(request, SECRET_HEADER)
+        if not same(given, expected):
             raise SignatureError(f"{SECRET_HEADER} does not match the webhook secret")
 
     def parse(self, request: InboundRequest) -> Parsed:
@@ -70,13 +71,9 @@ class TelegramAdapter:
         return Parsed(tuple(events), WebhookReply(body=json.dumps(answer).encode()))
 
     def decode(self, raw: dict[str, Any], received_at: datetime) -> tuple[Update, list[Event]]:
-        """A raw update as python-telegram-bot's `Update` and as botgate events."""
-        client = self._client.bot if self._client else None
-        try:
-            update = Update.de_json(raw, client)
-            events = normalise(update, raw, self.identity, received_at)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise PayloadError(f"not a Telegram update: {type(exc).__name__} {exc}") from None
+        """A raw update, typed, and as botgate events."""
+        update = read_update(raw)
+        events = normalise(update, raw, self.identity, received_at)
         if not events:
             log.debug(
                 "update %s of %s gives no event; acknowledged", update.update_id, self.bot.name
@@ -146,8 +143,9 @@ class TelegramAdapter:
     async def _deliver(self, context: AdapterContext, raw: dict[str, Any]) -> None:
         try:
             update, events = self.decode(raw, utcnow())
-        except PayloadError as exc:
-            log.warning("skipping an update of %s that is not valid: %s", self.bot.name, exc)
+        except (PayloadError, ValidationError) as exc:
+            reason = describe_errors(exc) if isinstance(exc, ValidationError) else str(exc)
+            log.warning("skipping an update of %s that is not valid: %s", self.bot.name, reason)
             return
         for event in events:
             await context.publish_event(event)
@@ -180,10 +178,4 @@ class TelegramAdapter:
 
 
 def _update_json(body: bytes) -> dict[str, Any]:
-    try:
-        raw = json.loads(body)
-    except ValueError:
-        raise PayloadError("the body is not JSON") from None
-    if not isinstance(raw, dict) or not isinstance(raw.get("update_id"), int):
-        raise PayloadError("not a Telegram update: an object with an integer update_id is expected")
-    return raw
+    return load_object(body, "not a Telegram update")

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from telegram import Message, PhotoSize, Sticker
-
+from adapters.telegram.wire import File, Message, Sticker
 from gateway.events import Attachment
 
 # An animation (GIF) also arrives as a `document`: listed first, the document is then skipped.
@@ -15,15 +14,15 @@ def attachments(message: Message) -> list[Attachment]:
     if message.photo:
         found.append(_photo(message.photo[-1]))  # the largest size
     for kind in _FILE_KINDS:
-        media = getattr(message, kind)
+        media: File | None = getattr(message, kind)
         if media is None or (kind == "document" and message.animation is not None):
             continue
         found.append(
             Attachment(
                 kind=kind,
                 id=media.file_id,
-                name=getattr(media, "file_name", None),
-                mime_type=getattr(media, "mime_type", None),
+                name=media.file_name,
+                mime_type=media.mime_type,
                 size=media.file_size,
             )
         )
@@ -32,7 +31,7 @@ def attachments(message: Message) -> list[Attachment]:
     return found
 
 
-def _photo(photo: PhotoSize) -> Attachment:
+def _photo(photo: File) -> Attachment:
     return Attachment(kind="photo", id=photo.file_id, mime_type="image/jpeg", size=photo.file_size)
 
 

@@ -13,22 +13,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from telegram import (
+from adapters.telegram.media import attachments
+from adapters.telegram.wire import (
     CallbackQuery,
     Chat,
     ChatMember,
     ChatMemberUpdated,
     Message,
-    MessageEntity,
     MessageReactionUpdated,
     ReactionType,
-    ReactionTypeCustomEmoji,
-    ReactionTypeEmoji,
     Update,
     User,
 )
-
-from adapters.telegram.media import attachments
 from adapters.text import parse_command, strip_leading_mention
 from gateway.events import (
     ChannelRef,
@@ -217,13 +213,9 @@ def _reply_to(message: Message) -> str | None:
 
 
 def _mentions(message: Message, identity: Identity) -> tuple[list[str], bool]:
-    kinds: list[str | None] = [MessageEntity.MENTION, MessageEntity.TEXT_MENTION]
-    entities = (
-        message.parse_entities(kinds) if message.text else message.parse_caption_entities(kinds)
-    )
     mentions: list[str] = []
     mentioned = False
-    for entity, text in entities.items():
+    for entity, text in message.mentions().items():
         if entity.user is not None:
             mentions.append(str(entity.user.id))
             mentioned = mentioned or identity.is_me(entity.user)
@@ -292,8 +284,8 @@ def _my_member(context: _Context, update: ChatMemberUpdated) -> list[Event]:
 
 def _click(context: _Context, query: CallbackQuery) -> list[Event]:
     message = query.message
-    chat = message.chat if message is not None else Chat(query.from_user.id, Chat.PRIVATE)
-    thread = thread_of(message) if isinstance(message, Message) else None
+    chat = message.chat if message is not None else Chat(id=query.from_user.id, type="private")
+    thread = thread_of(message) if message is not None else None
     interaction = Interaction(
         id=query.data or query.game_short_name or query.id,
         value=query.data,
@@ -336,12 +328,12 @@ def _chat_user(chat: Chat | None) -> UserRef | None:
 def _emojis(reactions: Sequence[ReactionType]) -> list[str]:
     names: list[str] = []
     for reaction in reactions:
-        if isinstance(reaction, ReactionTypeEmoji):
+        if reaction.type == "emoji" and reaction.emoji:
             names.append(reaction.emoji)
-        elif isinstance(reaction, ReactionTypeCustomEmoji):
+        elif reaction.type == "custom_emoji" and reaction.custom_emoji_id:
             names.append(f"custom:{reaction.custom_emoji_id}")
         else:
-            names.append(str(reaction.type))
+            names.append(reaction.type)
     return names
 
 

@@ -21,9 +21,16 @@ from dataclasses import dataclass
 
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from gateway.bus.base import Bus, Delivery, Subscription
+from gateway import codec
+from gateway.bus.base import Bus, Delivery, Message, Subscription
 from gateway.bus.processing import dead_letter_now, give_up_or_retry
-from gateway.bus.topology import CORE_QUEUE, HEADER_TRACEPARENT, core_queue
+from gateway.bus.topology import (
+    CORE_QUEUE,
+    DEAD_QUEUE,
+    DEFAULT_EXCHANGE,
+    HEADER_TRACEPARENT,
+    core_queue,
+)
 from gateway.config import Settings
 from gateway.core.answers import Answerer, Owed, reply_message
 from gateway.core.recorder import Arrival, Outcome, Recorder
@@ -143,6 +150,7 @@ class CoreConsumer:
         except PermanentError as exc:
             self.metrics.failed.labels("invalid").inc()
             await dead_letter_now(delivery, str(exc))
+            await self._dead(delivery, "invalid", "it is not a valid event for this gateway")
             return None
         return _Item(delivery, event)
 
@@ -235,10 +243,22 @@ class CoreConsumer:
         self.metrics.failed.labels(type(exc).__name__).inc()
         if isinstance(exc, PermanentError):
             await dead_letter_now(item.delivery, str(exc))
-        else:
-            await give_up_or_retry(
-                item.delivery, f"{type(exc).__name__}: {exc}", self.settings.bus.max_attempts
-            )
+        elif not await give_up_or_retry(
+            item.delivery, f"{type(exc).__name__}: {exc}", self.settings.bus.max_attempts
+        ):
+            return
+        await self._dead(item.delivery, "record", _summary(exc))
+
+    async def _dead(self, delivery: Delivery, stage: str, summary: str) -> None:
+        """Count a dead letter, and tell a webhook waiting for the event (`?wait=1`) that it
+        will not be answered, and why (`summary`: no exception text, which may hold SQL)."""
+        self.metrics.dead.labels(stage).inc()
+        if not delivery.message.reply_to:
+            return
+        try:
+            await self.bus.publish(failure_message(delivery.message, summary))
+        except BusUnavailable:
+            log.warning("could not tell the webhook waiting for %s", delivery.message.message_id)
 
 
 def _trace(item: _Item) -> str | None:
@@ -257,3 +277,15 @@ async def _set_within(event: asyncio.Event, seconds: float) -> bool:
     except TimeoutError:
         return False
     return True
+
+
+def _summary(exc: Exception) -> str:
+    return f"the core could not record it ({type(exc).__name__}); it is in {DEAD_QUEUE}"
+
+
+def failure_message(message: Message, summary: str) -> Message:
+    """The answer to a webhook waiting for an event the core dead-lettered."""
+    assert message.reply_to is not None
+    body = codec.dumps({"event_id": message.message_id, "error": summary})
+    return Message(DEFAULT_EXCHANGE, message.reply_to, body, message.message_id)
+

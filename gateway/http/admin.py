@@ -5,18 +5,18 @@
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
-from pydantic import ValidationError
 from sqlalchemy import select
 
+from adapters.payload import clean, load_json, validate
+from adapters.verify import same
 from gateway.bus.base import Bus
 from gateway.config import Settings
 from gateway.errors import PayloadError, SignatureError, UnknownBot
-from gateway.events import Action
+from gateway.events import Action, clip
 from gateway.http.inbound import Handler, errors_middleware, json_response
 from gateway.publisher import action_message
 from store.database import Database
@@ -24,6 +24,7 @@ from store.models import Message as MessageRow
 from store.models import PlatformChannel
 
 PREFIX = "/api/v1"
+MAX_LIMIT = 200
 
 
 @dataclass
@@ -40,12 +41,27 @@ ADMIN_DEPS = web.AppKey("admin_deps", AdminDeps)
 async def admin_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.path != f"{PREFIX}/openapi.json":
         expected = request.app[ADMIN_DEPS].settings.security.admin_token
-        given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         if not expected:
             raise SignatureError("the admin API is disabled: set security.admin_token")
-        if not hmac.compare_digest(given.encode(), expected.encode()):
-            raise SignatureError("missing or wrong bearer token")
+        given = _bearer(clean(request.headers.get("Authorization", "")))
+        if given is None:
+            raise SignatureError("send the token as `Authorization: Bearer <token>`")
+        if not same(given, expected):
+            raise SignatureError("wrong bearer token")
+        _check_query(request)
     return await handler(request)
+
+
+def _bearer(header: str) -> str | None:
+    scheme, _, token = header.strip().partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
+
+
+def _check_query(request: web.Request) -> None:
+    for name, value in request.query.items():
+        if "\x00" in name or "\x00" in value:
+            raise PayloadError(f"query parameter {clip(clean(name), 64)!r} holds a NUL character")
 
 
 async def list_bots(request: web.Request) -> web.Response:
@@ -65,10 +81,7 @@ async def list_bots(request: web.Request) -> web.Response:
 
 async def list_messages(request: web.Request) -> web.Response:
     deps = request.app[ADMIN_DEPS]
-    try:
-        limit = min(int(request.query.get("limit", "50")), 500)
-    except ValueError:
-        raise PayloadError("limit must be a whole number") from None
+    limit = _limit(request.query.get("limit", "50"))
     query = (
         select(MessageRow, PlatformChannel)
         .join(PlatformChannel, PlatformChannel.id == MessageRow.platform_channel_id)
@@ -82,6 +95,13 @@ async def list_messages(request: web.Request) -> web.Response:
     async with deps.db.transaction() as db:
         rows = (await db.execute(query)).all()
     return json_response(200, {"messages": [_message_json(m, c) for m, c in rows]})
+
+
+def _limit(value: str) -> int:
+    digits = value.isascii() and value.isdigit() and len(value) <= 3
+    if not (digits and 1 <= int(value) <= MAX_LIMIT):
+        raise PayloadError(f"query parameter 'limit' must be a whole number from 1 to {MAX_LIMIT}")
+    return int(value)
 
 
 def _message_json(message: MessageRow, channel: PlatformChannel) -> dict[str, Any]:
@@ -103,10 +123,8 @@ def _message_json(message: MessageRow, channel: PlatformChannel) -> dict[str, An
 async def post_action(request: web.Request) -> web.Response:
     """Publish an action, as a service on the bus would."""
     deps = request.app[ADMIN_DEPS]
-    try:
-        action = Action.model_validate_json(await request.read())
-    except ValidationError as exc:
-        raise PayloadError(f"not a botgate.action/1: {exc.errors()[0]['msg']}") from None
+    body = load_json(await request.read(), "not a botgate.action/1")
+    action = validate(Action, body, "not a botgate.action/1")
     bot = deps.settings.bot(action.bot)
     if bot is None or action.platform not in bot.platforms():
         raise UnknownBot(f"no bot {action.bot!r} on platform {action.platform!r}")
@@ -167,7 +185,11 @@ OPENAPI: dict[str, Any] = {
                 "parameters": [
                     {"name": "platform", "in": "query", "schema": {"type": "string"}},
                     {"name": "channel", "in": "query", "schema": {"type": "string"}},
-                    {"name": "limit", "in": "query", "schema": {"type": "integer", "maximum": 500}},
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
+                    },
                 ],
                 "responses": {
                     "200": {"description": "messages"},

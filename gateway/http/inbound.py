@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from aiohttp import web
 
 from adapters.base import InboundRequest, WebhookReply
+from adapters.payload import clean
 from gateway import codec
 from gateway.errors import BotgateError, PayloadTooLarge
 from gateway.events import utcnow
@@ -35,11 +36,23 @@ def inbound_request(request: web.Request, platform: str, bot: str, body: bytes) 
         platform=platform,
         bot=bot,
         method=request.method,
-        headers={name.lower(): value for name, value in request.headers.items()},
-        query=dict(request.query),
+        headers=header_texts(request.headers),
+        query={name: clean(value) for name, value in request.query.items()},
         body=body,
         received_at=utcnow(),
     )
+
+
+def header_texts(headers: Mapping[str, str]) -> dict[str, str]:
+    """Lower-case names to text values. aiohttp hands undecodable header bytes over as lone
+    surrogates (surrogateescape), which no encoder takes: they become U+FFFD here. A repeated
+    header becomes its values joined by ", " (RFC 9110), so a second signature or timestamp
+    cannot slip past verification."""
+    texts: dict[str, str] = {}
+    for name, value in headers.items():
+        key, text = clean(name).lower(), clean(value)
+        texts[key] = f"{texts[key]}, {text}" if key in texts else text
+    return texts
 
 
 def reply_response(reply: WebhookReply) -> web.Response:
@@ -52,9 +65,18 @@ def json_response(status: int, payload: object) -> web.Response:
 
 @web.middleware
 async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every BotgateError becomes its status with `{"error": reason}`; never echo the body."""
+    """Every BotgateError becomes its status with `{"error": reason}` and one WARNING line with
+    the reason (never the body or a traceback: it is the sender's doing, or an outage logged
+    where it happened). Anything else is a bug: logged with its traceback, answered 500
+    without the exception's text."""
     try:
         return await handler(request)
+    except web.HTTPException:
+        raise
     except BotgateError as exc:
-        log.info("%s %s -> %d: %s", request.method, request.path, exc.http_status, exc)
+        path = clean(request.path)[:200]
+        log.warning("%s %s -> %d: %s", request.method, path, exc.http_status, exc)
         return json_response(exc.http_status, {"error": str(exc)})
+    except Exception:
+        log.exception("%s %s failed", request.method, clean(request.path)[:200])
+        return json_response(500, {"error": "internal error; the gateway logged it"})

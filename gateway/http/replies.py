@@ -14,6 +14,7 @@ from typing import Any
 from gateway import codec
 from gateway.bus.base import Bus, Delivery, Subscription
 from gateway.bus.topology import reply_queue
+from gateway.errors import NotRecorded
 
 
 class ReplyWaiter:
@@ -44,7 +45,7 @@ class ReplyWaiter:
 
     async def wait(self, event_id: uuid.UUID, timeout: float) -> list[dict[str, Any]] | None:
         """The replies (an empty list when the bot said nothing), or None when the core did
-        not answer within `timeout`."""
+        not answer within `timeout`; NotRecorded when the core dead-lettered the event."""
         future = self._pending.get(str(event_id)) or self.expect(event_id)
         try:
             return await asyncio.wait_for(future, timeout)
@@ -58,6 +59,13 @@ class ReplyWaiter:
             body = codec.loads(delivery.message.body)
             future = self._pending.get(str(body.get("event_id")))
             if future is not None and not future.done():
-                future.set_result(list(body.get("replies", [])))
+                _settle(future, body)
         finally:
             await delivery.ack()  # a reply nobody waits for any more is dropped
+
+
+def _settle(future: asyncio.Future[list[dict[str, Any]]], body: dict[str, Any]) -> None:
+    if "error" in body:
+        future.set_exception(NotRecorded(f"the event was not recorded: {body['error']}"))
+    else:
+        future.set_result(list(body.get("replies", [])))

@@ -10,12 +10,14 @@ import time
 from dataclasses import dataclass
 
 from aiohttp import web
+from pydantic import ValidationError
 
-from adapters.base import Adapter, Parsed
+from adapters.base import Adapter, InboundRequest, Parsed
 from gateway.bus.base import Bus
 from gateway.bus.topology import HEADER_TRACEPARENT
 from gateway.config import Settings
-from gateway.errors import BotgateError, UnknownBot
+from gateway.errors import BotgateError, PayloadError, UnknownBot
+from gateway.events import clip, describe_errors
 from gateway.http.inbound import inbound_request, json_response, read_body, reply_response
 from gateway.http.replies import ReplyWaiter
 from gateway.metrics import Metrics
@@ -30,21 +32,32 @@ class WebhookDeps:
     replies: ReplyWaiter
     metrics: Metrics
 
+    def platform_label(self, platform: str) -> str:
+        """A metric label only from configured values: a path anyone can make up must not
+        create a series (20,000 random paths made 20,000 of them)."""
+        return platform if platform in self._platforms else UNKNOWN
+
+    @property
+    def _platforms(self) -> frozenset[str]:
+        return frozenset(platform for platform, _ in self.adapters)
+
 
 WEBHOOK_DEPS = web.AppKey("webhook_deps", WebhookDeps)
+UNKNOWN = "unknown"
 
 
 async def handle_webhook(request: web.Request) -> web.StreamResponse:
     deps = request.app[WEBHOOK_DEPS]
     platform, bot = request.match_info["platform"], request.match_info["bot"]
+    label = deps.platform_label(platform)
     started = time.perf_counter()
     try:
         response = await _handle(deps, request, platform, bot)
     except BotgateError as exc:
-        deps.metrics.received.labels(platform, str(exc.http_status)).inc()
+        deps.metrics.received.labels(label, str(exc.http_status)).inc()
         raise
-    deps.metrics.received.labels(platform, str(response.status)).inc()
-    deps.metrics.webhook_seconds.labels(platform).observe(time.perf_counter() - started)
+    deps.metrics.received.labels(label, str(response.status)).inc()
+    deps.metrics.webhook_seconds.labels(label).observe(time.perf_counter() - started)
     return response
 
 
@@ -53,11 +66,15 @@ async def _handle(
 ) -> web.StreamResponse:
     adapter = deps.adapters.get((platform, bot))
     if adapter is None:
-        raise UnknownBot(f"no bot {bot!r} on platform {platform!r} in this gateway's configuration")
+        # repr() escapes what JSON could not carry; clip() bounds what is echoed
+        raise UnknownBot(
+            f"no bot {clip(bot, 64)!r} on platform {clip(platform, 32)!r} "
+            "in this gateway's configuration"
+        )
     body = await read_body(request, deps.settings.server.max_body_bytes)
     inbound = inbound_request(request, platform, bot, body)
     adapter.verify(inbound)
-    parsed = adapter.parse(inbound)
+    parsed = _parse(adapter, inbound)
     traceparent = request.headers.get(HEADER_TRACEPARENT)
     if parsed.reply_wait is not None and parsed.events:
         return await _publish_and_wait(deps, parsed, parsed.reply_wait, traceparent)
@@ -65,6 +82,16 @@ async def _handle(
         await publish_event(deps.bus, event, traceparent)
         deps.metrics.published.labels(platform).inc()
     return reply_response(parsed.reply) if parsed.reply else json_response(200, {"ok": True})
+
+
+def _parse(adapter: Adapter, inbound: InboundRequest) -> Parsed:
+    """The adapter's reading of the request. A value that does not fit the event schema (an
+    identifier longer than the store keeps, say) is the sender's mistake: 400, naming it."""
+    try:
+        return adapter.parse(inbound)
+    except ValidationError as exc:
+        reason = describe_errors(exc)
+        raise PayloadError(f"not a valid {inbound.platform} event: {reason}") from None
 
 
 async def _publish_and_wait(

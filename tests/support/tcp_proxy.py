@@ -20,6 +20,8 @@ class TcpProxy:
         self._writers: set[asyncio.StreamWriter] = set()
         self._pipes: set[asyncio.Task[None]] = set()
         self.refusing = False
+        self._flowing = asyncio.Event()  # upstream -> client; cleared by hold()
+        self._flowing.set()
 
     @classmethod
     def to(cls, url: str) -> TcpProxy:
@@ -56,10 +58,22 @@ class TcpProxy:
     def accept(self) -> None:
         self.refusing = False
 
+    def hold(self) -> None:
+        """Keep what the upstream sends (a broker's confirms and deliveries) from reaching
+        the client, while the client's own bytes still go through: a confirm lost in flight."""
+        self._flowing.clear()
+
+    def release(self) -> None:
+        self._flowing.set()
+
     async def drop(self) -> None:
         for writer in list(self._writers):
             writer.transport.abort()
+        held = not self._flowing.is_set()
+        self._flowing.set()  # a held pipe wakes, finds its writer gone and ends
         await asyncio.gather(*self._pipes, return_exceptions=True)
+        if held:
+            self._flowing.clear()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self.refusing:
@@ -71,16 +85,28 @@ class TcpProxy:
             writer.transport.abort()
             return
         self._writers.update((writer, upstream_writer))
-        pipes = (self._pipe(reader, upstream_writer), self._pipe(upstream_reader, writer))
+        pipes = (
+            self._pipe(reader, upstream_writer),
+            self._pipe(upstream_reader, writer, self._flowing),
+        )
         for pipe in pipes:
             task = asyncio.create_task(pipe)
             self._pipes.add(task)
             task.add_done_callback(self._pipes.discard)
 
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _pipe(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        gate: asyncio.Event | None = None,
+    ) -> None:
         """Copy until either side goes; then close this direction's writer (the peer's reader)."""
         try:
             while data := await reader.read(65536):
+                if gate is not None:
+                    await gate.wait()
+                if writer.transport.is_closing():
+                    break
                 writer.write(data)
                 await writer.drain()
         except OSError:

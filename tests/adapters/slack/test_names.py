@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from adapters.slack import SlackAdapter
 from adapters.slack.names import NameCache
 from botgate.testing.slack import SlackEmulator
@@ -74,3 +76,14 @@ async def test_unknown_ids_are_remembered_and_failures_are_not(
     await cache.resolve(["U0NOBODY"], [])  # now user_not_found: remembered as unknown
     assert cache.missing([event])[0] == set()
     assert cache.user("U0NOBODY") is None
+
+
+def test_the_cache_keeps_at_most_names_kept_ids(monkeypatch: pytest.MonkeyPatch) -> None:
+    from adapters.slack import names
+
+    monkeypatch.setattr(names, "NAMES_KEPT", 3)
+    table: dict[str, int] = {}
+    for index in range(5):
+        names._keep(table, f"U{index}", index)
+    names._keep(table, "U2", 9)  # a refreshed id is the newest again
+    assert list(table) == ["U3", "U4", "U2"]
