@@ -50,6 +50,10 @@ class HttpServer:
         await self._runner.cleanup()
 
     @property
+    def host(self) -> str:
+        return self.listener.host
+
+    @property
     def port(self) -> int:
         return self.listener.port
 
