@@ -18,19 +18,24 @@ from typing import Literal
 from adapters.base import Adapter
 from adapters.registry import build_adapters
 from gateway.adapter_host import AdapterHost
+from gateway.automations.runner import ToolRunner
+from gateway.automations.schedule import Clock
+from gateway.automations.service import Automations
 from gateway.bus.base import Bus
 from gateway.bus.factory import create_bus
+from gateway.bus.topology import AUTOMATIONS_QUEUE, CORE_QUEUE, DEAD_QUEUE, actions_queue
 from gateway.config import Settings
 from gateway.core.consumer import CoreConsumer
 from gateway.core.dispatch import Dispatcher
-from gateway.core.retention import Retention
+from gateway.core.retention import Retention, rules
 from gateway.crypto import vault_for
 from gateway.errors import ConfigError
+from gateway.events import utcnow
 from gateway.http import admin, health
 from gateway.http.replies import ReplyWaiter
 from gateway.http.server import HttpServer, build_app
 from gateway.http.webhooks import WebhookDeps
-from gateway.metrics import Metrics
+from gateway.metrics import Metrics, QueueSampler
 from gateway.outbound import ActionRunner
 from store import bots as bot_records
 from store.database import Database
@@ -52,9 +57,14 @@ class Runtime:
         dispatcher: Dispatcher | None = None,
         adapters: dict[tuple[str, str], Adapter] | None = None,
         serve_http: bool = True,
+        tools: ToolRunner | None = None,
+        clock: Clock = utcnow,
     ) -> None:
+        """`tools` runs the tools of `[[automations]]`; `clock` is the automations' clock
+        (tests set it)."""
         self.settings, self.role, self.migrate = settings, role, migrate
         self.serve_http = serve_http
+        self._tools, self._clock = tools, clock
         self._adapters_override = adapters
         self.metrics = Metrics()
         self.dispatcher = dispatcher or Dispatcher(settings.core)
@@ -65,6 +75,7 @@ class Runtime:
         self.adapters: dict[tuple[str, str], Adapter] = {}
         self.core: CoreConsumer | None = None
         self.runner: ActionRunner | None = None
+        self.automations: Automations | None = None
 
     def runs(self, role: Role) -> bool:
         return self.role in ("all", role)
@@ -102,7 +113,18 @@ class Runtime:
                 self.bus, self.db, self.settings, bot_ids, self.metrics, self.dispatcher
             )
             await self._open(self.core.start, self.core.stop)
-            retention = Retention(self.db, self.settings.sessions.message_retention)
+            self.automations = Automations(
+                self.settings,
+                self.db,
+                self.bus,
+                bot_ids,
+                self.metrics,
+                self._tools,
+                self._clock,
+            )
+            await self._open(self.automations.start, self.automations.stop)
+            interval = self.settings.retention.interval
+            retention = Retention(self.db, rules(self.settings), interval)
             await self._open(retention.start, retention.stop)
         if self.runs("adapters"):
             self.runner = ActionRunner(
@@ -154,11 +176,17 @@ class Runtime:
         server = self.settings.server
         app = build_app(
             WebhookDeps(self.settings, self.bus, self.adapters, replies, self.metrics),
-            health.HealthDeps(self.db, self.bus, self.metrics),
+            health.HealthDeps(self.db, self.bus, self.metrics, self._queue_sampler()),
             admin.AdminDeps(self.settings, self.db, self.bus),
             webhooks_enabled=self.runs("gateway"),
         )
         return HttpServer(app, server.host, server.port)
+
+    def _queue_sampler(self) -> QueueSampler:
+        """Every queue of the gateway's topology that this configuration has."""
+        queues = [CORE_QUEUE, DEAD_QUEUE, AUTOMATIONS_QUEUE]
+        queues += [actions_queue(platform, bot) for platform, bot in sorted(self.adapters)]
+        return QueueSampler(self.bus, self.metrics, queues)
 
 
 def _bus_options(settings: Settings) -> dict[str, float]:

@@ -13,7 +13,7 @@ import click
 
 from gateway.config import Settings, load_settings
 from gateway.errors import BotgateError
-from gateway.logs import setup_logging
+from gateway.logs import setup_logging, use_format
 
 config_option = click.option(
     "--config",
@@ -26,9 +26,11 @@ config_option = click.option(
 
 def _settings(config_path: str | None) -> Settings:
     try:
-        return load_settings(config_path)
+        settings = load_settings(config_path)
     except BotgateError as exc:
         raise click.ClickException(str(exc)) from None
+    use_format(settings.server.log_format)
+    return settings
 
 
 def _run(main: Callable[[], Awaitable[int]]) -> None:
@@ -66,6 +68,7 @@ def serve(config_path: str | None, role: str, no_migrate: bool) -> None:
     """Run the service until SIGTERM or SIGINT."""
     from gateway import heap
     from gateway.app import Role, Runtime
+    from gateway.otel import tracing_from_environment
 
     settings = _settings(config_path)
 
@@ -75,10 +78,11 @@ def serve(config_path: str | None, role: str, no_migrate: bool) -> None:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
         role_: Role = role  # type: ignore[assignment]
-        async with Runtime(settings, role_, migrate=not no_migrate):
-            heap.settle_after_start()
-            await stop.wait()
-            click.echo("stopping: finishing in-flight work", err=True)
+        with tracing_from_environment():
+            async with Runtime(settings, role_, migrate=not no_migrate):
+                heap.settle_after_start()
+                await stop.wait()
+                click.echo("stopping: finishing in-flight work", err=True)
         return 0
 
     _run(serve_until_signal)

@@ -17,9 +17,10 @@ import time
 import uuid
 from dataclasses import dataclass
 
+from opentelemetry.trace import Span, SpanKind
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from gateway import codec
+from gateway import codec, tracing
 from gateway.bus.base import Bus, Delivery, Message, Subscription
 from gateway.bus.processing import dead_letter_now, give_up_or_retry
 from gateway.bus.topology import CORE_QUEUE, DEFAULT_EXCHANGE, HEADER_TRACEPARENT, core_queue
@@ -46,6 +47,8 @@ def is_outage(exc: BaseException) -> bool:
 class _Item:
     delivery: Delivery
     event: Event
+    traceparent: str | None = None  # what its answers carry: its own span's context if traced
+    span: Span | None = None  # "process botgate.core", from its batch until it is settled
 
 
 class CoreConsumer:
@@ -132,7 +135,9 @@ class CoreConsumer:
             return
         self.metrics.batch_size.observe(len(items))
         started = time.perf_counter()
+        batch_span = _trace(items) if tracing.enabled() else None
         outcomes = await self._record_held(items)
+        tracing.finish(batch_span)
         if outcomes is None:
             await self._one_by_one(items)
         elif outcomes:  # empty: the batch was already settled (handed back or failed)
@@ -148,9 +153,9 @@ class CoreConsumer:
                 )
         except PermanentError as exc:
             self.metrics.failed.labels("invalid").inc()
-            await dead_letter_now(delivery, str(exc))
+            await dead_letter_now(delivery, str(exc), self.metrics)
             return None
-        return _Item(delivery, event)
+        return _Item(delivery, event, delivery.message.headers.get(HEADER_TRACEPARENT))
 
     async def _record_held(self, items: list[_Item]) -> list[Outcome] | None:
         """Record the batch, holding it through database outages; None if it must be split."""
@@ -220,10 +225,14 @@ class CoreConsumer:
             log.exception("publishing the answers of %d events failed", len(items))
             reason = f"publishing its answers failed: {type(exc).__name__}: {exc}"
             for item in items:
-                await give_up_or_retry(item.delivery, reason, self.settings.bus.max_attempts)
+                await give_up_or_retry(
+                    item.delivery, reason, self.settings.bus.max_attempts, self.metrics
+                )
+            _end_spans(items, exc)
             return
         for item in items:
             await item.delivery.ack()
+        _end_spans(items)
         duplicates = sum(1 for outcome in outcomes if outcome.duplicate)
         self.metrics.processed.labels("recorded").inc(len(outcomes) - duplicates)
         if duplicates:
@@ -233,16 +242,57 @@ class CoreConsumer:
         log.warning("handing back %d events: %s", len(items), reason)
         for item in items:
             await item.delivery.reject(requeue=True)
+        self.metrics.retries.labels("redelivery").inc(len(items))
+        _end_spans(items, f"handed back: {reason}")
 
     async def _failed(self, item: _Item, exc: Exception) -> None:
         log.exception("event %s failed", item.event.id, exc_info=exc)
         self.metrics.failed.labels(type(exc).__name__).inc()
+        _end_spans([item], exc)
         if isinstance(exc, PermanentError):
-            await dead_letter_now(item.delivery, str(exc))
+            await dead_letter_now(item.delivery, str(exc), self.metrics)
         else:
             await give_up_or_retry(
-                item.delivery, f"{type(exc).__name__}: {exc}", self.settings.bus.max_attempts
+                item.delivery,
+                f"{type(exc).__name__}: {exc}",
+                self.settings.bus.max_attempts,
+                self.metrics,
             )
+
+
+def _trace(items: list[_Item]) -> Span | None:
+    """Start each event's span, a child of its trace, and one span for the batch linked to
+    them; the event's answers carry its span's context from here on."""
+    for item in items:
+        event, message = item.event, item.delivery.message
+        item.span = tracing.start(
+            f"process {CORE_QUEUE}",
+            parent=item.traceparent,
+            kind=SpanKind.CONSUMER,
+            attributes={
+                "messaging.operation.type": "process",
+                "messaging.destination.name": CORE_QUEUE,
+                "messaging.message.id": message.message_id,
+                "botgate.event.type": event.type,
+                "botgate.platform": event.platform,
+                "botgate.bot": event.bot,
+                "botgate.delivery.attempt": item.delivery.attempt,
+            },
+        )
+        item.traceparent = tracing.traceparent_of(item.span) or item.traceparent
+    return tracing.start(
+        "core.batch",
+        attributes={"botgate.batch.size": len(items)},
+        links=[item.traceparent for item in items],
+    )
+
+
+def _end_spans(items: list[_Item], error: BaseException | str | None = None) -> None:
+    if not tracing.enabled():
+        return
+    for item in items:
+        tracing.finish(item.span, error)
+        item.span = None
 
 
 def _report_failure(task: asyncio.Task[None], finishing: set[asyncio.Task[None]]) -> None:
@@ -256,8 +306,7 @@ def _report_failure(task: asyncio.Task[None], finishing: set[asyncio.Task[None]]
 def _answers(item: _Item, outcome: Outcome) -> list[Message]:
     """The event's actions, carrying its trace context, and the answer to a webhook waiting
     for them (`?wait=1`)."""
-    trace = item.delivery.message.headers.get(HEADER_TRACEPARENT)
-    answers = [action_message(a, trace) for a in outcome.actions]
+    answers = [action_message(a, item.traceparent) for a in outcome.actions]
     if item.delivery.message.reply_to:
         answers.append(reply_message(item.delivery.message.reply_to, outcome))
     return answers
