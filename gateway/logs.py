@@ -27,11 +27,11 @@ def setup_logging(level: str | None = None, log_format: LogFormat = "text") -> N
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def use_format(log_format: LogFormat) -> None:
-    """Switch the root handlers to text or JSON lines (the config is read after logging
-    started, so that its errors are logged too)."""
+def use_format(log_format: LogFormat, handlers: list[logging.Handler] | None = None) -> None:
+    """Switch the handlers (the root logger's) to text or JSON lines: the config is read after
+    logging started, so that its errors are logged too."""
     formatter = JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT)
-    for handler in logging.getLogger().handlers:
+    for handler in logging.getLogger().handlers if handlers is None else handlers:
         handler.setFormatter(formatter)
 
 
