@@ -39,7 +39,8 @@ def test_a_record_is_one_json_object_with_the_trace_context_in_hand() -> None:
         tracing.current_traceparent.reset(token)
     fields = codec.loads(line)
     assert "\n" not in line
-    assert fields["level"] == "WARNING" and fields["logger"] == "botgate.test"
+    assert fields["level"] == "WARNING"
+    assert fields["logger"] == "botgate.test"
     assert fields["message"] == "sent %s"
     assert (fields["trace_id"], fields["span_id"]) == (
         "4bf92f3577b34da6a3ce929d0e0e4736",
@@ -72,5 +73,5 @@ def test_the_format_follows_the_configuration() -> None:
     assert isinstance(handler.formatter, JsonFormatter)
     use_format("text", [handler])
     assert not isinstance(handler.formatter, JsonFormatter)
-    with pytest.raises(ConfigError, match="server.log_format"):
+    with pytest.raises(ConfigError, match=r"server\.log_format"):
         settings_from_dict({"server": {"log_format": "xml"}})
