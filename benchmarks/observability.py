@@ -21,8 +21,8 @@ from gateway import tracing
 from gateway.bus.base import Delivery, Message
 from gateway.bus.topology import EVENTS_EXCHANGE
 from gateway.core.consumer import _end_spans, _Item, _trace
+from gateway.events import ChannelRef, Event, utcnow
 from gateway.http.webhooks import ROUTE, _describe
-from tests.support.events import inbound
 
 BATCH = 100
 INCOMING = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
@@ -62,9 +62,17 @@ def core_hooks(items: list[_Item]) -> None:
 def _items() -> list[_Item]:
     items = []
     for n in range(BATCH):
-        message = Message(EVENTS_EXCHANGE, "generic.helpdesk.message.created", b"{}", str(n))
-        delivery = cast(Delivery, _Delivery(message))
-        items.append(_Item(delivery, inbound(n), INCOMING))
+        event = Event(
+            type="message.created",
+            platform="generic",
+            bot="helpdesk",
+            dedupe_key=f"generic:helpdesk:{n}",
+            occurred_at=utcnow(),
+            conversation_key="generic:helpdesk:room",
+            channel=ChannelRef(id="room"),
+        )
+        message = Message(EVENTS_EXCHANGE, event.routing_key, b"{}", str(event.id))
+        items.append(_Item(cast(Delivery, _Delivery(message)), event, INCOMING))
     return items
 
 
@@ -93,7 +101,7 @@ def main() -> None:
         tracing.disable()
     for name, figures in (("tracing off", off), ("tracing on", on)):
         described = ", ".join(f"{key} {value:,.0f}" for key, value in figures.items())
-        print(f"{name}: {described}")  # noqa: T201 (a command-line report)
+        print(f"{name}: {described}")
 
 
 if __name__ == "__main__":
