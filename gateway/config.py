@@ -295,24 +295,24 @@ class Settings(_Section):
 
     @model_validator(mode="after")
     def _unique_bot_names(self) -> Settings:
-        names = [bot.name for bot in self.bots]
-        duplicates = sorted({name for name in names if names.count(name) > 1})
-        if duplicates:
-            raise ValueError(f"bot names must be unique; repeated: {', '.join(duplicates)}")
+        _unique("bot", [bot.name for bot in self.bots])
         return self
 
     @model_validator(mode="after")
     def _automations_fit_their_bots(self) -> Settings:
-        names = [automation.name for automation in self.automations]
-        duplicates = sorted({name for name in names if names.count(name) > 1})
-        if duplicates:
-            raise ValueError(f"automation names must be unique; repeated: {', '.join(duplicates)}")
+        _unique("automation", [automation.name for automation in self.automations])
         for index, automation in enumerate(self.automations):
             _check_automation(f"automations.{index}", automation, self.bot(automation.bot))
         return self
 
     def bot(self, name: str) -> BotConfig | None:
         return next((bot for bot in self.bots if bot.name == name), None)
+
+
+def _unique(what: str, names: list[str]) -> None:
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise ValueError(f"{what} names must be unique; repeated: {', '.join(duplicates)}")
 
 
 def _check_automation(key: str, automation: AutomationConfig, bot: BotConfig | None) -> None:

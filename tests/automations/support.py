@@ -20,9 +20,9 @@ class TestClock:
 
     __test__ = False  # not a test class
 
-    def __init__(self, start: datetime, *, running: bool = False) -> None:
+    def __init__(self, start: datetime) -> None:
         self.start = start
-        self._since: float | None = time.monotonic() if running else None
+        self._since: float | None = None
 
     def run(self) -> None:
         self._since = time.monotonic()

@@ -167,10 +167,11 @@ async def test_a_failing_tool_fails_its_run_and_sends_nothing(
     sqlite_url: str, memory_url: str, tools: FakeTools | None, error: str
 ) -> None:
     automation = digest(send=None, tool="help", to={"platform": "generic", "channel_id": "r"})
-    clock = TestClock(BERLIN_MONDAY_0900 - timedelta(seconds=0.5), running=True)
+    clock = TestClock(BERLIN_MONDAY_0900 - timedelta(seconds=0.5))
     async with CallbackReceiver() as receiver:
         settings = _settings((sqlite_url, memory_url), receiver.url, automation)
         async with running(settings, tools=tools, clock=clock) as runtime:
+            clock.run()  # the scheduler waits for 09:00 now
             await eventually(lambda: _finished(runtime))
             [run] = await _run_rows(runtime)
             assert _runs(runtime, "monday-digest", "failed") == 1
@@ -181,7 +182,7 @@ async def test_a_failing_tool_fails_its_run_and_sends_nothing(
 async def test_the_admin_api_shows_automations_and_their_runs(
     sqlite_url: str, memory_url: str
 ) -> None:
-    clock = TestClock(BERLIN_MONDAY_0900 - timedelta(seconds=0.5), running=True)
+    clock = TestClock(BERLIN_MONDAY_0900 - timedelta(seconds=0.5))
     welcome = {
         "name": "welcome",
         "bot": "helpdesk",
@@ -191,6 +192,7 @@ async def test_the_admin_api_shows_automations_and_their_runs(
     async with CallbackReceiver() as receiver:
         settings = _settings((sqlite_url, memory_url), receiver.url, digest(), welcome)
         async with running(settings, clock=clock) as runtime:
+            clock.run()
             await eventually(lambda: _finished(runtime))
             base = runtime.http.url + "/api/v1/automations"
             status, listed = await _get(base, TOKEN)

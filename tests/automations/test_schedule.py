@@ -53,9 +53,10 @@ async def test_a_firing_comes_at_its_time_with_a_key_every_process_agrees_on() -
         return True
 
     automation, automation_id = _automation(), uuid.uuid4()
-    clock = TestClock(BERLIN_MONDAY_0900 - timedelta(seconds=0.3), running=True)
+    clock = TestClock(BERLIN_MONDAY_0900 - timedelta(seconds=0.3))
     scheduler = Scheduler([(automation, automation_id)], fire, clock)
     await scheduler.start()
+    clock.run()
     try:
         await asyncio.wait_for(arrived.wait(), 10)
     finally:
