@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from opentelemetry.trace import SpanKind
+
+from gateway import tracing
 from gateway.bus.base import Bus
 from gateway.config import Settings
 from gateway.events import Event
@@ -26,7 +29,14 @@ class AdapterHost:
         self._tools = tools
 
     async def publish_event(self, event: Event) -> None:
-        await publish_event(self._bus, event)
+        """An event an adapter received by itself (polling, a socket): a trace starts here."""
+        if not tracing.enabled():
+            await publish_event(self._bus, event)
+            return
+        attributes = {"botgate.platform": event.platform, "botgate.bot": event.bot}
+        name = f"receive {event.platform}"
+        with tracing.span(name, kind=SpanKind.CONSUMER, attributes=attributes) as span:
+            await publish_event(self._bus, event, tracing.traceparent_of(span))
 
     def commands(self, bot: str) -> list[CommandSpec]:
         config = self.settings.bot(bot)

@@ -18,21 +18,27 @@ from typing import Literal
 from adapters.base import Adapter
 from adapters.registry import build_adapters
 from gateway.adapter_host import AdapterHost
+from gateway.automations.runner import ToolRunner as AutomationToolRunner
+from gateway.automations.schedule import Clock
+from gateway.automations.service import Automations
 from gateway.bus.base import Bus
 from gateway.bus.factory import create_bus
+from gateway.bus.topology import AUTOMATIONS_QUEUE, CORE_QUEUE, DEAD_QUEUE, actions_queue
 from gateway.config import Settings
 from gateway.core.answers import Answerer
 from gateway.core.consumer import CoreConsumer
-from gateway.core.retention import Retention
+from gateway.core.retention import Retention, rules
 from gateway.crypto import vault_for
 from gateway.errors import ConfigError
+from gateway.events import utcnow
 from gateway.http import admin, health
 from gateway.http.listen import Listener
 from gateway.http.replies import ReplyWaiter
 from gateway.http.server import HttpServer, build_app
 from gateway.http.webhooks import WebhookDeps
-from gateway.metrics import Metrics
+from gateway.metrics import Metrics, QueueSampler
 from gateway.outbound import ActionRunner
+from gateway.tools.automated import AutomationTools
 from gateway.tools.base import Services
 from gateway.tools.chain import Chain, Fallback, ToolResponder
 from gateway.tools.profiles import Profiles
@@ -57,9 +63,14 @@ class Runtime:
         migrate: bool = True,
         adapters: dict[tuple[str, str], Adapter] | None = None,
         serve_http: bool = True,
+        automation_tools: AutomationToolRunner | None = None,
+        clock: Clock = utcnow,
     ) -> None:
+        """`automation_tools` runs the tools of `[[automations]]` (by default the tool
+        registry); `clock` is the automations' clock (tests set it)."""
         self.settings, self.role, self.migrate = settings, role, migrate
         self.serve_http = serve_http
+        self._automation_tools, self._clock = automation_tools, clock
         self._adapters_override = adapters
         self.metrics = Metrics()
         self._stack = AsyncExitStack()
@@ -71,6 +82,7 @@ class Runtime:
         self.answers: Answerer | None = None
         self.tools: ToolRegistry
         self.runner: ActionRunner | None = None
+        self.automations: Automations | None = None
 
     def runs(self, role: Role) -> bool:
         return self.role in ("all", role)
@@ -111,13 +123,27 @@ class Runtime:
             await self._open(replies.start, replies.stop)
         await self._start_adapters()
         if self.runs("core"):
-            self.answers = self._answerer()
+            services = Services(self.settings, self.db, self.bus, self.tools, Profiles(self.db))
+            tool_runner = ToolRunner(self.metrics)
+            self.answers = self._answerer(services, tool_runner)
             await self._open(self.answers.start, self.answers.stop)
             self.core = CoreConsumer(
                 self.bus, self.db, self.settings, bot_ids, self.metrics, self.answers
             )
             await self._open(self.core.start, self.core.stop)
-            retention = Retention(self.db, self.settings.sessions.message_retention)
+            self.automations = Automations(
+                self.settings,
+                self.db,
+                self.bus,
+                bot_ids,
+                self.metrics,
+                self._automation_tools
+                or AutomationTools(self.settings, services, tool_runner, bot_ids),
+                self._clock,
+            )
+            await self._open(self.automations.start, self.automations.stop)
+            interval = self.settings.retention.interval
+            retention = Retention(self.db, rules(self.settings), interval)
             await self._open(retention.start, retention.stop)
         if self.runs("adapters"):
             self.runner = ActionRunner(
@@ -155,10 +181,8 @@ class Runtime:
                 "run `botgate migrate up`"
             )
 
-    def _answerer(self) -> Answerer:
+    def _answerer(self, services: Services, runner: ToolRunner) -> Answerer:
         """The core's after-commit half: each bot's responder chain, built from its config."""
-        services = Services(self.settings, self.db, self.bus, self.tools, Profiles(self.db))
-        runner = ToolRunner(self.metrics)
         fallback = Fallback(self.settings.core.fallback_reply)
         chains = {
             bot.name: Chain([ToolResponder(self.tools, runner), fallback])
@@ -183,11 +207,17 @@ class Runtime:
     def _http_server(self, replies: ReplyWaiter, listener: Listener) -> HttpServer:
         app = build_app(
             WebhookDeps(self.settings, self.bus, self.adapters, replies, self.metrics),
-            health.HealthDeps(self.db, self.bus, self.metrics),
+            health.HealthDeps(self.db, self.bus, self.metrics, self._queue_sampler()),
             admin.AdminDeps(self.settings, self.db, self.bus),
             webhooks_enabled=self.runs("gateway"),
         )
         return HttpServer(app, listener)
+
+    def _queue_sampler(self) -> QueueSampler:
+        """Every queue of the gateway's topology that this configuration has."""
+        queues = [CORE_QUEUE, DEAD_QUEUE, AUTOMATIONS_QUEUE]
+        queues += [actions_queue(platform, bot) for platform, bot in sorted(self.adapters)]
+        return QueueSampler(self.bus, self.metrics, queues)
 
 
 def _bus_options(settings: Settings) -> dict[str, float]:

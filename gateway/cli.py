@@ -75,6 +75,7 @@ def main(log_level: str, debug: bool) -> None:
 def serve(config_path: str | None, role: str, port: int | None, no_migrate: bool) -> None:
     from gateway import heap
     from gateway.app import Role, Runtime
+    from gateway.otel import tracing_from_environment
 
     settings = _serving(settings_from(config_path), role, port)
 
@@ -84,10 +85,11 @@ def serve(config_path: str | None, role: str, port: int | None, no_migrate: bool
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
         role_: Role = role  # type: ignore[assignment]
-        async with Runtime(settings, role_, migrate=not no_migrate):
-            heap.settle_after_start()
-            await stop.wait()
-            click.echo("stopping: finishing in-flight work", err=True)
+        with tracing_from_environment():
+            async with Runtime(settings, role_, migrate=not no_migrate):
+                heap.settle_after_start()
+                await stop.wait()
+                click.echo("stopping: finishing in-flight work", err=True)
         return 0
 
     run(serve_until_signal)

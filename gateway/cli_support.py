@@ -22,6 +22,7 @@ from click.core import ParameterSource
 
 from gateway.config import Settings, load_settings
 from gateway.errors import BotgateError
+from gateway.logs import use_format
 
 INTERRUPTED = 130  # as a shell reports a command ended by SIGINT
 
@@ -35,8 +36,11 @@ config_option = click.option(
 
 
 def settings_from(config_path: str | None) -> Settings:
-    """The configuration; a mistake in it ends the command with its one line (exit 2)."""
-    return load_settings(config_path)
+    """The configuration; a mistake in it ends the command with its one line (exit 2). Logs
+    take the format it asks for from here on."""
+    settings = load_settings(config_path)
+    use_format(settings.server.log_format)
+    return settings
 
 
 def run(main: Callable[[], Awaitable[int]]) -> None:

@@ -11,10 +11,12 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from cronsim import CronSim, CronSimError
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -61,6 +63,18 @@ def parse_duration(value: object) -> timedelta:
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 
 
+def parse_keep(value: object) -> timedelta | None:
+    """A retention: a duration, or "never" (None) to keep rows for good."""
+    if isinstance(value, str) and value.strip().lower() == "never":
+        return None
+    return parse_duration(value)
+
+
+KeepFor = Annotated[timedelta | None, BeforeValidator(parse_keep)]
+NAME_PATTERN = r"^[a-z0-9_-]{1,64}$"
+_PATTERN_WORD = re.compile(r"^(\*|#|[A-Za-z0-9_-]+)$")
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -73,6 +87,7 @@ class ServerConfig(_Section):
     reply_wait: Duration = timedelta(seconds=10)  # ?wait=1 (or true): wait this long
     reply_wait_max: Duration = timedelta(seconds=30)  # ?wait=N: N seconds, at most this
     shutdown_grace: Duration = timedelta(seconds=10)
+    log_format: Literal["text", "json"] = "text"
 
     @model_validator(mode="after")
     def _wait_within_max(self) -> ServerConfig:
@@ -119,7 +134,21 @@ class SecurityConfig(_Section):
 
 class SessionsConfig(_Section):
     idle_timeout: Duration = timedelta(minutes=30)
-    message_retention: Duration = timedelta(days=90)
+    message_retention: Duration = timedelta(days=90)  # messages, clicks, the de-duplication ledger
+    session_retention: Duration | None = None  # sessions idle this long go; unset: as messages
+
+    @property
+    def sessions_kept(self) -> timedelta:
+        return self.session_retention or self.message_retention
+
+
+class RetentionConfig(_Section):
+    """How long operational rows are kept ("never" keeps them); pruned every `interval`."""
+
+    audit_log: KeepFor = timedelta(days=365)
+    dead_letters: KeepFor = timedelta(days=30)
+    automation_runs: KeepFor = timedelta(days=90)
+    interval: Duration = timedelta(hours=1)
 
 
 class CoreConfig(_Section):
@@ -202,7 +231,7 @@ class GenericConfig(_Section):
 
 
 class BotConfig(_Section):
-    name: str = Field(pattern=r"^[a-z0-9_-]{1,64}$")
+    name: str = Field(pattern=NAME_PATTERN)
     organization: str = "default"
     description: str = ""
     kb: list[str] = []
@@ -224,23 +253,112 @@ class BotConfig(_Section):
         return {name: table for name, table in tables.items() if table is not None}
 
 
+class Destination(_Section):
+    """Where an automation's message goes. On an event automation, what is left out is taken
+    from the event (its platform, channel and thread)."""
+
+    platform: str | None = None
+    channel_id: str | None = Field(None, min_length=1)
+    thread_id: str | None = None
+    channel_type: Literal["direct", "group", "channel", "thread"] = "channel"
+
+
+class SendConfig(Destination):
+    text: str = Field(min_length=1)
+    format: Literal["plain", "markdown"] = "markdown"
+
+
+class AutomationConfig(_Section):
+    """A cron schedule (in `timezone`) or an event pattern that makes `bot` send a message
+    or run a tool."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    bot: str
+    cron: str | None = None
+    timezone: str = "UTC"
+    event: str | None = None  # a routing-key pattern on botgate.events
+    send: SendConfig | None = None
+    tool: str | None = Field(None, pattern=NAME_PATTERN)
+    args: str = ""
+    to: Destination | None = None  # where the tool's replies go
+    enabled: bool = True
+
+    @field_validator("cron")
+    @classmethod
+    def _valid_cron(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                CronSim(value, datetime(2000, 1, 1))
+            except CronSimError as exc:
+                raise ValueError(f"{value!r} is not a cron expression ({exc})") from None
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _valid_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not an IANA time zone, e.g. 'Europe/Berlin'") from None
+        return value
+
+    @field_validator("event")
+    @classmethod
+    def _valid_pattern(cls, value: str | None) -> str | None:
+        if value is not None and not all(_PATTERN_WORD.match(w) for w in value.split(".")):
+            raise ValueError(
+                f"{value!r} is not a routing-key pattern: words of letters, digits, - and _, "
+                "or * (one word) or # (any words), joined by dots, e.g. '*.helpdesk.member.joined'"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _one_trigger_one_deed(self) -> AutomationConfig:
+        if (self.cron is None) == (self.event is None):
+            raise ValueError("set either `cron` (a schedule) or `event` (a routing-key pattern)")
+        if (self.send is None) == (self.tool is None):
+            raise ValueError("set either `send` (a message) or `tool` (a tool to run)")
+        if self.send is not None and self.to is not None:
+            raise ValueError("`to` is where a tool's replies go; a `send` names its own channel")
+        target = self.destination
+        if target.platform is not None and target.channel_id is None:
+            what = "send" if self.send is not None else "to"
+            raise ValueError(f"`{what}.platform` needs `{what}.channel_id` beside it")
+        if self.cron is not None and (target.platform is None or target.channel_id is None):
+            what = "send" if self.send is not None else "to"
+            raise ValueError(
+                f"a scheduled automation needs `{what}.platform` and `{what}.channel_id`"
+            )
+        return self
+
+    @property
+    def destination(self) -> Destination:
+        return self.send or self.to or Destination()
+
+
 class Settings(_Section):
     server: ServerConfig = ServerConfig()
     database: DatabaseConfig = DatabaseConfig()
     bus: BusConfig = BusConfig()
     security: SecurityConfig = SecurityConfig()
     sessions: SessionsConfig = SessionsConfig()
+    retention: RetentionConfig = RetentionConfig()
     core: CoreConfig = CoreConfig()
     tools: dict[str, ToolConfig] = {}
     bots: list[BotConfig] = []
+    automations: list[AutomationConfig] = []
     source: str = Field("built-in defaults", exclude=True)
 
     @model_validator(mode="after")
     def _unique_bot_names(self) -> Settings:
-        names = [bot.name for bot in self.bots]
-        duplicates = sorted({name for name in names if names.count(name) > 1})
-        if duplicates:
-            raise ValueError(f"bot names must be unique; repeated: {', '.join(duplicates)}")
+        _unique("bot", [bot.name for bot in self.bots])
+        return self
+
+    @model_validator(mode="after")
+    def _automations_fit_their_bots(self) -> Settings:
+        _unique("automation", [automation.name for automation in self.automations])
+        for index, automation in enumerate(self.automations):
+            _check_automation(f"automations.{index}", automation, self.bot(automation.bot))
         return self
 
     @model_validator(mode="after")
@@ -262,6 +380,29 @@ class Settings(_Section):
 
     def bot(self, name: str) -> BotConfig | None:
         return next((bot for bot in self.bots if bot.name == name), None)
+
+
+def _unique(what: str, names: list[str]) -> None:
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise ValueError(f"{what} names must be unique; repeated: {', '.join(duplicates)}")
+
+
+def _check_automation(key: str, automation: AutomationConfig, bot: BotConfig | None) -> None:
+    if bot is None:
+        raise ValueError(f"{key}.bot: no bot named {automation.bot!r} is configured")
+    platform = automation.destination.platform
+    if platform is not None and platform not in bot.platforms():
+        where = "send" if automation.send is not None else "to"
+        raise ValueError(
+            f"{key}.{where}.platform: bot {bot.name!r} is not on {platform!r} "
+            f"(it is on: {', '.join(bot.platforms()) or 'no platform'})"
+        )
+    if automation.tool is not None and automation.tool not in bot.tools:
+        raise ValueError(
+            f"{key}.tool: bot {bot.name!r} has no tool {automation.tool!r}; "
+            f"add it to the bot's `tools` (it has: {', '.join(bot.tools)})"
+        )
 
 
 def resolve_path(explicit: str | os.PathLike[str] | None, via: str = "--config") -> Path | None:

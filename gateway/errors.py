@@ -22,6 +22,12 @@ class UnknownBot(BotgateError):
     http_status = 404
 
 
+class NotFound(BotgateError):
+    """What the request names does not exist (an unknown schema, automation, ...)."""
+
+    http_status = 404
+
+
 class PayloadTooLarge(BotgateError):
     http_status = 413
 

@@ -1,4 +1,5 @@
-"""The wire schemas: events (`botgate.event/1`) and actions (`botgate.action/1`).
+"""The wire schemas: events (`botgate.event/1`), actions (`botgate.action/1`) and tool calls
+(`botgate.tool_call/1`, with the answer a tool gives).
 
 Models are strict and frozen: an invalid event is rejected whole, with the reason.
 `encode`/`decode_*` are the only way they cross the bus.
@@ -18,6 +19,7 @@ from gateway.ids import new_id
 
 EVENT_SCHEMA: Literal["botgate.event/1"] = "botgate.event/1"
 ACTION_SCHEMA: Literal["botgate.action/1"] = "botgate.action/1"
+TOOL_CALL_SCHEMA: Literal["botgate.tool_call/1"] = "botgate.tool_call/1"
 
 Platform = Literal["telegram", "slack", "discord", "generic", "console"]
 ChannelType = Literal["direct", "group", "channel", "thread"]
@@ -207,12 +209,54 @@ class Action(_Model):
         return f"{self.platform}.{self.bot}"
 
 
+class ToolCall(_Model):
+    """What an `http` or `bus` tool is called with (CONTRACT section 5a). `event` is the event
+    that invoked it; a tool run by an automation on a schedule has none (nor user or session)."""
+
+    schema_: Literal["botgate.tool_call/1"] = Field(TOOL_CALL_SCHEMA, alias="schema")
+    id: UUID = Field(default_factory=new_id)
+    tool: str = Field(pattern=r"^[a-z0-9_-]{1,64}$")
+    args: str = ""
+    platform: Platform
+    bot: str = Field(pattern=r"^[a-z0-9_-]{1,64}$")
+    session_id: UUID | None = None
+    user: UserRef | None = None
+    channel: ChannelRef
+    event: Event | None = None
+
+    @classmethod
+    def for_event(
+        cls, event: Event, tool: str, args: str, session_id: UUID | None = None
+    ) -> ToolCall:
+        return cls(
+            tool=tool,
+            args=args,
+            platform=event.platform,
+            bot=event.bot,
+            session_id=session_id,
+            user=event.user,
+            channel=event.channel,
+            event=event,
+        )
+
+
+class ToolReply(_Model):
+    text: str
+    buttons: list[Button] = Field(default_factory=list)
+
+
+class ToolAnswer(_Model):
+    """A tool's answer: `200 {"replies": [...]}` over HTTP, the same body on the bus."""
+
+    replies: list[ToolReply] = Field(default_factory=list)
+
+
 def conversation_key(platform: str, bot: str, channel_id: str, thread_id: str | None) -> str:
     base = f"{platform}:{bot}:{channel_id}"
     return f"{base}:{thread_id}" if thread_id else base
 
 
-def encode(model: Event | Action) -> bytes:
+def encode(model: Event | Action | ToolCall) -> bytes:
     return model.model_dump_json(by_alias=True).encode()
 
 

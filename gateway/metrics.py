@@ -1,11 +1,32 @@
-"""Prometheus metrics, on a registry per process (not the global one: tests run many apps)."""
+"""Prometheus metrics, on a registry per process (not the global one: tests run many apps).
+
+Queue gauges are filled at scrape time by `QueueSampler` (the broker's counts on RabbitMQ, the
+in-process bus's own counts on `memory://`); process resources come from prometheus_client's
+process collector.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Sequence
 from typing import Generic, TypeVar
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
 from prometheus_client.metrics import MetricWrapperBase
+
+from gateway.bus.base import Bus
+from gateway.errors import BusUnavailable
+
+log = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=MetricWrapperBase)
 
@@ -85,9 +106,57 @@ class Metrics:
             buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500),
             registry=registry,
         )
+        self.dead_letters = self._counter(
+            "botgate_dead_letters", "Messages moved to botgate.dead, by the exchange", "exchange"
+        )
+        self.retries = self._counter(
+            "botgate_retries",
+            "Work tried again: redelivery (handed back to its queue), send (a platform send)",
+            "kind",
+        )
+        self.automation_runs = self._counter(
+            "botgate_automation_runs",
+            "Automation firings: succeeded, failed, or elsewhere (another process ran it)",
+            "automation",
+            "outcome",
+        )
+        self.queue_messages = self._gauge(
+            "botgate_queue_messages", "Messages ready in the queue", "queue"
+        )
+        self.queue_consumers = self._gauge(
+            "botgate_queue_consumers", "Consumers of the queue", "queue"
+        )
+        ProcessCollector(registry=registry)
+        PlatformCollector(registry=registry)
 
     def _counter(self, name: str, documentation: str, *labels: str) -> Labelled[Counter]:
         return Labelled(Counter(name, documentation, labels, registry=self.registry))
 
+    def _gauge(self, name: str, documentation: str, *labels: str) -> Labelled[Gauge]:
+        return Labelled(Gauge(name, documentation, labels, registry=self.registry))
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class QueueSampler:
+    """Reads the depth and consumer count of the gateway's queues into the gauges, when
+    /metrics is scraped. A queue that does not exist (yet) is left out; a broker that does not
+    answer in time leaves the last values."""
+
+    def __init__(
+        self, bus: Bus, metrics: Metrics, queues: Sequence[str], timeout: float = 5.0
+    ) -> None:
+        self.bus, self.metrics, self.queues, self.timeout = bus, metrics, queues, timeout
+
+    async def refresh(self) -> None:
+        try:
+            async with asyncio.timeout(self.timeout):
+                stats = await asyncio.gather(*(self.bus.queue_stats(q) for q in self.queues))
+        except (BusUnavailable, TimeoutError) as exc:
+            log.warning("queue metrics not refreshed: %s", exc or "the broker did not answer")
+            return
+        for queue, counts in zip(self.queues, stats, strict=True):
+            if counts is not None:
+                self.metrics.queue_messages.labels(queue).set(counts.ready)
+                self.metrics.queue_consumers.labels(queue).set(counts.consumers)

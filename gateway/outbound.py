@@ -20,7 +20,10 @@ import uuid
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
+from opentelemetry.trace import Span, SpanKind
+
 from adapters.base import Adapter, SendResult
+from gateway import tracing
 from gateway.bus.base import Bus, Delivery, Handler, Subscription
 from gateway.bus.processing import dead_letter_now
 from gateway.bus.topology import (
@@ -117,18 +120,35 @@ class ActionRunner:
         try:
             action = decode_action(delivery.message.body, delivery.message.model)
         except PermanentError as exc:
-            await dead_letter_now(delivery, str(exc))
+            await dead_letter_now(delivery, str(exc), self.metrics)
             return
-        headers = delivery.message.headers
-        traceparent = headers.get(HEADER_TRACEPARENT)
-        current_traceparent.set(traceparent)  # this handler runs in a task of its own
+        incoming = delivery.message.headers.get(HEADER_TRACEPARENT)
+        with tracing.span(f"send {action.platform}", parent=incoming, kind=SpanKind.CLIENT) as span:
+            if span is not None:
+                span.set_attributes(_attributes(action))
+            # the platform call and `message.sent` carry the send's span, or the action's context
+            traceparent = tracing.traceparent_of(span) or incoming
+            current_traceparent.set(traceparent)  # this handler runs in a task of its own
+            await self._deliver(adapter, delivery, action, traceparent, span)
+
+    async def _deliver(
+        self,
+        adapter: Adapter,
+        delivery: Delivery,
+        action: Action,
+        traceparent: str | None,
+        span: Span | None,
+    ) -> None:
+        """Send once: an action delivered again (a redelivery, a replay) is looked up in the
+        send ledger first; what the platform accepted is in the ledger before the ack."""
         async with self._lane(action):
-            again = delivery.attempt > 1 or HEADER_REPLAY in headers
+            again = delivery.attempt > 1 or HEADER_REPLAY in delivery.message.headers
             result = await self.ledger.sent_before(action.id) if again else None
             if result is None:
                 try:
                     result = await self._send(adapter, action)
                 except PermanentError as exc:
+                    tracing.fail(span, exc)
                     await self._failed(delivery, action, str(exc))
                     return
                 await self.ledger.record(action, result)  # before the ack: never sent twice
@@ -158,6 +178,7 @@ class ActionRunner:
                 if attempt == MAX_SEND_ATTEMPTS:
                     raise PermanentError(f"gave up after {attempt} attempts: {exc}") from exc
                 delay = exc.retry_after or min(self.retry_base * 2 ** (attempt - 1), 60)
+                self.metrics.retries.labels("send").inc()
                 log.warning("send %s failed (%s); retrying in %.1fs", action.id, exc, delay)
                 await asyncio.sleep(delay)
         raise AssertionError("unreachable")
@@ -173,7 +194,7 @@ class ActionRunner:
         }
         async with self.db.transaction() as db:
             await bot_records.audit(db, "delivery.failed", "action", str(action.id), details)
-        await dead_letter_now(delivery, reason)
+        await dead_letter_now(delivery, reason, self.metrics)
 
     async def _report_sent(
         self, action: Action, result: SendResult, traceparent: str | None
@@ -189,6 +210,15 @@ class ActionRunner:
                 log.warning("cannot report sent %s yet: %s", action.id, exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30)
+
+
+def _attributes(action: Action) -> dict[str, str]:
+    return {
+        "botgate.action.id": str(action.id),
+        "botgate.action.type": action.type,
+        "botgate.platform": action.platform,
+        "botgate.bot": action.bot,
+    }
 
 
 def sent_event(action: Action, result: SendResult) -> Event:

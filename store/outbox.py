@@ -64,6 +64,10 @@ async def settle(
     await bulk.delete_by_id(db, table_of(OwedAnswer), list(answered))
     rows = [{"id": row_id, "result": result} for row_id, result in results.items()]
     await bulk.update_by_id(db, table_of(ProcessedEvent), rows)
+    await log_tool_calls(db, tool_calls)
+
+
+async def log_tool_calls(db: CoreConnection, tool_calls: list[dict[str, Any]]) -> None:
     await bulk.insert(db, table_of(ToolCallRecord), tool_calls)
 
 

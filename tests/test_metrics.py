@@ -1,4 +1,15 @@
+from __future__ import annotations
+
+from typing import cast
+
+import aiohttp
+
+from gateway.app import Runtime
+from gateway.bus.base import Delivery, Message
+from gateway.bus.processing import dead_letter_now, give_up_or_retry
+from gateway.bus.topology import EVENTS_EXCHANGE
 from gateway.metrics import Metrics
+from tests.support.pipeline import eventually, make_settings, running
 
 
 def test_a_labelled_child_is_made_once_and_counts_into_the_exposition() -> None:
@@ -13,3 +24,59 @@ def test_a_labelled_child_is_made_once_and_counts_into_the_exposition() -> None:
     exposition = metrics.render().decode()
     assert 'botgate_events_received_total{platform="telegram",status="202"} 3.0' in exposition
     assert 'botgate_events_received_total{platform="slack",status="202"} 0.0' in exposition
+
+
+async def test_metrics_show_queues_dead_letters_and_process_resources(
+    backend: tuple[str, str],
+) -> None:
+    async with running(make_settings(*backend)) as runtime:
+        await runtime.bus.publish(Message(EVENTS_EXCHANGE, "generic.helpdesk.x", b"{}", "bad-1"))
+        await eventually(lambda: _dead_letters_counted(runtime))
+        exposition = await _scrape(runtime)
+
+    assert 'botgate_queue_consumers{queue="botgate.core"} 1.0' in exposition
+    assert 'botgate_queue_consumers{queue="botgate.actions.generic.helpdesk"} 1.0' in exposition
+    assert 'botgate_queue_messages{queue="botgate.dead"} 1.0' in exposition
+    assert 'botgate_queue_messages{queue="botgate.automations"}' not in exposition  # no queue
+    assert 'botgate_dead_letters_total{exchange="botgate.events"} 1.0' in exposition
+    assert "process_resident_memory_bytes" in exposition
+    assert "process_cpu_seconds_total" in exposition
+
+
+async def _dead_letters_counted(runtime: Runtime) -> bool:
+    return await runtime.bus.queue_depth("botgate.dead") == 1
+
+
+async def _scrape(runtime: Runtime) -> str:
+    async with aiohttp.ClientSession() as http, http.get(runtime.http.url + "/metrics") as answer:
+        return await answer.text()
+
+
+class _Delivery:
+    def __init__(self, attempt: int) -> None:
+        self.message = Message(EVENTS_EXCHANGE, "generic.helpdesk.message.created", b"{}", "m1")
+        self.attempt = attempt
+        self.settled: list[str] = []
+
+    async def ack(self) -> None:
+        self.settled.append("ack")
+
+    async def reject(self, *, requeue: bool) -> None:
+        self.settled.append(f"reject requeue={requeue}")
+
+    async def dead_letter(self, reason: str) -> None:
+        self.settled.append("dead")
+
+
+async def test_the_ack_policy_counts_hand_backs_and_dead_letters() -> None:
+    metrics = Metrics()
+    first, last = _Delivery(attempt=1), _Delivery(attempt=3)
+
+    assert not await give_up_or_retry(cast(Delivery, first), "flaky", 3, metrics)
+    assert await give_up_or_retry(cast(Delivery, last), "flaky", 3, metrics)
+    await dead_letter_now(cast(Delivery, _Delivery(attempt=1)), "invalid", metrics)
+
+    assert (first.settled, last.settled) == (["reject requeue=True"], ["dead"])
+    exposition = metrics.render().decode()
+    assert 'botgate_retries_total{kind="redelivery"} 1.0' in exposition
+    assert 'botgate_dead_letters_total{exchange="botgate.events"} 2.0' in exposition

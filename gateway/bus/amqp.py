@@ -41,9 +41,9 @@ from aio_pika.exceptions import CONNECTION_EXCEPTIONS, ChannelNotFoundEntity
 from aiormq.abc import DeliveredMessage
 from pamqp.commands import Basic
 
-from gateway.bus.base import Handler, Message, dead_copy, start_handling
+from gateway.bus.base import Handler, Message, QueueStats, dead_copy, start_handling
 from gateway.bus.connect_errors import explain, quiet_first_connect
-from gateway.bus.topology import DEFAULT_EXCHANGE, EXCHANGES, QueueSpec, dead_queue
+from gateway.bus.topology import DEFAULT_EXCHANGE, EXCHANGES, Binding, QueueSpec, dead_queue
 from gateway.errors import BusUnavailable
 from gateway.urls import hide_password
 
@@ -183,6 +183,20 @@ class AmqpBus:
             for binding in spec.bindings:
                 await queue.bind(binding.exchange, binding.pattern)
 
+    async def unbind_queue(self, name: str, binding: Binding) -> None:
+        # On a channel of its own: a missing queue closes the channel it was asked on, and the
+        # topology channel keeps the bindings it made to restore them after a reconnection.
+        channel = aio_pika.Channel(self._live(), publisher_confirms=False)
+        try:
+            async with _answer(f"unbinding queue {name!r}", OPERATION_TIMEOUT), channel:
+                underlay = await channel.get_underlay_channel()
+                await underlay.queue_unbind(
+                    queue=name, exchange=binding.exchange, routing_key=binding.pattern
+                )
+        except BusUnavailable as exc:
+            if not isinstance(exc.__cause__, ChannelNotFoundEntity):
+                raise
+
     async def delete_queue(self, name: str) -> None:
         channel = self._channel(self._topology)
         async with _answer(f"deleting queue {name!r}", OPERATION_TIMEOUT):
@@ -194,7 +208,7 @@ class AmqpBus:
         return channel
 
     async def consume(self, queue: str, handler: Handler, *, prefetch: int) -> _Consumer:
-        if await self._ready_count(queue) is None:
+        if await self.queue_stats(queue) is None:
             raise BusUnavailable(f"queue {queue!r} is not declared")
         async with _answer(f"consuming from {queue!r}", OPERATION_TIMEOUT):
             channel = await _open_channel(self._live(), confirms=False)
@@ -215,10 +229,10 @@ class AmqpBus:
         return consumer
 
     async def queue_depth(self, name: str) -> int:
-        return await self._ready_count(name) or 0
+        stats = await self.queue_stats(name)
+        return stats.ready if stats else 0
 
-    async def _ready_count(self, name: str) -> int | None:
-        """Ready messages of the queue, None when there is no such queue."""
+    async def queue_stats(self, name: str) -> QueueStats | None:
         # A plain (not robust) channel: a 404 closes it, and it must not be restored.
         channel = aio_pika.Channel(self._live(), publisher_confirms=False)
         try:
@@ -228,7 +242,8 @@ class AmqpBus:
             if isinstance(exc.__cause__, ChannelNotFoundEntity):
                 return None
             raise
-        return int(declared.declaration_result.message_count or 0)
+        result = declared.declaration_result
+        return QueueStats(int(result.message_count or 0), int(result.consumer_count or 0))
 
     async def healthy(self) -> bool:
         connection = self._connection

@@ -17,7 +17,13 @@ from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from gateway.bus.topology import DEAD_EXCHANGE, HEADER_ORIGIN_EXCHANGE, HEADER_REASON, QueueSpec
+from gateway.bus.topology import (
+    DEAD_EXCHANGE,
+    HEADER_ORIGIN_EXCHANGE,
+    HEADER_REASON,
+    Binding,
+    QueueSpec,
+)
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +42,12 @@ class Message:
     # publishing process takes it rather than parse the body again; it never crosses a
     # network bus (the AMQP bus keeps it aside for its own consumers).
     model: object | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class QueueStats:
+    ready: int  # messages waiting (not those in consumers' hands)
+    consumers: int
 
 
 def dead_copy(message: Message, reason: str) -> Message:
@@ -121,6 +133,10 @@ class Bus(Protocol):
 
     async def declare_queue(self, spec: QueueSpec) -> None: ...
 
+    async def unbind_queue(self, name: str, binding: Binding) -> None:
+        """Remove one binding of the queue; a queue or binding that is not there is no error."""
+        ...
+
     async def delete_queue(self, name: str) -> None: ...
 
     async def consume(self, queue: str, handler: Handler, *, prefetch: int) -> Subscription:
@@ -129,6 +145,10 @@ class Bus(Protocol):
 
     async def queue_depth(self, name: str) -> int:
         """Messages waiting in the queue (not counting those in consumers' hands)."""
+        ...
+
+    async def queue_stats(self, name: str) -> QueueStats | None:
+        """Messages waiting and consumers of the queue; None if there is no such queue."""
         ...
 
     async def healthy(self) -> bool: ...

@@ -13,8 +13,15 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
-from gateway.bus.base import Handler, Message, dead_copy, start_handling
-from gateway.bus.topology import DEFAULT_EXCHANGE, EXCHANGES, QueueSpec, dead_queue, topic_matches
+from gateway.bus.base import Handler, Message, QueueStats, dead_copy, start_handling
+from gateway.bus.topology import (
+    DEFAULT_EXCHANGE,
+    EXCHANGES,
+    Binding,
+    QueueSpec,
+    dead_queue,
+    topic_matches,
+)
 from gateway.errors import BusUnavailable
 
 
@@ -54,6 +61,13 @@ class MemoryBroker:
             merged = tuple(dict.fromkeys(queue.spec.bindings + spec.bindings))
             queue.spec = replace(queue.spec, bindings=merged)
         self._routes.clear()
+
+    def unbind(self, name: str, binding: Binding) -> None:
+        queue = self.queues.get(name)
+        if queue is not None and binding in queue.spec.bindings:
+            kept = tuple(b for b in queue.spec.bindings if b != binding)
+            queue.spec = replace(queue.spec, bindings=kept)
+            self._routes.clear()
 
     def remove(self, name: str) -> None:
         self.queues.pop(name, None)
@@ -242,6 +256,9 @@ class MemoryBus:
         if spec.exclusive:
             self._exclusive.add(spec.name)
 
+    async def unbind_queue(self, name: str, binding: Binding) -> None:
+        self.broker.unbind(name, binding)
+
     async def delete_queue(self, name: str) -> None:
         self.broker.remove(name)
 
@@ -259,6 +276,10 @@ class MemoryBus:
     async def queue_depth(self, name: str) -> int:
         queue = self.broker.queues.get(name)
         return len(queue.ready) if queue else 0
+
+    async def queue_stats(self, name: str) -> QueueStats | None:
+        queue = self.broker.queues.get(name)
+        return QueueStats(len(queue.ready), len(queue.consumers)) if queue else None
 
     async def healthy(self) -> bool:
         return self._broker is not None and not self._broker.refuse_publishes

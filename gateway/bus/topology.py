@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -13,6 +14,7 @@ EXCHANGES = (EVENTS_EXCHANGE, ACTIONS_EXCHANGE, DEAD_EXCHANGE, TOOLS_EXCHANGE)
 DEFAULT_EXCHANGE = ""  # routes straight to the queue named by the routing key
 CORE_QUEUE = "botgate.core"
 DEAD_QUEUE = "botgate.dead"
+AUTOMATIONS_QUEUE = "botgate.automations"  # the events that fire automations
 REPLY_QUEUE_EXPIRES_S = 300.0
 
 HEADER_REASON = "x-botgate-reason"
@@ -60,6 +62,12 @@ def adapter_queue(platform: str, bot: str) -> QueueSpec:
 
 def dead_queue() -> QueueSpec:
     return QueueSpec(DEAD_QUEUE, (Binding(DEAD_EXCHANGE, "#"),))
+
+
+def automations_queue(patterns: Iterable[str]) -> QueueSpec:
+    """Bound to botgate.events with the patterns of the event automations."""
+    bindings = tuple(Binding(EVENTS_EXCHANGE, pattern) for pattern in sorted(set(patterns)))
+    return QueueSpec(AUTOMATIONS_QUEUE, bindings)
 
 
 def reply_queue(name: str) -> QueueSpec:

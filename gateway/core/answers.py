@@ -290,6 +290,7 @@ class Answerer:
             services=self.services,
             language=language_of(chosen, user.locale if user else None),
             session_tools=await profiles.session_tools(owed.refs.session_id),
+            traceparent=owed.traceparent,
         )
 
     async def _publish(self, owed: Owed, actions: list[Action]) -> None:

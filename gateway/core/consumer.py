@@ -19,9 +19,10 @@ import time
 import uuid
 from dataclasses import dataclass
 
+from opentelemetry.trace import Span, SpanKind
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from gateway import codec
+from gateway import codec, tracing
 from gateway.bus.base import Bus, Delivery, Message, Subscription
 from gateway.bus.processing import dead_letter_now, give_up_or_retry
 from gateway.bus.topology import (
@@ -53,6 +54,8 @@ def is_outage(exc: BaseException) -> bool:
 class _Item:
     delivery: Delivery
     event: Event
+    traceparent: str | None = None  # what its answers carry: its own span's context if traced
+    span: Span | None = None  # "process botgate.core", from its batch until it is settled
 
 
 class CoreConsumer:
@@ -133,7 +136,9 @@ class CoreConsumer:
             return
         self.metrics.batch_size.observe(len(items))
         started = time.perf_counter()
+        batch_span = _trace(items) if tracing.enabled() else None
         outcomes = await self._record_held(items)
+        tracing.finish(batch_span)
         if outcomes is None:
             await self._one_by_one(items)
         elif outcomes:  # empty: the batch was already settled (handed back or failed)
@@ -149,10 +154,10 @@ class CoreConsumer:
                 )
         except PermanentError as exc:
             self.metrics.failed.labels("invalid").inc()
-            await dead_letter_now(delivery, str(exc))
+            await dead_letter_now(delivery, str(exc), self.metrics)
             await self._dead(delivery, "invalid", "it is not a valid event for this gateway")
             return None
-        return _Item(delivery, event)
+        return _Item(delivery, event, delivery.message.headers.get(HEADER_TRACEPARENT))
 
     async def _record_held(self, items: list[_Item]) -> list[Outcome] | None:
         """Record the batch, holding it through database outages; None if it must be split."""
@@ -204,7 +209,7 @@ class CoreConsumer:
         """Committed: hand the owed answers over in order, answer webhooks waiting on events
         that owe nothing (or were answered before), and acknowledge."""
         owed = [
-            Owed(o.ledger_id, o.event, o.refs, i.delivery.message.reply_to, _trace(i))
+            Owed(o.ledger_id, o.event, o.refs, i.delivery.message.reply_to, i.traceparent)
             for i, o in zip(items, outcomes, strict=True)
             if o.owed and o.ledger_id is not None and o.refs is not None
         ]
@@ -212,6 +217,7 @@ class CoreConsumer:
         await self._answer_waiting(items, outcomes)
         for item in items:
             await item.delivery.ack()
+        _end_spans(items)
         duplicates = sum(1 for outcome in outcomes if outcome.duplicate)
         self.metrics.processed.labels("recorded").inc(len(outcomes) - duplicates)
         if duplicates:
@@ -237,14 +243,20 @@ class CoreConsumer:
         log.warning("handing back %d events: %s", len(items), reason)
         for item in items:
             await item.delivery.reject(requeue=True)
+        self.metrics.retries.labels("redelivery").inc(len(items))
+        _end_spans(items, f"handed back: {reason}")
 
     async def _failed(self, item: _Item, exc: Exception) -> None:
         log.exception("event %s failed", item.event.id, exc_info=exc)
         self.metrics.failed.labels(type(exc).__name__).inc()
+        _end_spans([item], exc)
         if isinstance(exc, PermanentError):
-            await dead_letter_now(item.delivery, str(exc))
+            await dead_letter_now(item.delivery, str(exc), self.metrics)
         elif not await give_up_or_retry(
-            item.delivery, f"{type(exc).__name__}: {exc}", self.settings.bus.max_attempts
+            item.delivery,
+            f"{type(exc).__name__}: {exc}",
+            self.settings.bus.max_attempts,
+            self.metrics,
         ):
             return
         await self._dead(item.delivery, "record", _summary(exc))
@@ -261,13 +273,46 @@ class CoreConsumer:
             log.warning("could not tell the webhook waiting for %s", delivery.message.message_id)
 
 
-def _trace(item: _Item) -> str | None:
-    return item.delivery.message.headers.get(HEADER_TRACEPARENT)
+def _trace(items: list[_Item]) -> Span | None:
+    """Start each event's span, a child of its trace, and one span for the batch linked to
+    them; the event's answers carry its span's context from here on."""
+    for item in items:
+        event, message = item.event, item.delivery.message
+        item.span = tracing.start(
+            f"process {CORE_QUEUE}",
+            parent=item.traceparent,
+            kind=SpanKind.CONSUMER,
+            attributes={
+                "messaging.operation.type": "process",
+                "messaging.destination.name": CORE_QUEUE,
+                "messaging.message.id": message.message_id,
+                "botgate.event.type": event.type,
+                "botgate.platform": event.platform,
+                "botgate.bot": event.bot,
+                "botgate.delivery.attempt": item.delivery.attempt,
+            },
+        )
+        item.traceparent = tracing.traceparent_of(item.span) or item.traceparent
+    return tracing.start(
+        "core.batch",
+        attributes={"botgate.batch.size": len(items)},
+        links=[item.traceparent for item in items],
+    )
+
+
+def _end_spans(items: list[_Item], error: BaseException | str | None = None) -> None:
+    if not tracing.enabled():
+        return
+    for item in items:
+        tracing.finish(item.span, error)
+        item.span = None
 
 
 def _arrival(item: _Item) -> Arrival:
     message = item.delivery.message
-    return Arrival(item.event, message.body, item.delivery.attempt, message.reply_to, _trace(item))
+    return Arrival(
+        item.event, message.body, item.delivery.attempt, message.reply_to, item.traceparent
+    )
 
 
 async def _set_within(event: asyncio.Event, seconds: float) -> bool:
@@ -288,4 +333,3 @@ def failure_message(message: Message, summary: str) -> Message:
     assert message.reply_to is not None
     body = codec.dumps({"event_id": message.message_id, "error": summary})
     return Message(DEFAULT_EXCHANGE, message.reply_to, body, message.message_id)
-

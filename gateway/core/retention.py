@@ -1,35 +1,49 @@
-"""Retention: messages, clicks and the de-duplication ledger older than
-`sessions.message_retention` are deleted, in small chunks, by the core role once an hour."""
+"""Retention: the core role deletes old rows, a chunk per transaction, every
+`retention.interval`. What goes is a list of rules (table, timestamp column, how long to keep);
+adding a table is one line in `rules`."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, select
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy import Table
 
+from gateway.config import Settings
 from gateway.events import utcnow
+from store import retention as pruning
 from store.database import Database
-from store.models import Click, Message, ProcessedEvent
 
 log = logging.getLogger(__name__)
 CHUNK = 5000
-Column = InstrumentedAttribute
-PRUNED: tuple[tuple[Column[uuid.UUID], Column[datetime]], ...] = (
-    (Message.id, Message.occurred_at),
-    (Click.id, Click.created_at),
-    (ProcessedEvent.id, ProcessedEvent.processed_at),
-)
+
+
+@dataclass(frozen=True)
+class Rule:
+    table: str
+    column: str  # rows whose timestamp here is older than `keep` go
+    keep: timedelta | None  # None: kept for good
+
+
+def rules(settings: Settings) -> list[Rule]:
+    sessions, kept = settings.sessions, settings.retention
+    return [
+        Rule("messages", "occurred_at", sessions.message_retention),
+        Rule("clicks", "created_at", sessions.message_retention),
+        Rule("processed_events", "processed_at", sessions.message_retention),
+        Rule("user_sessions", "last_activity_at", sessions.sessions_kept),
+        Rule("audit_log", "created_at", kept.audit_log),
+        Rule("dead_letters", "created_at", kept.dead_letters),
+        Rule("automation_runs", "started_at", kept.automation_runs),
+    ]
 
 
 class Retention:
-    def __init__(self, db: Database, keep: timedelta, interval: timedelta = timedelta(hours=1)):
-        self.db, self.keep, self.interval = db, keep, interval
+    def __init__(self, db: Database, rules: list[Rule], interval: timedelta) -> None:
+        self.db, self.rules, self.interval = db, rules, interval
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -49,25 +63,24 @@ class Retention:
                 log.exception("retention pass failed")
             await asyncio.sleep(self.interval.total_seconds())
 
-    async def prune(self, now: datetime | None = None) -> int:
-        """Delete what is older than the retention; returns how many rows went."""
-        cutoff = (now or utcnow()) - self.keep
-        removed = 0
-        for id_column, time_column in PRUNED:
-            removed += await self._prune_table(id_column, time_column, cutoff)
-        if removed:
-            log.info("retention removed %d rows older than %s", removed, cutoff.isoformat())
+    async def prune(self, now: datetime | None = None) -> dict[str, int]:
+        """Delete what is older than each rule allows; returns the rows removed per table."""
+        now = now or utcnow()
+        removed: dict[str, int] = {}
+        for rule in self.rules:
+            target = pruning.table(rule.table)
+            if rule.keep is None or target is None:  # kept for good, or not in this schema
+                continue
+            removed[rule.table] = count = await self._prune(target, rule.column, now - rule.keep)
+            if count:
+                log.info("retention removed %d %s rows before %s", count, rule.table, now)
         return removed
 
-    async def _prune_table(
-        self, id_column: Column[uuid.UUID], time_column: Column[datetime], cutoff: datetime
-    ) -> int:
+    async def _prune(self, target: Table, column: str, cutoff: datetime) -> int:
         removed = 0
         while True:  # chunks keep each transaction (and its locks) short
-            async with self.db.transaction() as db:
-                ids = select(id_column).where(time_column < cutoff).limit(CHUNK)
-                statement = delete(id_column.class_).where(id_column.in_(ids))
-                result = cast(CursorResult[Any], await db.execute(statement))
-            removed += result.rowcount
-            if result.rowcount < CHUNK:
+            async with self.db.transaction() as session:
+                count = await pruning.delete_older(session, target, column, cutoff, CHUNK)
+            removed += count
+            if count < CHUNK:
                 return removed

@@ -9,7 +9,7 @@ from aiohttp import web
 from gateway.bus.base import Bus
 from gateway.errors import BotgateError
 from gateway.http.inbound import json_response
-from gateway.metrics import Metrics
+from gateway.metrics import Metrics, QueueSampler
 from store.database import Database
 
 
@@ -18,6 +18,7 @@ class HealthDeps:
     db: Database
     bus: Bus
     metrics: Metrics
+    queues: QueueSampler | None = None  # queue depth and consumers, read at each scrape
 
 
 HEALTH_DEPS = web.AppKey("health_deps", HealthDeps)
@@ -39,7 +40,10 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    body = request.app[HEALTH_DEPS].metrics.render()
+    deps = request.app[HEALTH_DEPS]
+    if deps.queues is not None:
+        await deps.queues.refresh()
+    body = deps.metrics.render()
     return web.Response(body=body, content_type="text/plain", charset="utf-8")
 
 

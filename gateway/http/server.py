@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.http import admin, health
+from gateway.http import admin, automations, health, schemas
 from gateway.http.inbound import errors_middleware
 from gateway.http.listen import Listener
 from gateway.http.webhooks import WEBHOOK_DEPS, WebhookDeps, handle_webhook
@@ -30,7 +30,10 @@ def build_app(
     app.router.add_get("/metrics", health.metrics)
     if webhooks_enabled:
         app.router.add_post("/webhooks/{platform}/{bot}", handle_webhook)
-        app.add_subapp(admin.PREFIX, admin.admin_app(admin_deps))
+        schemas.add_routes(app, webhooks.settings.bus.url)
+        admin_api = admin.admin_app(admin_deps)
+        automations.add_routes(admin_api, admin_deps.db)
+        app.add_subapp(admin.PREFIX, admin_api)
     return app
 
 

@@ -10,9 +10,11 @@ import time
 from dataclasses import dataclass
 
 from aiohttp import web
+from opentelemetry.trace import Span, SpanKind
 from pydantic import ValidationError
 
 from adapters.base import Adapter, InboundRequest, Parsed
+from gateway import tracing
 from gateway.bus.base import Bus
 from gateway.bus.topology import HEADER_TRACEPARENT
 from gateway.config import Settings
@@ -44,6 +46,7 @@ class WebhookDeps:
 
 WEBHOOK_DEPS = web.AppKey("webhook_deps", WebhookDeps)
 UNKNOWN = "unknown"
+ROUTE = "/webhooks/{platform}/{bot}"
 
 
 async def handle_webhook(request: web.Request) -> web.StreamResponse:
@@ -51,18 +54,37 @@ async def handle_webhook(request: web.Request) -> web.StreamResponse:
     platform, bot = request.match_info["platform"], request.match_info["bot"]
     label = deps.platform_label(platform)
     started = time.perf_counter()
-    try:
-        response = await _handle(deps, request, platform, bot)
-    except BotgateError as exc:
-        deps.metrics.received.labels(label, str(exc.http_status)).inc()
-        raise
+    incoming = request.headers.get(HEADER_TRACEPARENT)
+    with tracing.span(f"POST {ROUTE}", parent=incoming, kind=SpanKind.SERVER) as span:
+        # the events carry this request's span, or (tracing off) the caller's trace context
+        traceparent = tracing.traceparent_of(span) or incoming
+        try:
+            response = await _handle(deps, request, platform, bot, traceparent)
+        except BotgateError as exc:
+            _describe(span, platform, bot, exc.http_status)
+            deps.metrics.received.labels(label, str(exc.http_status)).inc()
+            raise
+        _describe(span, platform, bot, response.status)
     deps.metrics.received.labels(label, str(response.status)).inc()
     deps.metrics.webhook_seconds.labels(label).observe(time.perf_counter() - started)
     return response
 
 
+def _describe(span: Span | None, platform: str, bot: str, status: int) -> None:
+    if span is not None:
+        span.set_attributes(
+            {
+                "http.request.method": "POST",
+                "http.route": ROUTE,
+                "http.response.status_code": status,
+                "botgate.platform": platform,
+                "botgate.bot": bot,
+            }
+        )
+
+
 async def _handle(
-    deps: WebhookDeps, request: web.Request, platform: str, bot: str
+    deps: WebhookDeps, request: web.Request, platform: str, bot: str, traceparent: str | None
 ) -> web.StreamResponse:
     adapter = deps.adapters.get((platform, bot))
     if adapter is None:
@@ -75,7 +97,6 @@ async def _handle(
     inbound = inbound_request(request, platform, bot, body)
     adapter.verify(inbound)
     parsed = _parse(adapter, inbound)
-    traceparent = request.headers.get(HEADER_TRACEPARENT)
     if parsed.reply_wait is not None and parsed.events:
         return await _publish_and_wait(deps, parsed, parsed.reply_wait, traceparent)
     for event in parsed.events:

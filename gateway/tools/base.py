@@ -83,6 +83,7 @@ class Turn:
     services: Services
     language: str = "en"
     session_tools: tuple[str, ...] = ()  # tools a tool attached to this session
+    traceparent: str | None = None  # the event's trace: tool calls are spans in it
     # What the turn's tool calls were, for the tool-call log (written with the answer).
     tool_calls: list[dict[str, Any]] = field(default_factory=list, compare=False, repr=False)
 

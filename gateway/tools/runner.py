@@ -7,6 +7,7 @@ import asyncio
 import logging
 import time
 
+from gateway import tracing
 from gateway.events import utcnow
 from gateway.ids import new_id
 from gateway.metrics import Metrics
@@ -21,7 +22,9 @@ class ToolRunner:
     def __init__(self, metrics: Metrics) -> None:
         self.metrics = metrics
 
-    async def run(self, tool: Tool, call: ToolCall) -> list[Reply]:
+    async def run(self, tool: Tool, call: ToolCall, *, apologise: bool = True) -> list[Reply]:
+        """The tool's replies; a failure or a timeout is counted, logged and (with
+        `apologise`, for a person waiting) answered with an apology, else raised."""
         language = call.turn.language
         if len(call.args) > MAX_ARGS:
             self._log(call, "refused", 0.0, "arguments too long")
@@ -29,18 +32,26 @@ class ToolRunner:
         started = time.perf_counter()
         try:
             async with asyncio.timeout(tool.timeout):
-                replies = await tool.run(call)
+                replies = await self._traced(tool, call)
         except TimeoutError:
-            return self._apology(call, "timeout", started, f"no answer within {tool.timeout}s")
+            self._log(call, "timeout", time.perf_counter() - started, f"none in {tool.timeout}s")
+            if not apologise:
+                raise
+            return [Reply(say(language, "apology", tool=call.tool))]
         except Exception as exc:  # a tool's failure must not end the conversation
             log.warning("tool %s failed: %s: %s", tool.name, type(exc).__name__, exc)
-            return self._apology(call, "error", started, f"{type(exc).__name__}: {exc}")
+            self._log(call, "error", time.perf_counter() - started, f"{type(exc).__name__}: {exc}")
+            if not apologise:
+                raise
+            return [Reply(say(language, "apology", tool=call.tool))]
         self._log(call, "ok", time.perf_counter() - started, None)
         return replies
 
-    def _apology(self, call: ToolCall, outcome: str, started: float, error: str) -> list[Reply]:
-        self._log(call, outcome, time.perf_counter() - started, error)
-        return [Reply(say(call.turn.language, "apology", tool=call.tool))]
+    @staticmethod
+    async def _traced(tool: Tool, call: ToolCall) -> list[Reply]:
+        attributes = {"botgate.tool": tool.name, "botgate.bot": call.event.bot}
+        with tracing.span("tool.call", parent=call.turn.traceparent, attributes=attributes):
+            return await tool.run(call)
 
     def _log(self, call: ToolCall, outcome: str, seconds: float, error: str | None) -> None:
         self.metrics.tool_calls.labels(call.tool, outcome).inc()

@@ -1,6 +1,11 @@
 """Every table, imported here so that `Base.metadata` knows them all."""
 
-from store.models.automation import BasicTool, SessionToolAssociation, SystemAutomation
+from store.models.automation import (
+    AutomationRun,
+    BasicTool,
+    SessionToolAssociation,
+    SystemAutomation,
+)
 from store.models.conversation import (
     Click,
     Message,
@@ -24,6 +29,7 @@ from store.models.tenancy import Bot, BotConfiguration, BotMemory, Organization
 __all__ = [
     "ApiToken",
     "AuditLog",
+    "AutomationRun",
     "BasicTool",
     "Bot",
     "BotConfiguration",

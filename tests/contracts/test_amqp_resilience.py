@@ -13,7 +13,7 @@ import pytest
 from yarl import URL
 
 from gateway.bus.amqp import AmqpBus, _OwnModels
-from gateway.bus.base import Message
+from gateway.bus.base import Message, QueueStats
 from gateway.bus.topology import DEFAULT_EXCHANGE, EVENTS_EXCHANGE, Binding, QueueSpec, reply_queue
 from gateway.errors import BusUnavailable
 from tests.contracts.inbox import WAIT, Inbox
@@ -141,11 +141,11 @@ async def test_an_expiring_queue_is_removed_once_unused(proxied_bus: AmqpBus) ->
     await proxied_bus.declare_queue(spec)
     subscription = await proxied_bus.consume(spec.name, Inbox(), prefetch=1)
     await asyncio.sleep(0.5)  # longer than expires_s: a consumed queue stays
-    assert await proxied_bus._ready_count(spec.name) == 0
+    assert await proxied_bus.queue_stats(spec.name) == QueueStats(ready=0, consumers=1)
     await subscription.cancel()
     # Looking renews the lease (a passive declare counts as use), so look after it ran out.
     await asyncio.sleep(1.0)
-    assert await proxied_bus._ready_count(spec.name) is None
+    assert await proxied_bus.queue_stats(spec.name) is None
 
 
 async def test_publish_during_an_outage_fails_within_the_timeout(

@@ -12,7 +12,7 @@ from dataclasses import replace
 
 import pytest
 
-from gateway.bus.base import Bus, Delivery, Message
+from gateway.bus.base import Bus, Delivery, Message, QueueStats
 from gateway.bus.factory import create_bus
 from gateway.bus.topology import (
     DEAD_EXCHANGE,
@@ -28,6 +28,7 @@ from gateway.bus.topology import (
 from gateway.errors import BusUnavailable
 from tests.contracts.inbox import WAIT, Inbox, wait_for_all
 from tests.contracts.routing_table import ROUTES
+from tests.support.pipeline import eventually
 
 QUEUE = "test.work"
 QUEUE_KINDS = {
@@ -281,6 +282,41 @@ async def test_queue_depth_counts_ready_messages(bus: Bus, work_queue: str) -> N
     await asyncio.gather(*(bus.publish(event(f"m{n}")) for n in range(50)))
     assert await bus.queue_depth(work_queue) == 50
     assert await bus.queue_depth("no-such-queue") == 0
+
+
+async def test_queue_stats_count_ready_messages_and_consumers(bus: Bus, work_queue: str) -> None:
+    assert await bus.queue_stats(work_queue) == QueueStats(ready=0, consumers=0)
+    await asyncio.gather(*(bus.publish(event(f"m{n}")) for n in range(3)))
+    inbox = Inbox()
+    subscription = await bus.consume(work_queue, inbox, prefetch=1)
+    await inbox.next()  # one in the consumer's hands: not counted as ready
+
+    assert await bus.queue_stats(work_queue) == QueueStats(ready=2, consumers=1)
+    await subscription.cancel()
+    # the broker settles a closed channel's messages and consumer after it answered the close
+    await eventually(lambda: _stats_are(bus, work_queue, QueueStats(ready=3, consumers=0)))
+    assert await bus.queue_stats("no-such-queue") is None
+
+
+async def _stats_are(bus: Bus, queue: str, expected: QueueStats) -> bool:
+    return await bus.queue_stats(queue) == expected
+
+
+async def test_unbinding_stops_routing_that_pattern_only(bus: Bus) -> None:
+    joined, created = "*.helpdesk.member.joined", "*.helpdesk.message.created"
+    spec = QueueSpec(QUEUE, (Binding(EVENTS_EXCHANGE, joined), Binding(EVENTS_EXCHANGE, created)))
+    await bus.declare_queue(spec)
+    inbox = Inbox()
+    await bus.consume(QUEUE, inbox, prefetch=10)
+
+    await bus.unbind_queue(QUEUE, Binding(EVENTS_EXCHANGE, joined))
+    await bus.unbind_queue(QUEUE, Binding(EVENTS_EXCHANGE, "a.pattern.never.bound"))
+    await bus.unbind_queue("no-such-queue", Binding(EVENTS_EXCHANGE, joined))
+    await bus.publish(event("joined", "slack.helpdesk.member.joined"))
+    await bus.publish(event("created", "slack.helpdesk.message.created"))
+
+    assert ids(await inbox.until("created")) == []  # the joined event went nowhere
+    await bus.publish(event("m2"))  # the bus still works after the failed unbinds
 
 
 async def test_two_consumers_share_a_queue(bus: Bus, work_queue: str) -> None:

@@ -34,8 +34,8 @@ def make_settings(
         "security": {"secret_key": generate_key(), "admin_token": "admin-token-for-tests"},
         "bots": bots if bots is not None else [generic_bot("helpdesk")],
     }
-    for name, values in sections.items():
-        raw[name] = {**raw.get(name, {}), **values}
+    for name, values in sections.items():  # tables are merged, lists (automations) replace
+        raw[name] = {**raw.get(name, {}), **values} if isinstance(values, dict) else values
     return settings_from_dict(raw)
 
 
