@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
 from adapters.base import Adapter, SendResult
-from gateway.bus.base import Bus, Delivery, Handler, Subscription
+from gateway.bus.base import Bus, Delivery, Failure, Handler, Subscription
 from gateway.bus.processing import dead_letter_now
 from gateway.bus.topology import HEADER_TRACEPARENT, actions_queue, adapter_queue
 from gateway.config import Settings
@@ -35,6 +35,12 @@ from store.database import Database
 
 log = logging.getLogger(__name__)
 MAX_SEND_ATTEMPTS = 8
+
+
+class _GaveUp(Exception):
+    def __init__(self, failure: Failure) -> None:
+        super().__init__(failure.reason)
+        self.failure = failure
 
 
 class ActionRunner:
@@ -100,15 +106,15 @@ class ActionRunner:
         try:
             action = decode_action(delivery.message.body, delivery.message.model)
         except PermanentError as exc:
-            await dead_letter_now(delivery, str(exc))
+            await dead_letter_now(delivery, Failure(str(exc), type(exc).__name__))
             return
         traceparent = delivery.message.headers.get(HEADER_TRACEPARENT)
         current_traceparent.set(traceparent)  # this handler runs in a task of its own
         async with self._lane(action):
             try:
                 result = await self._send(adapter, action)
-            except PermanentError as exc:
-                await self._failed(delivery, action, str(exc))
+            except _GaveUp as exc:
+                await self._failed(delivery, action, exc.failure)
                 return
         if action.type == "message.send":
             await self._report_sent(action, result, traceparent)
@@ -130,26 +136,29 @@ class ActionRunner:
         for attempt in range(1, MAX_SEND_ATTEMPTS + 1):
             try:
                 return await adapter.send(action)
+            except PermanentError as exc:  # e.g. the platform refused it: its words are the reason
+                raise _GaveUp(Failure(str(exc), type(exc).__name__, attempt)) from exc
             except TransientError as exc:
                 if attempt == MAX_SEND_ATTEMPTS:
-                    raise PermanentError(f"gave up after {attempt} attempts: {exc}") from exc
+                    reason = f"gave up after {attempt} attempts: {exc}"
+                    raise _GaveUp(Failure(reason, type(exc).__name__, attempt)) from exc
                 delay = exc.retry_after or min(self.retry_base * 2 ** (attempt - 1), 60)
                 log.warning("send %s failed (%s); retrying in %.1fs", action.id, exc, delay)
                 await asyncio.sleep(delay)
         raise AssertionError("unreachable")
 
-    async def _failed(self, delivery: Delivery, action: Action, reason: str) -> None:
+    async def _failed(self, delivery: Delivery, action: Action, failure: Failure) -> None:
         self.metrics.actions.labels(action.platform, "failed").inc()
         details = {
             "platform": action.platform,
             "bot": action.bot,
             "channel_id": action.channel_id,
             "type": action.type,
-            "reason": reason,
+            "reason": failure.reason,
         }
         async with self.db.transaction() as db:
             await bot_records.audit(db, "delivery.failed", "action", str(action.id), details)
-        await dead_letter_now(delivery, reason)
+        await dead_letter_now(delivery, failure)
 
     async def _report_sent(
         self, action: Action, result: SendResult, traceparent: str | None

@@ -41,7 +41,7 @@ from aio_pika.exceptions import CONNECTION_EXCEPTIONS, ChannelNotFoundEntity
 from aiormq.abc import DeliveredMessage
 from pamqp.commands import Basic
 
-from gateway.bus.base import Handler, Message, dead_copy, start_handling
+from gateway.bus.base import Failure, Handler, Message, dead_copy, start_handling
 from gateway.bus.topology import DEFAULT_EXCHANGE, EXCHANGES, QueueSpec, dead_queue
 from gateway.errors import BusUnavailable
 from gateway.urls import hide_password
@@ -269,7 +269,7 @@ class _Consumer:
             raise
 
     async def _on_message(self, incoming: DeliveredMessage) -> None:
-        work = start_handling(self._handler, _AmqpDelivery(self._bus, incoming))
+        work = start_handling(self._handler, _AmqpDelivery(self._bus, incoming, self._queue))
         if work is not None:
             self._bus.spawn(work)
 
@@ -314,8 +314,8 @@ class _OwnModels:
 
 
 class _AmqpDelivery:
-    def __init__(self, bus: AmqpBus, incoming: DeliveredMessage) -> None:
-        self._bus, self._channel = bus, incoming.channel
+    def __init__(self, bus: AmqpBus, incoming: DeliveredMessage, queue: str) -> None:
+        self._bus, self._channel, self._queue = bus, incoming.channel, queue
         deliver = incoming.delivery
         assert isinstance(deliver, Basic.Deliver)
         properties = incoming.header.properties
@@ -338,12 +338,12 @@ class _AmqpDelivery:
     async def _reject(self, requeue: bool) -> None:
         await self._channel.basic_reject(self._tag, requeue=requeue, wait=False)
 
-    async def dead_letter(self, reason: str) -> None:
+    async def dead_letter(self, failure: Failure) -> None:
         if self._settled or self._channel.is_closed:
             return  # the broker has it back already; it will be redelivered
         self._settled = True
         try:
-            await self._bus.publish(dead_copy(self.message, reason))
+            await self._bus.publish(dead_copy(self.message, failure, self._queue, self.attempt))
         except BaseException:
             self._settled = False
             raise

@@ -13,7 +13,7 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
-from gateway.bus.base import Handler, Message, dead_copy, start_handling
+from gateway.bus.base import Failure, Handler, Message, dead_copy, start_handling
 from gateway.bus.topology import DEFAULT_EXCHANGE, EXCHANGES, QueueSpec, dead_queue, topic_matches
 from gateway.errors import BusUnavailable
 
@@ -181,12 +181,12 @@ class _MemoryDelivery:
         if self._settle("reject") and requeue:
             self.broker.requeue(self.queue, self.message, self.attempt)
 
-    async def dead_letter(self, reason: str) -> None:
+    async def dead_letter(self, failure: Failure) -> None:
         if self.settled_as is not None:
             return
         if self.broker.refuse_publishes:
             raise BusUnavailable("the in-process broker refused the message (simulated outage)")
-        self.broker.route(dead_copy(self.message, reason))
+        self.broker.route(dead_copy(self.message, failure, self.queue.spec.name, self.attempt))
         self._settle("dead")
 
 

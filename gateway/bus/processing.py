@@ -5,25 +5,27 @@ from __future__ import annotations
 
 import logging
 
-from gateway.bus.base import Delivery
+from gateway.bus.base import Delivery, Failure
 
 log = logging.getLogger(__name__)
 
 
-async def give_up_or_retry(delivery: Delivery, reason: str, max_attempts: int) -> bool:
+async def give_up_or_retry(
+    delivery: Delivery, reason: str, max_attempts: int, error: str | None = None
+) -> bool:
     """Requeue the delivery, or dead-letter it once it used its attempts. True if dead."""
     message = delivery.message
     if delivery.attempt >= max_attempts:
         log.error(
             "dead-lettering %s after %d attempts: %s", message.message_id, delivery.attempt, reason
         )
-        await delivery.dead_letter(f"failed {delivery.attempt} times: {reason}")
+        await delivery.dead_letter(Failure(f"failed {delivery.attempt} times: {reason}", error))
         return True
     log.warning("handing back %s (attempt %d): %s", message.message_id, delivery.attempt, reason)
     await delivery.reject(requeue=True)
     return False
 
 
-async def dead_letter_now(delivery: Delivery, reason: str) -> None:
-    log.error("dead-lettering %s: %s", delivery.message.message_id, reason)
-    await delivery.dead_letter(reason)
+async def dead_letter_now(delivery: Delivery, failure: Failure) -> None:
+    log.error("dead-lettering %s: %s", delivery.message.message_id, failure.reason)
+    await delivery.dead_letter(failure)

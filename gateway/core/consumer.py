@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from gateway import codec
-from gateway.bus.base import Bus, Delivery, Message, Subscription
+from gateway.bus.base import Bus, Delivery, Failure, Message, Subscription
 from gateway.bus.processing import dead_letter_now, give_up_or_retry
 from gateway.bus.topology import CORE_QUEUE, DEFAULT_EXCHANGE, HEADER_TRACEPARENT, core_queue
 from gateway.config import Settings
@@ -148,7 +148,7 @@ class CoreConsumer:
                 )
         except PermanentError as exc:
             self.metrics.failed.labels("invalid").inc()
-            await dead_letter_now(delivery, str(exc))
+            await dead_letter_now(delivery, Failure(str(exc), type(exc).__name__))
             return None
         return _Item(delivery, event)
 
@@ -220,7 +220,9 @@ class CoreConsumer:
             log.exception("publishing the answers of %d events failed", len(items))
             reason = f"publishing its answers failed: {type(exc).__name__}: {exc}"
             for item in items:
-                await give_up_or_retry(item.delivery, reason, self.settings.bus.max_attempts)
+                await give_up_or_retry(
+                    item.delivery, reason, self.settings.bus.max_attempts, type(exc).__name__
+                )
             return
         for item in items:
             await item.delivery.ack()
@@ -237,11 +239,12 @@ class CoreConsumer:
     async def _failed(self, item: _Item, exc: Exception) -> None:
         log.exception("event %s failed", item.event.id, exc_info=exc)
         self.metrics.failed.labels(type(exc).__name__).inc()
+        error = type(exc).__name__
         if isinstance(exc, PermanentError):
-            await dead_letter_now(item.delivery, str(exc))
+            await dead_letter_now(item.delivery, Failure(str(exc), error))
         else:
             await give_up_or_retry(
-                item.delivery, f"{type(exc).__name__}: {exc}", self.settings.bus.max_attempts
+                item.delivery, f"{error}: {exc}", self.settings.bus.max_attempts, error
             )
 
 

@@ -3,7 +3,7 @@
 from store.models.automation import BasicTool, SessionToolAssociation, SystemAutomation
 from store.models.conversation import Click, Message, ProcessedEvent
 from store.models.knowledge import KbCollection, KbDocument, UserKbAssociation
-from store.models.operations import ApiToken, AuditLog
+from store.models.operations import ApiToken, AuditLog, DeadLetter
 from store.models.people import User, UserLoginToken, UserPreference, UserSession
 from store.models.platforms import PlatformBot, PlatformChannel, PlatformUser
 from store.models.tenancy import Bot, BotConfiguration, BotMemory, Organization
@@ -16,6 +16,7 @@ __all__ = [
     "BotConfiguration",
     "BotMemory",
     "Click",
+    "DeadLetter",
     "KbCollection",
     "KbDocument",
     "Message",

@@ -9,7 +9,7 @@ from typing import Any, cast
 
 import pytest
 
-from gateway.bus.base import Bus, Delivery, Message
+from gateway.bus.base import Bus, Delivery, Failure, Message
 from gateway.core.consumer import CoreConsumer, _Item
 from gateway.core.recorder import Outcome
 from gateway.events import Action, decode_action
@@ -95,7 +95,7 @@ class _Delivery:
     async def reject(self, *, requeue: bool) -> None:
         self.settled = "requeued" if requeue else "dropped"
 
-    async def dead_letter(self, reason: str) -> None:
+    async def dead_letter(self, failure: Failure) -> None:
         self.settled = "dead"
 
 

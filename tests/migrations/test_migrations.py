@@ -35,6 +35,7 @@ CONTRACT_TABLES = {
     "system_automations",
     "audit_log",
     "api_tokens",
+    "dead_letters",
 }
 
 
@@ -49,7 +50,7 @@ def _diff(connection: Connection) -> list[object]:
 async def test_up_down_up(database_url: str) -> None:
     db = Database(DatabaseConfig(url=database_url))
     try:
-        assert (await migrate.status(db.engine)).pending == ("0001",)
+        assert (await migrate.status(db.engine)).pending == ("0001", "0005")
         await migrate.upgrade(db.engine)
         async with db.engine.connect() as connection:
             assert await connection.run_sync(_tables) == CONTRACT_TABLES
