@@ -31,6 +31,7 @@ from gateway.http.replies import ReplyWaiter
 from gateway.http.server import HttpServer, build_app
 from gateway.http.webhooks import WebhookDeps
 from gateway.metrics import Metrics
+from gateway.ops.dead import DeadLetterKeeper, Redriver
 from gateway.outbound import ActionRunner
 from store import bots as bot_records
 from store.database import Database
@@ -65,6 +66,7 @@ class Runtime:
         self.adapters: dict[tuple[str, str], Adapter] = {}
         self.core: CoreConsumer | None = None
         self.runner: ActionRunner | None = None
+        self.redriver: Redriver | None = None
 
     def runs(self, role: Role) -> bool:
         return self.role in ("all", role)
@@ -89,7 +91,7 @@ class Runtime:
         self.db = Database(self.settings.database)
         await self._open(None, self.db.close)
         await self._prepare_database()
-        self.bus = create_bus(self.settings.bus.url, **_bus_options(self.settings))
+        self.bus = create_bus(self.settings.bus.url, **bus_options(self.settings))
         await self._open(self.bus.connect, self.bus.close)
         bot_ids = await self._sync_bots()
         self.adapters = self._adapters_override or build_adapters(self.settings)
@@ -104,6 +106,10 @@ class Runtime:
             await self._open(self.core.start, self.core.stop)
             retention = Retention(self.db, self.settings.sessions.message_retention)
             await self._open(retention.start, retention.stop)
+            keeper = DeadLetterKeeper(self.bus, self.db)
+            await self._open(keeper.start, keeper.stop)
+            self.redriver = Redriver(self.bus, self.db, self.settings.operations)
+            await self._open(self.redriver.start, self.redriver.stop)
         if self.runs("adapters"):
             self.runner = ActionRunner(
                 self.bus, self.db, self.settings, self.adapters, self.metrics
@@ -150,18 +156,22 @@ class Runtime:
         for adapter in self.adapters.values():
             await self._open(partial(adapter.start, host), adapter.stop)
 
+    def _redrive_now(self) -> None:
+        if self.redriver is not None:
+            self.redriver.wake()
+
     def _http_server(self, replies: ReplyWaiter) -> HttpServer:
         server = self.settings.server
         app = build_app(
             WebhookDeps(self.settings, self.bus, self.adapters, replies, self.metrics),
             health.HealthDeps(self.db, self.bus, self.metrics),
-            admin.AdminDeps(self.settings, self.db, self.bus),
+            admin.AdminDeps(self.settings, self.db, self.bus, self._redrive_now),
             webhooks_enabled=self.runs("gateway"),
         )
         return HttpServer(app, server.host, server.port)
 
 
-def _bus_options(settings: Settings) -> dict[str, float]:
+def bus_options(settings: Settings) -> dict[str, float]:
     return {
         "publish_timeout": settings.bus.publish_timeout.total_seconds(),
         "reconnect_interval": settings.bus.reconnect_interval.total_seconds(),

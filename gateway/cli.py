@@ -15,7 +15,7 @@ from gateway.config import Settings, load_settings
 from gateway.errors import BotgateError
 from gateway.logs import setup_logging
 
-config_option = click.option(
+config_option: Callable[[Callable[..., Any]], Callable[..., Any]] = click.option(
     "--config",
     "config_path",
     type=click.Path(dir_okay=False),
@@ -189,6 +189,10 @@ def keygen() -> None:
 
     click.echo(generate_key())
 
+
+from gateway.ops.cli import register as register_operations  # noqa: E402  (needs the above)
+
+register_operations(main)
 
 if __name__ == "__main__":
     main()

@@ -84,6 +84,11 @@ class SessionsConfig(_Section):
     message_retention: Duration = timedelta(days=90)
 
 
+class OperationsConfig(_Section):
+    redrive_interval: Duration = timedelta(seconds=2)  # how often the core looks for re-drives
+    redrive_limit: int = Field(1000, ge=1, le=100_000)  # most letters one re-drive takes
+
+
 class CoreConfig(_Section):
     batch_size: int = Field(100, ge=1)
     batch_wait: Duration = timedelta(milliseconds=5)
@@ -167,6 +172,7 @@ class Settings(_Section):
     security: SecurityConfig = SecurityConfig()
     sessions: SessionsConfig = SessionsConfig()
     core: CoreConfig = CoreConfig()
+    operations: OperationsConfig = OperationsConfig()
     bots: list[BotConfig] = []
     source: str = Field("built-in defaults", exclude=True)
 

@@ -30,7 +30,7 @@ from gateway.events import (
 from gateway.metrics import Metrics
 from gateway.publisher import publish_event
 from gateway.tracing import current_traceparent
-from store import bots as bot_records
+from store import audit
 from store.database import Database
 
 log = logging.getLogger(__name__)
@@ -137,7 +137,8 @@ class ActionRunner:
             try:
                 return await adapter.send(action)
             except PermanentError as exc:  # e.g. the platform refused it: its words are the reason
-                raise _GaveUp(Failure(str(exc), type(exc).__name__, attempt)) from exc
+                failure = Failure(str(exc), type(exc).__name__, exc.attempts or attempt)
+                raise _GaveUp(failure) from exc
             except TransientError as exc:
                 if attempt == MAX_SEND_ATTEMPTS:
                     reason = f"gave up after {attempt} attempts: {exc}"
@@ -157,7 +158,9 @@ class ActionRunner:
             "reason": failure.reason,
         }
         async with self.db.transaction() as db:
-            await bot_records.audit(db, "delivery.failed", "action", str(action.id), details)
+            audit.record(
+                db, "system", "delivery.failed", ("action", str(action.id)), details=details
+            )
         await dead_letter_now(delivery, failure)
 
     async def _report_sent(

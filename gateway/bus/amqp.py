@@ -209,6 +209,9 @@ class AmqpBus:
     async def queue_depth(self, name: str) -> int:
         return await self._ready_count(name) or 0
 
+    async def has_queue(self, name: str) -> bool:
+        return await self._ready_count(name) is not None
+
     async def _ready_count(self, name: str) -> int | None:
         """Ready messages of the queue, None when there is no such queue."""
         # A plain (not robust) channel: a 404 closes it, and it must not be restored.

@@ -5,8 +5,8 @@ Semantics both must keep:
   BusUnavailable, and the caller must treat the message as not sent.
 - Consumers get each message until they settle it: `ack`, or `reject(requeue=True)` to have it
   redelivered (with `attempt` one higher), or `dead_letter(failure)` to move it to
-  `botgate.dead` with the reason, the error and the attempts in its headers. Unsettled messages are redelivered when the
-  consumer stops or its connection drops.
+  `botgate.dead` with the reason, the error and the attempts in its headers. Unsettled
+  messages are redelivered when the consumer stops or its connection drops.
 - At most `prefetch` unsettled messages are in a consumer's hands at once.
 """
 
@@ -144,6 +144,8 @@ class Bus(Protocol):
     async def declare_queue(self, spec: QueueSpec) -> None: ...
 
     async def delete_queue(self, name: str) -> None: ...
+
+    async def has_queue(self, name: str) -> bool: ...
 
     async def consume(self, queue: str, handler: Handler, *, prefetch: int) -> Subscription:
         """Deliver messages of `queue` to `handler`; the handler settles each one."""

@@ -245,6 +245,9 @@ class MemoryBus:
     async def delete_queue(self, name: str) -> None:
         self.broker.remove(name)
 
+    async def has_queue(self, name: str) -> bool:
+        return name in self.broker.queues
+
     async def consume(self, queue: str, handler: Handler, *, prefetch: int) -> _MemorySubscription:
         broker = self.broker
         if queue not in broker.queues:
