@@ -26,6 +26,7 @@ from gateway.http.params import Query, id_cursor, make_cursor, parse_uuid, time_
 from gateway.ops import dead, tokens
 from gateway.ops.erase import erase
 from gateway.publisher import action_message
+from gateway.tracing import new_traceparent
 from store import audit
 from store import dead_letters as letters
 from store.database import Database
@@ -132,7 +133,7 @@ async def post_action(request: web.Request) -> web.Response:
     bot = deps.settings.bot(action.bot)
     if bot is None or action.platform not in bot.platforms():
         raise UnknownBot(f"no bot {action.bot!r} on platform {action.platform!r}")
-    await deps.bus.publish(action_message(action))
+    await deps.bus.publish(action_message(action, new_traceparent()))
     async with deps.db.transaction() as session:
         details = {"type": action.type, "platform": action.platform, "bot": action.bot}
         audit.record(

@@ -19,7 +19,7 @@ import click
 from gateway import codec
 from gateway.cli import _run, _settings, config_option
 from gateway.config import Settings
-from gateway.errors import ConfigError
+from gateway.errors import BotgateError, ConfigError
 from gateway.events import utcnow
 from gateway.ops import dead, tokens
 from gateway.ops.erase import erase
@@ -28,6 +28,20 @@ from store import audit
 from store import dead_letters as letters
 from store.database import Database
 from store.history import Filters
+
+
+class _Command(click.Command):
+    """A BotgateError (bad input found before or during the run) is one line, exit 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BotgateError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+class _Group(click.Group):
+    command_class = _Command
 
 
 def register(main: click.Group) -> None:
@@ -73,7 +87,7 @@ def _person_id(value: str) -> uuid.UUID:
 # dead letters
 
 
-@click.group("dead")
+@click.group("dead", cls=_Group)
 def dead_group() -> None:
     """Dead letters: what failed for good, when and why; re-drive them."""
 
@@ -187,7 +201,7 @@ async def _drain_here(settings: Settings, db: Database, limit: int) -> int | Non
 # tokens
 
 
-@click.group("token")
+@click.group("token", cls=_Group)
 def token_group() -> None:
     """API tokens of the admin API: printed once, stored only as a hash."""
 
@@ -281,7 +295,7 @@ def _filters(
     )
 
 
-@click.command("export")
+@click.command("export", cls=_Command)
 @config_option
 @click.option("--bot", default=None)
 @click.option("--conversation", default=None, help="platform:bot:channel[:thread]")
@@ -313,7 +327,7 @@ def _binary(out: Any) -> BinaryIO:
     return out  # type: ignore[no-any-return]
 
 
-@click.command("erase")
+@click.command("erase", cls=_Command)
 @config_option
 @click.option("--person", required=True, help="The users.id of the person to erase.")
 def erase_command(config_path: str | None, person: str) -> None:
@@ -332,7 +346,7 @@ def erase_command(config_path: str | None, person: str) -> None:
     _run(run)
 
 
-@click.command("replay")
+@click.command("replay", cls=_Command)
 @config_option
 @click.option("--since", required=True, help="ISO 8601 time, or a span ago (7d).")
 @click.option("--until", default=None)
