@@ -25,6 +25,7 @@ from store.models import (
     ProcessedEvent,
     UserSession,
 )
+from store.upsert import table_of
 
 AnySelect = Select[*tuple[Any, ...]]
 
@@ -56,7 +57,7 @@ def messages(filters: Filters) -> AnySelect:
     bot's replies filed in their sessions."""
     query: AnySelect = (
         select(
-            Message,
+            *table_of(Message).c,
             PlatformChannel.platform,
             PlatformChannel.external_id.label("channel"),
             PlatformChannel.type.label("channel_type"),
@@ -96,7 +97,7 @@ def with_events(query: AnySelect) -> AnySelect:
 def sessions(filters: Filters) -> AnySelect:
     query: AnySelect = (
         select(
-            UserSession,
+            *table_of(UserSession).c,
             PlatformChannel.platform,
             PlatformChannel.external_id.label("channel"),
             Bot.name.label("bot"),
@@ -160,7 +161,8 @@ def _when(value: datetime | None) -> str | None:
 
 
 def message_json(row: Row[Any]) -> dict[str, Any]:
-    message: Message = row[0]
+    """A row of `messages()`: the message's columns and its channel, bot and speaker."""
+    message = row
     return {
         "id": str(message.id),
         "direction": message.direction,
@@ -185,7 +187,7 @@ def message_json(row: Row[Any]) -> dict[str, Any]:
 
 
 def session_json(row: Row[Any]) -> dict[str, Any]:
-    session: UserSession = row[0]
+    session = row
     return {
         "id": str(session.id),
         "platform": row.platform,

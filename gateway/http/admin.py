@@ -117,7 +117,7 @@ async def list_messages(request: web.Request) -> web.Response:
     page = [message_json(row) for row in rows[:limit]]
     cursor = None
     if len(rows) > limit:
-        last = rows[limit - 1][0]
+        last = rows[limit - 1]
         cursor = make_cursor(last.occurred_at.isoformat(), str(last.id))
     return json_response(200, {"messages": page, "next_cursor": cursor})
 

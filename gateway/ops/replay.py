@@ -103,7 +103,7 @@ def _message(event: Event, exchange: str, routing_key: str) -> Message:
 
 def event_of(row: Row[Any]) -> Event | None:
     """The event a recorded message came from (or, for the bot's own, `message.sent`)."""
-    stored: MessageRow = row[0]
+    stored = row  # the message's columns, with its channel, bot, speaker and event
     if row.bot is None:
         return None
     outbound = stored.direction == "out"

@@ -37,14 +37,16 @@ async def test_filters_and_cursor_pages(database_url: str) -> None:
         pages: list[list[str]] = []
         cursor = ""
         while True:
-            status, body = await call(runtime, "GET", f"/messages?channel=room-1&limit=3{cursor}")
+            _status, body = await call(runtime, "GET", f"/messages?channel=room-1&limit=3{cursor}")
             pages.append([m["text"] for m in body["messages"]])
             if body["next_cursor"] is None:
                 break
             cursor = f"&cursor={body['next_cursor']}"
         flat = [text for page in pages for text in page]
         assert [len(page) for page in pages] == [3, 3, 3, 1]  # 5 in, 5 fallback replies
-        assert [t for t in flat if t.startswith("alice")] == [f"alice {i}" for i in range(4, -1, -1)]
+        assert [t for t in flat if t.startswith("alice")] == [
+            f"alice {i}" for i in range(4, -1, -1)
+        ]
 
         assert await _texts(runtime, "bot=other") == [
             await _fallback(runtime, "other"),
@@ -86,6 +88,8 @@ async def test_bad_parameters_are_a_400_naming_the_parameter(database_url: str) 
         status, body = await call(runtime, "GET", "/dead-letters/nope")
         assert (status, body) == (400, {"error": "parameter 'id' must be a UUID"})
         status, body = await call(runtime, "GET", "/audit?limit=500")
-        assert status == 400 and "'limit'" in body["error"]
+        assert status == 400
+        assert "'limit'" in body["error"]
         status, body = await call(runtime, "POST", "/tokens", body={"name": "x", "colour": 1})
-        assert status == 400 and body["error"].startswith("body ")
+        assert status == 400
+        assert body["error"].startswith("body ")

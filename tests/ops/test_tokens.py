@@ -39,7 +39,8 @@ async def test_each_scope_may_do_what_it_allows_and_no_more(
             ran = await botgate("token", "create", f"ci-{scope}", "--scope", scope, config=config)
             assert ran.code == 0, ran.err
             issued[scope] = ran.out.strip()
-            assert issued[scope].startswith("bgt_") and "shown only now" in ran.err
+            assert issued[scope].startswith("bgt_")
+            assert "shown only now" in ran.err
         read, write, admin = (bearer(issued[s]) for s in ("read", "write", "admin"))
         new_token = {"name": "from-api", "scope": "read", "expires": "1d"}
         answers = {
@@ -105,7 +106,8 @@ async def test_revoked_and_expired_tokens_are_refused(database_url: str, tmp_pat
         status, later = await call(
             runtime, "POST", "/tokens", body={"name": "t2", "scope": "read", "expires": "90d"}
         )
-        assert status == 201 and later["expires_at"] is not None
+        assert status == 201
+        assert later["expires_at"] is not None
         assert (await call(runtime, "GET", "/bots", bearer(made["token"])))[0] == 200
         assert (await call(runtime, "GET", "/bots", bearer(later["token"])))[0] == 200
 
@@ -120,10 +122,12 @@ async def test_revoked_and_expired_tokens_are_refused(database_url: str, tmp_pat
             )
         assert (await call(runtime, "GET", "/bots", bearer(made["token"])))[0] == 401
         status, body = await call(runtime, "GET", "/bots", bearer(later["token"]))
-        assert status == 401 and "expired" in body["error"]
+        assert status == 401
+        assert "expired" in body["error"]
 
         listed = await botgate("token", "list", "--json", config=config)
-        assert '"state":"revoked"' in listed.out and '"state":"expired"' in listed.out
+        assert '"state":"revoked"' in listed.out
+        assert '"state":"expired"' in listed.out
         assert made["token"] not in listed.out
         status, _ = await call(runtime, "DELETE", "/tokens/t1")
         assert status == 404  # revoked already
@@ -148,7 +152,9 @@ async def test_bad_token_commands_are_one_line_and_change_nothing(
         assert expected in ran.err
     made = await botgate("token", "create", "x", "--scope", "read", config=config)
     again = await botgate("token", "create", "x", "--scope", "admin", config=config)
-    assert made.code == 0 and again.code == 1 and "a token named 'x' exists" in again.err
+    assert made.code == 0
+    assert again.code == 1
+    assert "a token named 'x' exists" in again.err
     listed = await botgate("token", "list", config=config)
     assert listed.out.splitlines()[0].split()[:3] == ["x", "read", "active"]
     assert len(listed.out.splitlines()) == 1
