@@ -35,7 +35,7 @@ async def _run(*args: str) -> None:
     process = await asyncio.create_subprocess_exec(
         *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
     )
-    out, err = await process.communicate()
+    _out, err = await process.communicate()
     assert process.returncode == 0, (args, err.decode())
 
 
