@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from sqlalchemy import event
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -18,7 +19,12 @@ def is_sqlite(url: str) -> bool:
 
 def create_engine(config: DatabaseConfig) -> AsyncEngine:
     if is_sqlite(config.url):
-        engine = create_async_engine(config.url, echo=config.echo, connect_args={"timeout": 30})
+        engine = create_async_engine(
+            config.url,
+            echo=config.echo,
+            connect_args={"timeout": 30},
+            json_deserializer=orjson.loads,
+        )
         event.listen(engine.sync_engine, "connect", sqlite_pragmas)
         return engine
     return create_async_engine(
@@ -28,6 +34,7 @@ def create_engine(config: DatabaseConfig) -> AsyncEngine:
         max_overflow=config.pool_size,
         pool_pre_ping=True,
         pool_recycle=1800,
+        json_deserializer=orjson.loads,  # reading JSON columns: ~10x the standard library's
     )
 
 

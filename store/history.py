@@ -25,7 +25,6 @@ from store.models import (
     ProcessedEvent,
     UserSession,
 )
-from store.upsert import table_of
 
 AnySelect = Select[*tuple[Any, ...]]
 
@@ -53,21 +52,32 @@ def sessions_of(person: uuid.UUID) -> AnySelect:
 
 
 def messages(filters: Filters) -> AnySelect:
-    """Messages with their channel, bot and speaker; a person's are those they wrote and the
-    bot's replies filed in their sessions."""
+    """Messages with their channel, bot and speaker, as records (see `record`); a person's
+    are those they wrote and the bot's replies filed in their sessions."""
     query: AnySelect = (
         select(
-            *table_of(Message).c,
+            Message.id,
+            Message.direction,
+            Message.external_id,
             PlatformChannel.platform,
+            Bot.name.label("bot"),
             PlatformChannel.external_id.label("channel"),
             PlatformChannel.type.label("channel_type"),
-            Bot.name.label("bot"),
             Speaker.external_id.label("user"),
             Speaker.name.label("user_name"),
-            Speaker.user_id.label("person"),
             Speaker.display_name.label("user_display_name"),
             Speaker.is_bot.label("user_is_bot"),
             Speaker.locale.label("user_locale"),
+            Speaker.user_id.label("person"),
+            Message.text,
+            Message.thread_id,
+            Message.reply_to_id,
+            Message.attachments,
+            Message.session_id,
+            Message.event_id,
+            Message.occurred_at,
+            Message.edited_at,
+            Message.deleted_at,
         )
         .join(PlatformChannel, PlatformChannel.id == Message.platform_channel_id)
         .outerjoin(Bot, Bot.id == Message.bot_id)
@@ -97,12 +107,15 @@ def with_events(query: AnySelect) -> AnySelect:
 def sessions(filters: Filters) -> AnySelect:
     query: AnySelect = (
         select(
-            *table_of(UserSession).c,
+            UserSession.id,
             PlatformChannel.platform,
-            PlatformChannel.external_id.label("channel"),
             Bot.name.label("bot"),
+            PlatformChannel.external_id.label("channel"),
             PlatformUser.external_id.label("user"),
             PlatformUser.user_id.label("person"),
+            UserSession.started_at,
+            UserSession.last_activity_at,
+            UserSession.ended_at,
         )
         .join(PlatformChannel, PlatformChannel.id == UserSession.platform_channel_id)
         .join(Bot, Bot.id == UserSession.bot_id)
@@ -156,49 +169,10 @@ def newest_first(query: AnySelect, after: tuple[datetime, uuid.UUID] | None) -> 
     return query.order_by(Message.occurred_at.desc(), Message.id.desc())
 
 
-def _when(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-def message_json(row: Row[Any]) -> dict[str, Any]:
-    """A row of `messages()`: the message's columns and its channel, bot and speaker."""
-    message = row
-    return {
-        "id": str(message.id),
-        "direction": message.direction,
-        "external_id": message.external_id,
-        "platform": row.platform,
-        "bot": row.bot,
-        "channel": row.channel,
-        "channel_type": row.channel_type,
-        "user": row.user,
-        "user_name": row.user_name,
-        "person": str(row.person) if row.person else None,
-        "text": message.text,
-        "thread_id": message.thread_id,
-        "reply_to_id": message.reply_to_id,
-        "attachments": message.attachments,
-        "session_id": str(message.session_id) if message.session_id else None,
-        "event_id": str(message.event_id) if message.event_id else None,
-        "occurred_at": _when(message.occurred_at),
-        "edited_at": _when(message.edited_at),
-        "deleted_at": _when(message.deleted_at),
-    }
-
-
-def session_json(row: Row[Any]) -> dict[str, Any]:
-    session = row
-    return {
-        "id": str(session.id),
-        "platform": row.platform,
-        "bot": row.bot,
-        "channel": row.channel,
-        "user": row.user,
-        "person": str(row.person) if row.person else None,
-        "started_at": _when(session.started_at),
-        "last_activity_at": _when(session.last_activity_at),
-        "ended_at": _when(session.ended_at),
-    }
+def record(row: Row[Any]) -> dict[str, Any]:
+    """A row as a JSON record: the queries above select exactly the fields records have,
+    named as they are. Ids and times stay `UUID` and `datetime` (orjson writes them)."""
+    return dict(zip(row._fields, row, strict=True))
 
 
 @dataclass(frozen=True)
@@ -211,9 +185,7 @@ class RecordKind:
 
 RECORD_KINDS: dict[str, RecordKind] = {
     "session": RecordKind(
-        lambda f: sessions(f).order_by(UserSession.started_at, UserSession.id), session_json
+        lambda f: sessions(f).order_by(UserSession.started_at, UserSession.id), record
     ),
-    "message": RecordKind(
-        lambda f: messages(f).order_by(Message.occurred_at, Message.id), message_json
-    ),
+    "message": RecordKind(lambda f: messages(f).order_by(Message.occurred_at, Message.id), record),
 }

@@ -30,7 +30,7 @@ from gateway.tracing import new_traceparent
 from store import audit
 from store import dead_letters as letters
 from store.database import Database
-from store.history import Filters, message_json, messages, newest_first
+from store.history import Filters, messages, newest_first, record
 
 PREFIX = "/api/v1"
 MAX_BODY = 64 * 1024
@@ -114,7 +114,7 @@ async def list_messages(request: web.Request) -> web.Response:
     statement = newest_first(messages(filters), time_cursor(query)).limit(limit + 1)
     async with _deps(request).db.transaction() as db:
         rows = (await db.execute(statement)).all()
-    page = [message_json(row) for row in rows[:limit]]
+    page = [record(row) for row in rows[:limit]]
     cursor = None
     if len(rows) > limit:
         last = rows[limit - 1]

@@ -11,6 +11,7 @@ from typing import BinaryIO
 
 import orjson
 
+from gateway import codec
 from store.database import Database
 from store.history import RECORD_KINDS, Filters
 
@@ -35,4 +36,4 @@ async def export(db: Database, filters: Filters, out: BinaryIO) -> dict[str, int
 
 
 def _line(kind: str, record: dict[str, object]) -> bytes:
-    return orjson.dumps({"kind": kind, **record}, option=orjson.OPT_APPEND_NEWLINE)
+    return codec.dumps({"kind": kind, **record}, orjson.OPT_APPEND_NEWLINE)
