@@ -7,6 +7,7 @@ are `{"error": reason}`: a reason written for the caller, never an exception's t
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from gateway import codec
 from gateway.bus.base import Bus
 from gateway.config import Settings
-from gateway.errors import PayloadError, UnknownBot
+from gateway.errors import BotgateError, PayloadError, UnknownBot
 from gateway.events import Action
 from gateway.http.auth import authorize, principal, requires, scope_of
 from gateway.http.inbound import Handler, errors_middleware, json_response, read_body
@@ -33,6 +34,7 @@ from store.database import Database
 from store.history import Filters, messages, newest_first, record
 
 PREFIX = "/api/v1"
+log = logging.getLogger(__name__)
 MAX_BODY = 64 * 1024
 
 
@@ -54,6 +56,19 @@ async def admin_auth(request: web.Request, handler: Handler) -> web.StreamRespon
     if request.path != f"{PREFIX}/openapi.json":
         await authorize(request, scope_of(handler, request.method))
     return await handler(request)
+
+
+@web.middleware
+async def unexpected(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A failure nobody foresaw is logged with its traceback; the caller gets a reason, not
+    the exception's text (which may hold SQL or data)."""
+    try:
+        return await handler(request)
+    except (web.HTTPException, BotgateError):
+        raise
+    except Exception:
+        log.exception("%s %s failed", request.method, request.path)
+        return json_response(500, {"error": "internal error; the server log has the details"})
 
 
 def _deps(request: web.Request) -> AdminDeps:
@@ -245,7 +260,7 @@ async def openapi(request: web.Request) -> web.Response:
 
 def admin_app(deps: AdminDeps) -> web.Application:
     """The admin API as a sub-application: its token check never runs on webhooks."""
-    app = web.Application(middlewares=[errors_middleware, admin_auth])
+    app = web.Application(middlewares=[errors_middleware, admin_auth, unexpected])
     app[ADMIN_DEPS] = deps
     routes = app.router
     routes.add_get("/openapi.json", openapi)
