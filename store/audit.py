@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.models import AuditLog
+from store.pages import newest
 
 
 def record(
@@ -46,14 +46,7 @@ async def page(
     actor: str | None = None,
 ) -> Sequence[AuditLog]:
     """Newest first; `before` is the last id of the previous page (ids are time-ordered)."""
-    query = select(AuditLog).order_by(AuditLog.id.desc()).limit(limit)
-    if before is not None:
-        query = query.where(AuditLog.id < before)
-    if action is not None:
-        query = query.where(AuditLog.action == action)
-    if actor is not None:
-        query = query.where(AuditLog.actor == actor)
-    return (await session.execute(query)).scalars().all()
+    return await newest(session, AuditLog, limit, before, action=action, actor=actor)
 
 
 def as_json(row: AuditLog) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.models import DeadLetter
+from store.pages import newest
 from store.upsert import table_of
 
 STATUSES = ("dead", "queued", "redriving", "redriven")
@@ -87,12 +88,7 @@ async def page(
     status: str | None = None,
 ) -> Sequence[DeadLetter]:
     """Newest first; `before` is the last id of the previous page."""
-    query = select(DeadLetter).order_by(DeadLetter.id.desc()).limit(limit)
-    if before is not None:
-        query = query.where(DeadLetter.id < before)
-    if status is not None:
-        query = query.where(DeadLetter.status == status)
-    return (await session.execute(query)).scalars().all()
+    return await newest(session, DeadLetter, limit, before, status=status)
 
 
 async def get(session: AsyncSession, letter_id: uuid.UUID) -> DeadLetter | None:
