@@ -11,7 +11,7 @@ from sqlalchemy import select, text
 
 from gateway.core.dispatch import Dispatcher
 from gateway.core.tools import Reply, ToolContext
-from store.models import Message
+from store.models import DeadLetter, Message
 from tests.support.pipeline import (
     GenericClient,
     count_rows,
@@ -58,15 +58,18 @@ async def test_a_failing_event_is_dead_lettered_and_its_batch_mates_are_answered
         await client.close()
         assert [len(answers[i][1]["replies"]) for i in (0, 2)] == [1, 1]
 
-        async def dead() -> bool:
-            return await runtime.bus.queue_depth("botgate.dead") == 1
+        async def dead() -> bool:  # the keeper moved it from botgate.dead to the store
+            return await count_rows(runtime, "dead_letters") == 1
 
         await eventually(dead)
         async with runtime.db.transaction() as db:
             texts = set(
                 (await db.execute(select(Message.text).where(Message.direction == "in"))).scalars()
             )
+            letter = (await db.execute(select(DeadLetter))).scalar_one()
     assert texts == {"/help"}  # the broken one rolled back whole, the others committed
+    assert (letter.error, letter.attempts) == ("RuntimeError", 3)
+    assert letter.reason == "failed 3 times: RuntimeError: this tool is broken"
 
 
 @pytest.mark.postgres
