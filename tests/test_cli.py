@@ -7,9 +7,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+from alembic.script import ScriptDirectory
 from cryptography.fernet import Fernet
 
 from gateway.crypto import generate_key
+from store.migrate import alembic_config
+
+# Every migration, oldest first.
+REVISIONS = [
+    script.revision
+    for script in reversed(list(ScriptDirectory.from_config(alembic_config()).walk_revisions()))
+]
 
 
 def botgate(
@@ -55,12 +63,12 @@ def test_check_fails_while_migrations_are_pending_then_passes(tmp_path: Path) ->
     path = config(tmp_path)
     pending = botgate("check", "--config", str(path), cwd=tmp_path)
     assert pending.returncode != 0
-    assert "pending migrations (0001)" in pending.stdout
+    assert f"pending migrations ({', '.join(REVISIONS)})" in pending.stdout
     assert "bus: ok" in pending.stdout
 
     migrated = botgate("migrate", "up", "--config", str(path), cwd=tmp_path)
     assert migrated.returncode == 0, migrated.stderr
-    assert "at 0001" in migrated.stdout
+    assert f"at {REVISIONS[-1]}" in migrated.stdout
 
     ready = botgate("check", "--config", str(path), cwd=tmp_path)
     assert ready.returncode == 0, ready.stdout
@@ -116,6 +124,8 @@ def test_chat_talks_to_the_bot_through_the_pipeline(tmp_path: Path) -> None:
     assert "helpdesk> Here is what I can do:" in result.stdout
     assert "helpdesk> I don't know /nope" in result.stdout
     assert (
-        botgate("migrate", "status", "--config", str(path), cwd=tmp_path).stdout.count("at 0001")
+        botgate("migrate", "status", "--config", str(path), cwd=tmp_path).stdout.count(
+            f"at {REVISIONS[-1]}"
+        )
         == 1
     )

@@ -12,7 +12,7 @@ import sys
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, nullcontext
-from typing import Any, BinaryIO
+from typing import Any
 
 import click
 
@@ -315,16 +315,15 @@ def export_command(config_path: str | None, output: str | None, **options: str |
             # A blocking file is right here: the exporter writes each chunk between reads.
             target = open(output, "wb") if output else nullcontext(sys.stdout.buffer)  # noqa: SIM115, ASYNC230
             with target as out:
-                counts = await export(db, filters, _binary(out))
+                counts = await export(db, filters, out)
+            async with db.transaction() as session:  # who read what, not the data itself
+                asked = {k: v for k, v in options.items() if v is not None}
+                audit.record(session, actor(), "history.export", details={**asked, **counts})
         summary = ", ".join(f"{n} {kind}(s)" for kind, n in counts.items())
         click.echo(f"exported {summary}" + (f" to {output}" if output else ""), err=True)
         return 0
 
     _run(run)
-
-
-def _binary(out: Any) -> BinaryIO:
-    return out  # type: ignore[no-any-return]
 
 
 @click.command("erase", cls=_Command)

@@ -93,6 +93,9 @@ async def test_export_filters_and_the_command(backend: tuple[str, str], tmp_path
         )
         assert ran.code == 0, ran.err
         assert ran.err.strip() == f"exported 3 session(s), 6 message(s) to {target}"
+        _, trail = await call(runtime, "GET", "/audit?action=history.export")
+        (entry,) = trail["entries"]
+        assert entry["details"] == {"person": str(alice), "since": "1h", "session": 3, "message": 6}
         assert [json.loads(line)["kind"] for line in target.read_text().splitlines()].count(
             "message"
         ) == 6
