@@ -207,7 +207,8 @@ class GenericAdapter:
             if not last_error:
                 return SendResult(message_id=message_id, text=action.text)
         raise PermanentError(
-            f"callback failed after {self.config.callback_attempts} attempts: {last_error}"
+            f"callback failed after {self.config.callback_attempts} attempts: {last_error}",
+            self.config.callback_attempts,
         )
 
     async def _post_callback(self, action: Action, body: bytes) -> str:

@@ -37,6 +37,7 @@ from gateway.http.replies import ReplyWaiter
 from gateway.http.server import HttpServer, build_app
 from gateway.http.webhooks import WebhookDeps
 from gateway.metrics import Metrics, QueueSampler
+from gateway.ops.dead import DeadLetterKeeper, Redriver
 from gateway.outbound import ActionRunner
 from gateway.tools.automated import AutomationTools
 from gateway.tools.base import Services
@@ -83,6 +84,7 @@ class Runtime:
         self.tools: ToolRegistry
         self.runner: ActionRunner | None = None
         self.automations: Automations | None = None
+        self.redriver: Redriver | None = None
 
     def runs(self, role: Role) -> bool:
         return self.role in ("all", role)
@@ -109,7 +111,7 @@ class Runtime:
         listener = Listener(self.settings.server.host, self.settings.server.port)
         if self.serve_http:
             await self._open(listener.open, listener.close)
-        self.bus = create_bus(self.settings.bus.url, **_bus_options(self.settings))
+        self.bus = create_bus(self.settings.bus.url, **bus_options(self.settings))
         await self._open(self.bus.connect, self.bus.close)
         self.db = Database(self.settings.database)
         await self._open(None, self.db.close)
@@ -145,6 +147,10 @@ class Runtime:
             interval = self.settings.retention.interval
             retention = Retention(self.db, rules(self.settings), interval)
             await self._open(retention.start, retention.stop)
+            keeper = DeadLetterKeeper(self.bus, self.db)
+            await self._open(keeper.start, keeper.stop)
+            self.redriver = Redriver(self.bus, self.db, self.settings.operations)
+            await self._open(self.redriver.start, self.redriver.stop)
         if self.runs("adapters"):
             self.runner = ActionRunner(
                 self.bus, self.db, self.settings, self.adapters, self.metrics
@@ -204,11 +210,15 @@ class Runtime:
         for adapter in self.adapters.values():
             await self._open(partial(adapter.start, host), adapter.stop)
 
+    def _redrive_now(self) -> None:
+        if self.redriver is not None:
+            self.redriver.wake()
+
     def _http_server(self, replies: ReplyWaiter, listener: Listener) -> HttpServer:
         app = build_app(
             WebhookDeps(self.settings, self.bus, self.adapters, replies, self.metrics),
             health.HealthDeps(self.db, self.bus, self.metrics, self._queue_sampler()),
-            admin.AdminDeps(self.settings, self.db, self.bus),
+            admin.AdminDeps(self.settings, self.db, self.bus, self._redrive_now),
             webhooks_enabled=self.runs("gateway"),
         )
         return HttpServer(app, listener)
@@ -220,7 +230,7 @@ class Runtime:
         return QueueSampler(self.bus, self.metrics, queues)
 
 
-def _bus_options(settings: Settings) -> dict[str, float]:
+def bus_options(settings: Settings) -> dict[str, float]:
     return {
         "publish_timeout": settings.bus.publish_timeout.total_seconds(),
         "reconnect_interval": settings.bus.reconnect_interval.total_seconds(),

@@ -234,6 +234,9 @@ def _register_fuzz() -> None:
 
 
 _register_fuzz()
+from gateway.ops.cli import register as register_operations  # noqa: E402  (needs the above)
+
+register_operations(main)
 
 if __name__ == "__main__":
     main()

@@ -151,6 +151,11 @@ class RetentionConfig(_Section):
     interval: Duration = timedelta(hours=1)
 
 
+class OperationsConfig(_Section):
+    redrive_interval: Duration = timedelta(seconds=2)  # how often the core looks for re-drives
+    redrive_limit: int = Field(1000, ge=1, le=100_000)  # most letters one re-drive takes
+
+
 class CoreConfig(_Section):
     batch_size: int = Field(100, ge=1)
     batch_wait: Duration = timedelta(milliseconds=5)
@@ -345,6 +350,7 @@ class Settings(_Section):
     retention: RetentionConfig = RetentionConfig()
     core: CoreConfig = CoreConfig()
     tools: dict[str, ToolConfig] = {}
+    operations: OperationsConfig = OperationsConfig()
     bots: list[BotConfig] = []
     automations: list[AutomationConfig] = []
     source: str = Field("built-in defaults", exclude=True)

@@ -73,7 +73,13 @@ class ListenError(BotgateError):
 
 
 class PermanentError(BotgateError):
-    """Processing can never succeed (invalid message, refused by the platform): dead-letter it."""
+    """Processing can never succeed (invalid message, refused by the platform): dead-letter it.
+
+    `attempts`: how many tries it took to know, when the raiser retried on its own."""
+
+    def __init__(self, message: str, attempts: int | None = None) -> None:
+        super().__init__(message)
+        self.attempts = attempts
 
 
 class TransientError(BotgateError):

@@ -24,7 +24,7 @@ from opentelemetry.trace import Span, SpanKind
 
 from adapters.base import Adapter, SendResult
 from gateway import tracing
-from gateway.bus.base import Bus, Delivery, Handler, Subscription
+from gateway.bus.base import Bus, Delivery, Failure, Handler, Subscription
 from gateway.bus.processing import dead_letter_now
 from gateway.bus.topology import (
     HEADER_REPLAY,
@@ -46,12 +46,17 @@ from gateway.events import (
 from gateway.metrics import Metrics
 from gateway.publisher import publish_event
 from gateway.tracing import current_traceparent
-from store import bots as bot_records
-from store import outbox
+from store import audit, outbox
 from store.database import Database
 
 log = logging.getLogger(__name__)
 MAX_SEND_ATTEMPTS = 8
+
+
+class _GaveUp(Exception):
+    def __init__(self, failure: Failure) -> None:
+        super().__init__(failure.reason)
+        self.failure = failure
 
 
 class ActionRunner:
@@ -120,7 +125,7 @@ class ActionRunner:
         try:
             action = decode_action(delivery.message.body, delivery.message.model)
         except PermanentError as exc:
-            await dead_letter_now(delivery, str(exc), self.metrics)
+            await dead_letter_now(delivery, Failure(str(exc), type(exc).__name__), self.metrics)
             return
         incoming = delivery.message.headers.get(HEADER_TRACEPARENT)
         with tracing.span(f"send {action.platform}", parent=incoming, kind=SpanKind.CLIENT) as span:
@@ -147,9 +152,9 @@ class ActionRunner:
             if result is None:
                 try:
                     result = await self._send(adapter, action)
-                except PermanentError as exc:
+                except _GaveUp as exc:
                     tracing.fail(span, exc)
-                    await self._failed(delivery, action, str(exc))
+                    await self._failed(delivery, action, exc.failure)
                     return
                 await self.ledger.record(action, result)  # before the ack: never sent twice
                 self.metrics.actions.labels(action.platform, "sent").inc()
@@ -174,27 +179,33 @@ class ActionRunner:
         for attempt in range(1, MAX_SEND_ATTEMPTS + 1):
             try:
                 return await adapter.send(action)
+            except PermanentError as exc:  # e.g. the platform refused it: its words are the reason
+                failure = Failure(str(exc), type(exc).__name__, exc.attempts or attempt)
+                raise _GaveUp(failure) from exc
             except TransientError as exc:
                 if attempt == MAX_SEND_ATTEMPTS:
-                    raise PermanentError(f"gave up after {attempt} attempts: {exc}") from exc
+                    reason = f"gave up after {attempt} attempts: {exc}"
+                    raise _GaveUp(Failure(reason, type(exc).__name__, attempt)) from exc
                 delay = exc.retry_after or min(self.retry_base * 2 ** (attempt - 1), 60)
                 self.metrics.retries.labels("send").inc()
                 log.warning("send %s failed (%s); retrying in %.1fs", action.id, exc, delay)
                 await asyncio.sleep(delay)
         raise AssertionError("unreachable")
 
-    async def _failed(self, delivery: Delivery, action: Action, reason: str) -> None:
+    async def _failed(self, delivery: Delivery, action: Action, failure: Failure) -> None:
         self.metrics.actions.labels(action.platform, "failed").inc()
         details = {
             "platform": action.platform,
             "bot": action.bot,
             "channel_id": action.channel_id,
             "type": action.type,
-            "reason": reason,
+            "reason": failure.reason,
         }
         async with self.db.transaction() as db:
-            await bot_records.audit(db, "delivery.failed", "action", str(action.id), details)
-        await dead_letter_now(delivery, reason, self.metrics)
+            audit.record(
+                db, "system", "delivery.failed", ("action", str(action.id)), details=details
+            )
+        await dead_letter_now(delivery, failure, self.metrics)
 
     async def _report_sent(
         self, action: Action, result: SendResult, traceparent: str | None

@@ -1,5 +1,5 @@
 """Configured bots in the database: organizations, bots, their settings and platform
-credentials (encrypted), adapter state, and the audit trail of failed deliveries."""
+credentials (encrypted) and adapter state."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from gateway import codec
 from gateway.config import BotConfig, Settings
 from gateway.crypto import Vault
 from gateway.events import utcnow
-from store.models import AuditLog, BasicTool, Bot, BotConfiguration, Organization, PlatformBot
+from store.models import BasicTool, Bot, BotConfiguration, Organization, PlatformBot
 from store.upsert import upsert
 
 # Platform config fields that are credentials: stored encrypted, never in `settings`.
@@ -159,18 +159,4 @@ async def save_state(
         update(PlatformBot)
         .where(PlatformBot.bot_id == bot_id, PlatformBot.platform == platform)
         .values(state=dict(state), updated_at=utcnow())
-    )
-
-
-async def audit(
-    session: AsyncSession, action: str, target_type: str, target_id: str, details: dict[str, Any]
-) -> None:
-    session.add(
-        AuditLog(
-            actor="system",
-            action=action,
-            target_type=target_type,
-            target_id=target_id,
-            details=details,
-        )
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection
@@ -31,7 +32,9 @@ def create_engine(config: DatabaseConfig, *, read_only: bool = False) -> AsyncEn
     the file must exist already (it is opened, never created)."""
     if is_sqlite(config.url):
         url = _existing_sqlite(config.url) if read_only else config.url
-        engine = create_async_engine(url, echo=config.echo, connect_args={"timeout": 30})
+        engine = create_async_engine(
+            url, echo=config.echo, connect_args={"timeout": 30}, json_deserializer=orjson.loads
+        )
         pragmas = sqlite_read_only_pragmas if read_only else sqlite_pragmas
         event.listen(engine.sync_engine, "connect", pragmas)
         return engine
@@ -44,6 +47,7 @@ def create_engine(config: DatabaseConfig, *, read_only: bool = False) -> AsyncEn
         pool_pre_ping=True,
         pool_recycle=1800,
         connect_args={"timeout": CONNECT_TIMEOUT, "server_settings": server_settings},
+        json_deserializer=orjson.loads,  # reading JSON columns: ~10x the standard library's
     )
 
 

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Sequence
 
 from gateway.automations.runner import Fire, Firing
-from gateway.bus.base import Bus, Delivery, Subscription
+from gateway.bus.base import Bus, Delivery, Failure, Subscription
 from gateway.bus.processing import dead_letter_now, give_up_or_retry
 from gateway.bus.topology import (
     AUTOMATIONS_QUEUE,
@@ -82,7 +82,7 @@ class EventTriggers:
         try:
             event = decode_event(message.body, message.model)
         except PermanentError as exc:
-            await dead_letter_now(delivery, str(exc), self.metrics)
+            await dead_letter_now(delivery, Failure(str(exc), type(exc).__name__), self.metrics)
             return
         traceparent = message.headers.get(HEADER_TRACEPARENT)
         try:
@@ -90,6 +90,8 @@ class EventTriggers:
                 await self.fire(Firing.by_event(automation, automation_id, event, traceparent))
         except Exception as exc:  # the claim or the record failed: try the event again later
             reason = f"automations of event {event.id}: {type(exc).__name__}: {exc}"
-            await give_up_or_retry(delivery, reason, self.max_attempts, self.metrics)
+            await give_up_or_retry(
+                delivery, reason, self.max_attempts, type(exc).__name__, self.metrics
+            )
             return
         await delivery.ack()

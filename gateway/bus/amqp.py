@@ -41,7 +41,7 @@ from aio_pika.exceptions import CONNECTION_EXCEPTIONS, ChannelNotFoundEntity
 from aiormq.abc import DeliveredMessage
 from pamqp.commands import Basic
 
-from gateway.bus.base import Handler, Message, QueueStats, dead_copy, start_handling
+from gateway.bus.base import Failure, Handler, Message, QueueStats, dead_copy, start_handling
 from gateway.bus.connect_errors import explain, quiet_first_connect
 from gateway.bus.topology import DEFAULT_EXCHANGE, EXCHANGES, Binding, QueueSpec, dead_queue
 from gateway.errors import BusUnavailable
@@ -232,6 +232,9 @@ class AmqpBus:
         stats = await self.queue_stats(name)
         return stats.ready if stats else 0
 
+    async def has_queue(self, name: str) -> bool:
+        return await self.queue_stats(name) is not None
+
     async def queue_stats(self, name: str) -> QueueStats | None:
         # A plain (not robust) channel: a 404 closes it, and it must not be restored.
         channel = aio_pika.Channel(self._live(), publisher_confirms=False)
@@ -292,7 +295,7 @@ class _Consumer:
             raise
 
     async def _on_message(self, incoming: DeliveredMessage) -> None:
-        work = start_handling(self._handler, _AmqpDelivery(self._bus, incoming))
+        work = start_handling(self._handler, _AmqpDelivery(self._bus, incoming, self._queue))
         if work is not None:
             self._bus.spawn(work)
 
@@ -337,8 +340,8 @@ class _OwnModels:
 
 
 class _AmqpDelivery:
-    def __init__(self, bus: AmqpBus, incoming: DeliveredMessage) -> None:
-        self._bus, self._channel = bus, incoming.channel
+    def __init__(self, bus: AmqpBus, incoming: DeliveredMessage, queue: str) -> None:
+        self._bus, self._channel, self._queue = bus, incoming.channel, queue
         deliver = incoming.delivery
         assert isinstance(deliver, Basic.Deliver)
         properties = incoming.header.properties
@@ -361,12 +364,12 @@ class _AmqpDelivery:
     async def _reject(self, requeue: bool) -> None:
         await self._channel.basic_reject(self._tag, requeue=requeue, wait=False)
 
-    async def dead_letter(self, reason: str) -> None:
+    async def dead_letter(self, failure: Failure) -> None:
         if self._settled or self._channel.is_closed:
             return  # the broker has it back already; it will be redelivered
         self._settled = True
         try:
-            await self._bus.publish(dead_copy(self.message, reason))
+            await self._bus.publish(dead_copy(self.message, failure, self._queue, self.attempt))
         except BaseException:
             self._settled = False
             raise

@@ -4,9 +4,9 @@ Semantics both must keep:
 - `publish` returns only once the broker confirmed the message; otherwise it raises
   BusUnavailable, and the caller must treat the message as not sent.
 - Consumers get each message until they settle it: `ack`, or `reject(requeue=True)` to have it
-  redelivered (with `attempt` one higher), or `dead_letter(reason)` to move it to
-  `botgate.dead` with the reason in its headers. Unsettled messages are redelivered when the
-  consumer stops or its connection drops.
+  redelivered (with `attempt` one higher), or `dead_letter(failure)` to move it to
+  `botgate.dead` with the reason, the error and the attempts in its headers. Unsettled
+  messages are redelivered when the consumer stops or its connection drops.
 - At most `prefetch` unsettled messages are in a consumer's hands at once.
 """
 
@@ -19,7 +19,10 @@ from typing import Any, Protocol
 
 from gateway.bus.topology import (
     DEAD_EXCHANGE,
+    HEADER_ATTEMPTS,
+    HEADER_ERROR,
     HEADER_ORIGIN_EXCHANGE,
+    HEADER_ORIGIN_QUEUE,
     HEADER_REASON,
     Binding,
     QueueSpec,
@@ -50,14 +53,29 @@ class QueueStats:
     consumers: int
 
 
-def dead_copy(message: Message, reason: str) -> Message:
-    """The message as `dead_letter` publishes it to `botgate.dead`."""
+@dataclass(frozen=True)
+class Failure:
+    """Why a message is dead-lettered: the reason, the exception class that caused it (if
+    any), and how many times it was tried."""
+
+    reason: str
+    error: str | None = None
+    attempts: int | None = None
+
+
+def dead_copy(message: Message, failure: Failure, queue: str, attempt: int) -> Message:
+    """The message as `dead_letter` publishes it to `botgate.dead`: its own headers, plus
+    why, from where, and after how many attempts (`attempt` unless the failure counted)."""
     headers = {
         **message.headers,
-        HEADER_REASON: reason,
+        HEADER_REASON: failure.reason,
         HEADER_ORIGIN_EXCHANGE: message.exchange,
+        HEADER_ORIGIN_QUEUE: queue,
+        HEADER_ATTEMPTS: str(failure.attempts or attempt),
     }
-    return replace(message, exchange=DEAD_EXCHANGE, headers=headers)
+    if failure.error:
+        headers[HEADER_ERROR] = failure.error
+    return replace(message, exchange=DEAD_EXCHANGE, headers=headers, model=None)
 
 
 class Delivery(Protocol):
@@ -75,8 +93,8 @@ class Delivery(Protocol):
 
     async def reject(self, *, requeue: bool) -> None: ...
 
-    async def dead_letter(self, reason: str) -> None:
-        """Publish to `botgate.dead` (reason in headers), then ack."""
+    async def dead_letter(self, failure: Failure) -> None:
+        """Publish to `botgate.dead` (why in headers, see `dead_copy`), then ack."""
         ...
 
 
@@ -138,6 +156,8 @@ class Bus(Protocol):
         ...
 
     async def delete_queue(self, name: str) -> None: ...
+
+    async def has_queue(self, name: str) -> bool: ...
 
     async def consume(self, queue: str, handler: Handler, *, prefetch: int) -> Subscription:
         """Deliver messages of `queue` to `handler`; the handler settles each one."""

@@ -13,7 +13,7 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
-from gateway.bus.base import Handler, Message, QueueStats, dead_copy, start_handling
+from gateway.bus.base import Failure, Handler, Message, QueueStats, dead_copy, start_handling
 from gateway.bus.topology import (
     DEFAULT_EXCHANGE,
     EXCHANGES,
@@ -195,12 +195,12 @@ class _MemoryDelivery:
         if self._settle("reject") and requeue:
             self.broker.requeue(self.queue, self.message, self.attempt)
 
-    async def dead_letter(self, reason: str) -> None:
+    async def dead_letter(self, failure: Failure) -> None:
         if self.settled_as is not None:
             return
         if self.broker.refuse_publishes:
             raise BusUnavailable("the in-process broker refused the message (simulated outage)")
-        self.broker.route(dead_copy(self.message, reason))
+        self.broker.route(dead_copy(self.message, failure, self.queue.spec.name, self.attempt))
         self._settle("dead")
 
 
@@ -261,6 +261,9 @@ class MemoryBus:
 
     async def delete_queue(self, name: str) -> None:
         self.broker.remove(name)
+
+    async def has_queue(self, name: str) -> bool:
+        return name in self.broker.queues
 
     async def consume(self, queue: str, handler: Handler, *, prefetch: int) -> _MemorySubscription:
         broker = self.broker

@@ -6,22 +6,27 @@ from __future__ import annotations
 
 import logging
 
-from gateway.bus.base import Delivery
+from gateway.bus.base import Delivery, Failure
 from gateway.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
 
 async def give_up_or_retry(
-    delivery: Delivery, reason: str, max_attempts: int, metrics: Metrics | None = None
+    delivery: Delivery,
+    reason: str,
+    max_attempts: int,
+    error: str | None = None,
+    metrics: Metrics | None = None,
 ) -> bool:
-    """Requeue the delivery, or dead-letter it once it used its attempts. True if dead."""
+    """Requeue the delivery, or dead-letter it once it used its attempts. True if dead.
+    `error` is the exception class that caused it, kept with the dead letter."""
     message = delivery.message
     if delivery.attempt >= max_attempts:
         log.error(
             "dead-lettering %s after %d attempts: %s", message.message_id, delivery.attempt, reason
         )
-        await delivery.dead_letter(f"failed {delivery.attempt} times: {reason}")
+        await delivery.dead_letter(Failure(f"failed {delivery.attempt} times: {reason}", error))
         _count(metrics, delivery, dead=True)
         return True
     log.warning("handing back %s (attempt %d): %s", message.message_id, delivery.attempt, reason)
@@ -30,9 +35,11 @@ async def give_up_or_retry(
     return False
 
 
-async def dead_letter_now(delivery: Delivery, reason: str, metrics: Metrics | None = None) -> None:
-    log.error("dead-lettering %s: %s", delivery.message.message_id, reason)
-    await delivery.dead_letter(reason)
+async def dead_letter_now(
+    delivery: Delivery, failure: Failure, metrics: Metrics | None = None
+) -> None:
+    log.error("dead-lettering %s: %s", delivery.message.message_id, failure.reason)
+    await delivery.dead_letter(failure)
     _count(metrics, delivery, dead=True)
 
 

@@ -10,7 +10,8 @@ EVENTS_EXCHANGE = "botgate.events"
 ACTIONS_EXCHANGE = "botgate.actions"
 DEAD_EXCHANGE = "botgate.dead"
 TOOLS_EXCHANGE = "botgate.tools"  # bus tools: calls routed by tool name
-EXCHANGES = (EVENTS_EXCHANGE, ACTIONS_EXCHANGE, DEAD_EXCHANGE, TOOLS_EXCHANGE)
+REPLAY_EXCHANGE = "botgate.replay"  # `botgate replay` publishes here; other services bind to it
+EXCHANGES = (EVENTS_EXCHANGE, ACTIONS_EXCHANGE, DEAD_EXCHANGE, TOOLS_EXCHANGE, REPLAY_EXCHANGE)
 DEFAULT_EXCHANGE = ""  # routes straight to the queue named by the routing key
 CORE_QUEUE = "botgate.core"
 DEAD_QUEUE = "botgate.dead"
@@ -19,6 +20,18 @@ REPLY_QUEUE_EXPIRES_S = 300.0
 
 HEADER_REASON = "x-botgate-reason"
 HEADER_ORIGIN_EXCHANGE = "x-botgate-origin-exchange"
+HEADER_ORIGIN_QUEUE = "x-botgate-origin-queue"  # the queue whose consumer gave up on it
+HEADER_ERROR = "x-botgate-error"  # the exception class, when one was the cause
+HEADER_ATTEMPTS = "x-botgate-attempts"
+DEAD_HEADERS = (
+    HEADER_REASON,
+    HEADER_ORIGIN_EXCHANGE,
+    HEADER_ORIGIN_QUEUE,
+    HEADER_ERROR,
+    HEADER_ATTEMPTS,
+)
+HEADER_REDRIVE = "x-botgate-redrive"  # on a re-driven dead letter: its dead-letter id
+HEADER_REPLAY = "x-botgate-replay"  # on a replayed event: "1"
 HEADER_TRACEPARENT = "traceparent"
 HEADER_REPLAY = "x-botgate-replay"  # an action published again after a crash: check the ledger
 

@@ -23,7 +23,7 @@ from opentelemetry.trace import Span, SpanKind
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from gateway import codec, tracing
-from gateway.bus.base import Bus, Delivery, Message, Subscription
+from gateway.bus.base import Bus, Delivery, Failure, Message, Subscription
 from gateway.bus.processing import dead_letter_now, give_up_or_retry
 from gateway.bus.topology import (
     CORE_QUEUE,
@@ -154,7 +154,7 @@ class CoreConsumer:
                 )
         except PermanentError as exc:
             self.metrics.failed.labels("invalid").inc()
-            await dead_letter_now(delivery, str(exc), self.metrics)
+            await dead_letter_now(delivery, Failure(str(exc), type(exc).__name__), self.metrics)
             await self._dead(delivery, "invalid", "it is not a valid event for this gateway")
             return None
         return _Item(delivery, event, delivery.message.headers.get(HEADER_TRACEPARENT))
@@ -250,12 +250,14 @@ class CoreConsumer:
         log.exception("event %s failed", item.event.id, exc_info=exc)
         self.metrics.failed.labels(type(exc).__name__).inc()
         _end_spans([item], exc)
+        error = type(exc).__name__
         if isinstance(exc, PermanentError):
-            await dead_letter_now(item.delivery, str(exc), self.metrics)
+            await dead_letter_now(item.delivery, Failure(str(exc), error), self.metrics)
         elif not await give_up_or_retry(
             item.delivery,
-            f"{type(exc).__name__}: {exc}",
+            f"{error}: {exc}",
             self.settings.bus.max_attempts,
+            error,
             self.metrics,
         ):
             return

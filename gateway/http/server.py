@@ -5,9 +5,11 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.http import admin, automations, health, schemas
+from gateway.http.auth import AUTHENTICATOR
 from gateway.http.inbound import errors_middleware
 from gateway.http.listen import Listener
 from gateway.http.webhooks import WEBHOOK_DEPS, WebhookDeps, handle_webhook
+from gateway.ops.tokens import Authenticator
 
 
 def build_app(
@@ -25,6 +27,8 @@ def build_app(
     )
     app[WEBHOOK_DEPS] = webhooks
     app[health.HEALTH_DEPS] = health_deps
+    # On the root app, so that guarded routes of any sub-application find it.
+    app[AUTHENTICATOR] = Authenticator(admin_deps.db, admin_deps.settings.security.admin_token)
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/readyz", health.readyz)
     app.router.add_get("/metrics", health.metrics)

@@ -15,7 +15,7 @@ from store.models.conversation import (
     ToolCallRecord,
 )
 from store.models.knowledge import KbCollection, KbDocument, UserKbAssociation
-from store.models.operations import ApiToken, AuditLog
+from store.models.operations import ApiToken, AuditLog, DeadLetter
 from store.models.people import (
     LoginFailure,
     User,
@@ -35,6 +35,7 @@ __all__ = [
     "BotConfiguration",
     "BotMemory",
     "Click",
+    "DeadLetter",
     "KbCollection",
     "KbDocument",
     "LoginFailure",

@@ -17,6 +17,7 @@ class Message(IdMixin, TimestampMixin, Base):
     __table_args__ = (
         UniqueConstraint("platform_channel_id", "external_id"),
         Index("ix_messages_channel_time", "platform_channel_id", "occurred_at"),
+        Index("ix_messages_time", "occurred_at", "id"),  # keyset paging, export, replay
     )
     direction: Mapped[str] = mapped_column(String(3))  # 'in' | 'out'
     external_id: Mapped[str] = mapped_column(String(256))

@@ -19,8 +19,14 @@ def _load(*automations: dict[str, Any]) -> None:
     ("overrides", "says"),
     [
         ({"bot": "nobody"}, "automations.0.bot: no bot named 'nobody' is configured"),
-        ({"cron": "61 9 * * MON"}, "automations[0].cron = '61 9 * * MON': '61 9 * * MON' is not a cron expression"),
-        ({"timezone": "Mars/Olympus"}, "automations[0].timezone = 'Mars/Olympus': 'Mars/Olympus' is not an IANA"),
+        (
+            {"cron": "61 9 * * MON"},
+            "automations[0].cron = '61 9 * * MON': '61 9 * * MON' is not a cron expression",
+        ),
+        (
+            {"timezone": "Mars/Olympus"},
+            "automations[0].timezone = 'Mars/Olympus': 'Mars/Olympus' is not an IANA",
+        ),
         ({"event": "*.helpdesk.#"}, "set either `cron` (a schedule) or `event`"),
         ({"cron": None}, "set either `cron` (a schedule) or `event`"),
         ({"tool": "help"}, "set either `send` (a message) or `tool`"),
@@ -43,7 +49,10 @@ def _load(*automations: dict[str, Any]) -> None:
             "`send.platform` needs `send.channel_id` beside it",
         ),
         ({"name": "Monday Digest"}, "automations[0].name = 'Monday Digest': must match"),
-        ({"sned": {"text": "typo"}}, "unknown key automations[0].sned; did you mean automations[0].send?"),
+        (
+            {"sned": {"text": "typo"}},
+            "unknown key automations[0].sned; did you mean automations[0].send?",
+        ),
     ],
 )
 def test_a_wrong_automation_is_one_line_naming_the_key(

@@ -12,14 +12,17 @@ from dataclasses import replace
 
 import pytest
 
-from gateway.bus.base import Bus, Delivery, Message, QueueStats
+from gateway.bus.base import Bus, Delivery, Failure, Message, QueueStats
 from gateway.bus.factory import create_bus
 from gateway.bus.topology import (
     DEAD_EXCHANGE,
     DEAD_QUEUE,
     DEFAULT_EXCHANGE,
     EVENTS_EXCHANGE,
+    HEADER_ATTEMPTS,
+    HEADER_ERROR,
     HEADER_ORIGIN_EXCHANGE,
+    HEADER_ORIGIN_QUEUE,
     HEADER_REASON,
     Binding,
     QueueSpec,
@@ -188,7 +191,9 @@ async def test_dead_letter_moves_the_message_to_botgate_dead(bus: Bus, work_queu
     await bus.consume(DEAD_QUEUE, dead, prefetch=10)
     sent = Message(EVENTS_EXCHANGE, "slack.helpdesk.message.created", b"{}", "m1", {"x-k": "v"})
     await bus.publish(sent)
-    await (await inbox.next()).dead_letter("schema botgate.event/0 is not supported")
+    await (await inbox.next()).dead_letter(
+        Failure("schema botgate.event/0 is not supported", "PermanentError")
+    )
 
     moved = await dead.next()
     assert moved.message.exchange == DEAD_EXCHANGE
@@ -198,6 +203,9 @@ async def test_dead_letter_moves_the_message_to_botgate_dead(bus: Bus, work_queu
         "x-k": "v",
         HEADER_REASON: "schema botgate.event/0 is not supported",
         HEADER_ORIGIN_EXCHANGE: EVENTS_EXCHANGE,
+        HEADER_ORIGIN_QUEUE: work_queue,
+        HEADER_ERROR: "PermanentError",
+        HEADER_ATTEMPTS: "1",
     }
     await moved.ack()
     await bus.publish(event("m2"))  # the dead-lettered message was acked, not requeued
@@ -212,7 +220,7 @@ async def test_settling_twice_is_a_no_op(bus: Bus, work_queue: str) -> None:
     await delivery.ack()
     await delivery.ack()
     await delivery.reject(requeue=True)
-    await delivery.dead_letter("too late")
+    await delivery.dead_letter(Failure("too late"))
     await bus.publish(event("m2"))
     assert ids(await inbox.take(1)) == ["m2"]
     assert await bus.queue_depth(DEAD_QUEUE) == 0

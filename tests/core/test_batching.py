@@ -7,7 +7,7 @@ import time
 from types import SimpleNamespace
 from typing import Any, cast
 
-from gateway.bus.base import Bus, Delivery, Message
+from gateway.bus.base import Bus, Delivery, Failure, Message
 from gateway.core.answers import Answerer
 from gateway.core.consumer import CoreConsumer
 from gateway.metrics import Metrics
@@ -91,5 +91,5 @@ class _Delivery:
     async def reject(self, *, requeue: bool) -> None:
         self.settled = "requeued" if requeue else "dropped"
 
-    async def dead_letter(self, reason: str) -> None:
+    async def dead_letter(self, failure: Failure) -> None:
         self.settled = "dead"

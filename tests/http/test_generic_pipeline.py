@@ -13,7 +13,7 @@ from sqlalchemy import select
 from adapters.generic import DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from gateway import codec
 from gateway.app import Runtime
-from store.models import Message, PlatformChannel, PlatformUser, UserSession
+from store.models import DeadLetter, Message, PlatformChannel, PlatformUser, UserSession
 from tests.support.pipeline import (
     GENERIC_SECRET,
     CallbackReceiver,
@@ -139,11 +139,17 @@ async def test_callback_that_never_succeeds_is_dead_lettered_and_audited(
             client.base_url = runtime.http.url
             await client.post(message("/help"))
 
-            async def audited() -> bool:
-                return await count_rows(runtime, "audit_log") == 1
+            async def kept() -> bool:
+                return await count_rows(runtime, "dead_letters") == 1
 
-            await eventually(audited, 15)
-            assert await runtime.bus.queue_depth("botgate.dead") == 1
+            await eventually(kept, 15)
+            assert await count_rows(runtime, "audit_log") == 1
+            async with runtime.db.transaction() as db:
+                letter = (await db.execute(select(DeadLetter))).scalar_one()
+            assert letter.reason == "callback failed after 8 attempts: callback answered 500"
+            assert (letter.error, letter.attempts) == ("PermanentError", 8)
+            assert letter.origin_queue == "botgate.actions.generic.helpdesk"
+            assert "traceparent" in letter.headers
     assert len(receiver.requests) == 8  # every attempt the contract allows
     assert not receiver.delivered.is_set()
 

@@ -35,6 +35,7 @@ CONTRACT_TABLES = {
     "system_automations",
     "audit_log",
     "api_tokens",
+    "dead_letters",
 }
 
 
