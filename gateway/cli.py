@@ -13,6 +13,7 @@ import click
 
 from gateway.config import Settings, load_settings
 from gateway.errors import BotgateError
+from gateway.kb import cli as kb_cli
 from gateway.logs import setup_logging
 
 config_option = click.option(
@@ -189,6 +190,8 @@ def keygen() -> None:
 
     click.echo(generate_key())
 
+
+main.add_command(kb_cli.kb)
 
 if __name__ == "__main__":
     main()

@@ -14,9 +14,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from gateway.errors import ConfigError
+from gateway.kb.languages import check_language
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -88,6 +89,28 @@ class CoreConfig(_Section):
     batch_size: int = Field(100, ge=1)
     batch_wait: Duration = timedelta(milliseconds=5)
     fallback_reply: str = "Sorry, I don't know that yet. Type /help to see what I can do."
+
+
+class KbConfig(_Section):
+    """[kb]: the knowledge base. Without `embeddings_url` the built-in static model (shipped
+    with the `wordllama` package, no network) embeds passages and questions."""
+
+    embeddings_url: str | None = None  # an OpenAI-compatible API: POST {url}/embeddings
+    embeddings_model: str | None = None  # the model name sent to it (required with the URL)
+    embeddings_api_key: str | None = None  # sent as a bearer token
+    embeddings_timeout: Duration = timedelta(seconds=30)
+    embeddings_batch: int = Field(64, ge=1, le=2048)  # texts per request
+    language: Annotated[str, AfterValidator(check_language)] = "english"  # of new collections
+    min_score: float = Field(0.5, ge=0, le=1)  # below it an answer says nothing was found
+    passage_chars: int = Field(1000, ge=200, le=20000)  # upper bound of a passage's text
+    max_file_bytes: int = Field(50 * 1024 * 1024, gt=0)
+    max_query_chars: int = Field(1000, ge=10)
+
+    @model_validator(mode="after")
+    def _model_with_url(self) -> KbConfig:
+        if self.embeddings_url and not self.embeddings_model:
+            raise ValueError("embeddings_url needs embeddings_model: the model name to ask for")
+        return self
 
 
 class TelegramConfig(_Section):
@@ -167,6 +190,7 @@ class Settings(_Section):
     security: SecurityConfig = SecurityConfig()
     sessions: SessionsConfig = SessionsConfig()
     core: CoreConfig = CoreConfig()
+    kb: KbConfig = KbConfig()
     bots: list[BotConfig] = []
     source: str = Field("built-in defaults", exclude=True)
 

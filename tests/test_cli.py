@@ -55,12 +55,12 @@ def test_check_fails_while_migrations_are_pending_then_passes(tmp_path: Path) ->
     path = config(tmp_path)
     pending = botgate("check", "--config", str(path), cwd=tmp_path)
     assert pending.returncode != 0
-    assert "pending migrations (0001)" in pending.stdout
+    assert "pending migrations (0001, 0004)" in pending.stdout
     assert "bus: ok" in pending.stdout
 
     migrated = botgate("migrate", "up", "--config", str(path), cwd=tmp_path)
     assert migrated.returncode == 0, migrated.stderr
-    assert "at 0001" in migrated.stdout
+    assert "at 0004" in migrated.stdout
 
     ready = botgate("check", "--config", str(path), cwd=tmp_path)
     assert ready.returncode == 0, ready.stdout
@@ -102,7 +102,7 @@ def test_migrate_down_and_status(tmp_path: Path) -> None:
     assert botgate("migrate", "up", "--config", str(path), cwd=tmp_path).returncode == 0
     down = botgate("migrate", "down", "base", "--config", str(path), cwd=tmp_path)
     assert down.returncode == 0
-    assert "pending: 0001" in down.stdout
+    assert "pending: 0001, 0004" in down.stdout
     status = botgate("migrate", "status", "--config", str(path), cwd=tmp_path)
     assert "at base" in status.stdout
 
@@ -116,6 +116,6 @@ def test_chat_talks_to_the_bot_through_the_pipeline(tmp_path: Path) -> None:
     assert "helpdesk> Here is what I can do:" in result.stdout
     assert "helpdesk> I don't know /nope" in result.stdout
     assert (
-        botgate("migrate", "status", "--config", str(path), cwd=tmp_path).stdout.count("at 0001")
+        botgate("migrate", "status", "--config", str(path), cwd=tmp_path).stdout.count("at 0004")
         == 1
     )

@@ -2,7 +2,7 @@
 
 from store.models.automation import BasicTool, SessionToolAssociation, SystemAutomation
 from store.models.conversation import Click, Message, ProcessedEvent
-from store.models.knowledge import KbCollection, KbDocument, UserKbAssociation
+from store.models.knowledge import KbCollection, KbDocument, KbPassage, UserKbAssociation
 from store.models.operations import ApiToken, AuditLog
 from store.models.people import User, UserLoginToken, UserPreference, UserSession
 from store.models.platforms import PlatformBot, PlatformChannel, PlatformUser
@@ -18,6 +18,7 @@ __all__ = [
     "Click",
     "KbCollection",
     "KbDocument",
+    "KbPassage",
     "Message",
     "Organization",
     "PlatformBot",

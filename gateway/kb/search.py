@@ -1,0 +1,165 @@
+"""`KnowledgeBase`: one per process. Searches collections by keyword and by meaning.
+
+The question is embedded before the read transaction opens (an embeddings API may be slow);
+the keyword query and the vectors are read in one short transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import groupby
+from typing import Literal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.config import KbConfig
+from gateway.kb.embeddings import Embedder, Vectors, embedder_for
+from gateway.kb.errors import CollectionNotFound, EmbeddingError, EmptyCollection
+from gateway.kb.fusion import fuse
+from gateway.kb.query import query_terms
+from store import kb as records
+from store import kb_search
+from store.database import Database
+
+log = logging.getLogger(__name__)
+Mode = Literal["fused", "keyword", "semantic"]
+MODES: tuple[Mode, ...] = ("fused", "keyword", "semantic")
+CANDIDATES = 50  # from each ranking, before fusion
+SEMANTIC_WEIGHT = 0.5
+
+
+@dataclass(frozen=True)
+class Hit:
+    passage_id: uuid.UUID
+    collection: str
+    document: str  # the document's path in its collection
+    title: str
+    heading: str
+    text: str
+    score: float  # 0..1, higher is better (see `KnowledgeBase.search`)
+    url: str | None  # the collection's base_url + the document's path
+
+
+class KnowledgeBase:
+    """The embedding model and cached vectors of one process; `async with` or start/stop."""
+
+    def __init__(self, config: KbConfig, embedder: Embedder | None = None) -> None:
+        from gateway.kb.semantic import VectorCache
+
+        self.config = config
+        self.embedder = embedder or embedder_for(config)
+        self.vectors = VectorCache()
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        await self.embedder.aclose()
+
+    async def __aenter__(self) -> KnowledgeBase:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def search(
+        self,
+        db: Database,
+        organization: str,
+        collections: Sequence[str],
+        query: str,
+        *,
+        limit: int = 5,
+        mode: Mode = "fused",
+    ) -> list[Hit]:
+        """The best passages for `query` in the named collections of `organization`.
+
+        `score` is the fused reciprocal-rank score scaled to 0..1 (1: first in both
+        rankings). Raises QueryError for a question that cannot be searched, and
+        CollectionNotFound when none of the collections exists.
+        """
+        terms = query_terms(query, self.config.language, self.config.max_query_chars)
+        vector = await self._query_vector(query) if mode != "keyword" else None
+        async with db.transaction() as session:
+            found = await records.collections(session, organization, collections)
+            if not found:
+                raise CollectionNotFound(_missing(organization, collections))
+            ranked = await self._rank(session, found, terms, vector, mode)
+            rows = await records.passages_by_id(session, [key for key, _ in ranked[:limit]])
+            if not rows and not await records.has_passages(session, [c.id for c in found]):
+                raise EmptyCollection(_empty(found))
+        scores = dict(ranked)
+        return [_hit(row, scores[row.id]) for row in rows]
+
+    async def _query_vector(self, query: str) -> Vectors | None:
+        try:
+            return (await self.embedder.embed([query]))[0]
+        except EmbeddingError as exc:
+            log.warning("semantic search skipped: %s", exc)
+            return None
+
+    async def _rank(
+        self,
+        session: AsyncSession,
+        collections: Sequence[records.Collection],
+        terms: Sequence[str],
+        vector: Vectors | None,
+        mode: Mode,
+    ) -> list[tuple[uuid.UUID, float]]:
+        keyword: list[uuid.UUID] = []
+        semantic: list[uuid.UUID] = []
+        if mode != "semantic":
+            keyword = await self._keyword(session, collections, terms)
+        if mode != "keyword" and vector is not None:
+            semantic = await self._semantic(session, collections, vector)
+        return fuse([(keyword, 1.0), (semantic, SEMANTIC_WEIGHT if mode == "fused" else 1.0)])
+
+    async def _keyword(
+        self,
+        session: AsyncSession,
+        collections: Sequence[records.Collection],
+        terms: Sequence[str],
+    ) -> list[uuid.UUID]:
+        found: list[tuple[uuid.UUID, float]] = []
+        by_language = sorted(collections, key=lambda c: c.language)
+        for language, group in groupby(by_language, key=lambda c: c.language):
+            ids = [c.id for c in group]
+            found += await kb_search.keyword_search(session, ids, language, terms, CANDIDATES)
+        found.sort(key=lambda pair: -pair[1])
+        return [key for key, _ in found[:CANDIDATES]]
+
+    async def _semantic(
+        self,
+        session: AsyncSession,
+        collections: Sequence[records.Collection],
+        vector: Vectors,
+    ) -> list[uuid.UUID]:
+        found: list[tuple[uuid.UUID, float]] = []
+        for collection in collections:
+            if collection.embedding_model != self.embedder.model_id:
+                continue  # vectors of another model: re-embedded by the next import
+            found += await self.vectors.nearest(session, collection, vector, CANDIDATES)
+        found.sort(key=lambda pair: -pair[1])
+        return [key for key, _ in found[:CANDIDATES]]
+
+
+def _hit(row: records.PassageRow, score: float) -> Hit:
+    url = row.base_url.rstrip("/") + "/" + row.document if row.base_url else None
+    return Hit(row.id, row.collection, row.document, row.title, row.heading, row.text, score, url)
+
+
+def _missing(organization: str, names: Sequence[str]) -> str:
+    listed = ", ".join(names) or "(none given)"
+    return (
+        f"no collection {listed} in organization {organization!r}; "
+        "import documents with `botgate kb import COLLECTION PATH`"
+    )
+
+
+def _empty(collections: Sequence[records.Collection]) -> str:
+    names = ", ".join(c.name for c in collections)
+    return f"collection {names} has no documents yet: import some with `botgate kb import`"
