@@ -331,12 +331,12 @@ async def delete_documents(
 
 async def passage_vectors(
     session: AsyncSession, collection_id: uuid.UUID
-) -> list[tuple[uuid.UUID, bytes]]:
-    """Every embedded passage of the collection: (id, vector bytes)."""
-    query = select(KbPassage.id, KbPassage.embedding).where(
+) -> list[tuple[uuid.UUID, uuid.UUID, bytes]]:
+    """Every embedded passage of the collection: (id, document id, vector bytes)."""
+    query = select(KbPassage.id, KbPassage.document_id, KbPassage.embedding).where(
         KbPassage.collection_id == collection_id, KbPassage.embedding.is_not(None)
     )
-    return [(row.id, row.embedding) for row in (await session.execute(query)).all()]
+    return [tuple(row) for row in (await session.execute(query)).all()]  # type: ignore[misc]
 
 
 async def passage_texts(

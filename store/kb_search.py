@@ -22,7 +22,7 @@ SQLITE_WEIGHTS = (5.0, 3.0, 1.0)
 
 _SQLITE = text(
     f"""
-    SELECT p.id, bm25(kb_passages_fts, {", ".join(map(str, SQLITE_WEIGHTS))}) AS rank
+    SELECT p.id, p.document_id, bm25(kb_passages_fts, {", ".join(map(str, SQLITE_WEIGHTS))}) AS rank
     FROM kb_passages_fts JOIN kb_passages p ON p.seq = kb_passages_fts.rowid
     WHERE kb_passages_fts MATCH :query AND p.collection_id IN :collections
     ORDER BY rank LIMIT :limit
@@ -33,7 +33,7 @@ _SQLITE = text(
 # length alone.
 _POSTGRES = text(
     """
-    SELECT p.id, ts_rank_cd(p.search, q, 1) AS rank
+    SELECT p.id, p.document_id, ts_rank_cd(p.search, q, 1) AS rank
     FROM kb_passages p, websearch_to_tsquery(CAST(:language AS regconfig), :query) AS q
     WHERE p.collection_id IN :collections AND p.search @@ q
     ORDER BY rank DESC LIMIT :limit
@@ -47,20 +47,21 @@ async def keyword_search(
     language: str,
     terms: Sequence[str],
     limit: int,
-) -> list[tuple[uuid.UUID, float]]:
-    """Passages matching any of `terms`, best first: (id, score), higher scores better."""
+) -> list[tuple[uuid.UUID, uuid.UUID, float]]:
+    """Passages matching any of `terms`, best first: (id, document id, score), higher scores
+    better."""
     if not collections or not terms:
         return []
     if session.get_bind().dialect.name == "postgresql":
         query = " or ".join(terms)
         params = {"language": language, "query": query, "collections": list(collections)}
         rows = await session.execute(_POSTGRES, {**params, "limit": limit})
-        return [(row.id, float(row.rank)) for row in rows]
+        return [(row.id, row.document_id, float(row.rank)) for row in rows]
     match = " OR ".join(f'"{term}"' for term in terms)
     params2 = {"query": match, "collections": list(collections), "limit": limit}
     rows = await session.execute(_SQLITE, params2)
     # bm25() is lower for better matches: negate it so that every score grows with relevance.
-    return [(_uuid(row.id), -float(row.rank)) for row in rows]
+    return [(_uuid(row.id), _uuid(row.document_id), -float(row.rank)) for row in rows]
 
 
 def _uuid(value: object) -> uuid.UUID:

@@ -18,8 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.config import KbConfig
 from gateway.kb.embeddings import Embedder, Vectors, embedder_for
 from gateway.kb.errors import CollectionNotFound, EmbeddingError, EmptyCollection
-from gateway.kb.fusion import fuse
+from gateway.kb.fusion import Candidate, Weights, fuse
 from gateway.kb.query import query_terms
+from gateway.kb.semantic import Nearest, VectorCache
 from store import kb as records
 from store import kb_search
 from store.database import Database
@@ -27,8 +28,13 @@ from store.database import Database
 log = logging.getLogger(__name__)
 Mode = Literal["fused", "keyword", "semantic"]
 MODES: tuple[Mode, ...] = ("fused", "keyword", "semantic")
-CANDIDATES = 50  # from each ranking, before fusion
-SEMANTIC_WEIGHT = 0.5
+CANDIDATES = 100  # from each ranking, before fusion
+WEIGHTS: dict[Mode, Weights] = {
+    "fused": Weights(),
+    "keyword": Weights(semantic=0, document=0),
+    "semantic": Weights(keyword=0),
+}
+PER_DOCUMENT = 3  # passages of one document in a result, at most
 
 
 @dataclass(frozen=True)
@@ -47,8 +53,6 @@ class KnowledgeBase:
     """The embedding model and cached vectors of one process; `async with` or start/stop."""
 
     def __init__(self, config: KbConfig, embedder: Embedder | None = None) -> None:
-        from gateway.kb.semantic import VectorCache
-
         self.config = config
         self.embedder = embedder or embedder_for(config)
         self.vectors = VectorCache()
@@ -78,8 +82,8 @@ class KnowledgeBase:
     ) -> list[Hit]:
         """The best passages for `query` in the named collections of `organization`.
 
-        `score` is the fused reciprocal-rank score scaled to 0..1 (1: first in both
-        rankings). Raises QueryError for a question that cannot be searched, and
+        `score` is the fused score of gateway/kb/fusion.py, 0..1. At most PER_DOCUMENT
+        passages of one document are returned. Raises QueryError for a question that cannot be searched, and
         CollectionNotFound when none of the collections exists.
         """
         terms = query_terms(query, self.config.language, self.config.max_query_chars)
@@ -88,7 +92,7 @@ class KnowledgeBase:
             found = await records.collections(session, organization, collections)
             if not found:
                 raise CollectionNotFound(_missing(organization, collections))
-            ranked = await self._rank(session, found, terms, vector, mode)
+            ranked = _per_document(await self._rank(session, found, terms, vector, mode))
             rows = await records.passages_by_id(session, [key for key, _ in ranked[:limit]])
             if not rows and not await records.has_passages(session, [c.id for c in found]):
                 raise EmptyCollection(_empty(found))
@@ -109,42 +113,59 @@ class KnowledgeBase:
         terms: Sequence[str],
         vector: Vectors | None,
         mode: Mode,
-    ) -> list[tuple[uuid.UUID, float]]:
-        keyword: list[uuid.UUID] = []
-        semantic: list[uuid.UUID] = []
+    ) -> list[tuple[Candidate, float]]:
+        keyword: list[Candidate] = []
+        nearest = Nearest([], [])
         if mode != "semantic":
             keyword = await self._keyword(session, collections, terms)
         if mode != "keyword" and vector is not None:
-            semantic = await self._semantic(session, collections, vector)
-        return fuse([(keyword, 1.0), (semantic, SEMANTIC_WEIGHT if mode == "fused" else 1.0)])
+            nearest = await self._semantic(session, collections, vector)
+        semantic = [candidate for candidate, _ in nearest.passages]
+        documents = [document for document, _ in nearest.documents]
+        return fuse(keyword, semantic, documents, WEIGHTS[mode])
 
     async def _keyword(
         self,
         session: AsyncSession,
         collections: Sequence[records.Collection],
         terms: Sequence[str],
-    ) -> list[uuid.UUID]:
-        found: list[tuple[uuid.UUID, float]] = []
+    ) -> list[Candidate]:
+        found: list[tuple[uuid.UUID, uuid.UUID, float]] = []
         by_language = sorted(collections, key=lambda c: c.language)
         for language, group in groupby(by_language, key=lambda c: c.language):
             ids = [c.id for c in group]
             found += await kb_search.keyword_search(session, ids, language, terms, CANDIDATES)
-        found.sort(key=lambda pair: -pair[1])
-        return [key for key, _ in found[:CANDIDATES]]
+        found.sort(key=lambda row: -row[2])
+        return [Candidate(passage, document) for passage, document, _ in found[:CANDIDATES]]
 
     async def _semantic(
         self,
         session: AsyncSession,
         collections: Sequence[records.Collection],
         vector: Vectors,
-    ) -> list[uuid.UUID]:
-        found: list[tuple[uuid.UUID, float]] = []
+    ) -> Nearest:
+        passages: list[tuple[Candidate, float]] = []
+        documents: list[tuple[uuid.UUID, float]] = []
         for collection in collections:
             if collection.embedding_model != self.embedder.model_id:
                 continue  # vectors of another model: re-embedded by the next import
-            found += await self.vectors.nearest(session, collection, vector, CANDIDATES)
-        found.sort(key=lambda pair: -pair[1])
-        return [key for key, _ in found[:CANDIDATES]]
+            found = await self.vectors.nearest(session, collection, vector, CANDIDATES)
+            passages += found.passages
+            documents += found.documents
+        passages.sort(key=lambda pair: -pair[1])
+        documents.sort(key=lambda pair: -pair[1])
+        return Nearest(passages[:CANDIDATES], documents[:CANDIDATES])
+
+
+def _per_document(ranked: list[tuple[Candidate, float]]) -> list[tuple[uuid.UUID, float]]:
+    """The ranking with at most PER_DOCUMENT passages of each document."""
+    taken: dict[uuid.UUID, int] = {}
+    kept = []
+    for candidate, score in ranked:
+        taken[candidate.document] = taken.get(candidate.document, 0) + 1
+        if taken[candidate.document] <= PER_DOCUMENT:
+            kept.append((candidate.passage, score))
+    return kept
 
 
 def _hit(row: records.PassageRow, score: float) -> Hit:

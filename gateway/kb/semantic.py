@@ -4,6 +4,9 @@ A collection's vectors are read from the database once into one float32 matrix a
 while the collection's `revision` and model stay the same; any import or delete bumps the
 revision, and the next search reads the matrix again. At 50,000 passages of 256 dimensions
 the product is ~13 million multiply-adds: a few milliseconds, no vector server needed.
+
+Each document also gets a vector, the normalised mean of its passages': what the page as a
+whole is about (the document ranking of gateway/kb/fusion.py).
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.kb.embeddings import Vectors, from_bytes
+from gateway.kb.embeddings import Vectors, from_bytes, normalize
+from gateway.kb.fusion import Candidate
 from store import kb as records
 
 
@@ -24,8 +28,16 @@ from store import kb as records
 class _Matrix:
     revision: int
     model: str
-    ids: tuple[uuid.UUID, ...]
+    passages: tuple[Candidate, ...]
     vectors: Vectors
+    documents: tuple[uuid.UUID, ...]
+    centroids: Vectors
+
+
+@dataclass(frozen=True)
+class Nearest:
+    passages: list[tuple[Candidate, float]]  # best first, with cosines
+    documents: list[tuple[uuid.UUID, float]]
 
 
 class VectorCache:
@@ -42,12 +54,12 @@ class VectorCache:
         collection: records.Collection,
         query: Vectors,
         limit: int,
-    ) -> list[tuple[uuid.UUID, float]]:
-        """The `limit` passages most similar to `query` (a unit vector): (id, cosine)."""
+    ) -> Nearest:
+        """The passages and documents most similar to `query` (a unit vector)."""
         matrix = await self._matrix(session, collection)
-        if matrix is None or not matrix.ids or matrix.vectors.shape[1] != query.shape[-1]:
-            return []
-        return await asyncio.to_thread(_top, matrix, query.reshape(-1), limit)
+        if matrix is None or not matrix.passages or matrix.vectors.shape[1] != query.shape[-1]:
+            return Nearest([], [])
+        return await asyncio.to_thread(_nearest, matrix, query.reshape(-1), limit)
 
     async def _matrix(
         self, session: AsyncSession, collection: records.Collection
@@ -62,12 +74,7 @@ class VectorCache:
             if _current(cached, collection):
                 return cached
             rows = await records.passage_vectors(session, collection.id)
-            matrix = _Matrix(
-                collection.revision,
-                collection.embedding_model,
-                tuple(key for key, _ in rows),
-                _stack([blob for _, blob in rows]),
-            )
+            matrix = await asyncio.to_thread(_build, collection, rows)
             if len(self._matrices) >= self._max:
                 self._matrices.pop(next(iter(self._matrices)))
             self._matrices[collection.id] = matrix
@@ -82,15 +89,41 @@ def _current(cached: _Matrix | None, collection: records.Collection) -> bool:
     )
 
 
-def _stack(blobs: Sequence[bytes]) -> Vectors:
-    if not blobs:
-        return np.zeros((0, 0), dtype=np.float32)
-    return from_bytes(blobs, len(blobs[0]) // 2)
+def _build(
+    collection: records.Collection, rows: Sequence[tuple[uuid.UUID, uuid.UUID, bytes]]
+) -> _Matrix:
+    assert collection.embedding_model is not None
+    passages = tuple(Candidate(passage, document) for passage, document, _ in rows)
+    if not rows:
+        empty = np.zeros((0, 0), dtype=np.float32)
+        return _Matrix(collection.revision, collection.embedding_model, (), empty, (), empty)
+    vectors = from_bytes([blob for _, _, blob in rows], len(rows[0][2]) // 2)
+    documents = tuple(dict.fromkeys(document for _, document, _ in rows))
+    index = {document: i for i, document in enumerate(documents)}
+    sums = np.zeros((len(documents), vectors.shape[1]), dtype=np.float32)
+    np.add.at(sums, np.fromiter((index[d] for _, d, _ in rows), dtype=np.int64), vectors)
+    return _Matrix(
+        collection.revision,
+        collection.embedding_model,
+        passages,
+        vectors,
+        documents,
+        normalize(sums),
+    )
 
 
-def _top(matrix: _Matrix, query: Vectors, limit: int) -> list[tuple[uuid.UUID, float]]:
-    scores = matrix.vectors @ query
+def _nearest(matrix: _Matrix, query: Vectors, limit: int) -> Nearest:
+    passages = [(matrix.passages[i], score) for i, score in _top(matrix.vectors @ query, limit)]
+    documents = [
+        (matrix.documents[i], score) for i, score in _top(matrix.centroids @ query, limit)
+    ]
+    return Nearest(passages, documents)
+
+
+def _top(scores: Vectors, limit: int) -> list[tuple[int, float]]:
     count = min(limit, len(scores))
+    if count == 0:
+        return []
     best = np.argpartition(-scores, count - 1)[:count]
     best = best[np.argsort(-scores[best])]
-    return [(matrix.ids[i], float(scores[i])) for i in best]
+    return [(int(i), float(scores[i])) for i in best]
