@@ -30,6 +30,8 @@ from gateway.http import admin, health
 from gateway.http.replies import ReplyWaiter
 from gateway.http.server import HttpServer, build_app
 from gateway.http.webhooks import WebhookDeps
+from gateway.kb.http import KbDeps
+from gateway.kb.search import KnowledgeBase
 from gateway.metrics import Metrics
 from gateway.outbound import ActionRunner
 from store import bots as bot_records
@@ -64,6 +66,7 @@ class Runtime:
         self.http: HttpServer
         self.adapters: dict[tuple[str, str], Adapter] = {}
         self.core: CoreConsumer | None = None
+        self.kb = KnowledgeBase(settings.kb)  # the embedding model loads on first use
         self.runner: ActionRunner | None = None
 
     def runs(self, role: Role) -> bool:
@@ -91,6 +94,7 @@ class Runtime:
         await self._prepare_database()
         self.bus = create_bus(self.settings.bus.url, **_bus_options(self.settings))
         await self._open(self.bus.connect, self.bus.close)
+        await self._open(self.kb.start, self.kb.stop)
         bot_ids = await self._sync_bots()
         self.adapters = self._adapters_override or build_adapters(self.settings)
         replies = ReplyWaiter(self.bus)
@@ -157,6 +161,7 @@ class Runtime:
             health.HealthDeps(self.db, self.bus, self.metrics),
             admin.AdminDeps(self.settings, self.db, self.bus),
             webhooks_enabled=self.runs("gateway"),
+            kb_deps=KbDeps(self.settings, self.db, self.kb),
         )
         return HttpServer(app, server.host, server.port)
 

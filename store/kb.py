@@ -222,7 +222,9 @@ async def documents(session: AsyncSession, collection_id: uuid.UUID) -> list[Doc
         .subquery()
     )
     query = (
-        select(KbDocument.path, KbDocument.title, func.coalesce(counts.c.n, 0), KbDocument.updated_at)
+        select(
+            KbDocument.path, KbDocument.title, func.coalesce(counts.c.n, 0), KbDocument.updated_at
+        )
         .outerjoin(counts, counts.c.document_id == KbDocument.id)
         .where(KbDocument.collection_id == collection_id)
         .order_by(KbDocument.path)

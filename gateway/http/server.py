@@ -7,6 +7,7 @@ from aiohttp import web
 from gateway.http import admin, health
 from gateway.http.inbound import errors_middleware
 from gateway.http.webhooks import WEBHOOK_DEPS, WebhookDeps, handle_webhook
+from gateway.kb import http as kb_http
 
 
 def build_app(
@@ -15,6 +16,7 @@ def build_app(
     admin_deps: admin.AdminDeps,
     *,
     webhooks_enabled: bool = True,
+    kb_deps: kb_http.KbDeps | None = None,
 ) -> web.Application:
     """Health routes always; webhooks and the admin API in the gateway role."""
     # Bodies are bounded by our own reader (413); aiohttp's limit is only a backstop.
@@ -29,7 +31,10 @@ def build_app(
     app.router.add_get("/metrics", health.metrics)
     if webhooks_enabled:
         app.router.add_post("/webhooks/{platform}/{bot}", handle_webhook)
-        app.add_subapp(admin.PREFIX, admin.admin_app(admin_deps))
+        admin_routes = admin.admin_app(admin_deps)
+        if kb_deps is not None:
+            kb_http.add_routes(admin_routes, kb_deps)
+        app.add_subapp(admin.PREFIX, admin_routes)
     return app
 
 

@@ -8,19 +8,18 @@ refuse a missing SQLite file or a database whose migrations are pending, with wh
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 import click
 from sqlalchemy.engine import make_url
 
 from gateway import codec
 from gateway.config import Settings
-from gateway.kb.errors import CollectionNotFound, DocumentNotFound, KbError
+from gateway.kb.errors import DocumentNotFound, KbError
 from gateway.kb.names import collection_name
-from gateway.kb.search import MODES, Hit, KnowledgeBase, Mode
+from gateway.kb.search import MODES, Hit, KnowledgeBase, Mode, find_collection
 from store import kb as records
 from store.database import Database
 from store.engine import is_sqlite
@@ -199,7 +198,9 @@ def list_(config_path: str | None, collection: str | None, organization: str | N
             if collection is None:
                 lines = _collections_table(await records.collection_stats(session, organization))
             else:
-                found = await _find(session, organization or "default", _collection(collection))
+                found = await find_collection(
+                    session, organization or "default", _collection(collection)
+                )
                 lines = _documents_table(await records.documents(session, found.id))
         click.echo("\n".join(lines))
         return 0
@@ -228,17 +229,10 @@ def _documents_table(documents: list[records.DocumentInfo]) -> list[str]:
     return _table(rows)
 
 
-def _table(rows: list[tuple[str, ...]]) -> list[str]:
+def _table(rows: Sequence[Sequence[str]]) -> list[str]:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
             for row in rows]  # fmt: skip
-
-
-async def _find(session: Any, organization: str, name: str) -> records.Collection:
-    found = await records.collection(session, organization, name)
-    if found is None:
-        raise CollectionNotFound(f"no collection {name!r} in organization {organization!r}")
-    return found
 
 
 @kb.command()
@@ -255,7 +249,7 @@ def delete(
 
     async def run() -> int:
         async with kb_database(settings, write=False) as db, db.transaction() as session:
-            found = await _find(session, organization, name)
+            found = await find_collection(session, organization, name)
             if document is None:
                 stats = await records.collection_stats(session, organization, [name])
                 await records.delete_collection(session, found.id)

@@ -47,7 +47,8 @@ class Embedder(Protocol):
 
 def normalize(vectors: Vectors) -> Vectors:
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
+    result: Vectors = np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
+    return result
 
 
 def to_bytes(vector: Vectors) -> bytes:
@@ -106,7 +107,8 @@ class StaticEmbedder:
 
     def embed_now(self, texts: Sequence[str]) -> Vectors:
         self.load()
-        assert self._table is not None and self._tokenizer is not None
+        assert self._table is not None
+        assert self._tokenizer is not None
         encodings = self._tokenizer.encode_batch(list(texts), add_special_tokens=False)
         pooled = np.zeros((len(texts), self._table.shape[1]), dtype=np.float32)
         for row, encoding in enumerate(encodings):
@@ -122,7 +124,8 @@ class HttpEmbedder:
     """An OpenAI-compatible embeddings API: `POST {url}/embeddings` with `{model, input}`."""
 
     def __init__(self, config: KbConfig) -> None:
-        assert config.embeddings_url and config.embeddings_model
+        assert config.embeddings_url
+        assert config.embeddings_model
         self.url = config.embeddings_url.rstrip("/") + "/embeddings"
         self.model = config.embeddings_model
         self.model_id = f"{self.model}@{config.embeddings_url.rstrip('/')}"
@@ -169,7 +172,9 @@ def _vectors(payload: Any, count: int, url: str) -> Vectors:
         data = sorted(payload["data"], key=lambda item: item["index"])
         matrix = np.array([item["embedding"] for item in data], dtype=np.float32)
     except (KeyError, TypeError, ValueError) as exc:
-        raise EmbeddingError(f"embeddings API {url} answered an unexpected body ({exc!r})") from None
+        raise EmbeddingError(
+            f"embeddings API {url} answered an unexpected body ({exc!r})"
+        ) from None
     if matrix.ndim != 2 or len(matrix) != count:
         raise EmbeddingError(f"embeddings API {url} answered {len(matrix)} vectors for {count}")
     return matrix

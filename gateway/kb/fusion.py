@@ -41,7 +41,7 @@ def fuse(
     keyword: Sequence[Candidate],
     semantic: Sequence[Candidate],
     documents: Sequence[uuid.UUID],
-    weights: Weights = Weights(),  # noqa: B008  (frozen)
+    weights: Weights = Weights(),
 ) -> list[tuple[Candidate, float]]:
     """Passages best first, with scores scaled to 0..1 (1: first in every ranking)."""
     passage_score: dict[uuid.UUID, float] = {}

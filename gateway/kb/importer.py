@@ -201,9 +201,13 @@ class Importer:
         vectors = []
         for start in range(0, len(rows), REEMBED_BATCH):
             batch = rows[start : start + REEMBED_BATCH]
-            texts = [Passage(title, heading, text).embedding_text() for _, title, heading, text in batch]
+            texts = [
+                Passage(title, heading, text).embedding_text() for _, title, heading, text in batch
+            ]
             embedded = await self.kb.embedder.embed(texts)
-            vectors += [(row[0], to_bytes(vector)) for row, vector in zip(batch, embedded, strict=True)]
+            vectors += [
+                (row[0], to_bytes(vector)) for row, vector in zip(batch, embedded, strict=True)
+            ]
         async with self.db.transaction() as session:
             await records.set_embeddings(session, collection.id, model, vectors)
 

@@ -32,6 +32,7 @@ class _Matrix:
     vectors: Vectors
     documents: tuple[uuid.UUID, ...]
     centroids: Vectors
+    rows: dict[uuid.UUID, int]  # passage id -> its row in `vectors`
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,20 @@ class VectorCache:
         if matrix is None or not matrix.passages or matrix.vectors.shape[1] != query.shape[-1]:
             return Nearest([], [])
         return await asyncio.to_thread(_nearest, matrix, query.reshape(-1), limit)
+
+    async def similarities(
+        self,
+        session: AsyncSession,
+        collection: records.Collection,
+        passages: Sequence[uuid.UUID],
+        query: Vectors,
+    ) -> dict[uuid.UUID, float]:
+        """Cosine of `query` with each of these passages that has a vector."""
+        matrix = await self._matrix(session, collection)
+        if matrix is None or not matrix.passages or matrix.vectors.shape[1] != query.shape[-1]:
+            return {}
+        rows = {p: matrix.rows[p] for p in passages if p in matrix.rows}
+        return {p: float(matrix.vectors[row] @ query.reshape(-1)) for p, row in rows.items()}
 
     async def _matrix(
         self, session: AsyncSession, collection: records.Collection
@@ -96,7 +111,7 @@ def _build(
     passages = tuple(Candidate(passage, document) for passage, document, _ in rows)
     if not rows:
         empty = np.zeros((0, 0), dtype=np.float32)
-        return _Matrix(collection.revision, collection.embedding_model, (), empty, (), empty)
+        return _Matrix(collection.revision, collection.embedding_model, (), empty, (), empty, {})
     vectors = from_bytes([blob for _, _, blob in rows], len(rows[0][2]) // 2)
     documents = tuple(dict.fromkeys(document for _, document, _ in rows))
     index = {document: i for i, document in enumerate(documents)}
@@ -109,14 +124,13 @@ def _build(
         vectors,
         documents,
         normalize(sums),
+        {candidate.passage: row for row, candidate in enumerate(passages)},
     )
 
 
 def _nearest(matrix: _Matrix, query: Vectors, limit: int) -> Nearest:
     passages = [(matrix.passages[i], score) for i, score in _top(matrix.vectors @ query, limit)]
-    documents = [
-        (matrix.documents[i], score) for i, score in _top(matrix.centroids @ query, limit)
-    ]
+    documents = [(matrix.documents[i], score) for i, score in _top(matrix.centroids @ query, limit)]
     return Nearest(passages, documents)
 
 

@@ -72,7 +72,9 @@ def _folder(
     try:
         entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
     except OSError as exc:
-        yield Found(prefix.rstrip("/") or folder.name, folder, f"cannot read folder: {exc.strerror}")
+        yield Found(
+            prefix.rstrip("/") or folder.name, folder, f"cannot read folder: {exc.strerror}"
+        )
         return
     for entry in entries:
         relative = prefix + entry.name

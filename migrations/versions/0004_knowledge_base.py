@@ -18,6 +18,7 @@ joined with `link`; existing rows are carried over.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -29,7 +30,7 @@ depends_on: str | Sequence[str] | None = None
 
 NOW = sa.text("CURRENT_TIMESTAMP")
 
-COLLECTION_COLUMNS = [
+COLLECTION_COLUMNS: list[sa.Column[Any]] = [
     sa.Column("language", sa.String(32), server_default="english", nullable=False),
     sa.Column("base_url", sa.String(1024), nullable=True),
     sa.Column("embedding_model", sa.String(256), nullable=True),

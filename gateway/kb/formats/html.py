@@ -3,9 +3,9 @@
 Main content: the page's `<main>` (or `role="main"`, or `<article>`), else its body, less
 what pages use for navigation and chrome: navigation, banner and footer landmarks,
 `<nav>`, `<aside>`, scripts and forms, and elements whose class or id names a navigation
-bar, sidebar, breadcrumb, menu, footer or table of contents. Headings (and definition terms that carry an id,
-as API references write their entries) build the heading path; paragraphs, list items,
-table rows and preformatted text become blocks.
+bar, sidebar, breadcrumb, menu, footer or table of contents. Headings (and definition terms
+that carry an id, as API references write their entries) build the heading path;
+paragraphs, list items, table rows and preformatted text become blocks.
 """
 
 from __future__ import annotations
