@@ -22,7 +22,7 @@ from typing import Literal
 
 from gateway.kb import formats
 from gateway.kb.embeddings import to_bytes
-from gateway.kb.errors import DocumentError, EmptyDocument
+from gateway.kb.errors import DocumentError, EmbeddingError, EmptyDocument
 from gateway.kb.passages import Passage, split
 from gateway.kb.progress import NullProgress, Progress
 from gateway.kb.search import KnowledgeBase
@@ -135,7 +135,7 @@ class Importer:
             report.empty += 1
             self.progress.step(item.path, "empty", str(exc))
             return
-        except DocumentError as exc:
+        except (DocumentError, EmbeddingError) as exc:
             report.failed.append((item.path, str(exc)))
             self.progress.step(item.path, "failed", str(exc))
             return
