@@ -206,11 +206,14 @@ async def delete_collection(session: AsyncSession, collection_id: uuid.UUID) -> 
 
 
 async def stored_documents(
-    session: AsyncSession, collection_id: uuid.UUID
+    session: AsyncSession, collection_id: uuid.UUID, paths: Sequence[str] | None = None
 ) -> dict[str, StoredDocument]:
+    """The collection's documents (those at `paths` when given), by path."""
     query = select(KbDocument.id, KbDocument.path, KbDocument.content_hash).where(
         KbDocument.collection_id == collection_id
     )
+    if paths is not None:
+        query = query.where(KbDocument.path.in_(list(paths)))
     return {row.path: StoredDocument(*row) for row in (await session.execute(query)).all()}
 
 

@@ -129,7 +129,7 @@ class Importer:
             if item.problem:
                 raise DocumentError(item.problem)
             data = await asyncio.to_thread(_read, item.file, self.kb.config.max_file_bytes)
-            done = await self.import_bytes(item.path, data, stored.get(item.path))
+            done = await self._import(item.path, data, stored.get(item.path))
         except EmptyDocument as exc:
             await self._forget(item.path, stored)
             report.empty += 1
@@ -143,10 +143,16 @@ class Importer:
         detail = _passages(done.passages) if done.outcome != "unchanged" else ""
         self.progress.step(item.path, done.outcome, detail)
 
-    async def import_bytes(
-        self, path: str, data: bytes, stored: records.StoredDocument | None = None
+    async def import_bytes(self, path: str, data: bytes) -> Imported:
+        """One document from its bytes (the admin API's upload)."""
+        assert self._collection is not None, "prepare() first"
+        async with self.db.transaction() as session:
+            stored = await records.stored_documents(session, self._collection.id, [path])
+        return await self._import(path, data, stored.get(path))
+
+    async def _import(
+        self, path: str, data: bytes, stored: records.StoredDocument | None
     ) -> Imported:
-        """One document from its bytes (the admin API's upload comes here too)."""
         collection = self._collection
         assert collection is not None, "prepare() first"
         digest = hashlib.sha256(data).hexdigest()
@@ -156,9 +162,6 @@ class Importer:
         passages = split(document, self.kb.config.passage_chars)
         vectors = await self.kb.embedder.embed([p.embedding_text() for p in passages])
         async with self.db.transaction() as session:
-            existed = stored is not None or path in await records.stored_documents(
-                session, collection.id
-            )
             await records.replace_document(
                 session,
                 collection.id,
@@ -170,7 +173,7 @@ class Importer:
                 passages=_new_passages(passages, vectors),
                 embedding_model=self.kb.embedder.model_id,
             )
-        return Imported("changed" if existed else "new", len(passages))
+        return Imported("changed" if stored is not None else "new", len(passages))
 
     async def _forget(self, path: str, stored: dict[str, records.StoredDocument]) -> None:
         """A file that has no text any more: its earlier version goes."""
