@@ -2,22 +2,27 @@
 
 SQLite: FTS5 with the Porter stemmer, ranked by BM25 (`bm25()`, title and heading weighted
 above the text). PostgreSQL: the passages' tsvector (built in the collection's language)
-matched with `websearch_to_tsquery` and ranked by `ts_rank_cd`. In both, any of the terms
-may match (OR): BM25 and cover density rank passages with more and rarer terms first.
+matched through its GIN index. `ts_rank` knows no inverse document frequency (a word in
+every passage counts as much as a rare one; measured: recall@5 0.54 against FTS5's 0.83 on
+the Python docs), so PostgreSQL ranks with BM25 too, computed from the tsvector's positions
+over a pool of candidates, with document frequencies counted through the index. In both,
+any of the terms may match (OR): passages with more and rarer terms come first.
 
 Terms are words (letters and digits only, see gateway/kb/query.py), so they are quoted into
-the query syntax as they are; every value is a bound parameter.
+FTS5's query syntax as they are; every value is a bound parameter.
 """
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import Uuid, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-# Column weights: title, heading, text.
+# Column weights: title, heading, text (PostgreSQL: setweight A, B, D and ts_rank's defaults).
 SQLITE_WEIGHTS = (5.0, 3.0, 1.0)
 
 _SQLITE = text(
@@ -29,16 +34,52 @@ _SQLITE = text(
     """  # noqa: S608  (constants only)
 ).bindparams(bindparam("collections", expanding=True, type_=Uuid()))
 
-# ts_rank_cd normalisation 1: divided by 1 + log(length), so long passages do not win on
-# length alone.
-_POSTGRES = text(
+_COUNTS = text(
     """
-    SELECT p.id, p.document_id, ts_rank_cd(p.search, q, 1) AS rank
-    FROM kb_passages p, websearch_to_tsquery(CAST(:language AS regconfig), :query) AS q
-    WHERE p.collection_id IN :collections AND p.search @@ q
-    ORDER BY rank DESC LIMIT :limit
+    SELECT t.term,
+        (SELECT min(v.lexeme) FROM unnest(to_tsvector(CAST(:language AS regconfig), t.term)) v)
+            AS lexeme,
+        (SELECT count(*) FROM kb_passages p WHERE p.collection_id IN :collections
+            AND p.search @@ plainto_tsquery(CAST(:language AS regconfig), t.term)) AS passages
+    FROM unnest(CAST(:terms AS text[])) AS t(term)
     """
 ).bindparams(bindparam("collections", expanding=True, type_=Uuid()))
+
+_SIZE = text(
+    "SELECT count(*), coalesce(avg(length(p.search)), 1) FROM kb_passages p"
+    " WHERE p.collection_id IN :collections"
+).bindparams(bindparam("collections", expanding=True, type_=Uuid()))
+
+
+@dataclass(frozen=True)
+class TermStats:
+    """PostgreSQL: what BM25 needs to know about the collections and the question's terms."""
+
+    passages: int
+    average_length: float  # lexemes per passage
+    lexemes: dict[str, tuple[str, int]]  # term -> (lexeme, passages holding it)
+
+    def idf(self, term: str) -> float:
+        """BM25's inverse document frequency of a term."""
+        matching = self.lexemes[term][1]
+        return math.log((self.passages - matching + 0.5) / (matching + 0.5) + 1.0)
+
+
+async def collection_size(
+    session: AsyncSession, collections: Sequence[uuid.UUID]
+) -> tuple[int, float]:
+    """PostgreSQL: (passages, average lexemes per passage) of the collections."""
+    row = (await session.execute(_SIZE, {"collections": list(collections)})).one()
+    return int(row[0]), float(row[1])
+
+
+async def term_lexemes(
+    session: AsyncSession, collections: Sequence[uuid.UUID], language: str, terms: Sequence[str]
+) -> dict[str, tuple[str, int]]:
+    """PostgreSQL: each term's lexeme and how many passages hold it (stop words: none)."""
+    params = {"collections": list(collections), "language": language, "terms": list(terms)}
+    rows = (await session.execute(_COUNTS, params)).all()
+    return {term: (lexeme, int(count)) for term, lexeme, count in rows if lexeme}
 
 
 async def keyword_search(
@@ -47,21 +88,72 @@ async def keyword_search(
     language: str,
     terms: Sequence[str],
     limit: int,
+    stats: TermStats | None = None,
 ) -> list[tuple[uuid.UUID, uuid.UUID, float]]:
     """Passages matching any of `terms`, best first: (id, document id, score), higher scores
-    better."""
+    better. PostgreSQL needs the terms' `stats` (`collection_size`, `term_lexemes`)."""
     if not collections or not terms:
         return []
     if session.get_bind().dialect.name == "postgresql":
-        query = " or ".join(terms)
-        params = {"language": language, "query": query, "collections": list(collections)}
-        rows = await session.execute(_POSTGRES, {**params, "limit": limit})
-        return [(row.id, row.document_id, float(row.rank)) for row in rows]
+        assert stats is not None, "PostgreSQL ranks with the terms' statistics"
+        return await _postgres(session, collections, language, terms, limit, stats)
     match = " OR ".join(f'"{term}"' for term in terms)
-    params2 = {"query": match, "collections": list(collections), "limit": limit}
-    rows = await session.execute(_SQLITE, params2)
+    params = {"query": match, "collections": list(collections), "limit": limit}
+    rows = await session.execute(_SQLITE, params)
     # bm25() is lower for better matches: negate it so that every score grows with relevance.
     return [(_uuid(row.id), _uuid(row.document_id), -float(row.rank)) for row in rows]
+
+
+async def _postgres(
+    session: AsyncSession,
+    collections: Sequence[uuid.UUID],
+    language: str,
+    terms: Sequence[str],
+    limit: int,
+    stats: TermStats,
+) -> list[tuple[uuid.UUID, uuid.UUID, float]]:
+    known = [term for term in terms if term in stats.lexemes]
+    if not known:
+        return []
+    params = {
+        "collections": list(collections),
+        "query": " | ".join(stats.lexemes[term][0].replace("'", "") for term in known),
+        "lexemes": [stats.lexemes[term][0] for term in known],
+        "idfs": [stats.idf(term) for term in known],
+        "average": stats.average_length,
+        "pool": max(limit * 10, 500),
+        "limit": limit,
+    }
+    rows = await session.execute(_BM25, params)
+    return [(row.id, row.document_id, float(row.rank)) for row in rows]
+
+
+# BM25 over a pool of the passages `ts_rank` likes best: term frequency counts a title
+# occurrence 5, a heading 3, the text 1 (as SQLite's column weights), and the length is the
+# passage's number of lexemes.
+_BM25 = text(
+    """
+    WITH q AS (
+        SELECT lexeme, idf FROM unnest(CAST(:lexemes AS text[]), CAST(:idfs AS float8[]))
+            AS t(lexeme, idf)
+    ), pool AS (
+        SELECT p.id, p.document_id, p.search FROM kb_passages p
+        WHERE p.collection_id IN :collections AND p.search @@ CAST(:query AS tsquery)
+        ORDER BY ts_rank(p.search, CAST(:query AS tsquery), 1) DESC LIMIT :pool
+    )
+    SELECT pool.id, pool.document_id, sum(
+        q.idf * f.tf * 2.2 / (f.tf + 1.2 * (0.25 + 0.75 * length(pool.search) / :average))
+    ) AS rank
+    FROM pool
+    CROSS JOIN LATERAL unnest(pool.search) AS u
+    JOIN q ON q.lexeme = u.lexeme
+    CROSS JOIN LATERAL (
+        SELECT sum(CASE w WHEN 'A' THEN 5 WHEN 'B' THEN 3 ELSE 1 END) AS tf FROM unnest(u.weights) w
+    ) f
+    GROUP BY pool.id, pool.document_id
+    ORDER BY rank DESC LIMIT :limit
+    """
+).bindparams(bindparam("collections", expanding=True, type_=Uuid()))
 
 
 def _uuid(value: object) -> uuid.UUID:

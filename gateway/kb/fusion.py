@@ -9,9 +9,8 @@ document ranking (question vs. the mean vector of the document's passages). A pa
 final score is its document's score plus its own, so the passages of the document that
 matches best come first, and a strong passage of another document can still come between.
 
-Measured on the evaluation sets (tests/kb/, document level, k=5): keyword alone recall 0.69
-/ MRR 0.51 (Python docs) and 0.81 / 0.59 (PostgreSQL); semantic alone 0.83 / 0.59 and 0.79
-/ 0.60; this fusion above both (see docs/knowledge-base.md for the figures of a release).
+Passage-level RRF alone (the first version) fell short of what the document level adds on
+the evaluation sets; the figures per mode and database are in docs/knowledge-base.md.
 """
 
 from __future__ import annotations

@@ -62,9 +62,7 @@ async def test_a_question_the_documents_do_not_cover_finds_nothing(
     assert result.reason == "no passage is similar enough"
 
 
-async def test_the_threshold_is_configurable(
-    embedder: object, handbook: Database
-) -> None:
+async def test_the_threshold_is_configurable(embedder: object, handbook: Database) -> None:
     question = "how do I bake banana bread without eggs"
     async with KnowledgeBase(KbConfig(min_score=0.0), embedder) as lenient:  # type: ignore[arg-type]
         assert (await answer(lenient, handbook, "acme", ["handbook"], question, 500)).found

@@ -19,9 +19,10 @@ async def call(
 ) -> tuple[int, Any]:
     headers = TOKEN if token else {}
     # encoded: the client must not resolve "%2E%2E" (the server is to refuse it)
-    async with aiohttp.ClientSession() as http, http.request(
-        method, URL(url, encoded=True), data=data, headers=headers
-    ) as response:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.request(method, URL(url, encoded=True), data=data, headers=headers) as response,
+    ):
         return response.status, await response.json()
 
 
@@ -30,7 +31,9 @@ async def test_upload_list_search_and_delete(database_url: str, memory_url: str)
     async with running(settings) as runtime:
         base = runtime.http.url + "/api/v1/kb/collections"
         refunds = HANDBOOK["refunds.md"].encode()
-        assert (await call("PUT", f"{base}/handbook/documents/refunds.md", refunds, False))[0] == 401
+        assert (await call("PUT", f"{base}/handbook/documents/refunds.md", refunds, False))[
+            0
+        ] == 401
 
         status, body = await call("PUT", f"{base}/handbook/documents/policy/refunds.md", refunds)
         assert (status, body) == (201, {"document": "policy/refunds.md", "outcome": "new",

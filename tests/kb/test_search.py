@@ -31,7 +31,11 @@ async def test_each_mode_finds_the_answering_document_first(
     kb: KnowledgeBase, handbook: Database, mode: str
 ) -> None:
     hits = await kb.search(
-        handbook, "acme", ["handbook"], "how many days until refunds are paid", mode=mode  # type: ignore[arg-type]
+        handbook,
+        "acme",
+        ["handbook"],
+        "how many days until refunds are paid",
+        mode=mode,  # type: ignore[arg-type]
     )
     assert hits[0].document == "refunds.md"
     assert all(0 < hit.score <= 1 for hit in hits)
