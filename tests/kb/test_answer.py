@@ -83,7 +83,8 @@ async def test_bad_questions_and_missing_collections_find_nothing(
         assert not result.found
         assert reason in (result.reason or "")
     missing = await answer(kb, handbook, "acme", ["nope"], "refunds", 500)
-    assert not missing.found and "no collection" in (missing.reason or "")
+    assert not missing.found
+    assert "no collection" in (missing.reason or "")
     none = await answer(kb, handbook, "acme", [], "refunds", 500)
     assert not none.found
 

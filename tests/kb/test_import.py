@@ -70,7 +70,8 @@ async def test_reimporting_unchanged_files_changes_nothing(
     async with db.transaction() as session:
         after = await records.collection(session, "acme", "handbook")
     assert (again.new, again.changed, again.unchanged, again.passages) == (0, 0, 5, 0)
-    assert before is not None and after is not None
+    assert before is not None
+    assert after is not None
     assert after.revision == before.revision  # nothing written
 
 
@@ -175,7 +176,8 @@ async def test_a_new_embedding_model_reembeds_on_the_next_import(
     assert report.unchanged == 5
     async with db.transaction() as session:
         found = await records.collection(session, "acme", "handbook")
-    assert found is not None and found.embedding_model == kb.embedder.model_id
+    assert found is not None
+    assert found.embedding_model == kb.embedder.model_id
     hits = await kb.search(db, "acme", ["handbook"], "how long is the guarantee", mode="semantic")
     assert hits[0].document == "warranty.rst"
 

@@ -54,7 +54,8 @@ async def test_semantic_search_finds_a_passage_without_shared_words(
 ) -> None:
     hits = await kb.search(handbook, "acme", ["handbook"], "telephone number", mode="semantic")
     assert hits[0].document == "support.html"
-    assert hits[0].similarity is not None and hits[0].similarity > 0.3
+    assert hits[0].similarity is not None
+    assert hits[0].similarity > 0.3
 
 
 async def test_limit_and_passages_per_document(kb: KnowledgeBase, handbook: Database) -> None:
@@ -163,7 +164,8 @@ async def test_an_embeddings_api_replaces_the_built_in_model(
     assert all(r["model"] == "bag-64" and len(r["input"]) <= 2 for r in fake.requests)  # type: ignore[arg-type]
     async with db.transaction() as session:
         found = await records.collection(session, "acme", "handbook")
-    assert found is not None and found.embedding_model == f"bag-64@{url}"
+    assert found is not None
+    assert found.embedding_model == f"bag-64@{url}"
 
 
 async def test_an_embeddings_api_outage_fails_the_import_and_search_falls_back(
