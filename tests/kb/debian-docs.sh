@@ -4,11 +4,11 @@
 # root, through apt-get) and prints where they are, one folder a line.
 set -euo pipefail
 
-python_docs() {  # python3.X/html (python3.X-dev/html is a link to it)
+python_docs() {  # python3.X/html (python3.X-doc/html and others link to it)
   for folder in /usr/share/doc/python3.*/html; do
-    case "$folder" in *-dev/html) continue ;; esac
-    [ -d "$folder" ] && echo "$folder" && return
+    [ -f "$folder/library/functions.html" ] && readlink -f "$folder" && return
   done
+  return 0
 }
 postgres_docs() { ls -d /usr/share/doc/postgresql-doc-15/html 2>/dev/null | head -n 1; }
 

@@ -38,7 +38,7 @@ MIN_MRR = 0.65
 
 
 def _folder(pattern: str) -> Path:
-    found = [path for path in sorted(glob.glob(pattern)) if "-dev/" not in path]
+    found = sorted({str(Path(path).resolve()) for path in glob.glob(pattern)})
     if not found:
         pytest.fail(f"no {pattern}: run `bash tests/kb/debian-docs.sh` (as root) first")
     return Path(found[0])
