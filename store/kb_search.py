@@ -22,17 +22,35 @@ from dataclasses import dataclass
 from sqlalchemy import Uuid, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-# Column weights: title, heading, text (PostgreSQL: setweight A, B, D and ts_rank's defaults).
-SQLITE_WEIGHTS = (5.0, 3.0, 1.0)
+# Column weights: title, heading, text, and 0 for the collection token (PostgreSQL: setweight
+# A, B, D with ts_rank's defaults).
+SQLITE_WEIGHTS = (5.0, 3.0, 1.0, 0.0)
 
+# The best rows come from the FTS table alone (FTS5 ranks its own matches fast); only those
+# are joined to their passages.
 _SQLITE = text(
     f"""
-    SELECT p.id, p.document_id, bm25(kb_passages_fts, {", ".join(map(str, SQLITE_WEIGHTS))}) AS rank
-    FROM kb_passages_fts JOIN kb_passages p ON p.seq = kb_passages_fts.rowid
-    WHERE kb_passages_fts MATCH :query AND p.collection_id IN :collections
-    ORDER BY rank LIMIT :limit
+    SELECT p.id, p.document_id, f.rank FROM (
+        SELECT rowid, bm25(kb_passages_fts, {", ".join(map(str, SQLITE_WEIGHTS))}) AS rank
+        FROM kb_passages_fts WHERE kb_passages_fts MATCH :query ORDER BY rank LIMIT :limit
+    ) AS f JOIN kb_passages p ON p.seq = f.rowid
+    ORDER BY f.rank
     """  # noqa: S608  (constants only)
+)
+
+_SQLITE_COUNT = text("SELECT count(*) FROM kb_passages_fts WHERE kb_passages_fts MATCH :query")
+
+_PASSAGES = text(
+    "SELECT count(*) FROM kb_passages p WHERE p.collection_id IN :collections"
 ).bindparams(bindparam("collections", expanding=True, type_=Uuid()))
+
+
+def _sqlite_match(collections: Sequence[uuid.UUID], terms: Sequence[str]) -> str:
+    """FTS5 query: any of the terms in title, heading or text, within the collections."""
+    inside = " OR ".join(f'"c{collection.hex}"' for collection in collections)
+    words = " OR ".join(f'"{term}"' for term in terms)
+    return f"collection : ({inside}) AND {{title heading text}} : ({words})"
+
 
 _COUNTS = text(
     """
@@ -65,21 +83,24 @@ class TermStats:
         return math.log((self.passages - matching + 0.5) / (matching + 0.5) + 1.0)
 
 
-async def collection_size(
-    session: AsyncSession, collections: Sequence[uuid.UUID]
-) -> tuple[int, float]:
-    """PostgreSQL: (passages, average lexemes per passage) of the collections."""
-    row = (await session.execute(_SIZE, {"collections": list(collections)})).one()
-    return int(row[0]), float(row[1])
-
-
-async def term_lexemes(
+async def term_stats(
     session: AsyncSession, collections: Sequence[uuid.UUID], language: str, terms: Sequence[str]
-) -> dict[str, tuple[str, int]]:
-    """PostgreSQL: each term's lexeme and how many passages hold it (stop words: none)."""
-    params = {"collections": list(collections), "language": language, "terms": list(terms)}
+) -> TermStats:
+    """The collections' passage count (and average length on PostgreSQL), and for each term
+    its lexeme and how many passages hold it (stop words get none)."""
+    ids = list(collections)
+    if session.get_bind().dialect.name != "postgresql":
+        total = (await session.execute(_PASSAGES, {"collections": ids})).scalar_one()
+        lexemes = {}
+        for term in terms:
+            query = {"query": _sqlite_match(ids, [term])}
+            lexemes[term] = (term, (await session.execute(_SQLITE_COUNT, query)).scalar_one())
+        return TermStats(int(total), 0.0, lexemes)
+    size = (await session.execute(_SIZE, {"collections": ids})).one()
+    params = {"collections": ids, "language": language, "terms": list(terms)}
     rows = (await session.execute(_COUNTS, params)).all()
-    return {term: (lexeme, int(count)) for term, lexeme, count in rows if lexeme}
+    found = {term: (lexeme, int(count)) for term, lexeme, count in rows if lexeme}
+    return TermStats(int(size[0]), float(size[1]), found)
 
 
 async def keyword_search(
@@ -91,14 +112,13 @@ async def keyword_search(
     stats: TermStats | None = None,
 ) -> list[tuple[uuid.UUID, uuid.UUID, float]]:
     """Passages matching any of `terms`, best first: (id, document id, score), higher scores
-    better. PostgreSQL needs the terms' `stats` (`collection_size`, `term_lexemes`)."""
+    better. PostgreSQL needs the terms' `stats` (`term_stats`)."""
     if not collections or not terms:
         return []
     if session.get_bind().dialect.name == "postgresql":
         assert stats is not None, "PostgreSQL ranks with the terms' statistics"
         return await _postgres(session, collections, language, terms, limit, stats)
-    match = " OR ".join(f'"{term}"' for term in terms)
-    params = {"query": match, "collections": list(collections), "limit": limit}
+    params = {"query": _sqlite_match(collections, terms), "limit": limit}
     rows = await session.execute(_SQLITE, params)
     # bm25() is lower for better matches: negate it so that every score grows with relevance.
     return [(_uuid(row.id), _uuid(row.document_id), -float(row.rank)) for row in rows]

@@ -37,6 +37,7 @@ WEIGHTS: dict[Mode, Weights] = {
     "semantic": Weights(keyword=0),
 }
 PER_DOCUMENT = 3  # passages of one document in a result, at most
+COMMON = 0.25  # a term in more of the collection's passages is left out of keyword search
 
 
 @dataclass(frozen=True)
@@ -159,9 +160,10 @@ class KnowledgeBase:
         for language, group in groupby(by_language, key=lambda c: c.language):
             members = list(group)
             stats = await self._stats(session, members, language, terms)
+            searched = _distinctive(terms, stats)
             ids = [c.id for c in members]
             found += await kb_search.keyword_search(
-                session, ids, language, terms, CANDIDATES, stats
+                session, ids, language, searched, CANDIDATES, stats
             )
         found.sort(key=lambda row: -row[2])
         return [Candidate(passage, document) for passage, document, _ in found[:CANDIDATES]]
@@ -172,28 +174,21 @@ class KnowledgeBase:
         collections: Sequence[records.Collection],
         language: str,
         terms: Sequence[str],
-    ) -> kb_search.TermStats | None:
-        """PostgreSQL: BM25's statistics, counted once per collection revision and term."""
-        if session.get_bind().dialect.name != "postgresql":
-            return None  # FTS5's bm25() keeps its own
+    ) -> kb_search.TermStats:
+        """How many passages hold each term: counted once per collection revision."""
         key = (tuple(sorted((c.id, c.revision) for c in collections)), language)
-        ids = [c.id for c in collections]
         stats = self._term_stats.get(key)
-        if stats is None:
-            if len(self._term_stats) >= 256:
-                self._term_stats.clear()
-            size, average = await kb_search.collection_size(session, ids)
-            stats = self._term_stats[key] = kb_search.TermStats(size, average, {})
-        missing = [term for term in terms if term not in stats.lexemes]
-        if missing:
-            found = await kb_search.term_lexemes(session, ids, language, missing)
+        missing = [term for term in terms if stats is None or term not in stats.lexemes]
+        if stats is None or missing:
+            ids = [c.id for c in collections]
+            found = await kb_search.term_stats(session, ids, language, missing)
+            if stats is None:
+                if len(self._term_stats) >= 256:
+                    self._term_stats.clear()
+                stats = self._term_stats[key] = found
             # stop words get no lexeme: remembered as one that no passage holds
-            stats.lexemes.update({term: found.get(term, ("", 0)) for term in missing})
-        return kb_search.TermStats(
-            stats.passages,
-            stats.average_length,
-            {t: stats.lexemes[t] for t in terms if stats.lexemes[t][0]},
-        )
+            stats.lexemes.update({t: found.lexemes.get(t, ("", 0)) for t in missing})
+        return stats
 
     async def _semantic(
         self,
@@ -212,6 +207,15 @@ class KnowledgeBase:
         passages.sort(key=lambda pair: -pair[1])
         documents.sort(key=lambda pair: -pair[1])
         return Nearest(passages[:CANDIDATES], documents[:CANDIDATES])
+
+
+def _distinctive(terms: Sequence[str], stats: kb_search.TermStats) -> list[str]:
+    """The terms worth matching: those in at most COMMON of the passages (a word in most
+    passages barely moves BM25 but makes every passage a match to rank), else the two
+    rarest; terms no passage holds are dropped."""
+    held = [term for term in terms if stats.lexemes.get(term, ("", 0))[1] > 0]
+    rare = [term for term in held if stats.lexemes[term][1] <= COMMON * stats.passages]
+    return rare or sorted(held, key=lambda term: stats.lexemes[term][1])[:2]
 
 
 def _per_document(ranked: list[tuple[Candidate, float]]) -> list[tuple[uuid.UUID, float]]:

@@ -4,8 +4,8 @@ Revision ID: 0004
 Revises: 0001
 
 `kb_passages` holds the passages of each document. Its full-text index lives beside the
-models (store/models/knowledge.py): on SQLite the FTS5 table `kb_passages_fts` (external
-content, rows keyed by `kb_passages.seq`, Porter stemming), on PostgreSQL the `search`
+models (store/models/knowledge.py): on SQLite the contentless FTS5 table `kb_passages_fts`
+(rows keyed by `kb_passages.seq`, Porter stemming), on PostgreSQL the `search`
 tsvector column with a GIN index, built in the collection's language. Triggers keep both
 in step with `kb_passages`; a later migration that rebuilds `kb_passages` on SQLite (batch
 mode copies the table) must create the triggers again.
@@ -37,24 +37,26 @@ COLLECTION_COLUMNS: list[sa.Column[Any]] = [
     sa.Column("revision", sa.BigInteger(), server_default="0", nullable=False),
 ]
 
+# `collection` holds one token per passage ("c" + the collection's id as SQLite stores it):
+# a MATCH can then stay inside the collections searched, without a join over every match.
 SQLITE_FTS = [
     """CREATE VIRTUAL TABLE kb_passages_fts USING fts5(
-        title, heading, text, content='kb_passages', content_rowid='seq',
+        title, heading, text, collection, content='',
         tokenize='porter unicode61 remove_diacritics 2')""",
     """CREATE TRIGGER kb_passages_fts_insert AFTER INSERT ON kb_passages BEGIN
-        INSERT INTO kb_passages_fts(rowid, title, heading, text)
-        VALUES (new.seq, new.title, new.heading, new.text);
+        INSERT INTO kb_passages_fts(rowid, title, heading, text, collection)
+        VALUES (new.seq, new.title, new.heading, new.text, 'c' || new.collection_id);
     END""",
     """CREATE TRIGGER kb_passages_fts_delete AFTER DELETE ON kb_passages BEGIN
-        INSERT INTO kb_passages_fts(kb_passages_fts, rowid, title, heading, text)
-        VALUES ('delete', old.seq, old.title, old.heading, old.text);
+        INSERT INTO kb_passages_fts(kb_passages_fts, rowid, title, heading, text, collection)
+        VALUES ('delete', old.seq, old.title, old.heading, old.text, 'c' || old.collection_id);
     END""",
-    """CREATE TRIGGER kb_passages_fts_update AFTER UPDATE OF seq, title, heading, text
-    ON kb_passages BEGIN
-        INSERT INTO kb_passages_fts(kb_passages_fts, rowid, title, heading, text)
-        VALUES ('delete', old.seq, old.title, old.heading, old.text);
-        INSERT INTO kb_passages_fts(rowid, title, heading, text)
-        VALUES (new.seq, new.title, new.heading, new.text);
+    """CREATE TRIGGER kb_passages_fts_update AFTER UPDATE OF seq, title, heading, text,
+    collection_id ON kb_passages BEGIN
+        INSERT INTO kb_passages_fts(kb_passages_fts, rowid, title, heading, text, collection)
+        VALUES ('delete', old.seq, old.title, old.heading, old.text, 'c' || old.collection_id);
+        INSERT INTO kb_passages_fts(rowid, title, heading, text, collection)
+        VALUES (new.seq, new.title, new.heading, new.text, 'c' || new.collection_id);
     END""",
 ]
 
