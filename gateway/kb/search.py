@@ -37,7 +37,7 @@ WEIGHTS: dict[Mode, Weights] = {
     "semantic": Weights(keyword=0),
 }
 PER_DOCUMENT = 3  # passages of one document in a result, at most
-COMMON = 0.25  # a term in more of the collection's passages is left out of keyword search
+COMMON = 0.5  # a term in more of the collection's passages is left out of keyword search
 
 
 @dataclass(frozen=True)
