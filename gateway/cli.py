@@ -15,14 +15,7 @@ from gateway.config import Settings, load_settings
 from gateway.errors import BotgateError
 from gateway.kb import cli as kb_cli
 from gateway.logs import setup_logging
-
-config_option = click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="TOML file (default: $BOTGATE_CONFIG, then ./botgate.toml, then built-in defaults).",
-)
+from gateway.options import config_option
 
 
 def _settings(config_path: str | None) -> Settings:

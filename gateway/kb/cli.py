@@ -20,17 +20,11 @@ from gateway.config import Settings
 from gateway.kb.errors import DocumentNotFound, KbError
 from gateway.kb.names import collection_name
 from gateway.kb.search import MODES, Hit, KnowledgeBase, Mode, find_collection
+from gateway.options import config_option
 from store import kb as records
 from store.database import Database
 from store.engine import is_sqlite
 
-_config = click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="TOML file (default: $BOTGATE_CONFIG, then ./botgate.toml, then built-in defaults).",
-)
 _org = click.option("--org", "organization", default="default", show_default=True)
 
 
@@ -91,7 +85,7 @@ def kb() -> None:
 
 
 @kb.command("import")
-@_config
+@config_option
 @click.argument("collection")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @_org
@@ -134,7 +128,7 @@ def import_(
 
 
 @kb.command()
-@_config
+@config_option
 @click.argument("collection")
 @click.argument("query")
 @_org
@@ -186,7 +180,7 @@ def _text_lines(rank: int, hit: Hit) -> str:
 
 
 @kb.command("list")
-@_config
+@config_option
 @click.argument("collection", required=False)
 @click.option("--org", "organization", default=None, help="Only this organization's.")
 def list_(config_path: str | None, collection: str | None, organization: str | None) -> None:
@@ -236,7 +230,7 @@ def _table(rows: Sequence[Sequence[str]]) -> list[str]:
 
 
 @kb.command()
-@_config
+@config_option
 @click.argument("collection")
 @click.argument("document", required=False)
 @_org
@@ -268,7 +262,7 @@ def delete(
 
 
 @kb.command("eval")
-@_config
+@config_option
 @click.argument("collection")
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--k", "k", type=click.IntRange(1, 50), default=5, show_default=True)

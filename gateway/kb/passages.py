@@ -9,7 +9,7 @@ that a statement cut in two is still found whole in one of them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import groupby
 
@@ -37,7 +37,9 @@ def split(document: ParsedDocument, max_chars: int = 1000, overlap: int = 150) -
         if headings and headings[0] == document.title:
             headings = headings[1:]  # the page's own title heading: already in `title`
         heading = HEADING_SEPARATOR.join(headings)
-        pieces = (piece for block in blocks for piece in _pieces(block.text, max_chars))
+        # pieces leave room for the overlap carried in front of them
+        room = max(max_chars - overlap, max_chars // 2)
+        pieces = (piece for block in blocks for piece in _pieces(block.text, room))
         for text in _pack(pieces, max_chars, overlap):
             passages.append(Passage(document.title, heading, text))
     return passages
@@ -62,17 +64,9 @@ def _pack(pieces: Iterator[str], max_chars: int, overlap: int) -> Iterator[str]:
 def _pieces(text: str, max_chars: int) -> Iterator[str]:
     """The block, or its sentences (or word runs) packed to at most `max_chars` each."""
     if len(text) <= max_chars:
-        yield text
-        return
-    current = ""
-    for sentence in _sentences(text):
-        for part in _words(sentence, max_chars):
-            if current and len(current) + 1 + len(part) > max_chars:
-                yield current
-                current = ""
-            current = f"{current} {part}" if current else part
-    if current:
-        yield current
+        return iter([text])
+    parts = (part for sentence in _sentences(text) for part in _words(sentence, max_chars))
+    return _greedy(parts, max_chars)
 
 
 def _sentences(text: str) -> Iterator[str]:
@@ -92,21 +86,25 @@ def _sentences(text: str) -> Iterator[str]:
 
 
 def _words(sentence: str, max_chars: int) -> Iterator[str]:
+    """The sentence, or its words packed to at most `max_chars` (a longer word is cut)."""
     if len(sentence) <= max_chars:
-        yield sentence
-        return
+        return iter([sentence])
+    words = (
+        word[start : start + max_chars]
+        for word in sentence.split()
+        for start in range(0, len(word), max_chars)
+    )
+    return _greedy(words, max_chars)
+
+
+def _greedy(parts: Iterable[str], max_chars: int) -> Iterator[str]:
+    """Parts joined by spaces, as many to a piece as fit in `max_chars`."""
     current = ""
-    for word in sentence.split():
-        while len(word) > max_chars:  # one "word" longer than a passage: cut it
-            if current:
-                yield current
-                current = ""
-            yield word[:max_chars]
-            word = word[max_chars:]
-        if current and len(current) + 1 + len(word) > max_chars:
+    for part in parts:
+        if current and len(current) + 1 + len(part) > max_chars:
             yield current
             current = ""
-        current = f"{current} {word}" if current else word
+        current = f"{current} {part}" if current else part
     if current:
         yield current
 

@@ -6,6 +6,7 @@ the keyword query and the vectors are read in one short transaction.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Sequence
@@ -139,12 +140,18 @@ class KnowledgeBase:
         vector: Vectors | None,
         mode: Mode,
     ) -> list[tuple[Candidate, float]]:
-        keyword: list[Candidate] = []
-        nearest = Nearest([], [])
-        if mode != "semantic":
-            keyword = await self._keyword(session, collections, terms)
+        usable: list[records.Collection] = []
         if mode != "keyword" and vector is not None:
-            nearest = await self._semantic(session, collections, vector)
+            usable = [c for c in collections if c.embedding_model == self.embedder.model_id]
+            for collection in usable:  # (vectors of another model wait for the next import)
+                await self.vectors.load(session, collection)
+        # numpy works in a worker thread while the database ranks by keyword
+        keyword, nearest = await asyncio.gather(
+            self._keyword(session, collections, terms) if mode != "semantic" else _none(),
+            self.vectors.nearest(usable, vector, CANDIDATES)
+            if vector is not None and usable
+            else _nothing_near(),
+        )
         semantic = [candidate for candidate, _ in nearest.passages]
         documents = [document for document, _ in nearest.documents]
         return fuse(keyword, semantic, documents, WEIGHTS[mode])
@@ -190,23 +197,13 @@ class KnowledgeBase:
             stats.lexemes.update({t: found.lexemes.get(t, ("", 0)) for t in missing})
         return stats
 
-    async def _semantic(
-        self,
-        session: AsyncSession,
-        collections: Sequence[records.Collection],
-        vector: Vectors,
-    ) -> Nearest:
-        passages: list[tuple[Candidate, float]] = []
-        documents: list[tuple[uuid.UUID, float]] = []
-        for collection in collections:
-            if collection.embedding_model != self.embedder.model_id:
-                continue  # vectors of another model: re-embedded by the next import
-            found = await self.vectors.nearest(session, collection, vector, CANDIDATES)
-            passages += found.passages
-            documents += found.documents
-        passages.sort(key=lambda pair: -pair[1])
-        documents.sort(key=lambda pair: -pair[1])
-        return Nearest(passages[:CANDIDATES], documents[:CANDIDATES])
+
+async def _none() -> list[Candidate]:
+    return []
+
+
+async def _nothing_near() -> Nearest:
+    return Nearest([], [])
 
 
 def _distinctive(terms: Sequence[str], stats: kb_search.TermStats) -> list[str]:

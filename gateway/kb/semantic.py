@@ -49,18 +49,24 @@ class VectorCache:
         self._locks: dict[uuid.UUID, asyncio.Lock] = {}
         self._max = max_collections
 
+    async def load(self, session: AsyncSession, collection: records.Collection) -> None:
+        """Have the collection's current vectors at hand (read them when they changed)."""
+        await self._matrix(session, collection)
+
     async def nearest(
-        self,
-        session: AsyncSession,
-        collection: records.Collection,
-        query: Vectors,
-        limit: int,
+        self, collections: Sequence[records.Collection], query: Vectors, limit: int
     ) -> Nearest:
-        """The passages and documents most similar to `query` (a unit vector)."""
-        matrix = await self._matrix(session, collection)
-        if matrix is None or not matrix.passages or matrix.vectors.shape[1] != query.shape[-1]:
+        """The passages and documents most similar to `query` (a unit vector), over the
+        collections `load` read; no database work, so it may run beside other queries."""
+        matrices = [self._matrices.get(collection.id) for collection in collections]
+        usable = [
+            m for m in matrices
+            if m is not None and m.passages and m.vectors.shape[1] == query.shape[-1]
+        ]  # fmt: skip
+        if not usable:
             return Nearest([], [])
-        return await asyncio.to_thread(_nearest, matrix, query.reshape(-1), limit)
+        found = await asyncio.to_thread(_nearest_all, usable, query.reshape(-1), limit)
+        return found
 
     async def similarities(
         self,
@@ -126,6 +132,18 @@ def _build(
         normalize(sums),
         {candidate.passage: row for row, candidate in enumerate(passages)},
     )
+
+
+def _nearest_all(matrices: Sequence[_Matrix], query: Vectors, limit: int) -> Nearest:
+    passages: list[tuple[Candidate, float]] = []
+    documents: list[tuple[uuid.UUID, float]] = []
+    for matrix in matrices:
+        found = _nearest(matrix, query, limit)
+        passages += found.passages
+        documents += found.documents
+    passages.sort(key=lambda pair: -pair[1])
+    documents.sort(key=lambda pair: -pair[1])
+    return Nearest(passages[:limit], documents[:limit])
 
 
 def _nearest(matrix: _Matrix, query: Vectors, limit: int) -> Nearest:
