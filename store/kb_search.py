@@ -137,20 +137,40 @@ async def _postgres(
         return []
     params = {
         "collections": list(collections),
-        "query": " | ".join(stats.lexemes[term][0].replace("'", "") for term in known),
+        "query": " | ".join(
+            stats.lexemes[term][0].replace("'", "") for term in _pool_terms(known, stats, limit)
+        ),
         "lexemes": [stats.lexemes[term][0] for term in known],
         "idfs": [stats.idf(term) for term in known],
         "average": stats.average_length,
-        "pool": max(limit * 10, 500),
+        "pool": _pool_size(limit),
         "limit": limit,
     }
     rows = await session.execute(_BM25, params)
     return [(row.id, row.document_id, float(row.rank)) for row in rows]
 
 
-# BM25 over a pool of the passages `ts_rank` likes best: term frequency counts a title
-# occurrence 5, a heading 3, the text 1 (as SQLite's column weights), and the length is the
-# passage's number of lexemes.
+def _pool_terms(terms: Sequence[str], stats: TermStats, limit: int) -> list[str]:
+    """The rarest terms, until the passages holding them are enough to fill the pool: a
+    passage that holds none of them scores low, and ranking every passage holding a common
+    word is what makes a search slow (its tsvector is read for each)."""
+    chosen: list[str] = []
+    held = 0
+    for term in sorted(terms, key=lambda term: stats.lexemes[term][1]):
+        chosen.append(term)
+        held += stats.lexemes[term][1]
+        if held >= _pool_size(limit):
+            break
+    return chosen
+
+
+def _pool_size(limit: int) -> int:
+    return max(limit * 10, 500)
+
+
+# BM25 over a pool of the passages `ts_rank` likes best among those holding the rarest
+# terms: term frequency counts a title occurrence 5, a heading 3, the text 1 (as SQLite's
+# column weights), and the length is the passage's number of lexemes.
 _BM25 = text(
     """
     WITH q AS (
