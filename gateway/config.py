@@ -109,7 +109,7 @@ class KbConfig(_Section):
     embeddings_timeout: Duration = timedelta(seconds=30)
     embeddings_batch: int = Field(64, ge=1, le=2048)  # texts per request
     language: Annotated[str, AfterValidator(check_language)] = "english"  # of new collections
-    min_score: float = Field(0.45, ge=0, le=1)  # cosine below which an answer finds nothing
+    min_score: float = Field(0.4, ge=0, le=1)  # cosine below which an answer finds nothing
     passage_chars: int = Field(1000, ge=200, le=20000)  # upper bound of a passage's text
     max_file_bytes: int = Field(50 * 1024 * 1024, gt=0)
     max_query_chars: int = Field(1000, ge=10)

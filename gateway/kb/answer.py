@@ -9,8 +9,8 @@ gets the bot's fallback reply. `citations` are what to store with the outbound m
 
 The threshold is on the cosine of question and passage (WordLlama vectors). Measured on the
 evaluation questions (tests/kb/*.jsonl) against off-topic ones (tests/kb/off-topic.txt),
-the default 0.45 answers 90% / 87% of the answerable questions (Python / PostgreSQL docs)
-and 4% / 4% of the off-topic ones (benchmarks/kb.py threshold; docs/knowledge-base.md).
+the default 0.4 answers 92% / 94% of the answerable questions (Python / PostgreSQL docs)
+and 4% / 8% of the off-topic ones (benchmarks/kb.py threshold; docs/knowledge-base.md).
 """
 
 from __future__ import annotations
