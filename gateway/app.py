@@ -36,6 +36,9 @@ from gateway.http.listen import Listener
 from gateway.http.replies import ReplyWaiter
 from gateway.http.server import HttpServer, build_app
 from gateway.http.webhooks import WebhookDeps
+from gateway.kb.http import KbDeps
+from gateway.kb.replies import KbResponder
+from gateway.kb.search import KnowledgeBase
 from gateway.metrics import Metrics, QueueSampler
 from gateway.ops.dead import DeadLetterKeeper, Redriver
 from gateway.outbound import ActionRunner
@@ -82,6 +85,7 @@ class Runtime:
         self.core: CoreConsumer | None = None
         self.answers: Answerer | None = None
         self.tools: ToolRegistry
+        self.kb = KnowledgeBase(settings.kb)  # the embedding model loads on first use
         self.runner: ActionRunner | None = None
         self.automations: Automations | None = None
         self.redriver: Redriver | None = None
@@ -118,6 +122,7 @@ class Runtime:
         await self._prepare_database()
         self.tools = ToolRegistry(self.settings, self.bus)
         await self._open(self.tools.start, self.tools.stop)
+        await self._open(self.kb.start, self.kb.stop)
         bot_ids = await self._sync_bots()
         self.adapters = self._adapters_override or build_adapters(self.settings)
         replies = ReplyWaiter(self.bus)
@@ -125,7 +130,10 @@ class Runtime:
             await self._open(replies.start, replies.stop)
         await self._start_adapters()
         if self.runs("core"):
-            services = Services(self.settings, self.db, self.bus, self.tools, Profiles(self.db))
+            if any(bot.kb for bot in self.settings.bots):
+                await self.kb.warm()
+            profiles = Profiles(self.db)
+            services = Services(self.settings, self.db, self.bus, self.tools, profiles, self.kb)
             tool_runner = ToolRunner(self.metrics)
             self.answers = self._answerer(services, tool_runner)
             await self._open(self.answers.start, self.answers.stop)
@@ -189,9 +197,12 @@ class Runtime:
 
     def _answerer(self, services: Services, runner: ToolRunner) -> Answerer:
         """The core's after-commit half: each bot's responder chain, built from its config."""
-        fallback = Fallback(self.settings.core.fallback_reply)
+        tools, fallback = (
+            ToolResponder(self.tools, runner),
+            Fallback(self.settings.core.fallback_reply),
+        )
         chains = {
-            bot.name: Chain([ToolResponder(self.tools, runner), fallback])
+            bot.name: Chain([tools, *([KbResponder()] if bot.kb else []), fallback])
             for bot in self.settings.bots
         }
         return Answerer(self.bus, self.db, self.settings, services, chains, self.metrics)
@@ -220,6 +231,7 @@ class Runtime:
             health.HealthDeps(self.db, self.bus, self.metrics, self._queue_sampler()),
             admin.AdminDeps(self.settings, self.db, self.bus, self._redrive_now),
             webhooks_enabled=self.runs("gateway"),
+            kb_deps=KbDeps(self.settings, self.db, self.kb),
         )
         return HttpServer(app, listener)
 

@@ -14,6 +14,7 @@ import click
 from gateway.cli_support import BotgateGroup, config_option, run, set_debug, settings_from
 from gateway.config import DEMO_SECRET, Settings
 from gateway.errors import ConfigError
+from gateway.kb import cli as kb_cli
 from gateway.logs import LEVELS, setup_logging
 
 log = logging.getLogger("gateway.cli")
@@ -237,6 +238,7 @@ _register_fuzz()
 from gateway.ops.cli import register as register_operations  # noqa: E402  (needs the above)
 
 register_operations(main)
+main.add_command(kb_cli.kb)
 
 if __name__ == "__main__":
     main()

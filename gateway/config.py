@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cronsim import CronSim, CronSimError
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -29,6 +30,7 @@ from pydantic import (
 
 from gateway.config_errors import Origin, describe
 from gateway.errors import ConfigError
+from gateway.kb.languages import check_language
 from gateway.urls import check_bus_url, normalise_database_url
 
 log = logging.getLogger(__name__)
@@ -185,6 +187,28 @@ class ToolConfig(_Section):
             raise ValueError("an http tool needs `url` and `secret`")
         if self.kind == "python" and not self.entry:
             raise ValueError('a python tool needs `entry = "module:attribute"`')
+        return self
+
+
+class KbConfig(_Section):
+    """[kb]: the knowledge base. Without `embeddings_url` the built-in static model (shipped
+    with the `wordllama` package, no network) embeds passages and questions."""
+
+    embeddings_url: str | None = None  # an OpenAI-compatible API: POST {url}/embeddings
+    embeddings_model: str | None = None  # the model name sent to it (required with the URL)
+    embeddings_api_key: str | None = None  # sent as a bearer token
+    embeddings_timeout: Duration = timedelta(seconds=30)
+    embeddings_batch: int = Field(64, ge=1, le=2048)  # texts per request
+    language: Annotated[str, AfterValidator(check_language)] = "english"  # of new collections
+    min_score: float = Field(0.4, ge=0, le=1)  # cosine below which an answer finds nothing
+    passage_chars: int = Field(1000, ge=200, le=20000)  # upper bound of a passage's text
+    max_file_bytes: int = Field(50 * 1024 * 1024, gt=0)
+    max_query_chars: int = Field(1000, ge=10)
+
+    @model_validator(mode="after")
+    def _model_with_url(self) -> KbConfig:
+        if self.embeddings_url and not self.embeddings_model:
+            raise ValueError("embeddings_url needs embeddings_model: the model name to ask for")
         return self
 
 
@@ -351,6 +375,7 @@ class Settings(_Section):
     core: CoreConfig = CoreConfig()
     tools: dict[str, ToolConfig] = {}
     operations: OperationsConfig = OperationsConfig()
+    kb: KbConfig = KbConfig()
     bots: list[BotConfig] = []
     automations: list[AutomationConfig] = []
     source: str = Field("built-in defaults", exclude=True)

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 import store.models  # noqa: F401  (registers every table on the metadata)
 from store.base import Base
+from store.models.knowledge import include_object
 
 target_metadata = Base.metadata
 
@@ -24,6 +25,7 @@ def _run(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",  # SQLite alters by table copy
         compare_type=True,
+        include_object=include_object,  # the full-text index lives beside the models
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -9,6 +9,7 @@ from gateway.http.auth import AUTHENTICATOR
 from gateway.http.inbound import errors_middleware
 from gateway.http.listen import Listener
 from gateway.http.webhooks import WEBHOOK_DEPS, WebhookDeps, handle_webhook
+from gateway.kb import http as kb_http
 from gateway.ops.tokens import Authenticator
 
 
@@ -18,6 +19,7 @@ def build_app(
     admin_deps: admin.AdminDeps,
     *,
     webhooks_enabled: bool = True,
+    kb_deps: kb_http.KbDeps | None = None,
 ) -> web.Application:
     """Health routes always; webhooks and the admin API in the gateway role."""
     # Bodies are bounded by our own reader (413); aiohttp's limit is only a backstop.
@@ -37,6 +39,8 @@ def build_app(
         schemas.add_routes(app, webhooks.settings.bus.url)
         admin_api = admin.admin_app(admin_deps)
         automations.add_routes(admin_api, admin_deps.db)
+        if kb_deps is not None:
+            kb_http.add_routes(admin_api, kb_deps)
         app.add_subapp(admin.PREFIX, admin_api)
     return app
 

@@ -18,6 +18,7 @@ from store import people
 if TYPE_CHECKING:
     from gateway.bus.base import Bus
     from gateway.config import BotConfig, Settings
+    from gateway.kb.search import KnowledgeBase
     from gateway.tools.profiles import Profiles
     from gateway.tools.registry import ToolRegistry
     from store.database import Database
@@ -72,6 +73,7 @@ class Services:
     bus: Bus
     registry: ToolRegistry
     profiles: Profiles
+    kb: KnowledgeBase | None = None
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
+from store import kb as kb_records
 from store import people
 from store.database import Database
 
@@ -42,6 +43,7 @@ class Profiles:
         self.db = db
         self._languages: _Expiring[uuid.UUID, str | None] = _Expiring(ttl)
         self._session_tools: _Expiring[uuid.UUID, tuple[str, ...]] = _Expiring(ttl)
+        self._collections: _Expiring[tuple[uuid.UUID, str], tuple[str, ...]] = _Expiring(ttl)
 
     async def language(self, user_id: uuid.UUID | None) -> str | None:
         """The person's chosen language (`/lang`), or None."""
@@ -70,3 +72,16 @@ class Profiles:
 
     def session_tools_changed(self, session_id: uuid.UUID) -> None:
         self._session_tools.forget(session_id)
+
+    async def extra_collections(
+        self, user_id: uuid.UUID | None, organization: str
+    ) -> tuple[str, ...]:
+        """The knowledge-base collections given to this person beyond the bot's."""
+        if user_id is None:
+            return ()
+
+        async def load() -> tuple[str, ...]:
+            async with self.db.transaction() as session:
+                return tuple(await kb_records.user_collections(session, user_id, organization))
+
+        return await self._collections.get((user_id, organization), load)

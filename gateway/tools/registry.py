@@ -12,6 +12,7 @@ from gateway.bus.base import Bus
 from gateway.config import BotConfig, Settings, ToolConfig
 from gateway.tools.base import CommandSpec, Tool
 from gateway.tools.builtin.help import HelpTool
+from gateway.tools.builtin.kb import KbTool
 from gateway.tools.builtin.lang import LangTool
 from gateway.tools.builtin.link import LinkTool, UnlinkTool
 from gateway.tools.builtin.notes import ForgetTool, RememberTool
@@ -24,6 +25,7 @@ from gateway.tools.names import BUILTIN_NAMES, with_companions
 def builtin_tools() -> dict[str, Tool]:
     tools: list[Tool] = [
         HelpTool(),
+        KbTool(),
         RememberTool(),
         ForgetTool(),
         LinkTool(),

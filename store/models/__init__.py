@@ -14,7 +14,7 @@ from store.models.conversation import (
     SentAction,
     ToolCallRecord,
 )
-from store.models.knowledge import KbCollection, KbDocument, UserKbAssociation
+from store.models.knowledge import KbCollection, KbDocument, KbPassage, UserKbAssociation
 from store.models.operations import ApiToken, AuditLog, DeadLetter
 from store.models.people import (
     LoginFailure,
@@ -38,6 +38,7 @@ __all__ = [
     "DeadLetter",
     "KbCollection",
     "KbDocument",
+    "KbPassage",
     "LoginFailure",
     "Message",
     "Organization",

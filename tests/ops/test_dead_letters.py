@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 from botgate.testing.telegram import TelegramEmulator
-
 from gateway.app import Runtime
 from gateway.bus.base import Message
 from gateway.bus.topology import EVENTS_EXCHANGE

@@ -1,0 +1,262 @@
+"""`KnowledgeBase`: one per process. Searches collections by keyword and by meaning.
+
+The question is embedded before the read transaction opens (an embeddings API may be slow);
+the keyword query and the vectors are read in one short transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import groupby
+from typing import Literal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.config import KbConfig
+from gateway.kb.embeddings import Embedder, StaticEmbedder, Vectors, embedder_for
+from gateway.kb.errors import CollectionNotFound, EmbeddingError, EmptyCollection
+from gateway.kb.fusion import Candidate, Weights, fuse
+from gateway.kb.query import query_terms
+from gateway.kb.semantic import Nearest, VectorCache
+from store import kb as records
+from store import kb_search
+from store.database import Database
+
+log = logging.getLogger(__name__)
+Mode = Literal["fused", "keyword", "semantic"]
+MODES: tuple[Mode, ...] = ("fused", "keyword", "semantic")
+CANDIDATES = 100  # from each ranking, before fusion
+# Chosen on the evaluation sets (tests/kb/) on both databases: the semantic rankings count
+# less than BM25, so that the fusion stays above keyword search alone everywhere.
+WEIGHTS: dict[Mode, Weights] = {
+    "fused": Weights(keyword=1.0, semantic=0.5, document=0.75, per_document=3),
+    "keyword": Weights(semantic=0, document=0),
+    "semantic": Weights(keyword=0),
+}
+PER_DOCUMENT = 3  # passages of one document in a result, at most
+COMMON = 0.5  # a term in more of the collection's passages is left out of keyword search
+
+
+@dataclass(frozen=True)
+class Hit:
+    passage_id: uuid.UUID
+    collection: str
+    document: str  # the document's path in its collection
+    title: str
+    heading: str
+    text: str
+    score: float  # 0..1, higher is better (see `KnowledgeBase.search`)
+    url: str | None  # the collection's base_url + the document's path
+    similarity: float | None = None  # cosine of question and passage (None: no vector)
+
+
+class KnowledgeBase:
+    """The embedding model and cached vectors of one process; `async with` or start/stop."""
+
+    def __init__(self, config: KbConfig, embedder: Embedder | None = None) -> None:
+        self.config = config
+        self.embedder = embedder or embedder_for(config)
+        self.vectors = VectorCache()
+        # PostgreSQL keyword ranking, by (collections and their revisions, language)
+        self._term_stats: dict[tuple[object, str], kb_search.TermStats] = {}
+
+    async def start(self) -> None:
+        return None
+
+    async def warm(self) -> None:
+        """Load the built-in model now (a thread: it takes a second or two), so that the
+        first question is not the one that waits for it."""
+        if isinstance(self.embedder, StaticEmbedder):
+            await asyncio.to_thread(self.embedder.load)
+
+    async def stop(self) -> None:
+        await self.embedder.aclose()
+
+    async def __aenter__(self) -> KnowledgeBase:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def search(
+        self,
+        db: Database,
+        organization: str,
+        collections: Sequence[str],
+        query: str,
+        *,
+        limit: int = 5,
+        mode: Mode = "fused",
+    ) -> list[Hit]:
+        """The best passages for `query` in the named collections of `organization`.
+
+        `score` is the fused score of gateway/kb/fusion.py, 0..1. At most PER_DOCUMENT
+        passages of one document are returned. Raises QueryError for a question that
+        cannot be searched, CollectionNotFound when none of the collections exists and
+        EmptyCollection when they hold no passages.
+        """
+        terms = query_terms(query, self.config.language, self.config.max_query_chars)
+        vector = await self._query_vector(query) if mode != "keyword" else None
+        async with db.transaction() as session:
+            found = await records.collections(session, organization, collections)
+            if not found:
+                raise CollectionNotFound(_missing(organization, collections))
+            ranked = _per_document(await self._rank(session, found, terms, vector, mode))
+            rows = await records.passages_by_id(session, [key for key, _ in ranked[:limit]])
+            if not rows and not await records.has_passages(session, [c.id for c in found]):
+                raise EmptyCollection(_empty(found))
+            cosines = await self._similarities(session, found, rows, vector)
+        scores = dict(ranked)
+        return [_hit(row, scores[row.id], cosines.get(row.id)) for row in rows]
+
+    async def _similarities(
+        self,
+        session: AsyncSession,
+        collections: Sequence[records.Collection],
+        rows: Sequence[records.PassageRow],
+        vector: Vectors | None,
+    ) -> dict[uuid.UUID, float]:
+        found: dict[uuid.UUID, float] = {}
+        if vector is None:
+            return found
+        for collection in collections:
+            if collection.embedding_model == self.embedder.model_id:
+                ids = [row.id for row in rows if row.collection == collection.name]
+                found |= await self.vectors.similarities(session, collection, ids, vector)
+        return found
+
+    async def _query_vector(self, query: str) -> Vectors | None:
+        try:
+            vectors = await self.embedder.embed([query])
+            return vectors[0]  # type: ignore[no-any-return]
+        except EmbeddingError as exc:
+            log.warning("semantic search skipped: %s", exc)
+            return None
+
+    async def _rank(
+        self,
+        session: AsyncSession,
+        collections: Sequence[records.Collection],
+        terms: Sequence[str],
+        vector: Vectors | None,
+        mode: Mode,
+    ) -> list[tuple[Candidate, float]]:
+        usable: list[records.Collection] = []
+        if mode != "keyword" and vector is not None:
+            usable = [c for c in collections if c.embedding_model == self.embedder.model_id]
+            for collection in usable:  # (vectors of another model wait for the next import)
+                await self.vectors.load(session, collection)
+        # numpy works in a worker thread while the database ranks by keyword
+        keyword, nearest = await asyncio.gather(
+            self._keyword(session, collections, terms) if mode != "semantic" else _none(),
+            self.vectors.nearest(usable, vector, CANDIDATES)
+            if vector is not None and usable
+            else _nothing_near(),
+        )
+        semantic = [candidate for candidate, _ in nearest.passages]
+        documents = [document for document, _ in nearest.documents]
+        return fuse(keyword, semantic, documents, WEIGHTS[mode])
+
+    async def _keyword(
+        self,
+        session: AsyncSession,
+        collections: Sequence[records.Collection],
+        terms: Sequence[str],
+    ) -> list[Candidate]:
+        found: list[tuple[uuid.UUID, uuid.UUID, float]] = []
+        by_language = sorted(collections, key=lambda c: c.language)
+        for language, group in groupby(by_language, key=lambda c: c.language):
+            members = list(group)
+            stats = await self._stats(session, members, language, terms)
+            searched = _distinctive(terms, stats)
+            ids = [c.id for c in members]
+            found += await kb_search.keyword_search(
+                session, ids, language, searched, CANDIDATES, stats
+            )
+        found.sort(key=lambda row: -row[2])
+        return [Candidate(passage, document) for passage, document, _ in found[:CANDIDATES]]
+
+    async def _stats(
+        self,
+        session: AsyncSession,
+        collections: Sequence[records.Collection],
+        language: str,
+        terms: Sequence[str],
+    ) -> kb_search.TermStats:
+        """How many passages hold each term: counted once per collection revision."""
+        key = (tuple(sorted((c.id, c.revision) for c in collections)), language)
+        stats = self._term_stats.get(key)
+        missing = [term for term in terms if stats is None or term not in stats.lexemes]
+        if stats is None or missing:
+            ids = [c.id for c in collections]
+            found = await kb_search.term_stats(session, ids, language, missing)
+            if stats is None:
+                if len(self._term_stats) >= 256:
+                    self._term_stats.clear()
+                stats = self._term_stats[key] = found
+            # stop words get no lexeme: remembered as one that no passage holds
+            stats.lexemes.update({t: found.lexemes.get(t, ("", 0)) for t in missing})
+        return stats
+
+
+async def _none() -> list[Candidate]:
+    return []
+
+
+async def _nothing_near() -> Nearest:
+    return Nearest([], [])
+
+
+def _distinctive(terms: Sequence[str], stats: kb_search.TermStats) -> list[str]:
+    """The terms worth matching: those in at most COMMON of the passages (a word in most
+    passages barely moves BM25 but makes every passage a match to rank), else the two
+    rarest; terms no passage holds are dropped."""
+    held = [term for term in terms if stats.lexemes.get(term, ("", 0))[1] > 0]
+    rare = [term for term in held if stats.lexemes[term][1] <= COMMON * stats.passages]
+    return rare or sorted(held, key=lambda term: stats.lexemes[term][1])[:2]
+
+
+def _per_document(ranked: list[tuple[Candidate, float]]) -> list[tuple[uuid.UUID, float]]:
+    """The ranking with at most PER_DOCUMENT passages of each document."""
+    taken: dict[uuid.UUID, int] = {}
+    kept = []
+    for candidate, score in ranked:
+        taken[candidate.document] = taken.get(candidate.document, 0) + 1
+        if taken[candidate.document] <= PER_DOCUMENT:
+            kept.append((candidate.passage, score))
+    return kept
+
+
+def _hit(row: records.PassageRow, score: float, similarity: float | None) -> Hit:
+    url = row.base_url.rstrip("/") + "/" + row.document if row.base_url else None
+    return Hit(
+        row.id, row.collection, row.document, row.title, row.heading, row.text, score, url,
+        similarity,
+    )  # fmt: skip
+
+
+async def find_collection(
+    session: AsyncSession, organization: str, name: str
+) -> records.Collection:
+    found = await records.collection(session, organization, name)
+    if found is None:
+        raise CollectionNotFound(f"no collection {name!r} in organization {organization!r}")
+    return found
+
+
+def _missing(organization: str, names: Sequence[str]) -> str:
+    listed = ", ".join(names) or "(none given)"
+    return (
+        f"no collection {listed} in organization {organization!r}; "
+        "import documents with `botgate kb import COLLECTION PATH`"
+    )
+
+
+def _empty(collections: Sequence[records.Collection]) -> str:
+    names = ", ".join(c.name for c in collections)
+    return f"collection {names} has no documents yet: import some with `botgate kb import`"
