@@ -2,10 +2,13 @@
 
 Signed webhook in (the same HMAC check) → publish the event with a broker confirm (many in
 flight: each request waits for its own) → one consumer takes batches (up to `batch_size`
-events or `batch_wait`) and records them in one transaction (raw_store.py) → publishes the
-reply actions → a sender POSTs each reply, signed, to the callback (one chat at a time, chats
-concurrently) and publishes its `message.sent` event, which the consumer records as the
-outbound message. On `memory://` an asyncio.Queue stands in for the broker.
+events or `batch_wait`) and records them in one transaction (raw_store.py), with an owed-answer
+row per inbound event → publishes the reply actions; the next batch's transaction settles
+them (owed rows deleted, tool-call rows written) → a sender POSTs each reply, signed, to the
+callback (one chat at a time, chats concurrently), writes it to the send ledger (group
+commit) before its ack, and publishes its `message.sent` event, which the consumer records as
+the outbound message. The same durable writes botgate does. On `memory://` an asyncio.Queue
+stands in for the broker.
 
 `botgate bench --compare-raw` runs it as its own process:
 `python -m benchmarks.raw --database-url … --bus-url … --callback-url …`.
@@ -124,12 +127,16 @@ class RawPipeline:
         self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
         self._lanes: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._settled: list[RawEvent] = []  # answers published, settled by the next batch
+        self._sent: list[tuple[RawEvent, asyncio.Future[None]]] = []
+        self._sent_arrived = asyncio.Event()
 
     async def start(self) -> None:
         await self.bus.consume(EVENTS_QUEUE, self.events)
         await self.bus.consume(ACTIONS_QUEUE, self.actions)
         self._spawn(self._consume_events())
         self._spawn(self._consume_actions())
+        self._spawn(self._write_ledger())
 
     async def stop(self) -> None:
         for task in list(self._tasks):
@@ -188,12 +195,14 @@ class RawPipeline:
         while True:
             batch = await self._next_batch()
             events = [orjson.loads(d.body) for d in batch]
-            actions = await self.writer.write(events)
+            settled, self._settled = self._settled, []
+            actions = await self.writer.write(events, settled)
+            for delivery in batch:
+                await delivery.ack()
             await asyncio.gather(
                 *(self.bus.publish(ACTIONS_QUEUE, orjson.dumps(a)) for a in actions)
             )
-            for delivery in batch:
-                await delivery.ack()
+            self._settled += [{"id": a["in_reply_to"]} for a in actions]
 
     async def _next_batch(self) -> list[Delivery]:
         batch = [await self.events.get()]
@@ -223,10 +232,26 @@ class RawPipeline:
         lane = self._lanes.setdefault(action["channel_id"], asyncio.Lock())
         async with lane:
             await self._post(action, delivery.body)
+            await self._ledger(action)
         if not lane.locked():
             self._lanes.pop(action["channel_id"], None)
         await self.bus.publish(EVENTS_QUEUE, orjson.dumps(sent_event(action, self.options.bot)))
         await delivery.ack()
+
+    async def _ledger(self, action: RawEvent) -> None:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._sent.append((action, done))
+        self._sent_arrived.set()
+        await done
+
+    async def _write_ledger(self) -> None:
+        while True:
+            await self._sent_arrived.wait()
+            self._sent_arrived.clear()
+            taken, self._sent = self._sent, []
+            await self.writer.record_sent([action for action, _ in taken])
+            for _, done in taken:
+                done.set_result(None)
 
     async def _post(self, action: RawEvent, body: bytes) -> None:
         headers = {**signed_headers(self.options.secret, body), DELIVERY_HEADER: action["id"]}

@@ -18,7 +18,7 @@ import sqlite3
 import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import orjson
@@ -28,8 +28,16 @@ RawEvent = dict[str, Any]  # see raw.py: "t" is "in" (message) or "out" (message
 
 
 class Writer(Protocol):
-    async def write(self, events: Sequence[RawEvent]) -> list[RawEvent]:
-        """Record a batch in one transaction; the actions answering its new inbound events."""
+    async def write(
+        self, events: Sequence[RawEvent], settled: Sequence[RawEvent] = ()
+    ) -> list[RawEvent]:
+        """Record a batch in one transaction, with an owed-answer row for each new inbound
+        event; settle the answers published since (`settled`: their owed rows go, their
+        tool-call rows are written). The actions answering the batch's new inbound events."""
+        ...
+
+    async def record_sent(self, actions: Sequence[RawEvent]) -> None:
+        """The send ledger: the actions the platform accepted, before they are acked."""
         ...
 
     async def close(self) -> None: ...
@@ -60,8 +68,8 @@ async def open_writer(database_url: str, bot: str) -> Writer:
 
 
 class PostgresWriter:
-    def __init__(self, connection: Any, bot: str, bot_id: uuid.UUID) -> None:
-        self.connection, self.bot, self.bot_id = connection, bot, bot_id
+    def __init__(self, connection: Any, ledger: Any, bot: str, bot_id: uuid.UUID) -> None:
+        self.connection, self.ledger, self.bot, self.bot_id = connection, ledger, bot, bot_id
 
     @classmethod
     async def open(cls, url: str, bot: str) -> PostgresWriter:
@@ -69,16 +77,31 @@ class PostgresWriter:
 
         dsn = url.replace("postgresql+asyncpg://", "postgresql://", 1)
         connection = await asyncpg.connect(dsn)
+        ledger = await asyncpg.connect(dsn)  # the sender's, beside the batch writer's
         bot_id = await connection.fetchval("SELECT id FROM bots WHERE name = $1", bot)
-        return cls(connection, bot, bot_id)
+        return cls(connection, ledger, bot, bot_id)
 
     async def close(self) -> None:
         await self.connection.close()
+        await self.ledger.close()
 
-    async def write(self, events: Sequence[RawEvent]) -> list[RawEvent]:
+    async def record_sent(self, actions: Sequence[RawEvent]) -> None:
+        await self.ledger.execute(
+            """INSERT INTO sent_actions (id, platform, bot, channel_id, message_id, sent_at)
+               SELECT i, 'generic', $2, c, i::text, now()
+               FROM unnest($1::uuid[], $3::text[]) AS x(i, c) ON CONFLICT (id) DO NOTHING""",
+            [a["id"] for a in actions],
+            self.bot,
+            [a["channel_id"] for a in actions],
+        )
+
+    async def write(
+        self, events: Sequence[RawEvent], settled: Sequence[RawEvent] = ()
+    ) -> list[RawEvent]:
         now = datetime.now(UTC)
         actions = {e["id"]: answer(e, self.bot) for e in events if e["t"] == "in"}
         async with self.connection.transaction():
+            await self._settle(settled, now)
             fresh = await self._claim(events, actions, now)
             channels = await self._channels(fresh, now)
             inbound = [e for e in fresh if e["t"] == "in"]
@@ -86,7 +109,47 @@ class PostgresWriter:
             sessions = await self._sessions(inbound, users, channels, now)
             await self._messages_in(inbound, users, channels, sessions)
             await self._messages_out([e for e in fresh if e["t"] == "out"], channels)
+            await self._owe(inbound, users, channels, sessions, now)
         return [actions[e["id"]] for e in fresh if e["id"] in actions]
+
+    async def _owe(
+        self,
+        events: Sequence[RawEvent],
+        users: dict[str, Any],
+        channels: dict[str, Any],
+        sessions: dict[tuple[Any, Any], Any],
+        now: datetime,
+    ) -> None:
+        if not events:
+            return
+        await self.connection.execute(
+            """INSERT INTO outbox (id, event_id, bot_id, conversation_key, event, refs,
+                 owner, claimed_until, attempts, created_at)
+               SELECT i, i, $2, k, e::jsonb, r::jsonb, 'raw', $3, 1, $4
+               FROM unnest($1::uuid[], $5::text[], $6::text[], $7::text[]) AS x(i, k, e, r)""",
+            [e["id"] for e in events],
+            self.bot_id,
+            now + timedelta(seconds=10),
+            now,
+            [f"generic:{self.bot}:{e['channel']}" for e in events],
+            [orjson.dumps(e).decode() for e in events],
+            [_refs(users[e["user"]], channels[e["channel"]], sessions) for e in events],
+        )
+
+    async def _settle(self, settled: Sequence[RawEvent], now: datetime) -> None:
+        if not settled:
+            return
+        ids = [e["id"] for e in settled]
+        await self.connection.execute("DELETE FROM outbox WHERE id = ANY($1::uuid[])", ids)
+        await self.connection.execute(
+            """INSERT INTO tool_calls (id, bot_id, event_id, tool, args, outcome, duration_ms,
+                 created_at)
+               SELECT gen_random_uuid(), $2, i, 'fallback', '', 'ok', 0, $3
+               FROM unnest($1::uuid[]) AS x(i)""",
+            ids,
+            self.bot_id,
+            now,
+        )
 
     async def _claim(
         self, events: Sequence[RawEvent], actions: dict[str, RawEvent], now: datetime
@@ -235,6 +298,12 @@ class PostgresWriter:
         )
 
 
+def _refs(user: Any, channel: Any, sessions: dict[tuple[Any, Any], Any]) -> str:
+    return orjson.dumps(
+        {"user": str(user), "channel": str(channel), "session": str(sessions[(user, channel)])}
+    ).decode()
+
+
 def _hex(value: str) -> str:
     """SQLAlchemy's `Uuid` on SQLite: 32 hex digits."""
     return uuid.UUID(value).hex
@@ -267,27 +336,81 @@ class SqliteWriter:
         await asyncio.get_running_loop().run_in_executor(self.thread, self.connection.close)
         self.thread.shutdown()
 
-    async def write(self, events: Sequence[RawEvent]) -> list[RawEvent]:
+    async def write(
+        self, events: Sequence[RawEvent], settled: Sequence[RawEvent] = ()
+    ) -> list[RawEvent]:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.thread, self._write, events)
+        return await loop.run_in_executor(self.thread, self._write, events, settled)
 
-    def _write(self, events: Sequence[RawEvent]) -> list[RawEvent]:
+    async def record_sent(self, actions: Sequence[RawEvent]) -> None:
+        await asyncio.get_running_loop().run_in_executor(self.thread, self._record_sent, actions)
+
+    def _record_sent(self, actions: Sequence[RawEvent]) -> None:
+        now = _stamp(datetime.now(UTC).timestamp())
+        self.connection.executemany(
+            "INSERT INTO sent_actions (id, platform, bot, channel_id, message_id, sent_at)"
+            " VALUES (?, 'generic', ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+            [(_hex(a["id"]), self.bot, a["channel_id"], a["id"], now) for a in actions],
+        )
+
+    def _write(self, events: Sequence[RawEvent], settled: Sequence[RawEvent]) -> list[RawEvent]:
         now = _stamp(datetime.now(UTC).timestamp())
         actions = {e["id"]: answer(e, self.bot) for e in events if e["t"] == "in"}
         db = self.connection
         db.execute("BEGIN")
         try:
+            self._settle(db, settled, now)
             fresh = self._claim(db, events, actions, now)
             channels = self._channels(db, fresh, now)
             inbound = [e for e in fresh if e["t"] == "in"]
             users = self._users(db, inbound, now)
             sessions = self._sessions(db, inbound, users, channels, now)
             self._messages(db, inbound, users, channels, sessions, fresh)
+            self._owe(db, inbound, users, channels, sessions, now)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
         return [actions[e["id"]] for e in fresh if e["id"] in actions]
+
+    def _owe(
+        self,
+        db: sqlite3.Connection,
+        events: Sequence[RawEvent],
+        users: dict[str, str],
+        channels: dict[str, str],
+        sessions: dict[tuple[str, str], str],
+        now: str,
+    ) -> None:
+        later = _stamp(datetime.now(UTC).timestamp() + 10)
+        db.executemany(
+            "INSERT INTO outbox (id, event_id, bot_id, conversation_key, event, refs, owner,"
+            " claimed_until, attempts, created_at) VALUES (?, ?, ?, ?, ?, ?, 'raw', ?, 1, ?)",
+            [
+                (
+                    _hex(e["id"]),
+                    _hex(e["id"]),
+                    self.bot_id,
+                    f"generic:{self.bot}:{e['channel']}",
+                    orjson.dumps(e).decode(),
+                    _refs(users[e["user"]], channels[e["channel"]], sessions),
+                    later,
+                    now,
+                )
+                for e in events
+            ],
+        )
+
+    def _settle(self, db: sqlite3.Connection, settled: Sequence[RawEvent], now: str) -> None:
+        if not settled:
+            return
+        ids = [_hex(e["id"]) for e in settled]
+        db.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in ids])
+        db.executemany(
+            "INSERT INTO tool_calls (id, bot_id, event_id, tool, args, outcome, duration_ms,"
+            " created_at) VALUES (?, ?, ?, 'fallback', '', 'ok', 0, ?)",
+            [(uuid.uuid4().hex, self.bot_id, i, now) for i in ids],
+        )
 
     def _claim(
         self,

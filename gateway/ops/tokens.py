@@ -139,6 +139,8 @@ def bearer(header: str | None) -> str:
     """The token of an `Authorization: Bearer <token>` header; anything else is refused."""
     if not header:
         raise Unauthorized("missing Authorization header: send `Authorization: Bearer <token>`")
+    if not header.isascii():  # tokens are ASCII; anything else (even undecodable bytes) is not
+        raise Unauthorized("the Authorization header holds characters no token has")
     kind, _, token = header.partition(" ")
     if kind.lower() != "bearer" or not token.strip():
         raise Unauthorized("the Authorization header must be `Bearer <token>`")
