@@ -22,7 +22,7 @@ from typing import Any
 
 from benchmarks.load import Budget, LoadGenerator
 from benchmarks.preload import prepare_database
-from benchmarks.receiver import Receiver
+from benchmarks.receiver import CALLBACK_PATH, TOOL_PATH, Receiver
 from benchmarks.report import (
     Progress,
     RunSetup,
@@ -35,7 +35,14 @@ from benchmarks.report import (
     cpu_per_event,
     median_pair,
 )
-from benchmarks.service import BOT, SECRET, ServiceProcess, fresh_backends, write_config
+from benchmarks.service import (
+    BOT,
+    SECRET,
+    SLOW_TOOL,
+    ServiceProcess,
+    fresh_backends,
+    write_config,
+)
 from gateway.config import Settings, load_settings
 
 
@@ -53,6 +60,7 @@ class BenchOptions:
     warmup: float = 1.0
     drain: float = 5.0
     config: str | None = None
+    tool_latency: float | None = None  # seconds: every event calls an http tool this slow
 
 
 @dataclass
@@ -81,12 +89,18 @@ async def run_bench(
 
 async def run_target(target: str, options: BenchOptions) -> dict[str, Any]:
     async with fresh_backends(options.database_url, options.bus_url) as (database, bus):
-        receiver = Receiver(SECRET)
+        receiver = Receiver(SECRET, options.tool_latency or 0.0)
         callback = await receiver.start()
+        tool = callback.replace(CALLBACK_PATH, TOOL_PATH) if options.tool_latency else None
         try:
             with tempfile.TemporaryDirectory(prefix="botgate-bench-") as directory:
                 config = write_config(
-                    Path(directory) / "botgate.toml", database, bus, callback, _tuning(options)
+                    Path(directory) / "botgate.toml",
+                    database,
+                    bus,
+                    callback,
+                    _tuning(options),
+                    tool,
                 )
                 prepared = time.perf_counter()
                 await prepare_database(config, options.preload)
@@ -106,7 +120,11 @@ async def run_target(target: str, options: BenchOptions) -> dict[str, Any]:
         options.warmup,
         options.conversations,
         options.preload,
-        {"rejected_callbacks": receiver.rejected, "prepare_s": round(prepared, 2)},
+        {
+            "rejected_callbacks": receiver.rejected,
+            "prepare_s": round(prepared, 2),
+            **({"tool_latency_ms": options.tool_latency * 1000} if options.tool_latency else {}),
+        },
     )
     usage = {"service": service, "load_generator": measured.load_usage}
     report = build_report(setup, measured.samples, measured.window, measured.errors, usage)
@@ -162,7 +180,9 @@ async def _drive(
     me = UsageSampler(os.getpid())
     me.sample()
     cpu_before = me.cpu
-    async with LoadGenerator(webhook_url, SECRET, receiver, options.conversations) as load:
+    command = SLOW_TOOL if options.tool_latency else "help"
+    generator = LoadGenerator(webhook_url, SECRET, receiver, options.conversations, command)
+    async with generator as load:
         duration = None if options.duration is None else options.warmup + options.duration
         budget = Budget(duration, options.events)
         work = asyncio.create_task(_load(load, options, budget))

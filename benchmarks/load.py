@@ -65,24 +65,31 @@ async def paced(
         yield planned
 
 
-def message(run: str, n: int, conversations: int) -> bytes:
+def message(run: str, n: int, conversations: int, command: str = "help") -> bytes:
+    """The n-th event: a command (`/help`, or the bench's slow tool) in one of the
+    conversations."""
     k = n % conversations
     return orjson.dumps(
         {
             "event_id": f"{run}-{n}",
             "user": {"id": f"bench-u{k}", "name": f"user {k}"},
             "channel": {"id": f"bench-c{k}", "type": "direct"},
-            "text": f"hello {n}",
+            "text": f"/{command} {n}",
         }
     )
 
 
 class LoadGenerator:
     def __init__(
-        self, webhook_url: str, secret: str, receiver: Receiver, conversations: int
+        self,
+        webhook_url: str,
+        secret: str,
+        receiver: Receiver,
+        conversations: int,
+        command: str = "help",
     ) -> None:
         self.webhook_url, self.secret, self.receiver = webhook_url, secret, receiver
-        self.conversations = conversations
+        self.conversations, self.command = conversations, command
         self.run = uuid.uuid4().hex[:8]
         self.samples: list[Sample] = []
         self.by_event: dict[str, Sample] = {}
@@ -115,7 +122,7 @@ class LoadGenerator:
         assert self._http is not None
         sample = Sample(sent_at)
         self.samples.append(sample)
-        body = message(self.run, next(self._counter), self.conversations)
+        body = message(self.run, next(self._counter), self.conversations, self.command)
         try:
             async with self._http.post(
                 self.webhook_url, data=body, headers=signed_headers(self.secret, body)

@@ -18,11 +18,13 @@ from aiohttp import web
 from adapters.generic import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 
 CALLBACK_PATH = "/callback"
+TOOL_PATH = "/tool"
 
 
 class Receiver:
-    def __init__(self, secret: str) -> None:
+    def __init__(self, secret: str, tool_latency: float = 0.0) -> None:
         self.secret = secret
+        self.tool_latency = tool_latency  # seconds the bench's http tool takes to answer
         self.arrivals: dict[str, float] = {}
         self.rejected = 0
         self._waiters: dict[str, asyncio.Future[float]] = {}
@@ -32,6 +34,7 @@ class Receiver:
     async def start(self) -> str:
         app = web.Application()
         app.router.add_post(CALLBACK_PATH, self._callback)
+        app.router.add_post(TOOL_PATH, self._tool)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -69,6 +72,15 @@ class Receiver:
         event_id = str(orjson.loads(body).get("in_reply_to"))
         self.record(event_id, time.perf_counter())
         return web.Response(status=204)
+
+    async def _tool(self, request: web.Request) -> web.Response:
+        """The bench's `http` tool: a service that takes `tool_latency` to answer."""
+        body = await request.read()
+        if not self._signed(request, body):
+            return web.json_response({"error": "bad signature"}, status=401)
+        await asyncio.sleep(self.tool_latency)
+        args = orjson.loads(body).get("args", "")
+        return web.json_response({"replies": [{"text": f"the slow tool answered {args}"}]})
 
     def _signed(self, request: web.Request, body: bytes) -> bool:
         timestamp = request.headers.get(TIMESTAMP_HEADER, "")

@@ -128,8 +128,10 @@ def write_config(
     bus_url: str,
     callback_url: str,
     tuning: Mapping[str, Mapping[str, Any]] | None = None,
+    tool_url: str | None = None,
 ) -> Path:
-    """The service's config: ours, plus the tunable sections of the user's --config."""
+    """The service's config: ours, plus the tunable sections of the user's --config; with
+    `tool_url`, the bot's `slow` tool is an http tool there."""
     sections: dict[str, dict[str, Any]] = {
         "server": {"host": "127.0.0.1", "port": 0},
         "security": {"secret_key": generate_key()},
@@ -139,10 +141,16 @@ def write_config(
     sections["database"]["url"] = database_url
     sections["bus"]["url"] = bus_url
     lines = [line for name, values in sections.items() for line in _table(name, values)]
-    lines += ["[[bots]]", f'name = "{BOT}"', 'tools = ["help"]']
+    if tool_url:
+        lines += _table(f"tools.{SLOW_TOOL}", {"kind": "http", "url": tool_url, "secret": SECRET})
+    tools = ["help", SLOW_TOOL] if tool_url else ["help"]
+    lines += ["[[bots]]", f'name = "{BOT}"', f"tools = {json.dumps(tools)}"]
     lines += _table("bots.generic", {"secret": SECRET, "callback_url": callback_url})
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+SLOW_TOOL = "slow"
 
 
 def _table(name: str, values: Mapping[str, Any]) -> list[str]:

@@ -191,6 +191,8 @@ def chat(config_path: str | None, bot_name: str | None) -> None:
 @click.option("--rounds", type=click.IntRange(min=1), default=1, show_default=True,
               help="With --compare-raw: pairs of runs; the median ratio is reported.")  # fmt: skip
 @click.option("--output", type=click.Path(dir_okay=False), help="Also write the JSON here.")
+@click.option("--tool-latency", type=click.FloatRange(min=0), default=None, metavar="MS",
+              help="Every event calls an http tool answering after MS milliseconds.")  # fmt: skip
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False),
               help="TOML whose [core], [database], [bus], [sessions] tune the run.")  # fmt: skip
 def bench(compare_raw: bool, rounds: int, output: str | None, **options: Any) -> None:
@@ -204,6 +206,10 @@ def bench(compare_raw: bool, rounds: int, output: str | None, **options: Any) ->
         raise click.UsageError("--rounds counts pairs of runs: it needs --compare-raw")
     if options["duration"] is None and options["events"] is None:
         options["duration"] = 10.0
+    if options["tool_latency"] is not None:
+        if compare_raw:
+            raise click.UsageError("--tool-latency runs botgate alone: drop --compare-raw")
+        options["tool_latency"] /= 1000
     bench_options = BenchOptions(
         database_url=options.pop("database_url") or "sqlite+aiosqlite://",
         config=options.pop("config_path"),
