@@ -153,6 +153,10 @@ class Answerer:
         self._room.set()
         self.settled = Settled()
         self._settle_soon = asyncio.Event()
+        # Settlements ride in the core's next recording transaction, unless doing so just
+        # failed: then they are written apart until that works again, and can never again
+        # hold up a batch of events.
+        self._ride_along = True
         self._stopping = False
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -351,12 +355,21 @@ class Answerer:
     def take_settled(self) -> Settled:
         """For the core's next recording transaction: `written` once it committed, else
         `give_back`."""
+        if not self._ride_along:
+            return Settled()
         taken, self.settled = self.settled, Settled()
         return taken
 
-    def give_back(self, taken: Settled) -> None:
+    def give_back(self, taken: Settled, *, suspect: bool = False) -> None:
+        """Settlements whose transaction did not commit; `suspect` when they may be what
+        failed it: they are then written on their own."""
+        if not taken:
+            return
         taken.merge(self.settled)
         self.settled = taken
+        if suspect:
+            self._ride_along = False
+            self._settle_soon.set()
 
     def written(self, taken: Settled) -> None:
         for key in taken.keys:
@@ -383,6 +396,7 @@ class Answerer:
             async with self.db.begin() as db:
                 await taken.write(db)
             self.written(taken)
+            self._ride_along = True
         except Exception as exc:
             log.warning("settling %d answers failed (%s); will retry", len(taken.ids), exc)
             self.give_back(taken)

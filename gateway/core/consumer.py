@@ -193,8 +193,8 @@ class CoreConsumer:
         try:
             async with self.db.begin() as db:
                 outcomes = await self.recorder.record(db, arrivals, settle)
-        except BaseException:
-            self.answers.give_back(settle)
+        except BaseException as exc:
+            self.answers.give_back(settle, suspect=not is_outage(exc))
             raise
         self.answers.written(settle)
         return outcomes

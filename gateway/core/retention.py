@@ -34,7 +34,11 @@ def rules(settings: Settings) -> list[Rule]:
         Rule("messages", "occurred_at", sessions.message_retention),
         Rule("clicks", "created_at", sessions.message_retention),
         Rule("processed_events", "processed_at", sessions.message_retention),
-        Rule("user_sessions", "last_activity_at", sessions.sessions_kept),
+        # when botgate last wrote it, not the platform's time of the last message (which can
+        # be old: a backfilled or delayed event must not have its session pruned under it)
+        Rule("user_sessions", "updated_at", sessions.sessions_kept),
+        Rule("tool_calls", "created_at", sessions.message_retention),
+        Rule("sent_actions", "sent_at", sessions.message_retention),
         Rule("audit_log", "created_at", kept.audit_log),
         Rule("dead_letters", "created_at", kept.dead_letters),
         Rule("automation_runs", "started_at", kept.automation_runs),

@@ -137,15 +137,6 @@ def _create_tool_calls() -> None:
         sa.ForeignKeyConstraint(
             ["bot_id"], ["bots.id"], name=op.f("fk_tool_calls_bot_id_bots"), ondelete="CASCADE"
         ),
-        sa.ForeignKeyConstraint(
-            ["session_id"],
-            ["user_sessions.id"],
-            name=op.f("fk_tool_calls_session_id_user_sessions"),
-            ondelete="SET NULL",
-        ),
-        sa.ForeignKeyConstraint(
-            ["user_id"], ["users.id"], name=op.f("fk_tool_calls_user_id_users"), ondelete="SET NULL"
-        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_tool_calls")),
     )
     op.create_index("ix_tool_calls_bot_time", "tool_calls", ["bot_id", "created_at"])

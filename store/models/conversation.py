@@ -108,17 +108,15 @@ class SentAction(Base):
 
 
 class ToolCallRecord(IdMixin, Base):
-    """One call of a tool: what was asked, how it ended and how long it took."""
+    """One call of a tool: what was asked, how it ended and how long it took. A log: its
+    session and person are kept as plain ids (no foreign key), so that a session pruned
+    meanwhile never keeps a call from being logged."""
 
     __tablename__ = "tool_calls"
     __table_args__ = (Index("ix_tool_calls_bot_time", "bot_id", "created_at"),)
     bot_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("bots.id", ondelete="CASCADE"))
-    session_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("user_sessions.id", ondelete="SET NULL"), index=True
-    )
-    user_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL"), index=True
-    )
+    session_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    user_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
     event_id: Mapped[uuid.UUID | None]
     tool: Mapped[str] = mapped_column(String(64))
     args: Mapped[str] = mapped_column(Text, default="")

@@ -36,7 +36,8 @@ async def bot(backend: tuple[str, str]) -> AsyncIterator[tuple[Runtime, GenericC
 
 
 async def say(client: GenericClient, text: str, user: str = "alice") -> str:
-    status, body = await client.post(message(text, user=user, channel=f"dm-{user}"), wait=True)
+    said = message(text, user=user, channel=f"dm-{user}", event_id=str(new_id()))
+    status, body = await client.post(said, wait=True)
     assert status == 200
     return "\n".join(reply["text"] for reply in body["replies"])
 

@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 from botgate.testing.telegram import TelegramEmulator
 from gateway.app import Runtime
 from gateway.events import utcnow
+from gateway.ids import new_id
 from store.models import PlatformUser, UserLoginToken
 from tests.support.pipeline import GenericClient, generic_bot, make_settings, message, running
 
@@ -57,9 +58,8 @@ async def on_telegram(telegram: TelegramEmulator, command: str, args: str, answe
 async def on_web(
     client: GenericClient, text: str, user: str = "alice-web", bot: str = "helpdesk"
 ) -> str:
-    status, body = await client.post(
-        message(text, user=user, channel=f"dm-{user}"), bot=bot, wait=True
-    )
+    said = message(text, user=user, channel=f"dm-{user}", event_id=str(new_id()))
+    status, body = await client.post(said, bot=bot, wait=True)
     assert status == 200
     return str(body["replies"][0]["text"])
 

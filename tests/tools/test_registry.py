@@ -55,7 +55,16 @@ async def test_basic_tools_mirror_the_registry(database_url: str, memory_url: st
             )
         ).all()
     mirrored = {name: (active, description) for name, active, description in rows}
-    assert set(mirrored) == {"help", "remember", "forget", "link", "unlink", "lang", "escalate"}
+    assert set(mirrored) == {
+        "help",
+        "kb",
+        "remember",
+        "forget",
+        "link",
+        "unlink",
+        "lang",
+        "escalate",
+    }
     assert {name for name, (active, _) in mirrored.items() if active} == {
         "help",
         "remember",
