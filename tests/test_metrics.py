@@ -5,11 +5,11 @@ from typing import cast
 import aiohttp
 
 from gateway.app import Runtime
-from gateway.bus.base import Delivery, Message
+from gateway.bus.base import Delivery, Failure, Message
 from gateway.bus.processing import dead_letter_now, give_up_or_retry
 from gateway.bus.topology import EVENTS_EXCHANGE
 from gateway.metrics import Metrics
-from tests.support.pipeline import eventually, make_settings, running
+from tests.support.pipeline import count_rows, eventually, make_settings, running
 
 
 def test_a_labelled_child_is_made_once_and_counts_into_the_exposition() -> None:
@@ -36,7 +36,7 @@ async def test_metrics_show_queues_dead_letters_and_process_resources(
 
     assert 'botgate_queue_consumers{queue="botgate.core"} 1.0' in exposition
     assert 'botgate_queue_consumers{queue="botgate.actions.generic.helpdesk"} 1.0' in exposition
-    assert 'botgate_queue_messages{queue="botgate.dead"} 1.0' in exposition
+    assert 'botgate_queue_messages{queue="botgate.dead"} 0.0' in exposition  # kept, not queued
     assert 'botgate_queue_messages{queue="botgate.automations"}' not in exposition  # no queue
     assert 'botgate_dead_letters_total{exchange="botgate.events"} 1.0' in exposition
     assert "process_resident_memory_bytes" in exposition
@@ -44,7 +44,8 @@ async def test_metrics_show_queues_dead_letters_and_process_resources(
 
 
 async def _dead_letters_counted(runtime: Runtime) -> bool:
-    return await runtime.bus.queue_depth("botgate.dead") == 1
+    """The keeper moved it from `botgate.dead` into the dead-letter store."""
+    return await count_rows(runtime, "dead_letters") == 1
 
 
 async def _scrape(runtime: Runtime) -> str:
@@ -64,7 +65,7 @@ class _Delivery:
     async def reject(self, *, requeue: bool) -> None:
         self.settled.append(f"reject requeue={requeue}")
 
-    async def dead_letter(self, reason: str) -> None:
+    async def dead_letter(self, failure: Failure) -> None:
         self.settled.append("dead")
 
 
@@ -72,9 +73,9 @@ async def test_the_ack_policy_counts_hand_backs_and_dead_letters() -> None:
     metrics = Metrics()
     first, last = _Delivery(attempt=1), _Delivery(attempt=3)
 
-    assert not await give_up_or_retry(cast(Delivery, first), "flaky", 3, metrics)
-    assert await give_up_or_retry(cast(Delivery, last), "flaky", 3, metrics)
-    await dead_letter_now(cast(Delivery, _Delivery(attempt=1)), "invalid", metrics)
+    assert not await give_up_or_retry(cast(Delivery, first), "flaky", 3, metrics=metrics)
+    assert await give_up_or_retry(cast(Delivery, last), "flaky", 3, metrics=metrics)
+    await dead_letter_now(cast(Delivery, _Delivery(attempt=1)), Failure("invalid"), metrics)
 
     assert (first.settled, last.settled) == (["reject requeue=True"], ["dead"])
     exposition = metrics.render().decode()

@@ -36,17 +36,21 @@ def _collection(name: str) -> str:
 
 
 @asynccontextmanager
-async def kb_database(settings: Settings, *, write: bool) -> AsyncIterator[Database]:
-    """The database, migrated when `write`; else it must exist and be migrated already, and
-    nothing is created (a read-only command)."""
-    if not write:
+async def kb_database(
+    settings: Settings, *, write: bool, create: bool = False
+) -> AsyncIterator[Database]:
+    """The database: created and migrated with `create` (an import); else it must exist and
+    be migrated already, and only `write` commands may change it (nothing is created)."""
+    if not create:
         async with Database.open_existing(settings.database) as existing:
-            yield existing
-        return
+            if not write:
+                yield existing
+                return
     db = Database(settings.database)
     try:
         await db.ping()
-        await db.migrate()
+        if create:
+            await db.migrate()
         yield db
     finally:
         await db.close()
@@ -90,7 +94,10 @@ def import_(
             raise click.BadParameter(str(exc), param_hint="--language") from None
 
     async def run() -> int:
-        async with kb_database(settings, write=True) as db, KnowledgeBase(settings.kb) as base:
+        async with (
+            kb_database(settings, write=True, create=True) as db,
+            KnowledgeBase(settings.kb) as base,
+        ):
             importer = Importer(base, db, organization, name, progress_for(sys.stderr))
             await importer.prepare(language=language, base_url=base_url)
             report = await importer.run(list(paths), prune=prune, exclude=exclude)
@@ -215,7 +222,7 @@ def delete(
     name = _collection(collection)
 
     async def run() -> int:
-        async with kb_database(settings, write=False) as db, db.transaction() as session:
+        async with kb_database(settings, write=True) as db, db.transaction() as session:
             found = await find_collection(session, organization, name)
             if document is None:
                 stats = await records.collection_stats(session, organization, [name])

@@ -61,10 +61,11 @@ async def _fuzz(target: Target, route: str) -> list[tuple[RawRequest, Answer]]:
 
 
 async def _settled(target: Target) -> None:
-    """Every event the webhooks published has reached the core and been recorded."""
+    """Every event published (the webhooks', and the `message.sent` of the answers, which
+    follow after the commit) has reached the core and been recorded, and nothing else."""
 
     async def recorded() -> bool:
-        return {e.dedupe_key for e in target.tapped} <= await target.recorded_keys()
+        return {e.dedupe_key for e in target.tapped} == await target.recorded_keys()
 
     await eventually(recorded, timeout=30)
 
