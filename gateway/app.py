@@ -18,6 +18,7 @@ from typing import Literal
 from adapters.base import Adapter
 from adapters.registry import build_adapters
 from gateway.adapter_host import AdapterHost
+from gateway.assistant.service import Assistants
 from gateway.bus.base import Bus
 from gateway.bus.factory import create_bus
 from gateway.config import Settings
@@ -32,7 +33,7 @@ from gateway.http.server import HttpServer, build_app
 from gateway.http.webhooks import WebhookDeps
 from gateway.metrics import Metrics
 from gateway.outbound import ActionRunner
-from gateway.tools.base import Services
+from gateway.tools.base import Responder, Services
 from gateway.tools.chain import Chain, Fallback, ToolResponder
 from gateway.tools.profiles import Profiles
 from gateway.tools.registry import ToolRegistry
@@ -70,6 +71,7 @@ class Runtime:
         self.answers: Answerer | None = None
         self.tools: ToolRegistry
         self.runner: ActionRunner | None = None
+        self.assistants: Assistants | None = None
 
     def runs(self, role: Role) -> bool:
         return self.role in ("all", role)
@@ -105,7 +107,10 @@ class Runtime:
             await self._open(replies.start, replies.stop)
         await self._start_adapters()
         if self.runs("core"):
-            self.answers = self._answerer()
+            runner = ToolRunner(self.metrics)
+            self.assistants = Assistants(self.settings, self.db, self.tools, runner, self.metrics)
+            await self._open(self.assistants.start, self.assistants.stop)
+            self.answers = self._answerer(runner, self.assistants)
             await self._open(self.answers.start, self.answers.stop)
             self.core = CoreConsumer(
                 self.bus, self.db, self.settings, bot_ids, self.metrics, self.answers
@@ -149,15 +154,17 @@ class Runtime:
                 "run `botgate migrate up`"
             )
 
-    def _answerer(self) -> Answerer:
-        """The core's after-commit half: each bot's responder chain, built from its config."""
+    def _answerer(self, runner: ToolRunner, assistants: Assistants) -> Answerer:
+        """The core's after-commit half: each bot's responder chain, built from its config:
+        its tools, then its assistant (if it has one), then the fallback reply."""
         services = Services(self.settings, self.db, self.bus, self.tools, Profiles(self.db))
-        runner = ToolRunner(self.metrics)
         fallback = Fallback(self.settings.core.fallback_reply)
-        chains = {
-            bot.name: Chain([ToolResponder(self.tools, runner), fallback])
-            for bot in self.settings.bots
-        }
+        chains = {}
+        for bot in self.settings.bots:
+            links: list[Responder] = [ToolResponder(self.tools, runner)]
+            if (assistant := assistants.responder(bot)) is not None:
+                links.append(assistant)
+            chains[bot.name] = Chain([*links, fallback])
         return Answerer(self.bus, self.db, self.settings, services, chains, self.metrics)
 
     async def _sync_bots(self) -> dict[str, uuid.UUID]:
@@ -178,7 +185,10 @@ class Runtime:
         server = self.settings.server
         app = build_app(
             WebhookDeps(self.settings, self.bus, self.adapters, replies, self.metrics),
-            health.HealthDeps(self.db, self.bus, self.metrics),
+            health.HealthDeps(
+                self.db, self.bus, self.metrics,
+                self.assistants.health if self.assistants else {},
+            ),
             admin.AdminDeps(self.settings, self.db, self.bus),
             webhooks_enabled=self.runs("gateway"),
         )

@@ -73,6 +73,14 @@ class Services:
     profiles: Profiles
 
 
+class StreamSink(Protocol):
+    """Shows an answer while it is written, where the platform can: `show` takes the answer so
+    far (it is published at most once a second or so); the first reply the responder returns
+    then replaces it, and is the answer kept."""
+
+    async def show(self, text: str) -> None: ...
+
+
 @dataclass(frozen=True)
 class Turn:
     id: uuid.UUID  # stable across a crash: the owed answer's row
@@ -82,6 +90,7 @@ class Turn:
     services: Services
     language: str = "en"
     session_tools: tuple[str, ...] = ()  # tools a tool attached to this session
+    stream: StreamSink | None = None  # None: the platform shows only whole answers
     # What the turn's tool calls were, for the tool-call log (written with the answer).
     tool_calls: list[dict[str, Any]] = field(default_factory=list, compare=False, repr=False)
 
