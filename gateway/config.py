@@ -131,6 +131,7 @@ class TelegramConfig(_Section):
     rate_per_group: float = Field(20.0, gt=0)  # messages a minute in one group
     rate_per_bot: float = Field(30.0, gt=0)  # messages a second over all chats
     max_retry_wait: Duration = timedelta(seconds=30)  # longer 429 waits go back to the runner
+    stream_drafts: bool = True  # answers being written shown as drafts in private chats
 
 
 class SlackConfig(_Section):

@@ -41,6 +41,7 @@ from gateway.events import (
     utcnow,
 )
 from gateway.metrics import Metrics
+from gateway.pacing import StreamPacer
 from gateway.publisher import publish_event
 from gateway.tracing import current_traceparent
 from store import bots as bot_records
@@ -70,6 +71,7 @@ class ActionRunner:
         self._idle = asyncio.Event()
         self._idle.set()
         self.ledger = SendLedger(db)
+        self.pacer = StreamPacer()
 
     async def start(self) -> None:
         await self.ledger.start()
@@ -122,7 +124,12 @@ class ActionRunner:
         headers = delivery.message.headers
         traceparent = headers.get(HEADER_TRACEPARENT)
         current_traceparent.set(traceparent)  # this handler runs in a task of its own
+        if action.snapshot:
+            await self._snapshot(adapter, delivery, action)
+            return
         async with self._lane(action):
+            if action.stream is not None:
+                await self.pacer.wait(action.stream.id)
             again = delivery.attempt > 1 or HEADER_REPLAY in headers
             result = await self.ledger.sent_before(action.id) if again else None
             if result is None:
@@ -135,9 +142,41 @@ class ActionRunner:
                 self.metrics.actions.labels(action.platform, "sent").inc()
             else:
                 self.metrics.actions.labels(action.platform, "duplicate").inc()
+            if action.stream is not None:
+                self.pacer.finished(action.stream.id)
         if action.type == "message.send":
             await self._report_sent(action, result, traceparent)
         await delivery.ack()
+
+    async def _snapshot(self, adapter: Adapter, delivery: Delivery, action: Action) -> None:
+        """A passing state of an answer being written: shown if no newer one waits, paced,
+        never retried (the next snapshot or the final text shows more), never recorded."""
+        assert action.stream is not None
+        stream = action.stream.id
+        number = self.pacer.arrived(stream)
+        async with self._lane(action):
+            if not self.pacer.superseded(stream, number):
+                await self.pacer.wait(stream)
+            if self.pacer.superseded(stream, number):
+                self.metrics.actions.labels(action.platform, "superseded").inc()
+            else:
+                await self._show(adapter, action)
+        await delivery.ack()
+
+    async def _show(self, adapter: Adapter, action: Action) -> None:
+        assert action.stream is not None
+        try:
+            await adapter.send(action)
+        except TransientError as exc:
+            self.pacer.slowed(action.stream.id, exc.retry_after)
+            self.metrics.actions.labels(action.platform, "slowed").inc()
+            return
+        except PermanentError as exc:
+            log.warning("a snapshot of %s was refused: %s", action.stream.id, exc)
+            self.metrics.actions.labels(action.platform, "failed").inc()
+            return
+        self.pacer.sent(action.stream.id)
+        self.metrics.actions.labels(action.platform, "shown").inc()
 
     @asynccontextmanager
     async def _lane(self, action: Action) -> AsyncIterator[None]:

@@ -22,7 +22,7 @@ from telegram import (
     Message,
     ReplyParameters,
 )
-from telegram.constants import ChatAction, ParseMode
+from telegram.constants import ChatAction
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -34,9 +34,9 @@ from telegram.error import (
 from telegram.warnings import PTBDeprecationWarning
 
 from adapters.base import SendResult
-from adapters.telegram.format import to_markdown_v2
+from adapters.streams import Shown, StreamBook
+from adapters.telegram.format import Formatted, parts
 from adapters.telegram.ratelimit import RateLimiter
-from adapters.telegram.split import split_text
 from gateway.errors import PermanentError, TransientError
 from gateway.events import Action, Button
 
@@ -98,16 +98,40 @@ def _as_dict(message: Message) -> dict[str, Any]:
     return dict(json.loads(message.to_json()))
 
 
+def _parts(action: Action) -> list[Formatted]:
+    return parts(action.text or "", markdown=action.format == "markdown")
+
+
+def _private(action: Action) -> bool:
+    """Drafts are for private chats: a user's chat id is positive, a group's negative."""
+    return action.channel_id.isdigit()
+
+
+def _result(action: Action, shown: Shown[Formatted]) -> SendResult:
+    return SendResult(
+        message_id=shown.ids[0] if shown.ids else None,
+        text=action.text,
+        extra_message_ids=tuple(shown.ids[1:]),
+    )
+
+
 class Sender:
     """Sends one bot's actions; one instance per adapter."""
 
     def __init__(
-        self, bot: Bot, limiter: RateLimiter, max_retry_wait: float, sleep: Sleep = asyncio.sleep
+        self,
+        bot: Bot,
+        limiter: RateLimiter,
+        max_retry_wait: float,
+        sleep: Sleep = asyncio.sleep,
+        drafts: bool = True,
     ) -> None:
         self.bot = bot
         self.limiter = limiter
         self.max_retry_wait = max_retry_wait
         self.sleep = sleep
+        self.drafts = drafts  # show answers being written as drafts in private chats
+        self.streams: StreamBook[Formatted] = StreamBook()
 
     async def send(self, action: Action) -> SendResult:
         handlers = {
@@ -120,76 +144,113 @@ class Sender:
         return await handlers[action.type](action)
 
     async def send_message(self, action: Action) -> SendResult:
-        markdown = action.format == "markdown"
-        parts = split_text(action.text or "", markdown=markdown)
-        sent: list[Message] = []
-        for index, part in enumerate(parts):
-            last = index == len(parts) - 1
-            sent.append(await self._send_part(action, part, first=index == 0, last=last))
-        ids = [str(message.message_id) for message in sent]
-        return SendResult(
-            message_id=ids[0],
-            text=action.text,
-            raw=_as_dict(sent[0]),
-            extra_message_ids=tuple(ids[1:]),
-        )
+        if action.stream is not None:
+            return await self.stream(action)
+        shown: Shown[Formatted] = Shown()
+        await self._show(action, shown, _parts(action), final=True)
+        return _result(action, shown)
 
-    async def _send_part(self, action: Action, part: str, first: bool, last: bool) -> Message:
-        if not part.strip():
+    async def stream(self, action: Action) -> SendResult:
+        """One snapshot of an answer being written, or its final text: drafts in a private
+        chat while it is written, else the message(s) sent once and edited."""
+        assert action.stream is not None
+        shown = self.streams.of(action.stream.id)
+        parts = _parts(action)
+        if action.snapshot and self.drafts and _private(action):
+            await self._show(action, shown, parts[:-1], final=False)  # complete parts stay
+            if await self._draft(action, parts[-1]):
+                return SendResult()
+        await self._show(action, shown, parts, final=not action.snapshot)
+        if action.snapshot:
+            return SendResult(message_id=shown.ids[0] if shown.ids else None)
+        self.streams.done(action.stream.id)
+        return _result(action, shown)
+
+    async def _show(
+        self, action: Action, shown: Shown[Formatted], parts: list[Formatted], final: bool
+    ) -> None:
+        """Make the messages of `shown` show `parts`: edit those that differ, send the new
+        ones; the reply goes on the first, the buttons on the last of the final text."""
+        for index, part in enumerate(parts):
+            markup = final and index == len(parts) - 1
+            if index >= len(shown.ids):
+                message = await self._send_part(action, part, first=not shown.ids, markup=markup)
+                shown.add(str(message.message_id), part)
+            elif shown.parts[index] != part or (markup and action.buttons):
+                await self._edit_part(action, shown.ids[index], part, markup)
+                shown.parts[index] = part
+        if final:
+            for message_id in shown.ids[len(parts):]:  # the final text is shorter
+                await self.delete_message(action.model_copy(update={"message_id": message_id}))
+            del shown.ids[len(parts):], shown.parts[len(parts):]
+
+    async def _draft(self, action: Action, part: Formatted) -> bool:
+        """Show `part` as the chat's draft; False when Telegram refuses this bot drafts."""
+        assert action.stream is not None
+        draft_id = action.stream.id.int % 2**31 or 1
+        try:
+            await self.call(
+                lambda: self.bot.send_message_draft(
+                    chat_id=int(action.channel_id),
+                    draft_id=draft_id,
+                    text=part.text,
+                    entities=part.message_entities(),
+                    message_thread_id=_thread(action),
+                )
+            )
+        except PermanentError as exc:
+            log.info("no drafts for this bot (%s): answers are sent, then edited", exc)
+            self.drafts = False
+            return False
+        return True
+
+    async def _send_part(
+        self, action: Action, part: Formatted, first: bool, markup: bool
+    ) -> Message:
+        if not part.text.strip():
             raise PermanentError("message.send needs a non-empty text")
         reply = None
         if first and action.reply_to_id:
             target = _number(action.reply_to_id, "reply_to_id is a Telegram message id")
             reply = ReplyParameters(target, allow_sending_without_reply=True)
-        options: dict[str, Any] = {
-            "chat_id": chat_id_of(action.channel_id),
-            "message_thread_id": _thread(action),
-            "reply_parameters": reply,
-            "reply_markup": keyboard(action.buttons) if last else None,
-        }
         await self.limiter.acquire(action.channel_id)
-        sent = await self._formatted(
-            self.bot.send_message, part, action.format == "markdown", options
+        sent = await self.call(
+            lambda: self.bot.send_message(
+                chat_id=chat_id_of(action.channel_id),
+                text=part.text,
+                entities=part.message_entities(),
+                message_thread_id=_thread(action),
+                reply_parameters=reply,
+                reply_markup=keyboard(action.buttons) if markup else None,
+            )
         )
         assert isinstance(sent, Message)
         return sent
 
-    async def _formatted(
-        self,
-        method: Callable[..., Awaitable[Any]],
-        text: str,
-        markdown: bool,
-        options: dict[str, Any],
-    ) -> Any:
-        if not markdown:
-            return await self.call(lambda: method(text=text, **options))
-        try:
-            rendered = to_markdown_v2(text)
-            return await self.call(
-                lambda: method(text=rendered, parse_mode=ParseMode.MARKDOWN_V2, **options)
-            )
-        except PermanentError as exc:
-            if "can't parse entities" not in str(exc).lower():
-                raise
-            log.warning("Telegram could not parse the rendered MarkdownV2; sending plain text")
-            return await self.call(lambda: method(text=text, **options))
-
-    async def edit_message(self, action: Action) -> SendResult:
-        markdown = action.format == "markdown"
-        text = split_text(action.text or "", markdown=markdown)[0]
-        options: dict[str, Any] = {
-            "chat_id": chat_id_of(action.channel_id),
-            "message_id": _message_id(action),
-            "reply_markup": keyboard(action.buttons),
-        }
+    async def _edit_part(
+        self, action: Action, message_id: str, part: Formatted, markup: bool
+    ) -> Message | None:
         await self.limiter.acquire(action.channel_id)
         try:
-            edited = await self._formatted(self.bot.edit_message_text, text, markdown, options)
+            edited = await self.call(
+                lambda: self.bot.edit_message_text(
+                    chat_id=chat_id_of(action.channel_id),
+                    message_id=_number(message_id, "message_id is a Telegram message id"),
+                    text=part.text,
+                    entities=part.message_entities(),
+                    reply_markup=keyboard(action.buttons) if markup else None,
+                )
+            )
         except PermanentError as exc:
             if "message is not modified" not in str(exc).lower():
                 raise
-            return SendResult(message_id=action.message_id, text=action.text)
-        raw = _as_dict(edited) if isinstance(edited, Message) else {}
+            return None
+        return edited if isinstance(edited, Message) else None
+
+    async def edit_message(self, action: Action) -> SendResult:
+        part = _parts(action)[0]
+        edited = await self._edit_part(action, str(_message_id(action)), part, markup=True)
+        raw = _as_dict(edited) if edited is not None else {}
         return SendResult(message_id=action.message_id, text=action.text, raw=raw)
 
     async def delete_message(self, action: Action) -> SendResult:

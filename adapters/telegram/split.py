@@ -1,8 +1,6 @@
-"""Split texts longer than Telegram's 4096 characters at paragraph, line or sentence ends.
-
-Lengths are counted in UTF-16 code units, as Telegram counts them. A Markdown code block cut in
-two is closed at the end of one part and reopened at the start of the next.
-"""
+"""Where to cut texts longer than Telegram's 4096 characters: at paragraph, line or sentence
+ends, else at a space, else anywhere. Lengths are counted in UTF-16 code units, as Telegram
+counts them (an emoji outside the BMP is two)."""
 
 from __future__ import annotations
 
@@ -10,36 +8,49 @@ import re
 
 MAX_TEXT = 4096
 _SENTENCE_END = re.compile(r"[.!?…。](?=\s)")
-_FENCE_LINE = re.compile(r"^\s*```([\w+-]*)\s*$", re.M)
-_FENCE_ROOM = 8  # room for a closing "\n```" and a reopening fence line
 
 
 def utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
-def split_text(text: str, limit: int = MAX_TEXT, markdown: bool = False) -> list[str]:
-    """Parts of at most `limit` UTF-16 units each, in order, none empty."""
-    parts: list[str] = []
-    rest = text
-    while utf16_len(rest) > limit:
-        head, rest = _cut(rest, limit - (_FENCE_ROOM if markdown else 0))
-        if markdown:
-            head, rest = _balance_fence(head, rest)
-        if head.strip():
-            parts.append(head)
-    if rest.strip() or not parts:
-        parts.append(rest)
-    return parts
+def utf16_offsets(text: str) -> list[int]:
+    """The UTF-16 offset of every index of `text` (and of its end)."""
+    offsets = [0] * (len(text) + 1)
+    for index, char in enumerate(text):
+        offsets[index + 1] = offsets[index] + (2 if ord(char) > 0xFFFF else 1)
+    return offsets
 
 
-def _cut(text: str, limit: int) -> tuple[str, str]:
-    window = text[: _fitting_chars(text, limit)]
-    cut = _best_cut(window)
-    rest = text[cut:]
-    # After a line break, indentation belongs to the next line; after a sentence it does not.
-    rest = rest.lstrip("\n") if window[cut - 1] == "\n" else rest.lstrip()
-    return window[:cut].rstrip(), rest
+def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
+    """Parts of at most `limit` UTF-16 units each, in order, none empty (one for "")."""
+    return [text[start:end] for start, end in cut_points(text, limit)] or [text]
+
+
+def cut_points(text: str, limit: int = MAX_TEXT) -> list[tuple[int, int]]:
+    """(start, end) of each part; white space at the cuts is left out."""
+    ranges: list[tuple[int, int]] = []
+    start = 0
+    while start < len(text):
+        rest = text[start:]
+        fitting = _fitting_chars(rest, limit)
+        cut = len(rest) if fitting == len(rest) else _best_cut(rest[:fitting])
+        end = start + cut
+        stop = end
+        while stop > start and text[stop - 1].isspace():
+            stop -= 1
+        if stop > start:
+            ranges.append((start, stop))
+        # After a line break, indentation belongs to the next line; after a sentence it does not.
+        start = _next_start(text, end, after_line=text[end - 1] == "\n")
+    return ranges
+
+
+def _next_start(text: str, index: int, after_line: bool) -> int:
+    skipped = "\n" if after_line else " \t\n"
+    while index < len(text) and text[index] in skipped:
+        index += 1
+    return index
 
 
 def _fitting_chars(text: str, limit: int) -> int:
@@ -62,10 +73,3 @@ def _best_cut(window: str) -> int:
         return sentences[-1]
     space = max(window.rfind(" "), window.rfind("\t"))
     return space + 1 if space > floor else len(window)
-
-
-def _balance_fence(head: str, rest: str) -> tuple[str, str]:
-    fences = _FENCE_LINE.findall(head)
-    if len(fences) % 2 == 0:
-        return head, rest
-    return head + "\n```", f"```{fences[-1]}\n{rest}"

@@ -50,9 +50,11 @@ async def test_an_unreachable_model_at_start_is_a_readiness_detail_not_a_crash(
     bot = assistant_bot(openai_emulator, base_url=f"http://127.0.0.1:{port}/v1")
     async with gateway(backend, openai_emulator, bot=bot) as (runtime, client):
         _, body = await client.post(message("hello?"), wait=True)
-        async with aiohttp.ClientSession() as http:
-            async with http.get(f"{runtime.http.url}/readyz") as response:
-                status, ready = response.status, await response.json()
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(f"{runtime.http.url}/readyz") as response,
+        ):
+            status, ready = response.status, await response.json()
     assert texts(body) == ["Sorry, I cannot answer right now. Please try again in a moment."]
     assert status == 200
     assert ready["ready"] is True
