@@ -117,7 +117,7 @@ class AssistantResponder:
             if not completion.calls or not offer:
                 if not completion.text.strip():
                     raise ModelError("garbage", "the model answered nothing")
-                return completion.text.strip()
+                return completion.text
             await self._call_tools(turn, tools, messages, completion, round_)
         raise AssertionError("unreachable: the last round offers no tools")
 
