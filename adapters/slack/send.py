@@ -19,6 +19,8 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from adapters.base import SendResult
 from adapters.slack.mrkdwn import escape, to_mrkdwn
+from adapters.split import split_markdown
+from adapters.streams import Shown, StreamBook, result, show
 from gateway.errors import PermanentError, TransientError
 from gateway.events import Action, Button
 
@@ -54,6 +56,7 @@ class Sender:
     def __init__(self, client: AsyncWebClient, pacer: Pacer) -> None:
         self.client = client
         self.pacer = pacer
+        self.streams: StreamBook[str] = StreamBook()
 
     async def send(self, action: Action) -> SendResult:
         if action.type == "message.send":
@@ -69,30 +72,54 @@ class Sender:
     async def post(self, action: Action) -> SendResult:
         if not (action.text or "").strip() and not action.buttons:
             raise PermanentError("message.send without text or buttons: Slack refuses it (no_text)")
-        parts = split_text(render(action) or " · ".join(b.label for b in action.buttons))
-        sent: list[str] = []
-        raw: dict[str, Any] = {}
-        for index, part in enumerate(parts):
-            buttons = action.buttons if index == len(parts) - 1 else []
-            await self.pacer.wait(action.channel_id)
-            async with slack_errors("chat.postMessage"):
-                response = await self.client.chat_postMessage(
-                    channel=action.channel_id, text=part, thread_ts=action.thread_id,
-                    blocks=blocks(part, buttons), unfurl_links=False,
-                )
-            raw = _data(response)
-            sent.append(str(raw["ts"]))
-        return SendResult(message_id=sent[0], text=action.text, raw=raw,
-                          extra_message_ids=tuple(sent[1:]))
+        if action.stream is not None:
+            return await self.stream(action)
+        shown: Shown[str] = Shown()
+        await show(self, action, shown, _parts(action), final=True)
+        return result(action, shown)
+
+    async def stream(self, action: Action) -> SendResult:
+        """One snapshot of an answer being written (posted once, then `chat.update`d), or its
+        final text."""
+        assert action.stream is not None
+        shown = self.streams.of(action.stream.id)
+        await show(self, action, shown, _parts(action), final=not action.snapshot)
+        if action.snapshot:
+            return SendResult(message_id=shown.ids[0] if shown.ids else None)
+        self.streams.done(action.stream.id)
+        return result(action, shown)
+
+    async def send_part(
+        self, action: Action, part: str, first: bool, markup: bool
+    ) -> tuple[str, dict[str, Any]]:
+        buttons = action.buttons if markup else []
+        await self.pacer.wait(action.channel_id)
+        async with slack_errors("chat.postMessage"):
+            response = await self.client.chat_postMessage(
+                channel=action.channel_id, text=part, thread_ts=action.thread_id,
+                blocks=blocks(part, buttons), unfurl_links=False,
+            )
+        raw = _data(response)
+        return str(raw["ts"]), raw
+
+    async def edit_part(self, action: Action, message_id: str, part: str, markup: bool) -> None:
+        await self._update(action, message_id, part, action.buttons if markup else [])
+
+    async def delete_part(self, action: Action, message_id: str) -> None:
+        await self.delete(action.model_copy(update={"message_id": message_id}))
 
     async def edit(self, action: Action) -> SendResult:
-        text = split_text(render(action))[0]
-        async with slack_errors("chat.update"):
-            response = await self.client.chat_update(
-                channel=action.channel_id, ts=_target(action), text=text,
-                blocks=blocks(text, action.buttons) or [],
-            )
+        text = _parts(action)[0]
+        response = await self._update(action, _target(action), text, action.buttons)
         return SendResult(message_id=str(response["ts"]), text=action.text, raw=_data(response))
+
+    async def _update(
+        self, action: Action, ts: str, text: str, buttons: list[Button]
+    ) -> AsyncSlackResponse:
+        async with slack_errors("chat.update"):
+            return await self.client.chat_update(
+                channel=action.channel_id, ts=ts, text=text, blocks=blocks(text, buttons) or [],
+            )
 
     async def delete(self, action: Action) -> SendResult:
         async with slack_errors("chat.delete"):
@@ -135,13 +162,18 @@ def render(action: Action) -> str:
     return to_mrkdwn(text) if action.format == "markdown" else escape(text)
 
 
+def _parts(action: Action) -> list[str]:
+    text = render(action) or " · ".join(b.label for b in action.buttons)
+    return split_markdown(text, MAX_TEXT)
+
+
 def blocks(text: str, buttons: list[Button]) -> list[dict[str, Any]] | None:
     """A section (or several) for the text and an actions block for the buttons."""
     if not buttons:
         return None
     sections: list[dict[str, Any]] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": chunk}}
-        for chunk in split_text(text, MAX_SECTION) if chunk
+        for chunk in split_markdown(text, MAX_SECTION) if chunk
     ]
     return [*sections, {"type": "actions", "block_id": "botgate_buttons",
                         "elements": [_button(b) for b in buttons]}]
@@ -155,17 +187,6 @@ def _button(button: Button) -> dict[str, Any]:
     if button.url:
         element["url"] = button.url
     return element
-
-
-def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
-    """`text` in parts of at most `limit` characters, cut at line ends where possible."""
-    parts: list[str] = []
-    while len(text) > limit:
-        cut = text.rfind("\n", 0, limit)
-        cut = cut if cut > 0 else limit
-        parts.append(text[:cut])
-        text = text[cut:].lstrip("\n")
-    return [*parts, text]
 
 
 def emoji_name(emoji: str) -> str:

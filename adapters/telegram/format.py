@@ -16,7 +16,7 @@ from telegram import MessageEntity
 from telegramify_markdown import convert
 from telegramify_markdown.config import RenderConfig
 
-from adapters.telegram.split import MAX_TEXT, cut_points, utf16_offsets
+from adapters.split import MAX_TEXT, cut_points, utf16_offsets
 
 Json = dict[str, Any]
 _CONFIG = RenderConfig.isolated()

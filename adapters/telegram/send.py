@@ -34,7 +34,7 @@ from telegram.error import (
 from telegram.warnings import PTBDeprecationWarning
 
 from adapters.base import SendResult
-from adapters.streams import Shown, StreamBook
+from adapters.streams import Shown, StreamBook, result, show
 from adapters.telegram.format import Formatted, parts
 from adapters.telegram.ratelimit import RateLimiter
 from gateway.errors import PermanentError, TransientError
@@ -107,13 +107,6 @@ def _private(action: Action) -> bool:
     return action.channel_id.isdigit()
 
 
-def _result(action: Action, shown: Shown[Formatted]) -> SendResult:
-    return SendResult(
-        message_id=shown.ids[0] if shown.ids else None,
-        text=action.text,
-        extra_message_ids=tuple(shown.ids[1:]),
-    )
-
 
 class Sender:
     """Sends one bot's actions; one instance per adapter."""
@@ -147,8 +140,8 @@ class Sender:
         if action.stream is not None:
             return await self.stream(action)
         shown: Shown[Formatted] = Shown()
-        await self._show(action, shown, _parts(action), final=True)
-        return _result(action, shown)
+        await show(self, action, shown, _parts(action), final=True)
+        return result(action, shown)
 
     async def stream(self, action: Action) -> SendResult:
         """One snapshot of an answer being written, or its final text: drafts in a private
@@ -157,32 +150,14 @@ class Sender:
         shown = self.streams.of(action.stream.id)
         parts = _parts(action)
         if action.snapshot and self.drafts and _private(action):
-            await self._show(action, shown, parts[:-1], final=False)  # complete parts stay
+            await show(self, action, shown, parts[:-1], final=False)  # complete parts stay
             if await self._draft(action, parts[-1]):
                 return SendResult()
-        await self._show(action, shown, parts, final=not action.snapshot)
+        await show(self, action, shown, parts, final=not action.snapshot)
         if action.snapshot:
             return SendResult(message_id=shown.ids[0] if shown.ids else None)
         self.streams.done(action.stream.id)
-        return _result(action, shown)
-
-    async def _show(
-        self, action: Action, shown: Shown[Formatted], parts: list[Formatted], final: bool
-    ) -> None:
-        """Make the messages of `shown` show `parts`: edit those that differ, send the new
-        ones; the reply goes on the first, the buttons on the last of the final text."""
-        for index, part in enumerate(parts):
-            markup = final and index == len(parts) - 1
-            if index >= len(shown.ids):
-                message = await self._send_part(action, part, first=not shown.ids, markup=markup)
-                shown.add(str(message.message_id), part)
-            elif shown.parts[index] != part or (markup and action.buttons):
-                await self._edit_part(action, shown.ids[index], part, markup)
-                shown.parts[index] = part
-        if final:
-            for message_id in shown.ids[len(parts):]:  # the final text is shorter
-                await self.delete_message(action.model_copy(update={"message_id": message_id}))
-            del shown.ids[len(parts):], shown.parts[len(parts):]
+        return result(action, shown)
 
     async def _draft(self, action: Action, part: Formatted) -> bool:
         """Show `part` as the chat's draft; False when Telegram refuses this bot drafts."""
@@ -204,9 +179,9 @@ class Sender:
             return False
         return True
 
-    async def _send_part(
+    async def send_part(
         self, action: Action, part: Formatted, first: bool, markup: bool
-    ) -> Message:
+    ) -> tuple[str, dict[str, Any]]:
         if not part.text.strip():
             raise PermanentError("message.send needs a non-empty text")
         reply = None
@@ -224,10 +199,17 @@ class Sender:
                 reply_markup=keyboard(action.buttons) if markup else None,
             )
         )
-        assert isinstance(sent, Message)
-        return sent
+        return str(sent.message_id), _as_dict(sent)
 
-    async def _edit_part(
+    async def edit_part(
+        self, action: Action, message_id: str, part: Formatted, markup: bool
+    ) -> None:
+        await self._edited(action, message_id, part, markup)
+
+    async def delete_part(self, action: Action, message_id: str) -> None:
+        await self.delete_message(action.model_copy(update={"message_id": message_id}))
+
+    async def _edited(
         self, action: Action, message_id: str, part: Formatted, markup: bool
     ) -> Message | None:
         await self.limiter.acquire(action.channel_id)
@@ -249,7 +231,7 @@ class Sender:
 
     async def edit_message(self, action: Action) -> SendResult:
         part = _parts(action)[0]
-        edited = await self._edit_part(action, str(_message_id(action)), part, markup=True)
+        edited = await self._edited(action, str(_message_id(action)), part, markup=True)
         raw = _as_dict(edited) if edited is not None else {}
         return SendResult(message_id=action.message_id, text=action.text, raw=raw)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from adapters.split import MAX_TEXT, utf16_len
 from adapters.telegram.format import Formatted, parts, render
-from adapters.telegram.split import MAX_TEXT, utf16_len
 
 RESERVED = "_*[]()~`>#+-=|{}.!\\"
 

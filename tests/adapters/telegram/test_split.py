@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from adapters.telegram.split import MAX_TEXT, split_text, utf16_len
+from adapters.split import MAX_TEXT, split_text, utf16_len
 
 
 def test_a_short_text_is_one_part() -> None:

@@ -1,13 +1,15 @@
-"""Where to cut texts longer than Telegram's 4096 characters: at paragraph, line or sentence
-ends, else at a space, else anywhere. Lengths are counted in UTF-16 code units, as Telegram
-counts them (an emoji outside the BMP is two)."""
+"""Where to cut a text longer than a platform's limit: at paragraph, line or sentence ends,
+else at a space, else anywhere. Lengths are counted as the platform counts them: Telegram in
+UTF-16 code units (an emoji outside the BMP is two), Slack and Discord in characters. A code
+block cut in two is closed at the end of one part and reopened at the start of the next."""
 
 from __future__ import annotations
 
 import re
 
-MAX_TEXT = 4096
+MAX_TEXT = 4096  # Telegram's
 _SENTENCE_END = re.compile(r"[.!?…。](?=\s)")
+_FENCE_LINE = re.compile(r"^\s*```([\w+-]*)\s*$", re.M)
 
 
 def utf16_len(text: str) -> int:
@@ -22,18 +24,35 @@ def utf16_offsets(text: str) -> list[int]:
     return offsets
 
 
-def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
-    """Parts of at most `limit` UTF-16 units each, in order, none empty (one for "")."""
-    return [text[start:end] for start, end in cut_points(text, limit)] or [text]
+def split_text(text: str, limit: int = MAX_TEXT, *, utf16: bool = True) -> list[str]:
+    """Parts of at most `limit` units each, in order, none empty (one for "")."""
+    return [text[start:end] for start, end in cut_points(text, limit, utf16=utf16)] or [text]
 
 
-def cut_points(text: str, limit: int = MAX_TEXT) -> list[tuple[int, int]]:
+def split_markdown(text: str, limit: int) -> list[str]:
+    """Rendered Markdown (Slack's, Discord's) in parts of at most `limit` characters, a code
+    block cut in two closed and reopened."""
+    room = 24  # a closing "\n```" and a reopening fence line with its language
+    parts = split_text(text, limit - room, utf16=False) if len(text) > limit else [text]
+    balanced: list[str] = []
+    carried = ""
+    for part in parts:
+        part = carried + part
+        fences = _FENCE_LINE.findall(part)
+        carried = ""
+        if len(fences) % 2:
+            part, carried = part + "\n```", f"```{fences[-1]}\n"
+        balanced.append(part)
+    return balanced
+
+
+def cut_points(text: str, limit: int = MAX_TEXT, *, utf16: bool = True) -> list[tuple[int, int]]:
     """(start, end) of each part; white space at the cuts is left out."""
     ranges: list[tuple[int, int]] = []
     start = 0
     while start < len(text):
         rest = text[start:]
-        fitting = _fitting_chars(rest, limit)
+        fitting = _fitting_chars(rest, limit) if utf16 else min(len(rest), limit)
         cut = len(rest) if fitting == len(rest) else _best_cut(rest[:fitting])
         end = start + cut
         stop = end
