@@ -18,6 +18,7 @@ from typing import Literal
 from adapters.base import Adapter
 from adapters.registry import build_adapters
 from gateway.adapter_host import AdapterHost
+from gateway.assistant.passages import PassageSource
 from gateway.assistant.service import Assistants
 from gateway.bus.base import Bus
 from gateway.bus.factory import create_bus
@@ -57,10 +58,12 @@ class Runtime:
         migrate: bool = True,
         adapters: dict[tuple[str, str], Adapter] | None = None,
         serve_http: bool = True,
+        passages: PassageSource | None = None,
     ) -> None:
         self.settings, self.role, self.migrate = settings, role, migrate
         self.serve_http = serve_http
         self._adapters_override = adapters
+        self._passages = passages  # knowledge-base passages for the assistants' questions
         self.metrics = Metrics()
         self._stack = AsyncExitStack()
         self.db: Database
@@ -108,7 +111,9 @@ class Runtime:
         await self._start_adapters()
         if self.runs("core"):
             runner = ToolRunner(self.metrics)
-            self.assistants = Assistants(self.settings, self.db, self.tools, runner, self.metrics)
+            self.assistants = Assistants(
+                self.settings, self.db, self.tools, runner, self.metrics, self._passages
+            )
             await self._open(self.assistants.start, self.assistants.stop)
             self.answers = self._answerer(runner, self.assistants)
             await self._open(self.answers.start, self.answers.stop)
