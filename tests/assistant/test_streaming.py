@@ -154,3 +154,21 @@ async def test_a_long_streamed_answer_is_split_at_paragraphs(
 
 async def _recorded(runtime: Runtime, count: int) -> bool:
     return len(await outbound(runtime)) >= count
+
+
+async def test_a_429_on_an_edit_slows_the_stream_and_the_answer_still_completes(
+    backend: tuple[str, str], telegram_emulator: TelegramEmulator,
+    openai_emulator: OpenAIEmulator,
+) -> None:
+    telegram, model = telegram_emulator, openai_emulator
+    telegram.rate_limit("editMessageText", retry_after=2, times=1)
+    model.reply(ANSWER, per_token=0.1)
+    async with telegram_gateway(backend, telegram, model) as runtime:
+        await say(runtime, telegram, GROUP, "how do refunds work?")
+        final = await telegram.wait_for(GROUP, "goes back the way it came", timeout=20)
+        metrics = runtime.metrics.render().decode()
+    assert final.text == ANSWER.replace("**", "")
+    edits = telegram.calls("editMessageText")
+    assert edits[0].status == 429
+    assert 'botgate_actions_total{outcome="slowed",platform="telegram"} 1.0' in metrics
+    assert len(edits) <= 5  # ~3 s of writing: a second apart at first, then two
