@@ -7,7 +7,9 @@ channel is kept by spacing the sends of each channel.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -24,6 +26,7 @@ from adapters.streams import Shown, StreamBook, result, show
 from gateway.errors import PermanentError, TransientError
 from gateway.events import Action, Button
 
+log = logging.getLogger(__name__)
 TRANSIENT_ERRORS = frozenset({
     "ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout",
     "team_added_to_org",
@@ -57,6 +60,8 @@ class Sender:
         self.client = client
         self.pacer = pacer
         self.streams: StreamBook[str] = StreamBook()
+        self.native = True  # Slack's streaming methods, until Slack refuses them to this app
+        self._native: set[uuid.UUID] = set()  # streams under way through them
 
     async def send(self, action: Action) -> SendResult:
         if action.type == "message.send":
@@ -79,15 +84,62 @@ class Sender:
         return result(action, shown)
 
     async def stream(self, action: Action) -> SendResult:
-        """One snapshot of an answer being written (posted once, then `chat.update`d), or its
-        final text."""
+        """One snapshot of an answer being written, or its final text: in a thread with
+        Slack's streaming methods where the app may use them, else posted once and then
+        `chat.update`d."""
         assert action.stream is not None
         shown = self.streams.of(action.stream.id)
+        if action.stream.id in self._native or (
+            self.native and action.thread_id and action.snapshot and not shown.ids
+        ):
+            streamed = await self._native_stream(action, shown)
+            if streamed is not None:
+                return streamed
         await show(self, action, shown, _parts(action), final=not action.snapshot)
         if action.snapshot:
             return SendResult(message_id=shown.ids[0] if shown.ids else None)
         self.streams.done(action.stream.id)
         return result(action, shown)
+
+    async def _native_stream(self, action: Action, shown: Shown[str]) -> SendResult | None:
+        """chat.startStream, appendStream with what was added, stopStream with the rest (and
+        the buttons); None when Slack refuses this app streaming (then: post and update)."""
+        assert action.stream is not None
+        text, stream = action.text or "", action.stream.id
+        if not shown.ids:
+            try:
+                async with slack_errors("chat.startStream"):
+                    response = await self.client.chat_startStream(
+                        channel=action.channel_id, thread_ts=str(action.thread_id),
+                        markdown_text=text,
+                    )
+            except PermanentError as exc:
+                log.info("no Slack streaming for this app (%s): posting and updating", exc)
+                self.native = False
+                return None
+            shown.add(str(response["ts"]), text)
+            self._native.add(stream)
+            return SendResult(message_id=shown.ids[0])
+        ts, before = shown.ids[0], shown.parts[0]
+        added = text[len(before):] if text.startswith(before) else ""
+        if action.snapshot:
+            if added:
+                async with slack_errors("chat.appendStream"):
+                    await self.client.chat_appendStream(
+                        channel=action.channel_id, ts=ts, markdown_text=added
+                    )
+                shown.parts[0] = text
+            return SendResult(message_id=ts)
+        async with slack_errors("chat.stopStream"):
+            await self.client.chat_stopStream(
+                channel=action.channel_id, ts=ts, markdown_text=added or None,
+                blocks=blocks("", action.buttons),  # the buttons, or None
+            )
+        if text != before + added:  # the final text is not the stream's continuation
+            await self._update(action, ts, _parts(action)[0], action.buttons)
+        self._native.discard(stream)
+        self.streams.done(stream)
+        return SendResult(message_id=ts, text=action.text)
 
     async def send_part(
         self, action: Action, part: str, first: bool, markup: bool

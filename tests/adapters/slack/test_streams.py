@@ -37,3 +37,33 @@ async def test_slack_posts_once_then_updates(adapter: SlackAdapter, slack: Slack
     assert len(slack.calls("chat.update")) == 2
     assert message["blocks"][-1]["type"] == "actions"  # the buttons come with the final text
     assert {r.message_id for r in results} == {message["ts"]}
+
+
+async def test_in_a_thread_slack_streams_with_its_streaming_methods(
+    adapter: SlackAdapter, slack: SlackEmulator
+) -> None:
+    thread = "1700000010.000200"
+    actions = snapshots("slack", SLACK_CHANNEL, ["Refunds", "Refunds take **14", "Refunds take "
+                        "**14 days**."], buttons=[Button(id="more", label="More")])
+    for action in actions:
+        await adapter.send(action.model_copy(update={"thread_id": thread}))
+    [message] = slack.posted(SLACK_CHANNEL)
+    assert message["text"] == "Refunds take **14 days**."  # Slack renders the Markdown itself
+    assert message["thread_ts"] == thread
+    names = [c.name for c in slack.calls() if c.name.startswith("chat.")]
+    assert names == ["chat.startStream", "chat.appendStream", "chat.stopStream"]
+    assert slack.calls("chat.appendStream")[0].params["markdown_text"] == " take **14"
+    assert message["blocks"][-1]["type"] == "actions"
+
+
+async def test_an_app_refused_streaming_posts_and_updates_instead(
+    adapter: SlackAdapter, slack: SlackEmulator
+) -> None:
+    slack.fail("chat.startStream", "not_allowed_token_type")
+    thread = "1700000010.000200"
+    for action in snapshots("slack", SLACK_CHANNEL, ["One", "One two", "One two three."]):
+        await adapter.send(action.model_copy(update={"thread_id": thread}))
+    [message] = slack.posted(SLACK_CHANNEL)
+    assert message["text"] == "One two three."
+    assert len(slack.calls("chat.startStream")) == 1
+    assert len(slack.calls("chat.update")) == 2
