@@ -35,10 +35,12 @@ def plain_children(node: SyntaxTreeNode) -> str:
 
 
 class Renderer:
-    """Blocks to text; subclasses render the inline marks, headings and code."""
+    """Blocks to text; subclasses say how marks are written (`wraps`), and render text, code,
+    links and headings."""
 
     bullet = "•"
     indent = "  "
+    wraps: dict[str, str] = {}  # strong, em, s: what goes on both sides
 
     def render(self, markdown: str) -> str:
         return "\n\n".join(self.blocks(parse(markdown).children)).strip("\n")
@@ -81,9 +83,28 @@ class Renderer:
     def children(self, node: SyntaxTreeNode) -> str:
         return "".join(self.mark(child) for child in node.children)
 
+    def mark(self, node: SyntaxTreeNode) -> str:
+        kind = node.type
+        if kind == "text":
+            return self.text(node.content)
+        if kind in ("softbreak", "hardbreak"):
+            return "\n"
+        if kind == "code_inline":
+            return self.code_span(node.content)
+        if kind in self.wraps:
+            return f"{self.wraps[kind]}{self.children(node)}{self.wraps[kind]}"
+        if kind == "link":
+            return self.link(str(node.attrs["href"]), plain_children(node))
+        if kind == "image":
+            return self.link(str(node.attrs["src"]), plain(node), image=True)
+        return self.text(plain(node))
+
     # to override
 
-    def mark(self, node: SyntaxTreeNode) -> str:
+    def code_span(self, content: str) -> str:
+        raise NotImplementedError
+
+    def link(self, url: str, label: str, image: bool = False) -> str:
         raise NotImplementedError
 
     def heading(self, level: int, inline: SyntaxTreeNode) -> str:

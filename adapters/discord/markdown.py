@@ -8,32 +8,22 @@ from __future__ import annotations
 from discord.utils import escape_markdown
 from markdown_it.tree import SyntaxTreeNode
 
-from adapters.markdown import Renderer, plain, plain_children
+from adapters.markdown import Renderer, plain_children
+
+_BROKEN_FENCE = "`\u200b``"  # a fence inside a code block, kept from closing it
 
 
 class _DiscordMarkdown(Renderer):
     bullet = "-"
+    wraps = {"strong": "**", "em": "*", "s": "~~"}
 
-    def mark(self, node: SyntaxTreeNode) -> str:
-        kind = node.type
-        if kind == "text":
-            return escape_markdown(node.content)
-        if kind in ("softbreak", "hardbreak"):
-            return "\n"
-        if kind == "code_inline":
-            ticks = "``" if "`" in node.content else "`"
-            return f"{ticks}{node.content}{ticks}"
-        if kind == "strong":
-            return f"**{self.children(node)}**"
-        if kind == "em":
-            return f"*{self.children(node)}*"
-        if kind == "s":
-            return f"~~{self.children(node)}~~"
-        if kind == "link":
-            return f"[{escape_markdown(plain_children(node))}](<{node.attrs['href']}>)"
-        if kind == "image":
-            return f"[{escape_markdown(plain(node))}]({node.attrs['src']})"
-        return escape_markdown(plain(node))
+    def code_span(self, content: str) -> str:
+        ticks = "``" if "`" in content else "`"
+        return f"{ticks}{content}{ticks}"
+
+    def link(self, url: str, label: str, image: bool = False) -> str:
+        # <...> keeps Discord from unfurling a link; an image's link may show it
+        return f"[{escape_markdown(label)}]({url if image else f'<{url}>'})"
 
     def heading(self, level: int, inline: SyntaxTreeNode) -> str:
         if level <= 3:
@@ -41,7 +31,7 @@ class _DiscordMarkdown(Renderer):
         return f"**{escape_markdown(plain_children(inline))}**"
 
     def code(self, content: str, language: str) -> str:
-        return f"```{language}\n{content.replace('```', '`​``')}```"
+        return f"```{language}\n{content.replace('```', _BROKEN_FENCE)}```"
 
     def text(self, text: str) -> str:
         return escape_markdown(text)

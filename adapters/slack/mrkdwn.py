@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from markdown_it.tree import SyntaxTreeNode
 
-from adapters.markdown import Renderer, plain, plain_children
+from adapters.markdown import Renderer, plain_children
 
 
 def escape(text: str) -> str:
@@ -16,25 +16,13 @@ def escape(text: str) -> str:
 
 
 class _Mrkdwn(Renderer):
-    def mark(self, node: SyntaxTreeNode) -> str:
-        kind = node.type
-        if kind == "text":
-            return escape(node.content)
-        if kind in ("softbreak", "hardbreak"):
-            return "\n"
-        if kind == "code_inline":
-            return f"`{escape(node.content)}`"
-        if kind == "strong":
-            return f"*{self.children(node)}*"
-        if kind == "em":
-            return f"_{self.children(node)}_"
-        if kind == "s":
-            return f"~{self.children(node)}~"
-        if kind == "link":
-            return f"<{escape(str(node.attrs['href']))}|{escape(plain_children(node))}>"
-        if kind == "image":
-            return f"<{escape(str(node.attrs['src']))}|{escape(plain(node))}>"
-        return escape(plain(node))
+    wraps = {"strong": "*", "em": "_", "s": "~"}
+
+    def code_span(self, content: str) -> str:
+        return f"`{escape(content)}`"
+
+    def link(self, url: str, label: str, image: bool = False) -> str:
+        return f"<{escape(url)}|{escape(label)}>"
 
     def heading(self, level: int, inline: SyntaxTreeNode) -> str:
         return f"*{escape(plain_children(inline))}*"
