@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from botgate.testing.openai import OpenAIEmulator
 from gateway.app import Runtime
+from gateway.assistant.passages import PassageSource
 from store.models import Message
 from tests.support.pipeline import GenericClient, eventually, generic_bot, make_settings, running
 
@@ -35,11 +36,11 @@ def assistant_bot(model: OpenAIEmulator, *, tools: list[str] | None = None,
 @asynccontextmanager
 async def gateway(
     backend: tuple[str, str], model: OpenAIEmulator, *, bot: dict[str, Any] | None = None,
-    **sections: Any,
+    passages: PassageSource | None = None, **sections: Any,
 ) -> AsyncIterator[tuple[Runtime, GenericClient]]:
     database, bus = backend
     settings = make_settings(database, bus, bots=[bot or assistant_bot(model)], **sections)
-    async with running(settings) as runtime:
+    async with running(settings, passages=passages) as runtime:
         client = GenericClient(runtime.http.url)
         try:
             yield runtime, client

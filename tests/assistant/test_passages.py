@@ -10,8 +10,8 @@ from gateway.assistant.passages import Passage
 from gateway.events import Citation
 from gateway.tools.base import Turn
 from store.models import Message
-from tests.assistant.support import answered, assistant_bot, texts
-from tests.support.pipeline import GenericClient, make_settings, message, running
+from tests.assistant.support import answered, assistant_bot, gateway, texts
+from tests.support.pipeline import message
 
 POLICY = Passage(
     "Refunds are issued within 14 days of the return.",
@@ -39,13 +39,11 @@ async def test_passages_are_offered_cited_and_stored(
     bot = {**assistant_bot(openai_emulator), "kb": ["handbook"]}
     handbook = Handbook()
     openai_emulator.reply("Refunds take 14 days [1].")
-    settings = make_settings(*backend, bots=[bot])
-    async with running(settings, passages=handbook) as runtime:
-        client = GenericClient(runtime.http.url)
-        try:
-            _, body = await client.post(message("how long do refunds take?"), wait=True)
-        finally:
-            await client.close()
+    async with gateway(backend, openai_emulator, bot=bot, passages=handbook) as (
+        runtime,
+        client,
+    ):
+        _, body = await client.post(message("how long do refunds take?"), wait=True)
         await answered(runtime, 1)
         async with runtime.db.transaction() as db:
             stored = (
@@ -68,13 +66,8 @@ async def test_a_bot_without_collections_asks_for_no_passages(
     backend: tuple[str, str], openai_emulator: OpenAIEmulator
 ) -> None:
     handbook = Handbook()
-    settings = make_settings(*backend, bots=[assistant_bot(openai_emulator)])
-    async with running(settings, passages=handbook) as runtime:
-        client = GenericClient(runtime.http.url)
-        try:
-            _, body = await client.post(message("hello"), wait=True)
-        finally:
-            await client.close()
+    async with gateway(backend, openai_emulator, passages=handbook) as (_, client):
+        _, body = await client.post(message("hello"), wait=True)
     assert handbook.asked == []
     assert body["replies"][0]["citations"] == []
     assert "<passage n=" not in openai_emulator.calls("chat.completions")[0].system

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select
 
 from botgate.testing.openai import OpenAIEmulator
+from botgate.testing.sent import Sent
 from botgate.testing.telegram import TelegramEmulator
 from gateway.app import Runtime
 from store.models import Message
@@ -61,6 +62,19 @@ async def say(runtime: Runtime, telegram: TelegramEmulator, chat: int, text: str
     assert result.status == 200
 
 
+async def streamed(
+    backend: tuple[str, str], telegram: TelegramEmulator, model: OpenAIEmulator, chat: int,
+    **table: Any,
+) -> tuple[Sent, list[Message]]:
+    """Ask in `chat` and wait for ANSWER: the final message, and the bot's messages stored."""
+    model.reply(ANSWER, per_token=0.08)
+    async with telegram_gateway(backend, telegram, model, **table) as runtime:
+        await say(runtime, telegram, chat, "how do refunds work?")
+        final = await telegram.wait_for(chat, "goes back the way it came", timeout=20)
+        await eventually(lambda: _recorded(runtime, 1))
+        return final, await outbound(runtime)
+
+
 async def outbound(runtime: Runtime) -> list[Message]:
     async with runtime.db.transaction() as db:
         query = select(Message).where(Message.direction == "out")
@@ -72,12 +86,7 @@ async def test_a_private_chat_sees_drafts_then_the_final_message(
     openai_emulator: OpenAIEmulator,
 ) -> None:
     telegram, model = telegram_emulator, openai_emulator
-    model.reply(ANSWER, per_token=0.08)
-    async with telegram_gateway(backend, telegram, model) as runtime:
-        await say(runtime, telegram, ALICE, "how do refunds work?")
-        final = await telegram.wait_for(ALICE, "goes back the way it came", timeout=15)
-        await eventually(lambda: _recorded(runtime, 1))
-        stored = await outbound(runtime)
+    final, stored = await streamed(backend, telegram, model, ALICE)
     drafts = telegram.drafts[ALICE]
     assert len(drafts) >= 2  # shown while written, at most about once a second
     assert len({d["draft_id"] for d in drafts}) == 1
@@ -97,12 +106,7 @@ async def test_a_group_sees_one_message_edited_until_the_answer_is_complete(
     openai_emulator: OpenAIEmulator,
 ) -> None:
     telegram, model = telegram_emulator, openai_emulator
-    model.reply(ANSWER, per_token=0.08)
-    async with telegram_gateway(backend, telegram, model) as runtime:
-        await say(runtime, telegram, GROUP, "how do refunds work?")
-        final = await telegram.wait_for(GROUP, "goes back the way it came", timeout=15)
-        await eventually(lambda: _recorded(runtime, 1))
-        stored = await outbound(runtime)
+    final, stored = await streamed(backend, telegram, model, GROUP)
     assert telegram.drafts == {}
     [first] = telegram.calls("sendMessage")
     edits = telegram.calls("editMessageText")
