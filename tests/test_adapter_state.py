@@ -11,6 +11,7 @@ from gateway.adapter_host import AdapterHost
 from gateway.bus.memory import MemoryBus
 from gateway.config import DatabaseConfig
 from gateway.crypto import vault_for
+from gateway.tools.registry import ToolRegistry
 from store import bots as bot_records
 from store.database import Database
 from tests.support.pipeline import make_settings
@@ -27,7 +28,9 @@ async def test_concurrent_updates_from_two_processes_lose_no_write(postgres_url:
     await first.migrate()
     async with first.transaction() as session:
         await bot_records.sync_bots(session, settings, vault_for(settings))
-    hosts = [AdapterHost(settings, MemoryBus(), db, receives=True) for db in (first, second)]
+    bus = MemoryBus()
+    tools = ToolRegistry(settings, bus)
+    hosts = [AdapterHost(settings, bus, db, tools, receives=True) for db in (first, second)]
 
     def adding(key: str) -> Any:
         return lambda state: state.__setitem__(key, True)
