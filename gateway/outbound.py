@@ -71,7 +71,7 @@ class ActionRunner:
         self._idle = asyncio.Event()
         self._idle.set()
         self.ledger = SendLedger(db)
-        self.pacer = StreamPacer()
+        self.pacer = StreamPacer(self._show)
 
     async def start(self) -> None:
         await self.ledger.start()
@@ -97,6 +97,7 @@ class ActionRunner:
         for subscription in self._subscriptions:
             await subscription.cancel()
         self._subscriptions.clear()
+        await self.pacer.stop()
         await self.ledger.stop()
 
     def _handler_for(self, adapter: Adapter) -> Handler:
@@ -127,9 +128,9 @@ class ActionRunner:
         if action.snapshot:
             await self._snapshot(adapter, delivery, action)
             return
+        if action.stream is not None:
+            await self.pacer.close(action.stream.id)
         async with self._lane(action):
-            if action.stream is not None:
-                await self.pacer.wait(action.stream.id)
             again = delivery.attempt > 1 or HEADER_REPLAY in headers
             result = await self.ledger.sent_before(action.id) if again else None
             if result is None:
@@ -149,33 +150,19 @@ class ActionRunner:
         await delivery.ack()
 
     async def _snapshot(self, adapter: Adapter, delivery: Delivery, action: Action) -> None:
-        """A passing state of an answer being written: shown if no newer one waits, paced,
-        never retried (the next snapshot or the final text shows more), never recorded."""
-        assert action.stream is not None
-        stream = action.stream.id
-        number = self.pacer.arrived(stream)
-        async with self._lane(action):
-            if not self.pacer.superseded(stream, number):
-                await self.pacer.wait(stream)
-            if self.pacer.superseded(stream, number):
-                self.metrics.actions.labels(action.platform, "superseded").inc()
-            else:
-                await self._show(adapter, action)
+        """A passing state of an answer being written: handed to the pacer, which shows the
+        newest of its stream when its turn comes; never retried, never recorded."""
+        shown = self.pacer.offer(adapter, action)
+        self.metrics.actions.labels(action.platform, "snapshot" if shown else "late").inc()
         await delivery.ack()
 
     async def _show(self, adapter: Adapter, action: Action) -> None:
-        assert action.stream is not None
-        try:
-            await adapter.send(action)
-        except TransientError as exc:
-            self.pacer.slowed(action.stream.id, exc.retry_after)
-            self.metrics.actions.labels(action.platform, "slowed").inc()
-            return
-        except PermanentError as exc:
-            log.warning("a snapshot of %s was refused: %s", action.stream.id, exc)
-            self.metrics.actions.labels(action.platform, "failed").inc()
-            return
-        self.pacer.sent(action.stream.id)
+        async with self._lane(action):
+            try:
+                await adapter.send(action)
+            except TransientError:
+                self.metrics.actions.labels(action.platform, "slowed").inc()
+                raise
         self.metrics.actions.labels(action.platform, "shown").inc()
 
     @asynccontextmanager

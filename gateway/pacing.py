@@ -1,64 +1,113 @@
-"""Pacing of streamed answers in the action runner: a stream's message is edited at most once
-per `interval` (one second), the interval doubling each time the platform answers 429; a
-snapshot is skipped when a newer one of its stream is already waiting, so a slow platform sees
-fewer edits, never stale ones after fresh ones."""
+"""Pacing of streamed answers in the action runner.
+
+A snapshot (`Action.stream`, not final) is acknowledged as soon as it arrives and handed to its
+stream's shower, which keeps only the newest one: a stream's message is shown at most once per
+`interval` (one second), the interval doubling each time the platform answers 429, and a slow
+platform sees fewer edits, never stale ones after fresh ones. No delivery waits out a pause, so
+a hundred answers streaming at once do not hold the consumer's prefetch. The final action
+closes its stream first: it waits for a show under way, then for its own turn."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
+from gateway.errors import PermanentError, TransientError
+from gateway.events import Action
+
+log = logging.getLogger(__name__)
 INTERVAL = 1.0
 MAX_INTERVAL = 30.0
 MAX_STREAMS = 10_000  # streams whose final never came are forgotten beyond this
+Show = Callable[[Any, Action], Awaitable[None]]
 
 
 @dataclass
-class _Pace:
-    arrivals: int = 0
+class _Stream:
+    interval: float
     next_at: float = 0.0
-    interval: float = INTERVAL
+    latest: tuple[Any, Action] | None = None  # (adapter, snapshot) not shown yet
+    task: asyncio.Task[None] | None = None
+    closed: bool = False
 
 
 class StreamPacer:
-    def __init__(self, interval: float = INTERVAL) -> None:
-        self.interval = interval
-        self._streams: dict[uuid.UUID, _Pace] = {}
+    def __init__(self, show: Show, interval: float = INTERVAL) -> None:
+        self.show, self.interval = show, interval
+        self._streams: dict[uuid.UUID, _Stream] = {}
 
-    def arrived(self, stream: uuid.UUID) -> int:
-        """Count a snapshot in (before it waits for its lane); its number."""
-        pace = self._pace(stream)
-        pace.arrivals += 1
-        return pace.arrivals
+    def offer(self, adapter: Any, action: Action) -> bool:
+        """Take a snapshot to show; False when its stream is closed (its final went out)."""
+        assert action.stream is not None
+        stream = self._stream(action.stream.id)
+        if stream.closed:
+            return False
+        stream.latest = (adapter, action)
+        if stream.task is None:
+            stream.task = asyncio.create_task(self._shower(action.stream.id, stream))
+        return True
 
-    def superseded(self, stream: uuid.UUID, number: int) -> bool:
-        pace = self._streams.get(stream)
-        return pace is None or pace.arrivals > number
+    async def close(self, stream_id: uuid.UUID) -> None:
+        """The final text is next: no more snapshots; wait for a show under way, then for
+        the stream's turn."""
+        stream = self._stream(stream_id)
+        stream.closed, stream.latest = True, None
+        if stream.task is not None:
+            await asyncio.shield(stream.task)
+        await _until(stream.next_at)
 
-    async def wait(self, stream: uuid.UUID) -> None:
-        delay = self._pace(stream).next_at - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)
+    def finished(self, stream_id: uuid.UUID) -> None:
+        self._streams.pop(stream_id, None)
 
-    def sent(self, stream: uuid.UUID) -> None:
-        pace = self._pace(stream)
-        pace.next_at = time.monotonic() + pace.interval
+    async def stop(self) -> None:
+        tasks = [s.task for s in self._streams.values() if s.task is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
-    def slowed(self, stream: uuid.UUID, retry_after: float | None) -> None:
-        """The platform said 429: edit this stream half as often from now on."""
-        pace = self._pace(stream)
-        pace.interval = min(pace.interval * 2, MAX_INTERVAL)
-        pace.next_at = time.monotonic() + max(pace.interval, retry_after or 0)
+    async def _shower(self, stream_id: uuid.UUID, stream: _Stream) -> None:
+        try:
+            while stream.latest is not None:
+                await _until(stream.next_at)
+                if stream.latest is None:  # closed while waiting
+                    break
+                (adapter, action), stream.latest = stream.latest, None
+                await self._show(stream, adapter, action)
+        finally:
+            stream.task = None
 
-    def finished(self, stream: uuid.UUID) -> None:
-        self._streams.pop(stream, None)
+    async def _show(self, stream: _Stream, adapter: Any, action: Action) -> None:
+        try:
+            await self.show(adapter, action)
+        except TransientError as exc:
+            stream.interval = min(stream.interval * 2, MAX_INTERVAL)
+            stream.next_at = time.monotonic() + max(stream.interval, exc.retry_after or 0)
+            log.info("slowing down stream %s: %s", action.stream and action.stream.id, exc)
+            return
+        except PermanentError as exc:
+            log.warning("a snapshot of %s was refused: %s", action.stream and action.stream.id, exc)
+        stream.next_at = time.monotonic() + stream.interval
 
-    def _pace(self, stream: uuid.UUID) -> _Pace:
-        pace = self._streams.get(stream)
-        if pace is None:
+    def _stream(self, stream_id: uuid.UUID) -> _Stream:
+        stream = self._streams.get(stream_id)
+        if stream is None:
             if len(self._streams) >= MAX_STREAMS:
-                del self._streams[next(iter(self._streams))]
-            pace = self._streams[stream] = _Pace(interval=self.interval)
-        return pace
+                oldest = next(iter(self._streams))
+                if (task := self._streams.pop(oldest).task) is not None:
+                    task.cancel()
+            stream = self._streams[stream_id] = _Stream(self.interval)
+        return stream
+
+
+async def _until(moment: float) -> None:
+    delay = moment - time.monotonic()
+    if delay > 0:
+        await asyncio.sleep(delay)
