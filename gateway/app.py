@@ -18,6 +18,8 @@ from typing import Literal
 from adapters.base import Adapter
 from adapters.registry import build_adapters
 from gateway.adapter_host import AdapterHost
+from gateway.assistant.passages import PassageSource
+from gateway.assistant.service import Assistants
 from gateway.automations.runner import ToolRunner as AutomationToolRunner
 from gateway.automations.schedule import Clock
 from gateway.automations.service import Automations
@@ -36,6 +38,7 @@ from gateway.http.listen import Listener
 from gateway.http.replies import ReplyWaiter
 from gateway.http.server import HttpServer, build_app
 from gateway.http.webhooks import WebhookDeps
+from gateway.kb.for_assistant import KbPassages
 from gateway.kb.http import KbDeps
 from gateway.kb.replies import KbResponder
 from gateway.kb.search import KnowledgeBase
@@ -43,7 +46,7 @@ from gateway.metrics import Metrics, QueueSampler
 from gateway.ops.dead import DeadLetterKeeper, Redriver
 from gateway.outbound import ActionRunner
 from gateway.tools.automated import AutomationTools
-from gateway.tools.base import Services
+from gateway.tools.base import Responder, Services
 from gateway.tools.chain import Chain, Fallback, ToolResponder
 from gateway.tools.profiles import Profiles
 from gateway.tools.registry import ToolRegistry
@@ -69,6 +72,7 @@ class Runtime:
         serve_http: bool = True,
         automation_tools: AutomationToolRunner | None = None,
         clock: Clock = utcnow,
+        passages: PassageSource | None = None,
     ) -> None:
         """`automation_tools` runs the tools of `[[automations]]` (by default the tool
         registry); `clock` is the automations' clock (tests set it)."""
@@ -76,6 +80,7 @@ class Runtime:
         self.serve_http = serve_http
         self._automation_tools, self._clock = automation_tools, clock
         self._adapters_override = adapters
+        self._passages = passages  # knowledge-base passages for the assistants' questions
         self.metrics = Metrics()
         self._stack = AsyncExitStack()
         self.db: Database
@@ -89,6 +94,7 @@ class Runtime:
         self.runner: ActionRunner | None = None
         self.automations: Automations | None = None
         self.redriver: Redriver | None = None
+        self.assistants: Assistants | None = None
 
     def runs(self, role: Role) -> bool:
         return self.role in ("all", role)
@@ -135,7 +141,12 @@ class Runtime:
             profiles = Profiles(self.db)
             services = Services(self.settings, self.db, self.bus, self.tools, profiles, self.kb)
             tool_runner = ToolRunner(self.metrics)
-            self.answers = self._answerer(services, tool_runner)
+            passages = self._passages or KbPassages()
+            self.assistants = Assistants(
+                self.settings, self.db, self.tools, tool_runner, self.metrics, passages
+            )
+            await self._open(self.assistants.start, self.assistants.stop)
+            self.answers = self._answerer(services, tool_runner, self.assistants)
             await self._open(self.answers.start, self.answers.stop)
             self.core = CoreConsumer(
                 self.bus, self.db, self.settings, bot_ids, self.metrics, self.answers
@@ -195,16 +206,21 @@ class Runtime:
                 "run `botgate migrate up`"
             )
 
-    def _answerer(self, services: Services, runner: ToolRunner) -> Answerer:
-        """The core's after-commit half: each bot's responder chain, built from its config."""
-        tools, fallback = (
-            ToolResponder(self.tools, runner),
-            Fallback(self.settings.core.fallback_reply),
-        )
-        chains = {
-            bot.name: Chain([tools, *([KbResponder()] if bot.kb else []), fallback])
-            for bot in self.settings.bots
-        }
+    def _answerer(
+        self, services: Services, runner: ToolRunner, assistants: Assistants
+    ) -> Answerer:
+        """The core's after-commit half: each bot's responder chain, built from its config:
+        its tools, then its assistant (which answers from the knowledge base too) or else the
+        knowledge base, then the fallback reply."""
+        fallback = Fallback(self.settings.core.fallback_reply)
+        chains = {}
+        for bot in self.settings.bots:
+            links: list[Responder] = [ToolResponder(self.tools, runner)]
+            if (assistant := assistants.responder(bot)) is not None:
+                links.append(assistant)
+            elif bot.kb:
+                links.append(KbResponder())
+            chains[bot.name] = Chain([*links, fallback])
         return Answerer(self.bus, self.db, self.settings, services, chains, self.metrics)
 
     async def _sync_bots(self) -> dict[str, uuid.UUID]:
@@ -228,7 +244,13 @@ class Runtime:
     def _http_server(self, replies: ReplyWaiter, listener: Listener) -> HttpServer:
         app = build_app(
             WebhookDeps(self.settings, self.bus, self.adapters, replies, self.metrics),
-            health.HealthDeps(self.db, self.bus, self.metrics, self._queue_sampler()),
+            health.HealthDeps(
+                self.db,
+                self.bus,
+                self.metrics,
+                self._queue_sampler(),
+                self.assistants.health if self.assistants else {},
+            ),
             admin.AdminDeps(self.settings, self.db, self.bus, self._redrive_now),
             webhooks_enabled=self.runs("gateway"),
             kb_deps=KbDeps(self.settings, self.db, self.kb),

@@ -226,6 +226,7 @@ class TelegramConfig(_Section):
     rate_per_group: float = Field(20.0, gt=0)  # messages a minute in one group
     rate_per_bot: float = Field(30.0, gt=0)  # messages a second over all chats
     max_retry_wait: Duration = timedelta(seconds=30)  # longer 429 waits go back to the runner
+    stream_drafts: bool = True  # answers being written shown as drafts in private chats
 
 
 class SlackConfig(_Section):
@@ -259,6 +260,28 @@ class GenericConfig(_Section):
     callback_attempts: int = Field(8, ge=1)
 
 
+class AssistantConfig(_Section):
+    """`[bots.assistant]`: a model behind any OpenAI-compatible chat-completions API answers
+    plain messages (docs/assistant.md)."""
+
+    base_url: str = Field(pattern=r"^https?://")  # e.g. http://127.0.0.1:11434/v1
+    model: str = Field(min_length=1)
+    api_key: str | None = None  # sent as `Authorization: Bearer`; stored encrypted
+    timeout: Duration = timedelta(seconds=30)  # for the first chunk, and between chunks
+    system_prompt: str = (
+        "You are a helpful assistant in a chat. Answer briefly and plainly, in the language "
+        "the person writes in."
+    )
+    max_history: int = Field(20, ge=0, le=500)  # earlier messages of the session sent along
+    max_tokens: int = Field(1024, ge=1)  # of one answer
+    temperature: float | None = Field(None, ge=0, le=2)
+    context_tokens: int = Field(8192, ge=512)  # the model's context: history is trimmed to fit
+    tokens_per_day: int | None = Field(None, ge=1)  # this bot's budget (in + out), UTC days
+    requests_per_minute: int | None = Field(10, ge=1)  # per person
+    max_tool_rounds: int = Field(5, ge=0, le=5)  # tool-call rounds before the model must answer
+    stream: bool = True  # show the answer while it is written, where the platform can
+
+
 class BotConfig(_Section):
     name: str = Field(pattern=NAME_PATTERN)
     organization: str = "default"
@@ -270,6 +293,7 @@ class BotConfig(_Section):
     slack: SlackConfig | None = None
     discord: DiscordConfig | None = None
     generic: GenericConfig | None = None
+    assistant: AssistantConfig | None = None
 
     def platforms(self) -> dict[str, _Section]:
         """The platform tables this bot has, by platform name."""

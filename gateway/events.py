@@ -187,6 +187,17 @@ class Button(_Model):
     url: str | None = None
 
 
+class StreamRef(_Model):
+    """Marks a `message.send` as one snapshot of an answer shown while it is written. Every
+    snapshot of one answer names the same stream `id` and carries the whole text so far; the
+    adapter sends the first and edits (or drafts) that message with the later ones, and the
+    `final` one is the answer kept: only it is recorded and reported as `message.sent`."""
+
+    id: UUID
+    seq: int = Field(ge=0)  # snapshot number, in the order published
+    final: bool = False
+
+
 class Action(_Model):
     schema_: Literal["botgate.action/1"] = Field(ACTION_SCHEMA, alias="schema")
     id: UUID = Field(default_factory=new_id)
@@ -203,10 +214,16 @@ class Action(_Model):
     buttons: list[Button] = Field(default_factory=list)
     emoji: str | None = None
     citations: list[Citation] = Field(default_factory=list)  # what a message.send cites
+    stream: StreamRef | None = None  # a snapshot of an answer being written (message.send)
 
     @property
     def routing_key(self) -> str:
         return f"{self.platform}.{self.bot}"
+
+    @property
+    def snapshot(self) -> bool:
+        """A passing state of a streamed answer (not its final text)."""
+        return self.stream is not None and not self.stream.final
 
 
 class ToolCall(_Model):

@@ -97,6 +97,24 @@ class Metrics:
                 registry=registry,
             )
         )
+        # The assistant: labels are the bot's name and its configured model, nothing else.
+        self.assistant_requests = self._counter(
+            "botgate_assistant_requests",
+            "Model requests by how they ended (ok, error, timeout, garbage, refused)",
+            "bot",
+            "model",
+            "outcome",
+        )
+        self.assistant_tokens = self._counter(
+            "botgate_assistant_tokens", "Tokens the model read (in) and wrote (out)", "bot",
+            "model", "direction",
+        )
+        self.assistant_first_token_seconds = self._histogram(
+            "botgate_assistant_first_token_seconds", "Request to the model's first chunk"
+        )
+        self.assistant_seconds = self._histogram(
+            "botgate_assistant_seconds", "Request to the model's whole answer"
+        )
         self.answers_pending = Gauge(
             "botgate_answers_pending", "Answers owed and not yet published", registry=registry
         )
@@ -134,6 +152,13 @@ class Metrics:
 
     def _gauge(self, name: str, documentation: str, *labels: str) -> Labelled[Gauge]:
         return Labelled(Gauge(name, documentation, labels, registry=self.registry))
+
+    def _histogram(self, name: str, documentation: str) -> Labelled[Histogram]:
+        buckets = (0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120)
+        return Labelled(
+            Histogram(name, documentation, ["bot", "model"], buckets=buckets,
+                      registry=self.registry)
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

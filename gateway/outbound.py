@@ -44,6 +44,7 @@ from gateway.events import (
     utcnow,
 )
 from gateway.metrics import Metrics
+from gateway.pacing import StreamPacer
 from gateway.publisher import publish_event
 from gateway.tracing import current_traceparent
 from store import audit, outbox
@@ -78,6 +79,7 @@ class ActionRunner:
         self._idle = asyncio.Event()
         self._idle.set()
         self.ledger = SendLedger(db)
+        self.pacer = StreamPacer(self._show)
 
     async def start(self) -> None:
         await self.ledger.start()
@@ -103,6 +105,7 @@ class ActionRunner:
         for subscription in self._subscriptions:
             await subscription.cancel()
         self._subscriptions.clear()
+        await self.pacer.stop()
         await self.ledger.stop()
 
     def _handler_for(self, adapter: Adapter) -> Handler:
@@ -128,6 +131,10 @@ class ActionRunner:
             await dead_letter_now(delivery, Failure(str(exc), type(exc).__name__), self.metrics)
             return
         incoming = delivery.message.headers.get(HEADER_TRACEPARENT)
+        if action.snapshot:  # a passing state of an answer being written: not traced
+            current_traceparent.set(incoming)
+            await self._snapshot(adapter, delivery, action)
+            return
         with tracing.span(f"send {action.platform}", parent=incoming, kind=SpanKind.CLIENT) as span:
             if span is not None:
                 span.set_attributes(_attributes(action))
@@ -146,6 +153,8 @@ class ActionRunner:
     ) -> None:
         """Send once: an action delivered again (a redelivery, a replay) is looked up in the
         send ledger first; what the platform accepted is in the ledger before the ack."""
+        if action.stream is not None:
+            await self.pacer.close(action.stream.id)
         async with self._lane(action):
             again = delivery.attempt > 1 or HEADER_REPLAY in delivery.message.headers
             result = await self.ledger.sent_before(action.id) if again else None
@@ -160,9 +169,27 @@ class ActionRunner:
                 self.metrics.actions.labels(action.platform, "sent").inc()
             else:
                 self.metrics.actions.labels(action.platform, "duplicate").inc()
+            if action.stream is not None:
+                self.pacer.finished(action.stream.id)
         if action.type == "message.send":
             await self._report_sent(action, result, traceparent)
         await delivery.ack()
+
+    async def _snapshot(self, adapter: Adapter, delivery: Delivery, action: Action) -> None:
+        """A passing state of an answer being written: handed to the pacer, which shows the
+        newest of its stream when its turn comes; never retried, never recorded."""
+        shown = self.pacer.offer(adapter, action)
+        self.metrics.actions.labels(action.platform, "snapshot" if shown else "late").inc()
+        await delivery.ack()
+
+    async def _show(self, adapter: Adapter, action: Action) -> None:
+        async with self._lane(action):
+            try:
+                await adapter.send(action)
+            except TransientError:
+                self.metrics.actions.labels(action.platform, "slowed").inc()
+                raise
+        self.metrics.actions.labels(action.platform, "shown").inc()
 
     @asynccontextmanager
     async def _lane(self, action: Action) -> AsyncIterator[None]:

@@ -19,7 +19,7 @@ from store.upsert import upsert
 
 # Platform config fields that are credentials: stored encrypted, never in `settings`.
 SECRET_FIELDS = frozenset(
-    {"token", "webhook_secret", "bot_token", "signing_secret", "app_token", "secret"}
+    {"token", "webhook_secret", "bot_token", "signing_secret", "app_token", "secret", "api_key"}
 )
 
 
@@ -41,7 +41,7 @@ async def sync_bots(
             "is_active": True,
         }
         bot_ids[bot.name] = await _upsert_id(session, Bot, values, ["name"])
-        await _sync_configuration(session, bot_ids[bot.name], bot)
+        await _sync_configuration(session, bot_ids[bot.name], bot, vault)
         await _sync_platforms(session, bot_ids[bot.name], bot, vault)
     await session.execute(
         update(Bot)
@@ -61,8 +61,17 @@ async def _upsert_id(
     return (await session.execute(statement)).scalar_one()  # type: ignore[no-any-return]
 
 
-async def _sync_configuration(session: AsyncSession, bot_id: uuid.UUID, bot: BotConfig) -> None:
-    configuration = {"kb": bot.kb, "tools": bot.tools, "fallback_reply": bot.fallback_reply}
+async def _sync_configuration(
+    session: AsyncSession, bot_id: uuid.UUID, bot: BotConfig, vault: Vault
+) -> None:
+    configuration: dict[str, Any] = {
+        "kb": bot.kb,
+        "tools": bot.tools,
+        "fallback_reply": bot.fallback_reply,
+        "assistant": _split_secrets(bot.assistant.model_dump(mode="json"), vault)
+        if bot.assistant
+        else None,
+    }
     for key, value in configuration.items():
         values = {"bot_id": bot_id, "key": key, "value": value}
         await _upsert_id(session, BotConfiguration, values, ["bot_id", "key"])
@@ -72,13 +81,11 @@ async def _sync_platforms(
     session: AsyncSession, bot_id: uuid.UUID, bot: BotConfig, vault: Vault
 ) -> None:
     for platform, section in bot.platforms().items():
-        fields = section.model_dump(mode="json")
-        secrets = {k: v for k, v in fields.items() if k in SECRET_FIELDS}
-        public = {k: v for k, v in fields.items() if k not in SECRET_FIELDS}
+        public = _split_secrets(section.model_dump(mode="json"), vault)
         values = {
             "bot_id": bot_id,
             "platform": platform,
-            "credentials": vault.encrypt(codec.dumps(secrets).decode()),
+            "credentials": public.pop("credentials"),
             "settings": public,
             "is_active": True,
         }
@@ -88,6 +95,13 @@ async def _sync_platforms(
         .where(PlatformBot.bot_id == bot_id, PlatformBot.platform.not_in(list(bot.platforms())))
         .values(is_active=False, updated_at=utcnow())
     )
+
+
+def _split_secrets(fields: dict[str, Any], vault: Vault) -> dict[str, Any]:
+    """The fields that are not secrets, and the secrets encrypted under `credentials`."""
+    secrets = {k: v for k, v in fields.items() if k in SECRET_FIELDS}
+    public = {k: v for k, v in fields.items() if k not in SECRET_FIELDS}
+    return {**public, "credentials": vault.encrypt(codec.dumps(secrets).decode())}
 
 
 class ToolCatalogue(Protocol):

@@ -28,8 +28,9 @@ async def test_concurrent_updates_from_two_processes_lose_no_write(postgres_url:
     await first.migrate()
     async with first.transaction() as session:
         await bot_records.sync_bots(session, settings, vault_for(settings))
-    tools = ToolRegistry(settings, MemoryBus())
-    hosts = [AdapterHost(settings, MemoryBus(), db, tools, receives=True) for db in (first, second)]
+    bus = MemoryBus()
+    tools = ToolRegistry(settings, bus)
+    hosts = [AdapterHost(settings, bus, db, tools, receives=True) for db in (first, second)]
 
     def adding(key: str) -> Any:
         return lambda state: state.__setitem__(key, True)

@@ -125,7 +125,7 @@ def test_chat_talks_to_the_bot_through_the_pipeline(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "helpdesk> Here is what I can do:" in result.stdout
-    assert "helpdesk> Sorry, I don't know that yet." in result.stdout  # the fallback
+    assert "helpdesk> Sorry, I don't know that yet." in result.stdout  # the fallback reply
     assert (
         botgate("migrate", "status", "--config", str(path), cwd=tmp_path).stdout.count(f"at {HEAD}")
         == 1

@@ -17,7 +17,11 @@ from discord.utils import escape_markdown
 
 from adapters.base import SendResult
 from adapters.discord.interactions import Ticket
+from adapters.discord.markdown import to_discord
 from adapters.discord.tickets import TicketStore
+from adapters.split import split_markdown
+from adapters.split import split_text as split
+from adapters.streams import Shown, StreamBook, result, show
 from gateway.errors import PermanentError, TransientError
 from gateway.events import Action, Button
 
@@ -26,25 +30,22 @@ MAX_CONTENT = 2000
 ROW_SIZE, MAX_ROWS = 5, 5
 ALLOWED_MENTIONS: Json = {"parse": ["users"], "replied_user": True}  # never @everyone or roles
 EXPIRED_WEBHOOK_CODES = frozenset({10015, 50027})  # unknown webhook, invalid webhook token
+_Post = Callable[[Action, Json, Ticket | None], Awaitable[Json]]
 
 
 def split_text(text: str, limit: int = MAX_CONTENT) -> list[str]:
-    """Parts of at most `limit` characters, cut at a line break, else a space, else anywhere."""
-    parts: list[str] = []
-    while len(text) > limit:
-        end, start = _cut(text, limit)
-        parts.append(text[:end])
-        text = text[start:]
-    return [*parts, text]
+    """Parts of at most `limit` characters, cut at paragraph, line or sentence ends, else at a
+    space, else anywhere."""
+    return split(text, limit, utf16=False)
 
 
-def _cut(text: str, limit: int) -> tuple[int, int]:
-    """Where the first part ends and the next begins (a separator at the cut is dropped)."""
-    for separator in ("\n", " "):
-        at = text.rfind(separator, limit // 2, limit)
-        if at > 0:
-            return at, at + 1
-    return limit, limit
+def render(action: Action) -> str:
+    text = action.text or ""
+    return to_discord(text) if action.format == "markdown" else escape_markdown(text)
+
+
+def message_parts(action: Action) -> list[str]:
+    return split_markdown(render(action), MAX_CONTENT)
 
 
 def components(buttons: list[Button]) -> list[Json]:
@@ -62,21 +63,39 @@ def _button(button: Button) -> Json:
     return {"type": 2, "style": 1, "label": button.label, "custom_id": button.id}
 
 
-def message_payloads(action: Action, via_follow_up: bool) -> list[Json]:
-    text = action.text or ""
-    if action.format == "plain":
-        text = escape_markdown(text)
-    payloads: list[Json] = [
-        {"content": part, "allowed_mentions": ALLOWED_MENTIONS} for part in split_text(text)
-    ]
-    if action.reply_to_id and not via_follow_up:
-        payloads[0]["message_reference"] = {
-            "message_id": action.reply_to_id,
-            "fail_if_not_exists": False,
-        }
-    if action.buttons:
-        payloads[-1]["components"] = components(action.buttons)
-    return payloads
+def payload(action: Action, part: str, reference: bool, markup: bool) -> Json:
+    """One message of an action: the reply reference on the first (outside follow-ups), the
+    buttons on the last."""
+    body: Json = {"content": part, "allowed_mentions": ALLOWED_MENTIONS}
+    if reference and action.reply_to_id:
+        body["message_reference"] = {"message_id": action.reply_to_id, "fail_if_not_exists": False}
+    if markup and action.buttons:
+        body["components"] = components(action.buttons)
+    return body
+
+
+class _Parts:
+    """Sends one action's parts: as the interaction's follow-ups while its ticket is valid,
+    else to the channel; edits and deletes them in the channel."""
+
+    def __init__(self, http: HTTPClient, ticket: Ticket | None, post: _Post) -> None:
+        self.http, self.ticket, self.post = http, ticket, post
+
+    async def send_part(
+        self, action: Action, part: str, first: bool, markup: bool
+    ) -> tuple[str, Json]:
+        body = payload(action, part, reference=first and self.ticket is None, markup=markup)
+        message = await self.post(action, body, self.ticket)
+        return str(message["id"]), message
+
+    async def edit_part(self, action: Action, message_id: str, part: str, markup: bool) -> None:
+        target = action.model_copy(update={"message_id": message_id})
+        body = payload(action, part, reference=False, markup=markup)
+        await self.http.request(_message_route("PATCH", target), json=body)
+
+    async def delete_part(self, action: Action, message_id: str) -> None:
+        target = action.model_copy(update={"message_id": message_id})
+        await self.http.request(_message_route("DELETE", target))
 
 
 class Sender:
@@ -86,6 +105,7 @@ class Sender:
         self.http = http
         self.tickets = tickets
         self.application_id = application_id
+        self.streams: StreamBook[str] = StreamBook()
         self._handlers: dict[str, Callable[[Action], Awaitable[SendResult]]] = {
             "message.send": self._send_message,
             "message.edit": self._edit_message,
@@ -107,19 +127,20 @@ class Sender:
             raise TransientError(f"Discord unreachable: {type(exc).__name__}") from None
 
     async def _send_message(self, action: Action) -> SendResult:
+        """A message (split in several when long), or one snapshot of an answer being written
+        (sent once, then edited) or its final text."""
         if not action.text and not action.buttons:
             raise PermanentError("message.send needs a text or buttons")
         ticket = await self.tickets.find(str(action.in_reply_to) if action.in_reply_to else None)
-        sent = [
-            await self._post(action, payload, ticket)
-            for payload in message_payloads(action, ticket is not None)
-        ]
-        return SendResult(
-            message_id=str(sent[0]["id"]),
-            text=action.text,
-            raw=sent[0],
-            extra_message_ids=tuple(str(message["id"]) for message in sent[1:]),
-        )
+        stream = action.stream
+        shown: Shown[str] = self.streams.of(stream.id) if stream else Shown()
+        parts = _Parts(self.http, ticket, self._post)
+        await show(parts, action, shown, message_parts(action), final=not action.snapshot)
+        if action.snapshot:
+            return SendResult(message_id=shown.ids[0] if shown.ids else None)
+        if stream is not None:
+            self.streams.done(stream.id)
+        return result(action, shown)
 
     async def _post(self, action: Action, payload: Json, ticket: Ticket | None) -> Json:
         if ticket is not None:
@@ -143,13 +164,8 @@ class Sender:
         return message
 
     async def _edit_message(self, action: Action) -> SendResult:
-        payload: Json = {
-            "content": split_text(action.text or "")[0],
-            "allowed_mentions": ALLOWED_MENTIONS,
-        }
-        if action.buttons:
-            payload["components"] = components(action.buttons)
-        message: Json = await self.http.request(_message_route("PATCH", action), json=payload)
+        body = payload(action, message_parts(action)[0], reference=False, markup=True)
+        message: Json = await self.http.request(_message_route("PATCH", action), json=body)
         return SendResult(message_id=str(message["id"]), text=action.text, raw=message)
 
     async def _delete_message(self, action: Action) -> SendResult:

@@ -7,7 +7,9 @@ channel is kept by spacing the sends of each channel.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -19,9 +21,12 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from adapters.base import SendResult
 from adapters.slack.mrkdwn import escape, to_mrkdwn
+from adapters.split import split_markdown
+from adapters.streams import Shown, StreamBook, result, show
 from gateway.errors import PermanentError, TransientError
 from gateway.events import Action, Button
 
+log = logging.getLogger(__name__)
 TRANSIENT_ERRORS = frozenset({
     "ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout",
     "team_added_to_org",
@@ -54,6 +59,9 @@ class Sender:
     def __init__(self, client: AsyncWebClient, pacer: Pacer) -> None:
         self.client = client
         self.pacer = pacer
+        self.streams: StreamBook[str] = StreamBook()
+        self.native = True  # Slack's streaming methods, until Slack refuses them to this app
+        self._native: set[uuid.UUID] = set()  # streams under way through them
 
     async def send(self, action: Action) -> SendResult:
         if action.type == "message.send":
@@ -69,30 +77,101 @@ class Sender:
     async def post(self, action: Action) -> SendResult:
         if not (action.text or "").strip() and not action.buttons:
             raise PermanentError("message.send without text or buttons: Slack refuses it (no_text)")
-        parts = split_text(render(action) or " · ".join(b.label for b in action.buttons))
-        sent: list[str] = []
-        raw: dict[str, Any] = {}
-        for index, part in enumerate(parts):
-            buttons = action.buttons if index == len(parts) - 1 else []
-            await self.pacer.wait(action.channel_id)
-            async with slack_errors("chat.postMessage"):
-                response = await self.client.chat_postMessage(
-                    channel=action.channel_id, text=part, thread_ts=action.thread_id,
-                    blocks=blocks(part, buttons), unfurl_links=False,
-                )
-            raw = _data(response)
-            sent.append(str(raw["ts"]))
-        return SendResult(message_id=sent[0], text=action.text, raw=raw,
-                          extra_message_ids=tuple(sent[1:]))
+        if action.stream is not None:
+            return await self.stream(action)
+        shown: Shown[str] = Shown()
+        await show(self, action, shown, _parts(action), final=True)
+        return result(action, shown)
+
+    async def stream(self, action: Action) -> SendResult:
+        """One snapshot of an answer being written, or its final text: in a thread with
+        Slack's streaming methods where the app may use them, else posted once and then
+        `chat.update`d."""
+        assert action.stream is not None
+        shown = self.streams.of(action.stream.id)
+        if action.stream.id in self._native or (
+            self.native and action.thread_id and action.snapshot and not shown.ids
+        ):
+            streamed = await self._native_stream(action, shown)
+            if streamed is not None:
+                return streamed
+        await show(self, action, shown, _parts(action), final=not action.snapshot)
+        if action.snapshot:
+            return SendResult(message_id=shown.ids[0] if shown.ids else None)
+        self.streams.done(action.stream.id)
+        return result(action, shown)
+
+    async def _native_stream(self, action: Action, shown: Shown[str]) -> SendResult | None:
+        """chat.startStream, appendStream with what was added, stopStream with the rest (and
+        the buttons); None when Slack refuses this app streaming (then: post and update)."""
+        assert action.stream is not None
+        text, stream = action.text or "", action.stream.id
+        if not shown.ids:
+            try:
+                async with slack_errors("chat.startStream"):
+                    response = await self.client.chat_startStream(
+                        channel=action.channel_id, thread_ts=str(action.thread_id),
+                        markdown_text=text,
+                    )
+            except PermanentError as exc:
+                log.info("no Slack streaming for this app (%s): posting and updating", exc)
+                self.native = False
+                return None
+            shown.add(str(response["ts"]), text)
+            self._native.add(stream)
+            return SendResult(message_id=shown.ids[0])
+        ts, before = shown.ids[0], shown.parts[0]
+        added = text[len(before):] if text.startswith(before) else ""
+        if action.snapshot:
+            if added:
+                async with slack_errors("chat.appendStream"):
+                    await self.client.chat_appendStream(
+                        channel=action.channel_id, ts=ts, markdown_text=added
+                    )
+                shown.parts[0] = text
+            return SendResult(message_id=ts)
+        async with slack_errors("chat.stopStream"):
+            await self.client.chat_stopStream(
+                channel=action.channel_id, ts=ts, markdown_text=added or None,
+                blocks=blocks("", action.buttons),  # the buttons, or None
+            )
+        if text != before + added:  # the final text is not the stream's continuation
+            await self._update(action, ts, _parts(action)[0], action.buttons)
+        self._native.discard(stream)
+        self.streams.done(stream)
+        return SendResult(message_id=ts, text=action.text)
+
+    async def send_part(
+        self, action: Action, part: str, first: bool, markup: bool
+    ) -> tuple[str, dict[str, Any]]:
+        buttons = action.buttons if markup else []
+        await self.pacer.wait(action.channel_id)
+        async with slack_errors("chat.postMessage"):
+            response = await self.client.chat_postMessage(
+                channel=action.channel_id, text=part, thread_ts=action.thread_id,
+                blocks=blocks(part, buttons), unfurl_links=False,
+            )
+        raw = _data(response)
+        return str(raw["ts"]), raw
+
+    async def edit_part(self, action: Action, message_id: str, part: str, markup: bool) -> None:
+        await self._update(action, message_id, part, action.buttons if markup else [])
+
+    async def delete_part(self, action: Action, message_id: str) -> None:
+        await self.delete(action.model_copy(update={"message_id": message_id}))
 
     async def edit(self, action: Action) -> SendResult:
-        text = split_text(render(action))[0]
-        async with slack_errors("chat.update"):
-            response = await self.client.chat_update(
-                channel=action.channel_id, ts=_target(action), text=text,
-                blocks=blocks(text, action.buttons) or [],
-            )
+        text = _parts(action)[0]
+        response = await self._update(action, _target(action), text, action.buttons)
         return SendResult(message_id=str(response["ts"]), text=action.text, raw=_data(response))
+
+    async def _update(
+        self, action: Action, ts: str, text: str, buttons: list[Button]
+    ) -> AsyncSlackResponse:
+        async with slack_errors("chat.update"):
+            return await self.client.chat_update(
+                channel=action.channel_id, ts=ts, text=text, blocks=blocks(text, buttons) or [],
+            )
 
     async def delete(self, action: Action) -> SendResult:
         async with slack_errors("chat.delete"):
@@ -135,13 +214,18 @@ def render(action: Action) -> str:
     return to_mrkdwn(text) if action.format == "markdown" else escape(text)
 
 
+def _parts(action: Action) -> list[str]:
+    text = render(action) or " · ".join(b.label for b in action.buttons)
+    return split_markdown(text, MAX_TEXT)
+
+
 def blocks(text: str, buttons: list[Button]) -> list[dict[str, Any]] | None:
     """A section (or several) for the text and an actions block for the buttons."""
     if not buttons:
         return None
     sections: list[dict[str, Any]] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": chunk}}
-        for chunk in split_text(text, MAX_SECTION) if chunk
+        for chunk in split_markdown(text, MAX_SECTION) if chunk
     ]
     return [*sections, {"type": "actions", "block_id": "botgate_buttons",
                         "elements": [_button(b) for b in buttons]}]
@@ -155,17 +239,6 @@ def _button(button: Button) -> dict[str, Any]:
     if button.url:
         element["url"] = button.url
     return element
-
-
-def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
-    """`text` in parts of at most `limit` characters, cut at line ends where possible."""
-    parts: list[str] = []
-    while len(text) > limit:
-        cut = text.rfind("\n", 0, limit)
-        cut = cut if cut > 0 else limit
-        parts.append(text[:cut])
-        text = text[cut:].lstrip("\n")
-    return [*parts, text]
 
 
 def emoji_name(emoji: str) -> str:

@@ -83,7 +83,10 @@ class TelegramAdapter:
     async def start(self, context: AdapterContext) -> None:
         self._client = make_client(self.config)
         self._sender = Sender(
-            self._client.bot, self.limiter, self.config.max_retry_wait.total_seconds()
+            self._client.bot,
+            self.limiter,
+            self.config.max_retry_wait.total_seconds(),
+            drafts=self.config.stream_drafts,
         )
         await self._identify(self._client.bot)
         if not context.receives:

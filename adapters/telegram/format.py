@@ -1,108 +1,69 @@
-"""Markdown (what bots write) -> Telegram MarkdownV2 (what Telegram parses).
+"""Markdown (what bots and models write) -> Telegram plain text and message entities.
 
-Every character MarkdownV2 reserves is escaped outside the markup we emit, so any input text is
-accepted by Telegram; markers without a partner stay literal text instead of breaking the parse.
+The Markdown is parsed by a real parser (telegramify-markdown, on pulldown-cmark): headings,
+nested lists, tables, code blocks, quotes and links come out as text with `bold`, `pre`,
+`blockquote`, `text_link`... entities, and nothing can make Telegram refuse to parse it (there
+is no parse mode to break). Splitting a long text is then safe too: cuts fall at paragraph,
+line or sentence ends of the plain text, and an entity cut in two is kept on both sides.
 """
 
 from __future__ import annotations
 
-import re
+from dataclasses import dataclass
+from typing import Any
 
-_RESERVED = re.compile(r"([_*\[\]()~`>#+\-=|{}.!\\])")
-_INLINE = re.compile(
-    r"(?P<tick>`+)(?P<code>.+?)(?P=tick)"
-    r"|\[(?P<label>[^\]\n]+)\]\((?P<url>[^()\s]+)\)"
-    r"|\*\*(?P<bold>\S(?:.*?\S)?)\*\*"
-    r"|__(?P<bold2>\S(?:.*?\S)?)__"
-    r"|~~(?P<strike>\S(?:.*?\S)?)~~"
-    r"|\*(?P<italic>[^*\s](?:[^*]*[^*\s])?)\*"
-    r"|(?<![\w\\])_(?P<italic2>[^_\s](?:[^_]*[^_\s])?)_(?!\w)",
-    re.S,
-)
-_FENCE = re.compile(r"^\s*```\s*([\w+-]*)\s*$")
-_HEADING = re.compile(r"^#{1,6}\s+(.*?)\s*#*\s*$")
-_BULLET = re.compile(r"^(\s*)[-*+]\s+(.*)$")
-_QUOTE = re.compile(r"^>\s?(.*)$")
+from telegram import MessageEntity
+from telegramify_markdown import convert
+from telegramify_markdown.config import RenderConfig
+
+from adapters.split import MAX_TEXT, cut_points, utf16_offsets
+
+Json = dict[str, Any]
+_CONFIG = RenderConfig.isolated()
+for _level in range(1, 7):  # headings are bold text, without decorations of their own
+    setattr(_CONFIG.markdown_symbol, f"heading_level_{_level}", "")
+_CONFIG.markdown_symbol.unordered_list_item = "•"
 
 
-def escape(text: str) -> str:
-    """Plain text made safe for MarkdownV2."""
-    return _RESERVED.sub(r"\\\1", text)
+@dataclass(frozen=True)
+class Formatted:
+    """A text as Telegram takes it: plain text and its entities (UTF-16 offsets)."""
+
+    text: str
+    entities: tuple[Json, ...] = ()
+
+    def message_entities(self) -> list[MessageEntity] | None:
+        return [MessageEntity(**entity) for entity in self.entities] or None
 
 
-def escape_code(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("`", "\\`")
+def render(text: str, markdown: bool = True) -> Formatted:
+    if not markdown:
+        return Formatted(text)
+    plain, entities = convert(text, latex_escape=False, config=_CONFIG)
+    found = tuple(_clean(entity.to_dict()) for entity in entities)
+    return Formatted(plain, found)
 
 
-def escape_url(url: str) -> str:
-    return url.replace("\\", "\\\\").replace(")", "\\)")
+def _clean(entity: Json) -> Json:
+    return {key: value for key, value in entity.items() if value is not None}
 
 
-def to_markdown_v2(markdown: str) -> str:
-    """Render a Markdown text as Telegram MarkdownV2."""
-    lines = markdown.split("\n")
-    out: list[str] = []
-    index = 0
-    while index < len(lines):
-        fence = _FENCE.match(lines[index])
-        if fence:
-            end = _fence_end(lines, index + 1)
-            out.append(_code_block(fence[1], lines[index + 1 : end]))
-            index = end + 1
-        else:
-            out.append(_line(lines[index]))
-            index += 1
-    return "\n".join(out)
+def parts(text: str, markdown: bool = True, limit: int = MAX_TEXT) -> list[Formatted]:
+    """`text` rendered and split into messages of at most `limit` UTF-16 units each."""
+    whole = render(text, markdown)
+    offsets = utf16_offsets(whole.text)
+    return [
+        Formatted(whole.text[start:end], _clipped(whole.entities, offsets[start], offsets[end]))
+        for start, end in cut_points(whole.text, limit)
+    ] or [whole]
 
 
-def _fence_end(lines: list[str], start: int) -> int:
-    for index in range(start, len(lines)):
-        if lines[index].strip().startswith("```"):
-            return index
-    return len(lines)
-
-
-def _code_block(language: str, body: list[str]) -> str:
-    return f"```{language}\n" + escape_code("\n".join(body)) + "\n```"
-
-
-def _line(line: str) -> str:
-    if heading := _HEADING.match(line):
-        plain = re.sub(r"\*\*(.+?)\*\*|__(.+?)__", lambda m: m[1] or m[2], heading[1])
-        return f"*{inline(plain)}*" if plain else ""
-    if bullet := _BULLET.match(line):
-        return f"{bullet[1]}• {inline(bullet[2])}"
-    if quote := _QUOTE.match(line):
-        return f">{inline(quote[1])}"
-    return inline(line)
-
-
-def inline(text: str, active: frozenset[str] = frozenset()) -> str:
-    """Render the inline markup of one line; everything else is escaped."""
-    out: list[str] = []
-    position = 0
-    for match in _INLINE.finditer(text):
-        out.append(escape(text[position : match.start()]))
-        out.append(_markup(match, active))
-        position = match.end()
-    out.append(escape(text[position:]))
-    return "".join(out)
-
-
-def _markup(match: re.Match[str], active: frozenset[str]) -> str:
-    if match["code"] is not None:
-        return f"`{escape_code(match['code'])}`"
-    if match["label"] is not None:
-        return _styled("[", f"]({escape_url(match['url'])})", match["label"], active)
-    if match["bold"] is not None or match["bold2"] is not None:
-        return _styled("*", "*", match["bold"] or match["bold2"], active)
-    if match["strike"] is not None:
-        return _styled("~", "~", match["strike"], active)
-    return _styled("_", "_", match["italic"] or match["italic2"], active)
-
-
-def _styled(opener: str, closer: str, body: str, active: frozenset[str]) -> str:
-    # MarkdownV2 cannot nest an entity in itself (nor links in links): keep the inner text plain.
-    if opener in active:
-        return inline(body, active)
-    return opener + inline(body, active | {opener}) + closer
+def _clipped(entities: tuple[Json, ...], low: int, high: int) -> tuple[Json, ...]:
+    """The entities within [low, high), moved to start at 0; one cut in two keeps its part."""
+    kept = []
+    for entity in entities:
+        start = max(entity["offset"], low)
+        end = min(entity["offset"] + entity["length"], high)
+        if end > start:
+            kept.append({**entity, "offset": start - low, "length": end - start})
+    return tuple(kept)

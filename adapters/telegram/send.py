@@ -8,6 +8,7 @@ Refusals retrying cannot fix (blocked by the user, chat not found) are Permanent
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import logging
 import warnings
@@ -22,7 +23,7 @@ from telegram import (
     Message,
     ReplyParameters,
 )
-from telegram.constants import ChatAction, ParseMode
+from telegram.constants import ChatAction
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -34,9 +35,9 @@ from telegram.error import (
 from telegram.warnings import PTBDeprecationWarning
 
 from adapters.base import SendResult
-from adapters.telegram.format import to_markdown_v2
+from adapters.streams import Shown, StreamBook, result, show
+from adapters.telegram.format import Formatted, parts
 from adapters.telegram.ratelimit import RateLimiter
-from adapters.telegram.split import split_text
 from gateway.errors import PermanentError, TransientError
 from gateway.events import Action, Button
 
@@ -45,6 +46,9 @@ T = TypeVar("T")
 Sleep = Callable[[float], Awaitable[None]]
 MAX_CALLBACK_DATA = 64  # bytes
 _RETRIES_ON_429 = 3
+# Set while a snapshot of a streamed answer is shown: a 429 goes straight back to the action
+# runner, which shows that stream half as often, instead of being waited out here.
+_SNAPSHOT: contextvars.ContextVar[bool] = contextvars.ContextVar("snapshot", default=False)
 
 
 def retry_seconds(error: RetryAfter) -> float:
@@ -98,16 +102,33 @@ def _as_dict(message: Message) -> dict[str, Any]:
     return dict(json.loads(message.to_json()))
 
 
+def _parts(action: Action) -> list[Formatted]:
+    return parts(action.text or "", markdown=action.format == "markdown")
+
+
+def _private(action: Action) -> bool:
+    """Drafts are for private chats: a user's chat id is positive, a group's negative."""
+    return action.channel_id.isdigit()
+
+
+
 class Sender:
     """Sends one bot's actions; one instance per adapter."""
 
     def __init__(
-        self, bot: Bot, limiter: RateLimiter, max_retry_wait: float, sleep: Sleep = asyncio.sleep
+        self,
+        bot: Bot,
+        limiter: RateLimiter,
+        max_retry_wait: float,
+        sleep: Sleep = asyncio.sleep,
+        drafts: bool = True,
     ) -> None:
         self.bot = bot
         self.limiter = limiter
         self.max_retry_wait = max_retry_wait
         self.sleep = sleep
+        self.drafts = drafts  # show answers being written as drafts in private chats
+        self.streams: StreamBook[Formatted] = StreamBook()
 
     async def send(self, action: Action) -> SendResult:
         handlers = {
@@ -120,76 +141,103 @@ class Sender:
         return await handlers[action.type](action)
 
     async def send_message(self, action: Action) -> SendResult:
-        markdown = action.format == "markdown"
-        parts = split_text(action.text or "", markdown=markdown)
-        sent: list[Message] = []
-        for index, part in enumerate(parts):
-            last = index == len(parts) - 1
-            sent.append(await self._send_part(action, part, first=index == 0, last=last))
-        ids = [str(message.message_id) for message in sent]
-        return SendResult(
-            message_id=ids[0],
-            text=action.text,
-            raw=_as_dict(sent[0]),
-            extra_message_ids=tuple(ids[1:]),
-        )
+        if action.stream is not None:
+            return await self.stream(action)
+        shown: Shown[Formatted] = Shown()
+        await show(self, action, shown, _parts(action), final=True)
+        return result(action, shown)
 
-    async def _send_part(self, action: Action, part: str, first: bool, last: bool) -> Message:
-        if not part.strip():
+    async def stream(self, action: Action) -> SendResult:
+        """One snapshot of an answer being written, or its final text: drafts in a private
+        chat while it is written, else the message(s) sent once and edited."""
+        assert action.stream is not None
+        _SNAPSHOT.set(action.snapshot)
+        shown = self.streams.of(action.stream.id)
+        parts = _parts(action)
+        if action.snapshot and self.drafts and _private(action):
+            await show(self, action, shown, parts[:-1], final=False)  # complete parts stay
+            if await self._draft(action, parts[-1]):
+                return SendResult()
+        await show(self, action, shown, parts, final=not action.snapshot)
+        if action.snapshot:
+            return SendResult(message_id=shown.ids[0] if shown.ids else None)
+        self.streams.done(action.stream.id)
+        return result(action, shown)
+
+    async def _draft(self, action: Action, part: Formatted) -> bool:
+        """Show `part` as the chat's draft; False when Telegram refuses this bot drafts."""
+        assert action.stream is not None
+        draft_id = action.stream.id.int % 2**31 or 1
+        try:
+            await self.call(
+                lambda: self.bot.send_message_draft(
+                    chat_id=int(action.channel_id),
+                    draft_id=draft_id,
+                    text=part.text,
+                    entities=part.message_entities(),
+                    message_thread_id=_thread(action),
+                )
+            )
+        except PermanentError as exc:
+            log.info("no drafts for this bot (%s): answers are sent, then edited", exc)
+            self.drafts = False
+            return False
+        return True
+
+    async def send_part(
+        self, action: Action, part: Formatted, first: bool, markup: bool
+    ) -> tuple[str, dict[str, Any]]:
+        if not part.text.strip():
             raise PermanentError("message.send needs a non-empty text")
         reply = None
         if first and action.reply_to_id:
             target = _number(action.reply_to_id, "reply_to_id is a Telegram message id")
             reply = ReplyParameters(target, allow_sending_without_reply=True)
-        options: dict[str, Any] = {
-            "chat_id": chat_id_of(action.channel_id),
-            "message_thread_id": _thread(action),
-            "reply_parameters": reply,
-            "reply_markup": keyboard(action.buttons) if last else None,
-        }
         await self.limiter.acquire(action.channel_id)
-        sent = await self._formatted(
-            self.bot.send_message, part, action.format == "markdown", options
-        )
-        assert isinstance(sent, Message)
-        return sent
-
-    async def _formatted(
-        self,
-        method: Callable[..., Awaitable[Any]],
-        text: str,
-        markdown: bool,
-        options: dict[str, Any],
-    ) -> Any:
-        if not markdown:
-            return await self.call(lambda: method(text=text, **options))
-        try:
-            rendered = to_markdown_v2(text)
-            return await self.call(
-                lambda: method(text=rendered, parse_mode=ParseMode.MARKDOWN_V2, **options)
+        sent = await self.call(
+            lambda: self.bot.send_message(
+                chat_id=chat_id_of(action.channel_id),
+                text=part.text,
+                entities=part.message_entities(),
+                message_thread_id=_thread(action),
+                reply_parameters=reply,
+                reply_markup=keyboard(action.buttons) if markup else None,
             )
-        except PermanentError as exc:
-            if "can't parse entities" not in str(exc).lower():
-                raise
-            log.warning("Telegram could not parse the rendered MarkdownV2; sending plain text")
-            return await self.call(lambda: method(text=text, **options))
+        )
+        return str(sent.message_id), _as_dict(sent)
 
-    async def edit_message(self, action: Action) -> SendResult:
-        markdown = action.format == "markdown"
-        text = split_text(action.text or "", markdown=markdown)[0]
-        options: dict[str, Any] = {
-            "chat_id": chat_id_of(action.channel_id),
-            "message_id": _message_id(action),
-            "reply_markup": keyboard(action.buttons),
-        }
+    async def edit_part(
+        self, action: Action, message_id: str, part: Formatted, markup: bool
+    ) -> None:
+        await self._edited(action, message_id, part, markup)
+
+    async def delete_part(self, action: Action, message_id: str) -> None:
+        await self.delete_message(action.model_copy(update={"message_id": message_id}))
+
+    async def _edited(
+        self, action: Action, message_id: str, part: Formatted, markup: bool
+    ) -> Message | None:
         await self.limiter.acquire(action.channel_id)
         try:
-            edited = await self._formatted(self.bot.edit_message_text, text, markdown, options)
+            edited = await self.call(
+                lambda: self.bot.edit_message_text(
+                    chat_id=chat_id_of(action.channel_id),
+                    message_id=_number(message_id, "message_id is a Telegram message id"),
+                    text=part.text,
+                    entities=part.message_entities(),
+                    reply_markup=keyboard(action.buttons) if markup else None,
+                )
+            )
         except PermanentError as exc:
             if "message is not modified" not in str(exc).lower():
                 raise
-            return SendResult(message_id=action.message_id, text=action.text)
-        raw = _as_dict(edited) if isinstance(edited, Message) else {}
+            return None
+        return edited if isinstance(edited, Message) else None
+
+    async def edit_message(self, action: Action) -> SendResult:
+        part = _parts(action)[0]
+        edited = await self._edited(action, str(_message_id(action)), part, markup=True)
+        raw = _as_dict(edited) if edited is not None else {}
         return SendResult(message_id=action.message_id, text=action.text, raw=raw)
 
     async def delete_message(self, action: Action) -> SendResult:
@@ -228,7 +276,7 @@ class Sender:
                 return await request()
             except RetryAfter as exc:
                 wait = retry_seconds(exc)
-                if wait > self.max_retry_wait or attempt == _RETRIES_ON_429:
+                if wait > self.max_retry_wait or attempt == _RETRIES_ON_429 or _SNAPSHOT.get():
                     raise TransientError("Telegram flood control", retry_after=wait) from None
                 log.info("Telegram asked to wait %.1f s (429); waiting", wait)
                 await self.sleep(wait)

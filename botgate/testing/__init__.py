@@ -1,6 +1,7 @@
 """botgate's test kit: local emulators of Telegram, Slack and Discord that the real SDKs talk
-to, with one recording API (`inject_*`, `sent`, `wait_for`, `calls`) and fault knobs, plus a
-pytest plugin (`telegram_emulator`, `slack_emulator`, `discord_emulator` fixtures).
+to, with one recording API (`inject_*`, `sent`, `wait_for`, `calls`) and fault knobs, a fake
+OpenAI-compatible model API (`OpenAIEmulator`), and a pytest plugin (`telegram_emulator`,
+`slack_emulator`, `discord_emulator`, `openai_emulator` fixtures).
 
 See docs/testing-your-bot.md. Import the emulators from their modules
 (`botgate.testing.telegram`, `.slack`, `.discord`) or from here.
@@ -9,6 +10,7 @@ See docs/testing-your-bot.md. Import the emulators from their modules
 from botgate.testing.base import Call, Delivery, DeliveryResult
 from botgate.testing.discord import DiscordEmulator
 from botgate.testing.faults import Fault, ManualClock
+from botgate.testing.openai import OpenAIEmulator
 from botgate.testing.sent import Sent
 from botgate.testing.serve import free_port, serve
 from botgate.testing.slack import SlackEmulator
@@ -21,6 +23,7 @@ __all__ = [
     "DiscordEmulator",
     "Fault",
     "ManualClock",
+    "OpenAIEmulator",
     "Sent",
     "SlackEmulator",
     "TelegramEmulator",

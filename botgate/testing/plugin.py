@@ -1,9 +1,11 @@
 """botgate's pytest plugin, registered through the `pytest11` entry point when botgate is
-installed: the fixtures `telegram_emulator`, `slack_emulator` and `discord_emulator`, each an
-emulator started on an ephemeral 127.0.0.1 port for one test and stopped after it.
+installed: the fixtures `telegram_emulator`, `slack_emulator`, `discord_emulator` and
+`openai_emulator` (a model behind an OpenAI-compatible API), each an emulator started on an
+ephemeral 127.0.0.1 port for one test and stopped after it.
 
 Their constructor arguments come from the fixtures `telegram_emulator_options`,
-`slack_emulator_options` and `discord_emulator_options` (empty by default); override one in a
+`slack_emulator_options`, `discord_emulator_options` and `openai_emulator_options` (empty by
+default); override one in a
 `conftest.py` to change tokens, names or the clock::
 
     @pytest.fixture
@@ -23,6 +25,7 @@ import pytest
 
 if TYPE_CHECKING:
     from botgate.testing.discord import DiscordEmulator
+    from botgate.testing.openai import OpenAIEmulator
     from botgate.testing.slack import SlackEmulator
     from botgate.testing.telegram import TelegramEmulator
 
@@ -70,6 +73,12 @@ def discord_emulator_options() -> Options:
     return {}
 
 
+@pytest.fixture
+def openai_emulator_options() -> Options:
+    """Keyword arguments for `OpenAIEmulator` (api_key, model, per_token, first_token)."""
+    return {}
+
+
 @async_fixture
 async def telegram_emulator(telegram_emulator_options: Options) -> AsyncIterator[TelegramEmulator]:
     """A Telegram Bot API: point the bot at `api_base_url` with `token`."""
@@ -95,4 +104,14 @@ async def discord_emulator(discord_emulator_options: Options) -> AsyncIterator[D
     from botgate.testing.discord import DiscordEmulator
 
     async with DiscordEmulator(**discord_emulator_options) as emulator:
+        yield emulator
+
+
+@async_fixture
+async def openai_emulator(openai_emulator_options: Options) -> AsyncIterator[OpenAIEmulator]:
+    """A model behind an OpenAI-compatible API: `base_url`, `api_key`, `model`; script its
+    answers with `reply`, `call_tool`, `fail`, `garbage`, `stall`."""
+    from botgate.testing.openai import OpenAIEmulator
+
+    async with OpenAIEmulator(**openai_emulator_options) as emulator:
         yield emulator

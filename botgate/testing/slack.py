@@ -2,6 +2,7 @@
 
 slack-bolt and slack_sdk work against it through `api_url` (`AsyncWebClient(base_url=...)`).
 The Web API serves auth.test, chat.postMessage, chat.postEphemeral, chat.update, chat.delete,
+chat.startStream, chat.appendStream, chat.stopStream (a streamed reply in a thread),
 reactions.add, users.info, conversations.info, conversations.history, conversations.replies,
 views.open, views.push, views.update and apps.connections.open with Slack's `{"ok": ...}`
 shapes and error codes; any other method answers `{"ok": false, "error": "unknown_method"}`

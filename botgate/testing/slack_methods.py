@@ -57,6 +57,9 @@ class SlackWebApi:
             "chat.postMessage": self._post_message,
             "chat.postEphemeral": self._post_ephemeral,
             "chat.update": self._update,
+            "chat.startStream": self._start_stream,
+            "chat.appendStream": self._append_stream,
+            "chat.stopStream": self._stop_stream,
             "chat.delete": self._delete,
             "reactions.add": self._react,
             "users.info": self._user_info,
@@ -132,6 +135,41 @@ class SlackWebApi:
         message.update(text=params.get("text", ""), blocks=blocks(params.get("blocks")))
         message["edited"] = {"user": self.bot_user_id, "ts": self.new_ts()}
         return {"channel": channel, "ts": ts, "text": message["text"],
+                "message": _public(message)}
+
+    # streamed messages (Slack's AI streaming: a reply in a thread, written while it grows)
+
+    def _start_stream(self, params: Json) -> Json:
+        if not params.get("thread_ts"):
+            raise ApiError("invalid_arguments", detail="missing required field: thread_ts")
+        text = str(params.get("markdown_text") or "")
+        message = self.bot_message({"text": text or " ", "thread_ts": params["thread_ts"]},
+                                   self.new_ts())
+        channel = self._postable(params.get("channel"))
+        message.update(channel=channel, text=text, streaming=True)
+        self.messages[(channel, message["ts"])] = message
+        return {"channel": channel, "ts": message["ts"]}
+
+    def _streaming(self, params: Json) -> Json:
+        _, _, message = self._own_message(params, "message_not_owned")
+        if not message.get("streaming"):
+            raise ApiError("message_not_in_streaming_state")
+        return message
+
+    def _append_stream(self, params: Json) -> Json:
+        message = self._streaming(params)
+        if not params.get("markdown_text"):
+            raise ApiError("invalid_arguments", detail="missing required field: markdown_text")
+        message["text"] += str(params["markdown_text"])
+        return {"channel": message["channel"], "ts": message["ts"]}
+
+    def _stop_stream(self, params: Json) -> Json:
+        message = self._streaming(params)
+        message["text"] += str(params.get("markdown_text") or "")
+        message["streaming"] = False
+        if params.get("blocks"):
+            message["blocks"] = blocks(params["blocks"])
+        return {"channel": message["channel"], "ts": message["ts"],
                 "message": _public(message)}
 
     def _delete(self, params: Json) -> Json:
@@ -257,7 +295,7 @@ def public_view(view: Json) -> Json:
 
 def _public(message: Json) -> Json:
     """A stored message as the Web API returns it (without the emulator's own keys)."""
-    return {k: v for k, v in message.items() if k not in {"channel", "to"}}
+    return {k: v for k, v in message.items() if k not in {"channel", "to", "streaming"}}
 
 
 def _in_window(ts: str, params: Json) -> bool:

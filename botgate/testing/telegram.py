@@ -6,7 +6,8 @@ bodies like the real API, and answers in Telegram's shapes: `{"ok": true, "resul
 `{"ok": false, "error_code": 400, "description": "Bad Request: chat not found"}`, 429 with
 `parameters.retry_after`. Methods served: getMe, setWebhook, deleteWebhook, getWebhookInfo,
 getUpdates (long polling with offsets), sendMessage, sendPhoto, sendDocument, sendVideo,
-sendAudio, sendVoice, sendAnimation, sendSticker, sendMediaGroup, editMessageText,
+sendAudio, sendVoice, sendAnimation, sendSticker, sendMediaGroup, sendMessageDraft (kept in
+`drafts`, not messages), editMessageText,
 editMessageCaption, editMessageReplyMarkup, deleteMessage, sendChatAction,
 answerCallbackQuery, setMessageReaction, getFile (and downloads), setMyCommands,
 getMyCommands, deleteMyCommands. Any other method answers 400 `Bad Request: not emulated:
@@ -115,6 +116,7 @@ class TelegramEmulator(BotApiMethods, EmulatorServer[RecordedCall]):
         self.store = FileStore()
         self.answered: dict[str, Json] = {}
         self.commands: dict[str, list[Json]] = {}
+        self.drafts: dict[int, list[Json]] = {}  # sendMessageDraft by chat: draft_id, text
         self._queries: set[str] = set()
         self._blocked: set[int] = set()
         self._missing: set[int] = set()

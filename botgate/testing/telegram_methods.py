@@ -53,12 +53,14 @@ class BotApiMethods:
     commands: dict[str, list[Json]]
     _message_ids: defaultdict[int, int]
     _media_groups: int
+    drafts: dict[int, list[Json]]
 
     def _methods(self) -> dict[str, Callable[[Json], Any]]:
         """Handlers by lower-case method name (getUpdates and the webhook methods aside)."""
         methods: dict[str, Callable[[Json], Any]] = {
             "getme": lambda params: self.bot_user,
             "sendmessage": self._send_message,
+            "sendmessagedraft": self._send_message_draft,
             "editmessagetext": self._edit_message_text,
             "editmessagecaption": self._edit_message_caption,
             "editmessagereplymarkup": self._edit_message_reply_markup,
@@ -116,6 +118,20 @@ class BotApiMethods:
         if entities:
             message["entities"] = entities
         return self._stored(message)
+
+    def _send_message_draft(self, params: Json) -> bool:
+        """A draft streamed to a private chat: shown to the user, never a message (the bot
+        sends the message once it is written). Kept in `drafts[chat_id]`, oldest first."""
+        chat = self._chat(params.get("chat_id"))
+        if chat.get("type", "private") != "private" or int(chat["id"]) < 0:
+            raise bad("TEXTDRAFT_PEER_INVALID")
+        draft_id = int(params.get("draft_id") or 0)
+        if not draft_id:
+            raise bad("draft_id must be non-zero")
+        text, entities = formatted_text(params)
+        draft = {"draft_id": draft_id, "text": text, "entities": entities}
+        self.drafts.setdefault(int(chat["id"]), []).append(draft)
+        return True
 
     def _thread(self, message: Json, thread_id: Any) -> None:
         if thread_id not in (None, ""):

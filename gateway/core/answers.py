@@ -35,8 +35,9 @@ from gateway.bus.base import Bus, Message
 from gateway.bus.topology import DEFAULT_EXCHANGE, HEADER_REPLAY
 from gateway.config import Settings
 from gateway.core.cache import BoundedCache
+from gateway.core.streams import STREAMING_PLATFORMS, ActionStream, message_action
 from gateway.errors import BusUnavailable
-from gateway.events import Action, Event, decode_event, utcnow
+from gateway.events import Action, Event, StreamRef, decode_event, utcnow
 from gateway.metrics import Metrics
 from gateway.publisher import action_message
 from gateway.tools.base import Refs, Reply, Services, Turn
@@ -87,23 +88,20 @@ def action_id(turn: uuid.UUID, index: int) -> uuid.UUID:
     return uuid.uuid5(turn, f"action:{index}")
 
 
-def to_actions(event: Event, replies: list[Reply], turn: uuid.UUID) -> list[Action]:
-    """`message.send` actions answering `event` where it was said, with stable ids."""
-    reply_to = event.message.id if event.message and event.channel.type != "direct" else None
+def to_actions(
+    event: Event, replies: list[Reply], turn: uuid.UUID, streamed: StreamRef | None = None
+) -> list[Action]:
+    """`message.send` actions answering `event` where it was said, with stable ids; the first
+    ends the stream `streamed` when the answer was shown while it was written."""
     return [
-        Action(
-            id=action_id(turn, index),
-            type="message.send",
-            platform=event.platform,
-            bot=event.bot,
-            channel_id=event.channel.id,
-            thread_id=event.thread_id,
-            reply_to_id=reply_to,
-            in_reply_to=event.id,
-            text=reply.text,
+        message_action(
+            event,
+            action_id(turn, index),
+            reply.text,
             format=reply.format,
             buttons=list(reply.buttons),
             citations=list(reply.citations),
+            stream=streamed if index == 0 else None,
         )
         for index, reply in enumerate(replies)
     ]
@@ -270,19 +268,31 @@ class Answerer:
 
     async def _answer(self, owed: Owed) -> None:
         started = time.perf_counter()
-        turn = await self._turn(owed)
+        stream = self._stream(owed)
+        turn = await self._turn(owed, stream)
         try:
             replies = await self.chains[owed.event.bot].answer(turn)
         except Exception:  # a responder's own failure: the person still gets an answer
             log.exception("answering event %s failed", owed.event.id)
             replies = [Reply(say(turn.language, "apology", tool="help"))]
-        actions = to_actions(owed.event, replies, owed.id)
+        streamed = await stream.close() if stream is not None else None
+        actions = to_actions(owed.event, replies, owed.id, streamed)
         await self._publish(owed, actions)
         self.settled.merge(Settled([owed.id], {owed.id: _result(actions)}, turn.tool_calls))
         self._settle_soon.set()
         self.metrics.processing_seconds.observe(time.perf_counter() - started)
 
-    async def _turn(self, owed: Owed) -> Turn:
+    def _stream(self, owed: Owed) -> ActionStream | None:
+        if owed.event.platform not in STREAMING_PLATFORMS:
+            return None
+
+        async def publish(action: Action) -> None:
+            headers = {HEADER_REPLAY: "1"} if owed.replay else {}
+            await self.bus.publish(action_message(action, owed.traceparent, headers))
+
+        return ActionStream(owed.event, owed.id, publish)
+
+    async def _turn(self, owed: Owed, stream: ActionStream | None = None) -> Turn:
         profiles = self.services.profiles
         user = owed.event.user
         chosen = await profiles.language(owed.refs.user_id)
@@ -295,6 +305,7 @@ class Answerer:
             language=language_of(chosen, user.locale if user else None),
             session_tools=await profiles.session_tools(owed.refs.session_id),
             traceparent=owed.traceparent,
+            stream=stream,
         )
 
     async def _publish(self, owed: Owed, actions: list[Action]) -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from aiohttp import web
 
@@ -19,6 +20,8 @@ class HealthDeps:
     bus: Bus
     metrics: Metrics
     queues: QueueSampler | None = None  # queue depth and consumers, read at each scrape
+    # Parts whose trouble is told but does not make the process unready (bot -> status).
+    assistants: Mapping[str, str] = field(default_factory=dict)
 
 
 HEALTH_DEPS = web.AppKey("health_deps", HealthDeps)
@@ -36,7 +39,10 @@ async def readyz(request: web.Request) -> web.Response:
         "bus": "ok" if await deps.bus.healthy() else "not connected",
     }
     ready = all(value == "ok" for value in checks.values())
-    return json_response(200 if ready else 503, {"ready": ready, "checks": checks})
+    body: dict[str, object] = {"ready": ready, "checks": checks}
+    if deps.assistants:
+        body["details"] = {f"assistant.{bot}": status for bot, status in deps.assistants.items()}
+    return json_response(200 if ready else 503, body)
 
 
 async def metrics(request: web.Request) -> web.Response:

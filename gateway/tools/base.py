@@ -76,6 +76,14 @@ class Services:
     kb: KnowledgeBase | None = None
 
 
+class StreamSink(Protocol):
+    """Shows an answer while it is written, where the platform can: `show` takes the answer so
+    far (it is published at most once a second or so); the first reply the responder returns
+    then replaces it, and is the answer kept."""
+
+    async def show(self, text: str) -> None: ...
+
+
 @dataclass(frozen=True)
 class Turn:
     id: uuid.UUID  # stable across a crash: the owed answer's row
@@ -86,6 +94,7 @@ class Turn:
     language: str = "en"
     session_tools: tuple[str, ...] = ()  # tools a tool attached to this session
     traceparent: str | None = None  # the event's trace: tool calls are spans in it
+    stream: StreamSink | None = None  # None: the platform shows only whole answers
     # What the turn's tool calls were, for the tool-call log (written with the answer).
     tool_calls: list[dict[str, Any]] = field(default_factory=list, compare=False, repr=False)
 

@@ -9,6 +9,12 @@ LANGUAGES = ("en", "de", "es", "fr")
 
 TEXTS: dict[str, dict[str, str]] = {
     "en": {
+        "assistant.apology": "Sorry, I cannot answer right now. Please try again in a moment.",
+        "assistant.busy": "You are writing faster than I can think: please wait a minute.",
+        "assistant.budget": (
+            "I have used up today's thinking for this bot; I answer "
+            "again tomorrow."
+        ),
         "describe.help": "list what I can do",
         "describe.kb": "search the knowledge base",
         "describe.remember": "keep a note about you, or list them",
@@ -44,6 +50,14 @@ TEXTS: dict[str, dict[str, str]] = {
         "no_person": "I cannot do that here: I don't know who you are in this chat.",
     },
     "de": {
+        "assistant.apology": (
+            "Entschuldigung, ich kann gerade nicht antworten. Bitte versuche es gleich noch einmal."
+        ),
+        "assistant.busy": "Du schreibst schneller, als ich denken kann: bitte warte eine Minute.",
+        "assistant.budget": (
+            "Mein Kontingent für heute ist aufgebraucht; morgen antworte "
+            "ich wieder."
+        ),
         "describe.help": "zeigt, was ich kann",
         "describe.kb": "durchsucht die Wissensdatenbank",
         "describe.remember": "merkt sich etwas über dich oder zeigt es",
@@ -83,6 +97,15 @@ TEXTS: dict[str, dict[str, str]] = {
         "no_person": "Das geht hier nicht: ich weiß nicht, wer du in diesem Chat bist.",
     },
     "es": {
+        "assistant.apology": (
+            "Lo siento, ahora no puedo responder. Inténtalo de nuevo en "
+            "un momento."
+        ),
+        "assistant.busy": (
+            "Escribes más rápido de lo que puedo pensar: espera un "
+            "minuto, por favor."
+        ),
+        "assistant.budget": "He agotado mi cupo de hoy; vuelvo a responder mañana.",
         "describe.help": "muestra lo que puedo hacer",
         "describe.kb": "busca en la base de conocimiento",
         "describe.remember": "guarda una nota sobre ti o las muestra",
@@ -118,6 +141,15 @@ TEXTS: dict[str, dict[str, str]] = {
         "no_person": "No puedo hacerlo aquí: no sé quién eres en este chat.",
     },
     "fr": {
+        "assistant.apology": (
+            "Désolé, je ne peux pas répondre pour l'instant. Réessayez "
+            "dans un moment."
+        ),
+        "assistant.busy": (
+            "Vous écrivez plus vite que je ne pense : attendez une "
+            "minute, s'il vous plaît."
+        ),
+        "assistant.budget": "J'ai épuisé mon quota du jour ; je réponds de nouveau demain.",
         "describe.help": "montre ce que je sais faire",
         "describe.kb": "cherche dans la base de connaissances",
         "describe.remember": "garde une note sur vous, ou les montre",

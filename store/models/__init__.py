@@ -1,5 +1,6 @@
 """Every table, imported here so that `Base.metadata` knows them all."""
 
+from store.models.assistant import AssistantUsage
 from store.models.automation import (
     AutomationRun,
     BasicTool,
@@ -28,6 +29,7 @@ from store.models.tenancy import Bot, BotConfiguration, BotMemory, Organization
 
 __all__ = [
     "ApiToken",
+    "AssistantUsage",
     "AuditLog",
     "AutomationRun",
     "BasicTool",

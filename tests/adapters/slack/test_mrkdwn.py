@@ -36,3 +36,14 @@ def test_to_mrkdwn(markdown: str, mrkdwn: str) -> None:
 
 def test_escape() -> None:
     assert escape("<@U123> & <!channel>") == "&lt;@U123&gt; &amp; &lt;!channel&gt;"
+
+
+def test_what_models_write_nested_lists_tables_and_paragraphs() -> None:
+    markdown = (
+        "## Steps\n\n1. Check the **order**\n   - its number\n   - its date\n2. Refund it\n\n"
+        "| plan | days |\n|---|---|\n| basic | 14 |\n| pro | 30 |\n\nDone <3"
+    )
+    assert to_mrkdwn(markdown) == (
+        "*Steps*\n\n1. Check the *order*\n  • its number\n  • its date\n2. Refund it\n\n"
+        "```\nplan  | days\n------+-----\nbasic | 14\npro   | 30\n```\n\nDone &lt;3"
+    )

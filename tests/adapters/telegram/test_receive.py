@@ -61,7 +61,9 @@ async def test_polling_deletes_the_webhook_then_publishes_updates_in_order(
         for name in ("private_text", "group_command", "photo"):
             await telegram.deliver(payload(name))
         events = await context.wait_for_events(3)
-        await telegram.wait_until(lambda: context.states.get(STATE, {}).get("offset") == 815726192)
+        await telegram.wait_until(
+            lambda: (context.states.get(STATE) or {}).get("offset") == 815726192
+        )
     methods = [c.api_method for c in telegram.calls()]
     assert methods.index("deleteWebhook") < methods.index("getUpdates")
     assert [e.dedupe_key.rsplit(":", 1)[1] for e in events] == [
@@ -93,12 +95,12 @@ async def test_a_restart_neither_loses_nor_repeats_updates(
     async with running(settings, context):
         await telegram.deliver(payload("private_text", update_id=10))
         await context.wait_for_events(1)
-        await telegram.wait_until(lambda: context.states.get(STATE, {}).get("offset") == 11)
+        await telegram.wait_until(lambda: _offset(context) == 11)
     await telegram.deliver(payload("group_command", update_id=11))  # while nobody polls
     await telegram.deliver(payload("photo", update_id=12))
     async with running(settings, context):
         await context.wait_for_events(3)
-        await telegram.wait_until(lambda: context.states.get(STATE, {}).get("offset") == 13)
+        await telegram.wait_until(lambda: _offset(context) == 13)
         # The next poll confirms 11 and 12 to Telegram, which then forgets them.
         await telegram.wait_until(
             lambda: telegram.calls("getUpdates")[-1].params.get("offset") == "13"
@@ -118,7 +120,7 @@ async def test_the_offset_is_saved_only_after_the_bus_confirmed(
         await telegram.deliver(payload("private_text", update_id=20))
         await telegram.deliver(payload("group_command", update_id=21))
         await context.wait_for_events(2)
-        await telegram.wait_until(lambda: context.states.get(STATE, {}).get("offset") == 22)
+        await telegram.wait_until(lambda: _offset(context) == 22)
     assert [e.dedupe_key.rsplit(":", 1)[1] for e in context.events] == ["20", "21"]
     offsets = [save["offset"] for save in context.saves if "offset" in save]
     assert offsets == [22]  # never past an unpublished update
@@ -131,7 +133,7 @@ async def test_unknown_updates_advance_the_offset_without_events(
     context = FakeContext(settings)
     async with running(settings, context):
         await telegram.deliver(payload("unknown_update", update_id=30))
-        await telegram.wait_until(lambda: context.states.get(STATE, {}).get("offset") == 31)
+        await telegram.wait_until(lambda: _offset(context) == 31)
     assert context.events == []
 
 
@@ -158,3 +160,7 @@ async def test_get_me_is_cached_for_parsing(
             "botgate_test_bot",
         )
     assert len(telegram.calls("getMe")) == 1
+
+
+def _offset(context: FakeContext) -> object:
+    return (context.states.get(STATE) or {}).get("offset")  # beside it: the commands' hash

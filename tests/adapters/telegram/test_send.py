@@ -42,7 +42,8 @@ async def test_a_markdown_reply_in_a_topic_with_buttons(
         )
     )
     (call,) = telegram.calls("sendMessage")
-    assert call.params["parse_mode"] == "MarkdownV2"
+    assert "parse_mode" not in call.params  # entities: nothing Telegram could fail to parse
+    assert [e["type"] for e in call.params["entities"]] == ["bold", "italic"]
     assert call.params["message_thread_id"] == "500"
     assert call.params["reply_parameters"]["message_id"] == asked["message_id"]
     (sent,) = [m.raw for m in telegram.sent(-1009876543210)]
@@ -57,12 +58,13 @@ async def test_a_markdown_reply_in_a_topic_with_buttons(
     ]
 
 
-async def test_plain_text_is_sent_without_a_parse_mode(
+async def test_plain_text_is_sent_without_entities(
     adapter: TelegramAdapter, telegram: TelegramEmulator
 ) -> None:
     await adapter.send(action(text="1 * 2 = [2]", format="plain"))
     (call,) = telegram.calls("sendMessage")
     assert "parse_mode" not in call.params
+    assert "entities" not in call.params
     assert telegram.sent(CHAT)[0].text == "1 * 2 = [2]"
 
 

@@ -1,8 +1,6 @@
 from __future__ import annotations
 
-from adapters.telegram.format import to_markdown_v2
-from adapters.telegram.split import MAX_TEXT, split_text, utf16_len
-from botgate.testing.telegram_text import parse_markdown_v2
+from adapters.split import MAX_TEXT, split_text, utf16_len
 
 
 def test_a_short_text_is_one_part() -> None:
@@ -31,12 +29,7 @@ def test_characters_outside_the_bmp_count_twice() -> None:
     assert [utf16_len(part) for part in parts] == [4096, 1904]
 
 
-def test_a_code_block_cut_in_two_is_closed_and_reopened() -> None:
-    code = "\n".join(f"print({i})  # line" for i in range(600))
-    parts = split_text(f"Here:\n```python\n{code}\n```\nDone.", markdown=True)
-    assert len(parts) > 1
-    for part in parts:
-        assert part.count("```") % 2 == 0
-        plain, _ = parse_markdown_v2(to_markdown_v2(part))
-        assert utf16_len(plain) <= MAX_TEXT
-    assert parts[1].startswith("```python\n")
+def test_indentation_after_a_line_break_is_kept() -> None:
+    lines = ["x" * 80] * 60 + ["    indented"] * 20
+    parts = split_text("\n".join(lines), limit=4900)
+    assert parts[1].startswith("    indented") or parts[0].endswith("    indented")
