@@ -88,7 +88,7 @@ async def count_rows(runtime: Runtime, table: str) -> int:
         return int((await db.execute(select(func.count()).select_from(model))).scalar_one())
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 30.0) -> None:
     """Wait until `check()` is true; fail the test after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while not await check():
