@@ -23,7 +23,13 @@ pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq]
 SERVING = re.compile(r"serving on (http://\S+)")
 
 
-def write_config(path: Path, database_url: str, bus_url: str) -> Path:
+def write_config(
+    path: Path, database_url: str, bus_url: str, *, before_bots: str = "", bot: str = "",
+    generic: str = "",
+) -> Path:
+    """A service config with one generic bot, `helpdesk`; `before_bots` adds sections
+    (TOML needs them before the `[[bots]]` array), `bot` and `generic` add keys to the bot
+    and to its generic webhook."""
     path.write_text(
         f"""
 [server]
@@ -34,10 +40,13 @@ url = "{database_url}"
 url = "{bus_url}"
 [security]
 secret_key = "{generate_key()}"
+{before_bots}
 [[bots]]
 name = "helpdesk"
+{bot}
 [bots.generic]
 secret = "{GENERIC_SECRET}"
+{generic}
 """
     )
     return path

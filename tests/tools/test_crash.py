@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 
 from gateway import codec
-from gateway.crypto import generate_key
+from tests import test_restart as restart
 from tests.support.pipeline import (
-    GENERIC_SECRET,
     CallbackReceiver,
     GenericClient,
     eventually,
@@ -24,31 +23,17 @@ from tests.tools.support import CRASH_MARKER_ENV
 
 
 def write_config(path: Path, database_url: str, bus_url: str, callback: str) -> Path:
-    path.write_text(
-        f"""
-[server]
-port = 0
-[database]
-url = "{database_url}"
-[bus]
-url = "{bus_url}"
-[security]
-secret_key = "{generate_key()}"
+    crashy = """
 [core]
 answer_lease = "1s"
 [tools.crashy]
 kind = "python"
 entry = "tests.tools.support:crashy"
 timeout = "120s"
-[[bots]]
-name = "helpdesk"
-tools = ["help", "crashy"]
-[bots.generic]
-secret = "{GENERIC_SECRET}"
-callback_url = "{callback}"
 """
-    )
-    return path
+    return restart.write_config(path, database_url, bus_url, before_bots=crashy,
+                                bot='tools = ["help", "crashy"]',
+                                generic=f'callback_url = "{callback}"')
 
 
 async def test_a_core_killed_between_commit_and_reply_answers_once_after_the_restart(
