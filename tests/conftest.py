@@ -9,6 +9,9 @@ import pytest
 from gateway.bus.memory import MemoryBroker
 from tests.support import services
 
+# Page tests in a real browser: the fixtures `browser`, `browser_context`, `screenshots`.
+pytest_plugins = ["tests.support.browser"]
+
 
 @pytest.fixture
 async def postgres_url() -> AsyncIterator[str]:
