@@ -27,6 +27,7 @@ from gateway.bus.base import Bus
 from gateway.bus.factory import create_bus
 from gateway.bus.topology import AUTOMATIONS_QUEUE, CORE_QUEUE, DEAD_QUEUE, actions_queue
 from gateway.config import Settings
+from gateway.console import ConsoleDeps
 from gateway.core.answers import Answerer
 from gateway.core.consumer import CoreConsumer
 from gateway.core.retention import Retention, rules
@@ -242,18 +243,23 @@ class Runtime:
             self.redriver.wake()
 
     def _http_server(self, replies: ReplyWaiter, listener: Listener) -> HttpServer:
+        health_deps = health.HealthDeps(
+            self.db,
+            self.bus,
+            self.metrics,
+            self._queue_sampler(),
+            self.assistants.health if self.assistants else {},
+        )
         app = build_app(
             WebhookDeps(self.settings, self.bus, self.adapters, replies, self.metrics),
-            health.HealthDeps(
-                self.db,
-                self.bus,
-                self.metrics,
-                self._queue_sampler(),
-                self.assistants.health if self.assistants else {},
-            ),
+            health_deps,
             admin.AdminDeps(self.settings, self.db, self.bus, self._redrive_now),
             webhooks_enabled=self.runs("gateway"),
             kb_deps=KbDeps(self.settings, self.db, self.kb),
+            console_deps=ConsoleDeps(
+                self.settings, self.db, self.bus, self.kb, health_deps, self.adapters,
+                self._redrive_now,
+            ),  # fmt: skip
         )
         return HttpServer(app, listener)
 

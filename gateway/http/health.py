@@ -31,13 +31,18 @@ async def healthz(_request: web.Request) -> web.Response:
     return json_response(200, {"status": "ok"})
 
 
-async def readyz(request: web.Request) -> web.Response:
-    deps = request.app[HEALTH_DEPS]
-    checks = {
+async def readiness(deps: HealthDeps) -> dict[str, str]:
+    """Database, migrations and bus: "ok" or what is wrong (also shown by the console)."""
+    return {
         "database": await _database(deps.db),
         "migrations": await _migrations(deps.db),
         "bus": "ok" if await deps.bus.healthy() else "not connected",
     }
+
+
+async def readyz(request: web.Request) -> web.Response:
+    deps = request.app[HEALTH_DEPS]
+    checks = await readiness(deps)
     ready = all(value == "ok" for value in checks.values())
     body: dict[str, object] = {"ready": ready, "checks": checks}
     if deps.assistants:

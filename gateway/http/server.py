@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from gateway.console import ConsoleDeps, add_console
 from gateway.http import admin, automations, health, schemas
 from gateway.http.auth import AUTHENTICATOR
 from gateway.http.inbound import errors_middleware
@@ -20,6 +21,7 @@ def build_app(
     *,
     webhooks_enabled: bool = True,
     kb_deps: kb_http.KbDeps | None = None,
+    console_deps: ConsoleDeps | None = None,
 ) -> web.Application:
     """Health routes always; webhooks and the admin API in the gateway role."""
     # Bodies are bounded by our own reader (413); aiohttp's limit is only a backstop.
@@ -42,6 +44,8 @@ def build_app(
         if kb_deps is not None:
             kb_http.add_routes(admin_api, kb_deps)
         app.add_subapp(admin.PREFIX, admin_api)
+        if console_deps is not None:
+            add_console(app, console_deps)
     return app
 
 
