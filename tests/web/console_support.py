@@ -77,15 +77,18 @@ class ConsoleClient:
 
     async def get(self, path: str) -> tuple[int, str]:
         async with self.http.get(self.base + path) as response:
-            text = await response.text()
-        if found := CSRF.search(text):
-            self.csrf = found.group(1)
-        return response.status, text
+            return response.status, self._read_csrf(await response.text())
 
     async def post(self, path: str, data: Any, **options: Any) -> tuple[int, str]:
         url = self.base + path
         async with self.http.post(url, data=data, allow_redirects=False, **options) as response:
-            return response.status, await response.text()
+            return response.status, self._read_csrf(await response.text())
+
+    def _read_csrf(self, page: str) -> str:
+        """Keeps the CSRF token of the page's forms, as a browser's next form would send."""
+        if found := CSRF.search(page):
+            self.csrf = found.group(1)
+        return page
 
     async def sign_in(self, secret: str) -> int:
         await self.get("/console")

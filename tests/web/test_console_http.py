@@ -1,0 +1,164 @@
+"""The console over plain HTTP, on both backends: CSRF and scope refusals change nothing,
+uploads import, sessions end with their token, pages show what was recorded."""
+
+from __future__ import annotations
+
+import html
+import io
+
+import aiohttp
+
+from gateway.ops import tokens
+from tests.support.pipeline import GenericClient, message
+from tests.web.console_support import (
+    ADMIN_TOKEN,
+    ConsoleClient,
+    kill_a_letter,
+    letter_status,
+    service,
+    token,
+)
+
+REFUSED_CSRF = "its CSRF token is missing or wrong"
+
+
+def upload_form(
+    csrf: str | None, name: str = "refunds.md", data: bytes = b""
+) -> aiohttp.FormData:
+    form = aiohttp.FormData()
+    if csrf is not None:
+        form.add_field("csrf", csrf)
+    form.add_field("collection", "handbook")
+    form.add_field("org", "default")
+    body = io.BytesIO(data or b"# Refunds\n\nRefunds are issued within 14 days.\n")
+    form.add_field("file", body,
+                   filename=name, content_type="text/markdown")  # fmt: skip
+    return form
+
+
+async def collections(console: ConsoleClient) -> str:
+    status, page = await console.get("/console/kb")
+    assert status == 200
+    return page[page.index("<tbody>") : page.index("</tbody>")]
+
+
+async def test_forms_without_csrf_are_refused_and_change_nothing(
+    backend: tuple[str, str],
+) -> None:
+    async with service(*backend) as runtime, ConsoleClient(runtime) as console:
+        letter = await kill_a_letter(runtime)
+        assert await console.sign_in(ADMIN_TOKEN) == 303
+        for form in ({"id": letter}, {"id": letter, "csrf": "forged"}, {"id": letter, "csrf": ""}):
+            status, page = await console.post("/console/dead/redrive", form)
+            assert status == 403, page
+            assert REFUSED_CSRF in page and "Nothing was changed" in page
+        assert await letter_status(runtime) == "dead"
+
+        status, page = await console.post("/console/kb/upload", upload_form(None))
+        assert (status, REFUSED_CSRF in page) == (403, True)
+        # the CSRF field must come first: a forged form cannot hide it behind the file
+        late = aiohttp.FormData()
+        late.add_field("file", b"# x\n\ntext\n", filename="x.md", content_type="text/markdown")
+        late.add_field("csrf", console.csrf)
+        assert (await console.post("/console/kb/upload", late))[0] == 403
+        assert "No collections yet." in await collections(console)
+
+        # a right token from another site's page
+        cross = {"Origin": "https://evil.example"}
+        form = {"id": letter, "csrf": console.csrf}
+        status, page = await console.post("/console/dead/redrive", form, headers=cross)
+        assert (status, "came from another site" in page) == (403, True)
+        assert (await console.post("/console/sign-out", {}))[0] == 403
+        assert (await console.get("/console"))[0] == 200  # still signed in
+        assert await letter_status(runtime) == "dead"
+
+
+async def test_an_upload_takes_the_write_scope(backend: tuple[str, str]) -> None:
+    database, bus = backend
+    async with service(database, bus) as runtime:
+        async with ConsoleClient(runtime) as reader:
+            await reader.sign_in(await token(runtime, "read"))
+            status, page = await reader.post("/console/kb/upload", upload_form(reader.csrf))
+            assert status == 403
+            assert "this needs 'write'" in html.unescape(page)
+            assert "No collections yet." in await collections(reader)
+            assert "Importing takes a token with the <code>write</code> scope" in (
+                await reader.get("/console/kb")
+            )[1]
+        async with ConsoleClient(runtime) as writer:
+            await writer.sign_in(await token(runtime, "write"))
+            status, _ = await writer.post("/console/kb/upload", upload_form(writer.csrf))
+            assert status == 303
+            status, page = await writer.get("/console/kb")
+            assert "refunds.md into handbook: new, 1 passage(s)." in page
+            assert "<th scope=\"row\">handbook</th><td>default</td><td>1</td><td>1</td>" in page
+            status, page = await writer.get("/console/kb?collection=handbook&q=refund+days")
+            assert "Refunds are issued within 14 days." in page
+            # an unsupported file: refused by name, nothing imported
+            form = upload_form(writer.csrf, "tool.exe", b"MZ\x00\x01")
+            status, page = await writer.post("/console/kb/upload", form)
+            assert status in (400, 422), page
+            assert "<td>1</td><td>1</td>" in await collections(writer)
+
+
+async def test_an_oversized_upload_is_refused(sqlite_url: str, memory_url: str) -> None:
+    async with service(sqlite_url, memory_url) as runtime, ConsoleClient(runtime) as console:
+        await console.sign_in(ADMIN_TOKEN)
+        limit = runtime.settings.kb.max_file_bytes
+        form = upload_form(console.csrf, "big.txt", b"a" * (limit + 1))
+        status, page = await console.post("/console/kb/upload", form)
+        assert (status, "kb.max_file_bytes" in page) == (413, True)
+        assert "No collections yet." in await collections(console)
+
+
+async def test_a_revoked_token_ends_its_sessions(sqlite_url: str, memory_url: str) -> None:
+    async with service(sqlite_url, memory_url) as runtime, ConsoleClient(runtime) as console:
+        await console.sign_in(await token(runtime, "read"))
+        assert (await console.get("/console/people"))[0] == 200
+        await tokens.revoke(runtime.db, "console-read", "test")
+        status, page = await console.get("/console/people")
+        assert status == 401
+        assert "Your session ended: unknown or revoked token." in page
+        assert (await console.get("/console/people"))[0] == 401  # the session is gone
+
+
+async def test_refused_sign_ins_are_limited(sqlite_url: str, memory_url: str) -> None:
+    async with service(sqlite_url, memory_url) as runtime, ConsoleClient(runtime) as console:
+        await console.get("/console")
+        statuses = []
+        for _ in range(11):
+            form = {"csrf": console.csrf, "token": "guess"}
+            statuses.append((await console.post("/console/sign-in", form))[0])
+        assert statuses == [401] * 10 + [429]
+        # a sign-in form without its cookie's secret is refused before the token is read
+        assert (await console.post("/console/sign-in", {"token": ADMIN_TOKEN}))[0] == 403
+
+
+async def test_pages_show_what_was_recorded(backend: tuple[str, str]) -> None:
+    async with service(*backend) as runtime, ConsoleClient(runtime) as console:
+        client = GenericClient(runtime.http.url)
+        try:
+            await client.post(message("/help", user="u-ann", channel="room-a"), wait=True)
+            ann = message("hello", user="u-bob", channel="room-b")
+            ann["user"]["name"] = "Bob 100%_sure"
+            await client.post(ann, wait=True)
+        finally:
+            await client.close()
+        await console.sign_in(await token(runtime, "read"))
+
+        status, page = await console.get("/console")
+        assert status == 200
+        for part in ("database", "migrations", "bus", "generic adapter of helpdesk"):
+            assert f'<tr class="ok">\n      <th scope="row">{part}</th>' in page, part
+        page = (await console.get("/console/tools?window=24h"))[1]
+        assert "<td>helpdesk</td><th scope=\"row\">help</th><td>1</td><td>0</td>" in page
+        page = (await console.get("/console/people?q=100%25_sure"))[1]
+        assert "Bob 100%_sure" in page and "u-ann" not in page
+        page = (await console.get("/console/people?q=100%25_xsure"))[1]
+        assert "Nobody matches." in page
+        page = (await console.get("/console/conversations?bot=helpdesk"))[1]
+        assert page.index("room-b") < page.index("room-a")  # newest activity first
+        assert (await console.get("/console/conversations?bot=nobody"))[0] == 400
+        assert (await console.get("/console/tools?window=forever"))[0] == 400
+        assert (await console.get("/console/conversations/not-an-id"))[0] == 404
+        assert (await console.get("/console/static/../../app.py"))[0] == 404
