@@ -257,9 +257,14 @@ class Runtime:
             webhooks_enabled=self.runs("gateway"),
             kb_deps=KbDeps(self.settings, self.db, self.kb),
             console_deps=ConsoleDeps(
-                self.settings, self.db, self.bus, self.kb, health_deps, self.adapters,
+                self.settings,
+                self.db,
+                self.bus,
+                self.kb,
+                health_deps,
+                self.adapters,
                 self._redrive_now,
-            ),  # fmt: skip
+            ),
         )
         return HttpServer(app, listener)
 

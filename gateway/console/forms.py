@@ -42,7 +42,9 @@ async def sign_in(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     secret = request.cookies.get(SIGN_IN_COOKIE, "")
     sent = form.get("csrf")
-    if not (secret and isinstance(sent, str) and hmac.compare_digest(sent.encode(), secret.encode())):
+    if not (
+        secret and isinstance(sent, str) and hmac.compare_digest(sent.encode(), secret.encode())
+    ):
         raise CsrfRefused("This sign-in form was refused: reload the page and sign in again.")
     address = request.remote or "unknown"
     limiter = console(request).sign_ins
@@ -73,7 +75,7 @@ async def upload(request: web.Request) -> web.StreamResponse:
     """Imports one file into a collection, like `botgate kb import` does for a file."""
     principal = await need(request, "write")
     deps = console(request).deps
-    reader = request[UPLOAD] if UPLOAD in request else None
+    reader = request.get(UPLOAD, None)
     if reader is None:
         raise PayloadError("send the file as a form upload (multipart/form-data)")
     fields, filename, data = await _read_upload(reader, deps.settings.kb.max_file_bytes)
@@ -88,7 +90,9 @@ async def upload(request: web.Request) -> web.StreamResponse:
         raise PayloadError(f"{path}: {exc}") from None
     async with deps.db.transaction() as session:
         target = ("kb", f"{name}/{path}")
-        audit.record(session, principal.actor, "kb.import", target, details={"outcome": done.outcome})
+        audit.record(
+            session, principal.actor, "kb.import", target, details={"outcome": done.outcome}
+        )
     request[SESSION].flash = f"{path} into {name}: {done.outcome}, {done.passages} passage(s)."
     raise see("/console/kb")
 

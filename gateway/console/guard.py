@@ -68,7 +68,9 @@ def page(
     return response
 
 
-def sign_in_page(request: web.Request, status: int = 200, notice: str | None = None) -> web.Response:
+def sign_in_page(
+    request: web.Request, status: int = 200, notice: str | None = None
+) -> web.Response:
     """The sign-in form, with a fresh CSRF secret in a cookie and in the form."""
     secret = new_secret()
     response = page(request, "sign_in.html", status, sign_in_csrf=secret, notice=notice)

@@ -120,7 +120,11 @@ async def tools(request: web.Request) -> web.Response:
         raise PayloadError(f"window must be one of {', '.join(WINDOWS)}")
     async with deps.db.transaction() as session:
         uses = await records.tool_use(session, utcnow() - WINDOWS[window])
-    rows = [uses.get((b.name, t)) or records.ToolUse(b.name, t) for b in deps.settings.bots for t in b.tools]
+    rows = [
+        uses.get((b.name, t)) or records.ToolUse(b.name, t)
+        for b in deps.settings.bots
+        for t in b.tools
+    ]
     configured = {(r.bot, r.tool) for r in rows}
     rows += [use for key, use in sorted(uses.items()) if key not in configured]  # since removed
     return page(request, "tools.html", rows=rows, window=window, windows=list(WINDOWS))

@@ -36,7 +36,8 @@ async def test_sign_in_then_a_new_conversation_appears_live(
         page = await browser_context.new_page()
         # without a session: the sign-in form, whatever page was asked for
         answer = await page.goto(f"{runtime.http.url}/console/conversations")
-        assert answer is not None and answer.status == 401
+        assert answer is not None
+        assert answer.status == 401
         await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
         await page.screenshot(path=screenshots / "console-sign-in.png")
 
@@ -98,8 +99,10 @@ async def measure_a_cold_load(signed_in: BrowserContext, url: str) -> None:
         body = sum(size["responseBodySize"] for size in sizes)
         headers = sum(size["responseHeadersSize"] for size in sizes)
         names = [request.url.rsplit("/", 1)[-1].split("?")[0] for request in finished]
-        print(f"cold load of {url}: {len(sizes)} responses {names}, {body} body bytes (as sent), "
-              f"{headers} header bytes")
+        print(
+            f"cold load of {url}: {len(sizes)} responses {names}, {body} body bytes (as sent), "
+            f"{headers} header bytes"
+        )
         assert body < 40_000  # HTML, CSS and the gzipped htmx
     finally:
         await fresh.close()
