@@ -5,6 +5,7 @@ re-drive allowed to `admin` only."""
 from __future__ import annotations
 
 import html
+import time
 from pathlib import Path
 
 from playwright.async_api import BrowserContext, Page, Request, expect
@@ -60,8 +61,10 @@ async def test_sign_in_then_a_new_conversation_appears_live(
 
         client = GenericClient(runtime.http.url)
         try:
+            sent = time.perf_counter()
             await client.post(message("where is my parcel?", user="u-live", channel="room-live"))
             await expect(page.get_by_role("link", name="room-live")).to_be_visible(timeout=10_000)
+            print(f"new conversation shown {time.perf_counter() - sent:.2f}s after the webhook")
         finally:
             await client.close()
         await page.set_viewport_size({"width": 1000, "height": 420})
@@ -87,9 +90,8 @@ async def test_sign_in_then_a_new_conversation_appears_live(
 async def measure_a_cold_load(signed_in: BrowserContext, url: str) -> None:
     """Bytes on the wire for one console page with an empty cache: HTML, CSS, htmx."""
     assert signed_in.browser is not None
-    fresh = await signed_in.browser.new_context()
+    fresh = await signed_in.browser.new_context(storage_state=await signed_in.storage_state())
     try:
-        await fresh.add_cookies(await signed_in.cookies())
         page = await fresh.new_page()
         finished: list[Request] = []
         page.on("requestfinished", lambda request: finished.append(request))
