@@ -263,6 +263,7 @@ class Runtime:
                 self.kb,
                 health_deps,
                 self.adapters,
+                vault_for(self.settings).derive("botgate console"),
                 self._redrive_now,
             ),
         )

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 import os
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from gateway.config import Settings
 from gateway.errors import ConfigError
@@ -26,11 +29,18 @@ class Vault:
     def __init__(self, key: str) -> None:
         try:
             self._fernet = Fernet(key.encode())
+            self._key = base64.urlsafe_b64decode(key.encode())
         except (ValueError, TypeError):
             raise ConfigError(
                 "security.secret_key must be url-safe base64 of 32 bytes; "
                 "make one with `botgate keygen`"
             ) from None
+
+    def derive(self, purpose: str) -> bytes:
+        """32 bytes for another use of the key (HKDF-SHA256): nothing made with them for one
+        purpose is accepted for another, nor mistaken for a stored credential."""
+        hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose.encode())
+        return hkdf.derive(self._key)
 
     def encrypt(self, plaintext: str) -> str:
         return self._fernet.encrypt(plaintext.encode()).decode()

@@ -14,13 +14,13 @@ from gateway.console.guard import (
     FORM,
     UPLOAD,
     CsrfRefused,
+    keep_cookie,
     need,
     same_origin,
-    set_cookie,
     sign_in_page,
 )
-from gateway.console.sessions import COOKIE, LIFETIME, SIGN_IN_COOKIE
-from gateway.console.state import SESSION, SESSION_ID, console
+from gateway.console.sessions import SIGN_IN_COOKIE
+from gateway.console.state import SESSION, console
 from gateway.errors import PayloadError, PayloadTooLarge
 from gateway.http.auth import AUTHENTICATOR
 from gateway.kb.errors import EmptyDocument
@@ -57,18 +57,15 @@ async def sign_in(request: web.Request) -> web.StreamResponse:
     except Unauthorized:
         limiter.failed(address)
         return sign_in_page(request, 401, "That token was refused: unknown, revoked or expired.")
-    session_id, _ = console(request).sessions.start(token)
     response = see("/console")
-    set_cookie(request, response, COOKIE, session_id, max_age=int(LIFETIME))
+    keep_cookie(request, response, console(request).sessions.start(token))
     response.del_cookie(SIGN_IN_COOKIE, path="/console")
     raise response
 
 
 async def sign_out(request: web.Request) -> web.StreamResponse:
-    console(request).sessions.end(request[SESSION_ID])
-    response = see("/console")
-    response.del_cookie(COOKIE, path="/console")
-    raise response
+    console(request).sessions.end(request[SESSION])
+    raise see("/console")  # the cookie is cleared on the way out (guard.keep_cookie)
 
 
 async def upload(request: web.Request) -> web.StreamResponse:
@@ -93,7 +90,7 @@ async def upload(request: web.Request) -> web.StreamResponse:
         audit.record(
             session, principal.actor, "kb.import", target, details={"outcome": done.outcome}
         )
-    request[SESSION].flash = f"{path} into {name}: {done.outcome}, {done.passages} passage(s)."
+    request[SESSION].tell(f"{path} into {name}: {done.outcome}, {done.passages} passage(s).")
     raise see("/console/kb")
 
 
@@ -133,7 +130,7 @@ async def redrive(request: web.Request) -> web.StreamResponse:
     asked = await dead.request_redrive(deps.db, ids or None, limit, principal.actor)
     if asked.queued:
         deps.redrive_now()
-    request[SESSION].flash = (
+    request[SESSION].tell(
         f"Re-drive queued for {len(asked.queued)} letter(s); {len(asked.skipped)} skipped "
         "(not dead)."
     )

@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 from aiohttp import BodyPartReader, MultipartReader, web
 from multidict import MultiDictProxy
 
-from gateway.console.sessions import COOKIE, SIGN_IN_COOKIE, Session, new_secret
-from gateway.console.state import SESSION, SESSION_ID, console
+from gateway.console.sessions import COOKIE, LIFETIME, SIGN_IN_COOKIE, Session, new_secret
+from gateway.console.state import SESSION, console
 from gateway.errors import BotgateError
 from gateway.http.auth import AUTHENTICATOR, PRINCIPAL, authorize
 from gateway.http.inbound import Handler
@@ -123,19 +123,34 @@ def _secure(response: web.StreamResponse) -> None:
 async def signed_in(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.path.startswith("/console/static/") or request.path in OPEN_PATHS:
         return await handler(request)
-    session_id = request.cookies.get(COOKIE)
-    session = console(request).sessions.get(session_id)
-    if session is None or session_id is None:
+    keeper = console(request).sessions
+    session = keeper.read(request.cookies.get(COOKIE))
+    if session is None:
         return _signed_out(request, "Sign in with an API token.")
     try:
         principal = await request.config_dict[AUTHENTICATOR].principal(f"Bearer {session.token}")
     except Unauthorized as exc:
-        console(request).sessions.end(session_id)
+        keeper.end(session)
         return _signed_out(request, f"Your session ended: {exc}.")
-    request[PRINCIPAL], request[SESSION], request[SESSION_ID] = principal, session, session_id
-    if request.method == "POST":
-        await _check_csrf(request, session)
-    return await handler(request)
+    request[PRINCIPAL], request[SESSION] = principal, session
+    try:
+        if request.method == "POST":
+            await _check_csrf(request, session)
+        response = await handler(request)
+    except web.HTTPException as exc:  # a redirect after a form
+        keep_cookie(request, exc, session)
+        raise
+    keep_cookie(request, response, session)
+    return response
+
+
+def keep_cookie(request: web.Request, response: web.StreamResponse, session: Session) -> None:
+    """Writes the session's cookie again when it changed or aged; clears it at sign-out."""
+    if session.ended:
+        response.del_cookie(COOKIE, path="/console")
+    elif session.changed:
+        value = console(request).sessions.cookie(session)
+        set_cookie(request, response, COOKIE, value, max_age=LIFETIME)
 
 
 def _signed_out(request: web.Request, notice: str) -> web.Response:

@@ -1,24 +1,35 @@
-"""Console sign-in sessions, kept in the serving process.
+"""Console sign-in sessions, held in an encrypted cookie so that any gateway process serves
+them (the gateways behind a load balancer share no memory, only `security.secret_key`).
 
-The cookie holds only a random session id (32 bytes); the process keeps, under the id's hash,
-the API token the operator signed in with, the session's CSRF token and its times. Every
-request checks the token again (`Authenticator`), so revoking or expiring a token ends its
-console sessions at once. A session ends after `IDLE` without a request, after `LIFETIME` in
-any case, at sign-out, and when the process restarts.
+The cookie is Fernet ciphertext (AES + HMAC, under a key derived from the secret key for this
+purpose alone) of: the API token signed in with, a random session id, the sign-in time, and a
+one-time notice. Every request checks the token again (`Authenticator`), so revoking or
+expiring the token ends its sessions at once, everywhere. Fernet's own timestamp is the time
+the cookie was last written: older than `IDLE` is refused, and pages re-write it (at most every
+`REFRESH`), so a session lasts while it is used, up to `LIFETIME` after sign-in. Sign-out
+clears the cookie and refuses its session id in this process from then on.
+
+The CSRF token of a session is an HMAC of its id: the same in every process, never stored.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
+import json
 import secrets
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-IDLE = 30 * 60.0  # seconds without a request
-LIFETIME = 12 * 3600.0  # seconds after sign-in, however busy
-MAX_SESSIONS = 10_000  # the oldest go first when more sign in
+from cryptography.fernet import Fernet, InvalidToken
+
+IDLE = 30 * 60  # seconds without a request
+LIFETIME = 12 * 3600  # seconds after sign-in, however busy
+REFRESH = 60  # a page re-writes the cookie when it is older than this
+FLASH_LIMIT = 300  # characters of a notice
 COOKIE = "botgate_console"
 SIGN_IN_COOKIE = "botgate_console_signin"  # the sign-in form's CSRF secret, before a session
 
@@ -27,71 +38,76 @@ def new_secret() -> str:
     return secrets.token_urlsafe(32)
 
 
-def _key(session_id: str) -> str:
-    return hashlib.sha256(session_id.encode()).hexdigest()
-
-
 @dataclass
 class Session:
     token: str  # the API token, checked again on every request; never logged or shown
-    csrf: str
-    started: float
-    seen: float
+    id: str
+    started: int  # unix seconds
+    written: int  # when the cookie was last written (Fernet's timestamp)
+    csrf: str = ""
     flash: str | None = None  # a one-time notice for the next page ("imported handbook.md")
+    changed: bool = False  # the cookie must be written again
+    ended: bool = False
 
-    def expired(self, now: float) -> bool:
-        return now - self.seen > IDLE or now - self.started > LIFETIME
+    def tell(self, notice: str) -> None:
+        self.flash, self.changed = notice[:FLASH_LIMIT], True
 
     def take_flash(self) -> str | None:
         flash, self.flash = self.flash, None
+        self.changed = self.changed or flash is not None
         return flash
 
 
-class SessionStore:
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+class SessionKeeper:
+    def __init__(self, key: bytes, clock: Callable[[], float] = time.time) -> None:
+        """`key`: 32 secret bytes for the console alone (`Vault.derive`)."""
+        self._fernet = Fernet(base64.urlsafe_b64encode(_derive(key, b"cookie")))
+        self._csrf_key = _derive(key, b"csrf")
         self._clock = clock
-        self._sessions: dict[str, Session] = {}
+        self._ended: dict[str, int] = {}  # session id -> its sign-in time, signed out here
 
-    def _now(self) -> float:
-        return self._clock()
+    def _now(self) -> int:
+        return int(self._clock())
 
-    def start(self, token: str) -> tuple[str, Session]:
-        """A new session for `token`: (the cookie's session id, the session)."""
-        self._prune()
+    def start(self, token: str) -> Session:
         now = self._now()
-        session_id = new_secret()
-        session = Session(token=token, csrf=new_secret(), started=now, seen=now)
-        self._sessions[_key(session_id)] = session
-        return session_id, session
+        return self._with_csrf(Session(token, new_secret(), now, now, changed=True))
 
-    def get(self, session_id: str | None) -> Session | None:
-        """The live session of a cookie's id, touched; None when unknown or expired."""
-        if not session_id:
+    def read(self, cookie: str | None) -> Session | None:
+        """The session of a cookie; None when it is forged, expired or signed out."""
+        if not cookie:
             return None
-        key = _key(session_id)
-        session = self._sessions.get(key)
         now = self._now()
-        if session is None:
+        try:
+            data = json.loads(self._fernet.decrypt_at_time(cookie.encode(), IDLE, now))
+            written = self._fernet.extract_timestamp(cookie.encode())
+            session = Session(data["t"], data["s"], int(data["a"]), written, flash=data.get("f"))
+        except (InvalidToken, ValueError, KeyError, TypeError):
             return None
-        if session.expired(now):
-            del self._sessions[key]
+        if now - session.started > LIFETIME or session.id in self._ended:
             return None
-        session.seen = now
+        session.changed = now - written > REFRESH
+        return self._with_csrf(session)
+
+    def cookie(self, session: Session) -> str:
+        data = {"t": session.token, "s": session.id, "a": session.started, "f": session.flash}
+        return self._fernet.encrypt_at_time(json.dumps(data).encode(), self._now()).decode()
+
+    def end(self, session: Session) -> None:
+        now = self._now()
+        for key in [k for k, started in self._ended.items() if now - started > LIFETIME]:
+            del self._ended[key]  # expired anyway
+        self._ended[session.id] = session.started
+        session.ended = True
+
+    def _with_csrf(self, session: Session) -> Session:
+        mac = hmac.new(self._csrf_key, session.id.encode(), hashlib.sha256).digest()
+        session.csrf = base64.urlsafe_b64encode(mac).decode().rstrip("=")
         return session
 
-    def end(self, session_id: str | None) -> None:
-        if session_id:
-            self._sessions.pop(_key(session_id), None)
 
-    def __len__(self) -> int:
-        return len(self._sessions)
-
-    def _prune(self) -> None:
-        now = self._now()
-        for key in [k for k, s in self._sessions.items() if s.expired(now)]:
-            del self._sessions[key]
-        while len(self._sessions) >= MAX_SESSIONS:  # dicts keep insertion order: oldest first
-            del self._sessions[next(iter(self._sessions))]
+def _derive(key: bytes, purpose: bytes) -> bytes:
+    return hmac.new(key, purpose, hashlib.sha256).digest()
 
 
 @dataclass
@@ -106,7 +122,7 @@ class SignInLimiter:
         return len(self._recent(address)) >= self.limit
 
     def failed(self, address: str) -> None:
-        if len(self._failures) > MAX_SESSIONS:
+        if len(self._failures) > 10_000:
             self._failures.clear()  # a flood of addresses: forget rather than grow
         self._recent(address).append(time.monotonic())
 

@@ -11,7 +11,7 @@ from adapters.base import Adapter
 from gateway.bus.base import Bus
 from gateway.config import Settings
 from gateway.console.render import Templates
-from gateway.console.sessions import Session, SessionStore, SignInLimiter
+from gateway.console.sessions import Session, SessionKeeper, SignInLimiter
 from gateway.http.health import HealthDeps
 from gateway.kb.search import KnowledgeBase
 from store.database import Database
@@ -25,21 +25,21 @@ class ConsoleDeps:
     kb: KnowledgeBase
     health: HealthDeps
     adapters: Mapping[tuple[str, str], Adapter]
+    secret: bytes  # the console's own key, derived from security.secret_key (Vault.derive)
     # Called after a re-drive was queued: the core in this process publishes it at once.
     redrive_now: Callable[[], None] = field(default=lambda: None)
 
 
-@dataclass
 class Console:
-    deps: ConsoleDeps
-    templates: Templates = field(default_factory=Templates)
-    sessions: SessionStore = field(default_factory=SessionStore)
-    sign_ins: SignInLimiter = field(default_factory=SignInLimiter)
+    def __init__(self, deps: ConsoleDeps) -> None:
+        self.deps = deps
+        self.templates = Templates()
+        self.sessions = SessionKeeper(deps.secret)
+        self.sign_ins = SignInLimiter()
 
 
 CONSOLE = web.AppKey("console", Console)
 SESSION = web.RequestKey("console_session", Session)
-SESSION_ID = web.RequestKey("console_session_id", str)
 
 
 def console(request: web.Request) -> Console:

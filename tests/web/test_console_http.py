@@ -7,6 +7,7 @@ import html
 import io
 
 import aiohttp
+from yarl import URL
 
 from gateway.ops import tokens
 from tests.support.pipeline import GenericClient, message
@@ -163,3 +164,25 @@ async def test_pages_show_what_was_recorded(backend: tuple[str, str]) -> None:
         assert (await console.get("/console/tools?window=forever"))[0] == 400
         assert (await console.get("/console/conversations/not-an-id"))[0] == 404
         assert (await console.get("/console/static/../../app.py"))[0] == 404
+
+
+async def test_sign_out_ends_the_session_even_for_a_kept_copy_of_its_cookie(
+    sqlite_url: str, memory_url: str
+) -> None:
+    async with service(sqlite_url, memory_url) as runtime, ConsoleClient(runtime) as console:
+        await console.sign_in(ADMIN_TOKEN)
+        (kept,) = [c.value for c in console.http.cookie_jar if c.key == "botgate_console"]
+
+        def restore() -> None:
+            console.http.cookie_jar.clear()
+            cookie = {"botgate_console": kept}
+            console.http.cookie_jar.update_cookies(cookie, URL(f"{console.base}/console"))
+
+        restore()
+        assert (await console.get("/console"))[0] == 200  # the copy works ...
+        status, _ = await console.post("/console/sign-out", {"csrf": console.csrf})
+        assert status == 303
+        restore()
+        status, page = await console.get("/console")  # ... until sign-out
+        assert status == 401
+        assert "Sign in with an API token." in page
