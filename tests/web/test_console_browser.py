@@ -83,8 +83,8 @@ async def test_sign_in_then_a_new_conversation_appears_live(
 
         await measure_a_cold_load(browser_context, f"{runtime.http.url}/console/conversations")
         await browser_context.clear_cookies()
-        await page.reload()
-        await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+        # the open page's next poll finds no session and reloads into the sign-in form
+        await expect(page.get_by_role("heading", name="Sign in")).to_be_visible(timeout=10_000)
 
 
 async def measure_a_cold_load(signed_in: BrowserContext, url: str) -> None:
