@@ -46,28 +46,34 @@ async def checks(deps: ConsoleDeps) -> list[Check]:
     return found
 
 
-async def _queue(deps: ConsoleDeps, platform: str, bot: str) -> QueueStats | None:
+NO_ANSWER = "no answer"
+
+
+async def _queue(deps: ConsoleDeps, platform: str, bot: str) -> QueueStats | str | None:
+    """The queue's counts; None when it does not exist; NO_ANSWER when the bus is silent."""
     try:
         async with asyncio.timeout(QUEUE_TIMEOUT):
             return await deps.bus.queue_stats(actions_queue(platform, bot))
     except (BusUnavailable, TimeoutError):
-        return None
+        return NO_ANSWER
 
 
 def _adapter_check(
-    deps: ConsoleDeps, platform: str, bot: str, adapter: Adapter, counts: QueueStats | None
+    deps: ConsoleDeps, platform: str, bot: str, adapter: Adapter, counts: QueueStats | str | None
 ) -> Check:
-    name = f"{platform} adapter of {bot}"
+    name, queue = f"{platform} adapter of {bot}", actions_queue(platform, bot)
     config = deps.settings.bot(bot)
     receives = receiving(config, platform) if config else "unknown"
-    if counts is None:
+    if counts == NO_ANSWER:
         return Check(name, "unknown: the bus did not answer", f"receives by {receives}")
+    if not isinstance(counts, QueueStats):
+        status = f"not sending: {queue} does not exist (no adapters process has started)"
+        return Check(name, status, f"receives by {receives}")
     detail = f"receives by {receives}; {counts.ready} action(s) waiting to be sent"
     reported = getattr(adapter, "connection_status", None)
     if callable(reported) and (said := str(reported())) != "ok":
         return Check(name, said, detail)
     if counts.consumers == 0:
-        queue = actions_queue(platform, bot)
         return Check(name, f"not sending: no process consumes {queue}", detail)
     return Check(name, "ok", detail)
 

@@ -7,10 +7,11 @@ import html
 import io
 
 import aiohttp
+import pytest
 from yarl import URL
 
 from gateway.ops import tokens
-from tests.support.pipeline import GenericClient, message
+from tests.support.pipeline import GenericClient, make_settings, message, running
 from tests.web.console_support import (
     ADMIN_TOKEN,
     ConsoleClient,
@@ -186,3 +187,20 @@ async def test_sign_out_ends_the_session_even_for_a_kept_copy_of_its_cookie(
         status, page = await console.get("/console")  # ... until sign-out
         assert status == 401
         assert "Sign in with an API token." in page
+
+
+@pytest.mark.postgres
+@pytest.mark.rabbitmq
+async def test_the_health_page_tells_whether_an_adapters_process_sends(
+    postgres_url: str, amqp_url: str
+) -> None:
+    settings = make_settings(postgres_url, amqp_url)
+    async with running(settings, "gateway") as gateway, ConsoleClient(gateway) as console:
+        await console.sign_in(ADMIN_TOKEN)
+        page = html.unescape((await console.get("/console"))[1])
+        assert '<tr class="bad">\n      <th scope="row">generic adapter of helpdesk</th>' in page
+        assert "not sending: botgate.actions.generic.helpdesk does not exist" in page
+        async with running(settings, "adapters"):
+            page = (await console.get("/console"))[1]
+            assert '<tr class="ok">\n      <th scope="row">generic adapter of helpdesk</th>' in page
+            assert "receives by webhook; 0 action(s) waiting to be sent" in page
