@@ -13,6 +13,7 @@ from gateway.console.render import STATIC, STATIC_FILES
 from gateway.console.state import console
 from gateway.errors import PayloadError
 from gateway.events import utcnow
+from gateway.kb.errors import KbError
 from gateway.kb.names import collection_name
 from store import console as records
 from store import dead_letters as letters
@@ -102,14 +103,16 @@ async def knowledge(request: web.Request) -> web.Response:
         stats = await kb_records.collection_stats(session)
     query = request.query.get("q", "").strip()[:500]
     chosen = request.query.get("collection", "")
-    hits = []
+    hits, problem, status = [], None, 200
     if query and chosen:
-        hits = await deps.kb.search(
-            deps.db, organization, [collection_name(chosen)], query, limit=10
-        )
+        try:
+            names = [collection_name(chosen)]
+            hits = await deps.kb.search(deps.db, organization, names, query, limit=10)
+        except KbError as exc:  # said beside the search form, not instead of the page
+            problem, status = str(exc), exc.http_status
     return page(
-        request, "kb.html", stats=stats, query=query, chosen=chosen, organization=organization,
-        hits=hits, searched=bool(query and chosen),
+        request, "kb.html", status, stats=stats, query=query, chosen=chosen,
+        organization=organization, hits=hits, searched=bool(query and chosen), problem=problem,
     )  # fmt: skip
 
 

@@ -96,6 +96,9 @@ async def test_an_upload_takes_the_write_scope(backend: tuple[str, str]) -> None
             assert '<th scope="row">handbook</th><td>default</td><td>1</td><td>1</td>' in page
             status, page = await writer.get("/console/kb?collection=handbook&q=refund+days")
             assert "Refunds are issued within 14 days." in page
+            status, page = await writer.get("/console/kb?collection=elsewhere&q=refund")
+            assert status == 404
+            assert "Import a file" in page  # the page, with the reason beside the search
             # an unsupported file: refused by name, nothing imported
             form = upload_form(writer.csrf, "tool.exe", b"MZ\x00\x01")
             status, page = await writer.post("/console/kb/upload", form)
