@@ -157,6 +157,13 @@ async def test_re_drive_takes_the_admin_scope(
         await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
         await sign_in(page, runtime, ADMIN_TOKEN)
         await page.goto(f"{runtime.http.url}/console/dead")
+        # with the admin's cookie but without the form's CSRF token: refused, nothing changes
+        forged = await page.request.post(
+            f"{runtime.http.url}/console/dead/redrive", form={"id": letter}
+        )
+        assert forged.status == 403
+        assert "its CSRF token is missing or wrong" in await forged.text()
+        assert await letter_status(runtime) == "dead"
         await page.get_by_role("button", name="Re-drive the letter").first.focus()
         await page.keyboard.press("Enter")  # the keyboard is enough
         await expect(page.get_by_role("status")).to_have_text(
