@@ -60,7 +60,8 @@ def page(
         "csrf": session.csrf if session else "",
         "can_write": bool(who and who.allows("write")),
         "can_admin": bool(who and who.allows("admin")),
-        "flash": session.take_flash() if session else None,
+        # a polled fragment ("_rows.html") must not take the notice meant for the next page
+        "flash": session.take_flash() if session and not template.startswith("_") else None,
     }
     html = console(request).templates.render(template, {**base, **context})
     response = web.Response(status=http_status, text=html, content_type="text/html")
@@ -170,7 +171,7 @@ async def _check_csrf(request: web.Request, session: Session) -> None:
         part = await reader.next()
         sent = ""
         if isinstance(part, BodyPartReader) and part.name == CSRF_FIELD:
-            sent = (await part.read_chunk(256)).decode(errors="replace")
+            sent = (await _first_bytes(part, 256)).decode(errors="replace")
         request[UPLOAD] = reader
     else:
         form = await request.post()
@@ -184,11 +185,28 @@ async def _check_csrf(request: web.Request, session: Session) -> None:
         )
 
 
+async def _first_bytes(part: BodyPartReader, limit: int) -> bytes:
+    data = bytearray()
+    while len(data) <= limit and (chunk := await part.read_chunk(limit)):
+        data.extend(chunk)
+    return bytes(data)
+
+
 def same_origin(request: web.Request) -> None:
-    """A browser's POST from another site names that site in `Origin`: refused."""
+    """A browser's POST from another site names that site in `Origin`: refused. Ours is the
+    host asked for, the host a proxy says it forwarded, or `server.public_url`'s."""
     origin = request.headers.get("Origin")
-    if origin and urlsplit(origin).netloc != request.host:  # "null" (a sandbox) too
+    if origin and urlsplit(origin).netloc not in _our_hosts(request):  # "null" (a sandbox) too
         raise CsrfRefused("This form came from another site and was refused. Nothing was changed.")
+
+
+def _our_hosts(request: web.Request) -> set[str]:
+    hosts = {request.host}
+    if forwarded := request.headers.get("X-Forwarded-Host"):
+        hosts.add(forwarded.split(",")[0].strip())
+    if public := console(request).deps.settings.server.public_url:
+        hosts.add(urlsplit(public).netloc)
+    return hosts
 
 
 async def need(request: web.Request, scope: Scope) -> Principal:

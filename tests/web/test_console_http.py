@@ -72,6 +72,10 @@ async def test_forms_without_csrf_are_refused_and_change_nothing(
         assert (await console.post("/console/sign-out", {}))[0] == 403
         assert (await console.get("/console"))[0] == 200  # still signed in
         assert await letter_status(runtime) == "dead"
+        # behind a proxy that tells the host it forwarded, that origin is ours
+        proxied = {"Origin": "https://bots.example.com", "X-Forwarded-Host": "bots.example.com"}
+        form = {"csrf": console.csrf}
+        assert (await console.post("/console/sign-out", form, headers=proxied))[0] == 303
 
 
 async def test_an_upload_takes_the_write_scope(backend: tuple[str, str]) -> None:
