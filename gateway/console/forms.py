@@ -20,17 +20,24 @@ from gateway.console.guard import (
     sign_in_page,
 )
 from gateway.console.sessions import SIGN_IN_COOKIE
-from gateway.console.state import SESSION, console
+from gateway.console.state import SESSION, ConsoleDeps, console
 from gateway.errors import PayloadError, PayloadTooLarge
 from gateway.http.auth import AUTHENTICATOR
-from gateway.kb.errors import EmptyDocument
-from gateway.kb.importer import Importer
+from gateway.kb import formats
+from gateway.kb.errors import EmptyDocument, KbError
+from gateway.kb.importer import Imported, Importer
 from gateway.kb.names import collection_name, document_path
 from gateway.ops import dead
 from gateway.ops.tokens import Unauthorized
 from store import audit
+from store import kb as kb_records
 
 FIELD_LIMIT = 1024  # bytes of a text field of a form
+SUPPORTED = (
+    "import Markdown, text, HTML, reStructuredText or PDF ("
+    + ", ".join(sorted(formats.PARSERS))
+    + ")"
+)
 
 
 def see(location: str) -> web.HTTPSeeOther:
@@ -79,12 +86,9 @@ async def upload(request: web.Request) -> web.StreamResponse:
     name = collection_name(fields.get("collection", "").strip())
     organization = fields.get("org", "").strip() or "default"
     path = document_path(posixpath.basename(filename.replace("\\", "/")))
-    importer = Importer(deps.kb, deps.db, organization, name)
-    await importer.prepare()
-    try:
-        done = await importer.import_bytes(path, data)
-    except EmptyDocument as exc:
-        raise PayloadError(f"{path}: {exc}") from None
+    if formats.format_of(path) is None:
+        raise PayloadError(f"{path}: unsupported file type; {SUPPORTED}")
+    done = await _import(deps, organization, name, path, data)
     async with deps.db.transaction() as session:
         target = ("kb", f"{name}/{path}")
         audit.record(
@@ -92,6 +96,31 @@ async def upload(request: web.Request) -> web.StreamResponse:
         )
     request[SESSION].tell(f"{path} into {name}: {done.outcome}, {done.passages} passage(s).")
     raise see("/console/kb")
+
+
+async def _import(
+    deps: ConsoleDeps, organization: str, name: str, path: str, data: bytes
+) -> Imported:
+    """Imports into the collection, made if needed: a file refused leaves no new collection."""
+    async with deps.db.transaction() as session:
+        existed = await kb_records.collection(session, organization, name) is not None
+    importer = Importer(deps.kb, deps.db, organization, name)
+    await importer.prepare()
+    try:
+        return await importer.import_bytes(path, data)
+    except KbError as exc:
+        if not existed:
+            await _drop_if_empty(deps, organization, name)
+        if isinstance(exc, EmptyDocument):
+            raise PayloadError(f"{path}: {exc}") from None
+        raise type(exc)(f"{path}: {exc}") from None  # the same status, naming the file
+
+
+async def _drop_if_empty(deps: ConsoleDeps, organization: str, name: str) -> None:
+    async with deps.db.transaction() as session:
+        (stats,) = await kb_records.collection_stats(session, organization, [name])
+        if stats.documents == 0:
+            await kb_records.delete_collection(session, stats.collection.id)
 
 
 async def _read_upload(reader: MultipartReader, limit: int) -> tuple[dict[str, str], str, bytes]:

@@ -24,11 +24,13 @@ from tests.web.console_support import (
 REFUSED_CSRF = "its CSRF token is missing or wrong"
 
 
-def upload_form(csrf: str | None, name: str = "refunds.md", data: bytes = b"") -> aiohttp.FormData:
+def upload_form(
+    csrf: str | None, name: str = "refunds.md", data: bytes = b"", collection: str = "handbook"
+) -> aiohttp.FormData:
     form = aiohttp.FormData()
     if csrf is not None:
         form.add_field("csrf", csrf)
-    form.add_field("collection", "handbook")
+    form.add_field("collection", collection)
     form.add_field("org", "default")
     body = io.BytesIO(data or b"# Refunds\n\nRefunds are issued within 14 days.\n")
     form.add_field("file", body,
@@ -103,11 +105,21 @@ async def test_an_upload_takes_the_write_scope(backend: tuple[str, str]) -> None
             status, page = await writer.get("/console/kb?collection=elsewhere&q=refund")
             assert status == 404
             assert "Import a file" in page  # the page, with the reason beside the search
-            # an unsupported file: refused by name, nothing imported
-            form = upload_form(writer.csrf, "tool.exe", b"MZ\x00\x01")
-            status, page = await writer.post("/console/kb/upload", form)
-            assert status in (400, 422), page
-            assert "<td>1</td><td>1</td>" in await collections(writer)
+            # refused files, named in the answer; nothing imported, no collection made
+            refused = [
+                ("tool.exe", b"MZ\x00\x01", "handbook", 400),
+                ("tool.exe", b"MZ\x00\x01", "fresh", 400),
+                ("broken.pdf", b"%PDF-1.7 not really", "fresh", 422),
+                ("blank.md", b"  \n\n", "fresh", 400),
+            ]
+            for filename, data, collection, expected in refused:
+                form = upload_form(writer.csrf, filename, data, collection)
+                status, page = await writer.post("/console/kb/upload", form)
+                assert status == expected, page
+                assert filename in page
+            listed = await collections(writer)
+            assert "<td>1</td><td>1</td>" in listed
+            assert "fresh" not in listed
 
 
 async def test_an_oversized_upload_is_refused(sqlite_url: str, memory_url: str) -> None:
