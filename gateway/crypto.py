@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import os
 from pathlib import Path
@@ -24,8 +26,9 @@ class Vault:
     """Encrypts and decrypts small secrets (platform credentials)."""
 
     def __init__(self, key: str) -> None:
+        self._key = key.encode()
         try:
-            self._fernet = Fernet(key.encode())
+            self._fernet = Fernet(self._key)
         except (ValueError, TypeError):
             raise ConfigError(
                 "security.secret_key must be url-safe base64 of 32 bytes; "
@@ -34,6 +37,11 @@ class Vault:
 
     def encrypt(self, plaintext: str) -> str:
         return self._fernet.encrypt(plaintext.encode()).decode()
+
+    def derive(self, purpose: str) -> bytes:
+        """A key of its own for `purpose` (e.g. signing web chat visitor tokens), so that one
+        secret serves several uses without one use's output helping against another."""
+        return hmac.new(self._key, f"botgate:{purpose}".encode(), hashlib.sha256).digest()
 
     def decrypt(self, token: str) -> str:
         try:

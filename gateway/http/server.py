@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.http import admin, automations, health, schemas
+from gateway.http import admin, automations, health, schemas, webchat
 from gateway.http.auth import AUTHENTICATOR
 from gateway.http.inbound import errors_middleware
 from gateway.http.listen import Listener
@@ -37,6 +37,7 @@ def build_app(
     if webhooks_enabled:
         app.router.add_post("/webhooks/{platform}/{bot}", handle_webhook)
         schemas.add_routes(app, webhooks.settings.bus.url)
+        webchat.add_routes(app, webhooks, admin_deps.db)
         admin_api = admin.admin_app(admin_deps)
         automations.add_routes(admin_api, admin_deps.db)
         if kb_deps is not None:

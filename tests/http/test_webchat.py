@@ -1,0 +1,209 @@
+"""The web chat over its WebSocket, through the whole pipeline: on SQLite + the in-process bus
+and on PostgreSQL + RabbitMQ. The page itself is tested in a browser in tests/web/."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+from sqlalchemy import select
+
+from adapters.webchat.tokens import Visitor as VisitorId
+from gateway.app import Runtime
+from store.models import Message, PlatformChannel
+from tests.support.pipeline import eventually, make_settings, running
+from tests.support.webchat import ToolService, Visitor, tool_tables, webchat_bot
+
+
+@pytest.fixture
+async def tools() -> AsyncIterator[ToolService]:
+    async with ToolService() as service:
+        yield service
+
+
+def settings_for(backend: tuple[str, str], tools: ToolService, **webchat: Any) -> Any:
+    bot = webchat_bot("helpdesk", tools.url, **webchat)
+    return make_settings(*backend, bots=[bot], tools=tool_tables(tools.url))
+
+
+async def visitor(runtime: Runtime, **options: Any) -> Visitor:
+    return Visitor(runtime.http.url, "helpdesk", **options)
+
+
+async def messages_of(runtime: Runtime, visitor_id: str) -> list[tuple[str, str]]:
+    async with runtime.db.transaction() as db:
+        rows = await db.execute(
+            select(Message.direction, Message.text)
+            .join(PlatformChannel, PlatformChannel.id == Message.platform_channel_id)
+            .where(PlatformChannel.platform == "webchat", PlatformChannel.external_id == visitor_id)
+            .order_by(Message.occurred_at)
+        )
+        return [(row[0], row[1]) for row in rows]
+
+
+def visitor_id(runtime: Runtime, token: str) -> str:
+    tokens = runtime.adapters[("webchat", "helpdesk")].tokens  # type: ignore[attr-defined]
+    return str(tokens.check(token, "helpdesk").id)
+
+
+async def test_help_is_answered_recorded_and_resumed_by_its_visitor_only(
+    backend: tuple[str, str], tools: ToolService
+) -> None:
+    async with running(settings_for(backend, tools)) as runtime:
+        alice = await visitor(runtime)
+        try:
+            welcome = await alice.connect()
+            assert welcome["history"] == []
+            assert (await alice.say("/help"))["type"] == "accepted"
+            reply = await alice.reply()
+            assert "/echo" in reply["html"] and "/pick" in reply["html"]
+            vid = visitor_id(runtime, welcome["token"])
+            await eventually(lambda: _recorded(runtime, vid, 2))
+            await alice.ws.close()  # type: ignore[union-attr]
+
+            again = await alice.connect(alice.token)
+            assert [m["from"] for m in again["history"]] == ["visitor", "bot"]
+            assert again["history"][0]["text"] == "/help"
+            assert visitor_id(runtime, again["token"]) == vid
+
+            bob = await visitor(runtime)
+            try:
+                other = await bob.connect()
+                assert other["history"] == []
+                assert visitor_id(runtime, other["token"]) != vid
+            finally:
+                await bob.close()
+        finally:
+            await alice.close()
+
+
+async def _recorded(runtime: Runtime, vid: str, count: int) -> bool:
+    return len(await messages_of(runtime, vid)) >= count
+
+
+async def test_html_in_a_reply_arrives_escaped_and_buttons_run_their_tool(
+    backend: tuple[str, str], tools: ToolService
+) -> None:
+    async with running(settings_for(backend, tools)) as runtime:
+        alice = await visitor(runtime)
+        try:
+            await alice.connect()
+            await alice.say("/echo <img src=x onerror=alert(1)> **bold**")
+            echoed = await alice.reply()
+            assert "<img" not in echoed["html"]
+            assert "&lt;img src=x onerror=alert(1)&gt;" in echoed["html"]
+            assert "<strong>bold</strong>" in echoed["html"]
+
+            await alice.say("/pick")
+            offered = await alice.reply()
+            assert offered["buttons"] == [{"id": "help", "label": "Show help"}]
+            assert (await alice.click("help", offered["id"]))["type"] == "accepted"
+            assert "/echo" in (await alice.reply())["html"]
+        finally:
+            await alice.close()
+
+
+async def test_refused_input_is_answered_and_not_recorded(
+    backend: tuple[str, str], tools: ToolService
+) -> None:
+    settings = settings_for(backend, tools, max_message_chars=50, visitor_per_minute=3)
+    async with running(settings) as runtime:
+        alice = await visitor(runtime)
+        try:
+            welcome = await alice.connect()
+            too_long = await alice.say("x" * 51)
+            assert (too_long["type"], too_long["code"]) == ("error", "too_long")
+            assert "limit is 50" in too_long["reason"]
+            assert (await alice.say(""))["code"] == "bad_frame"
+            for text in ("one", "two", "three"):
+                assert (await alice.say(text))["type"] == "accepted"
+            limited = await alice.say("four")
+            assert (limited["type"], limited["code"]) == ("error", "rate_limited")
+            assert "faster than this chat allows" in limited["reason"]
+            vid = visitor_id(runtime, welcome["token"])
+            await eventually(lambda: _recorded(runtime, vid, 6))
+            inbound = [text for direction, text in await messages_of(runtime, vid) if direction == "in"]
+            assert sorted(inbound) == ["one", "three", "two"]
+        finally:
+            await alice.close()
+
+
+async def test_one_address_is_limited_over_its_visitors(
+    backend: tuple[str, str], tools: ToolService
+) -> None:
+    async with running(settings_for(backend, tools, ip_per_minute=2)) as runtime:
+        visitors = [await visitor(runtime) for _ in range(3)]
+        try:
+            answers = []
+            for each in visitors:
+                await each.connect()
+                answers.append((await each.say("hello"))["type"])
+            assert answers == ["accepted", "accepted", "error"]
+        finally:
+            for each in visitors:
+                await each.close()
+
+
+async def test_forged_expired_and_foreign_tokens_are_refused(
+    backend: tuple[str, str], tools: ToolService
+) -> None:
+    async with running(settings_for(backend, tools)) as runtime:
+        tokens = runtime.adapters[("webchat", "helpdesk")].tokens  # type: ignore[attr-defined]
+        genuine = tokens.sign(VisitorId("helpdesk", "v-alice", int(time.time()) + 60))
+        body, _, mac = genuine.partition(".")
+        forged_body = tokens.sign(VisitorId("helpdesk", "v-mallory", int(time.time()) + 60))
+        cases = {
+            "forged": f"{forged_body.partition('.')[0]}.{mac}",
+            "expired": tokens.sign(VisitorId("helpdesk", "v-alice", int(time.time()) - 1)),
+            "other bot": tokens.sign(VisitorId("sales", "v-alice", int(time.time()) + 60)),
+            "garbage": "not-a-token",
+        }
+        for name, token in cases.items():
+            someone = await visitor(runtime)
+            try:
+                refused = await someone.connect(token)
+                assert refused["type"] == "refused", name
+                assert (await someone.next())["code"] == 4001, name
+            finally:
+                await someone.close()
+        assert await messages_of(runtime, "v-mallory") == []
+
+
+async def test_page_headers_widget_and_origins(backend: tuple[str, str], tools: ToolService) -> None:
+    allowed = ["http://localhost:9999", "https://www.example.com"]
+    async with running(settings_for(backend, tools, allowed_origins=allowed)) as runtime:
+        base = runtime.http.url
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{base}/chat/helpdesk") as page:
+                assert page.status == 200
+                policy = page.headers["Content-Security-Policy"]
+                assert "frame-ancestors 'self' http://localhost:9999 https://www.example.com" in policy
+                assert "script-src 'self'" in policy
+                assert 'name="viewport"' in await page.text()
+            async with http.get(f"{base}/chat/helpdesk/widget.js",
+                                headers={"Origin": "https://www.example.com"}) as widget:  # fmt: skip
+                assert widget.headers["Access-Control-Allow-Origin"] == "https://www.example.com"
+                assert '"origins": ["http://localhost:9999", "https://www.example.com"]' in (
+                    await widget.text()
+                )
+            async with http.get(f"{base}/chat/helpdesk/widget.js",
+                                headers={"Origin": "https://evil.example"}) as widget:  # fmt: skip
+                assert "Access-Control-Allow-Origin" not in widget.headers
+            for path in ("/chat/nobody", "/chat/nobody/widget.js", "/chat/helpdesk/assets/x.js"):
+                async with http.get(base + path) as missing:
+                    assert missing.status == 404, path
+        evil = await visitor(runtime, origin="https://evil.example")
+        try:
+            with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                await evil.connect()
+            assert refused.value.status == 403
+        finally:
+            await evil.close()
+        friend = await visitor(runtime, origin="https://www.example.com")
+        try:
+            assert (await friend.connect())["type"] == "welcome"
+        finally:
+            await friend.close()
