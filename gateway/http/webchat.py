@@ -10,6 +10,7 @@ HTML that slipped into a message could not run.
 from __future__ import annotations
 
 import json
+import weakref
 from dataclasses import dataclass, field
 from importlib import resources
 from urllib.parse import urlsplit
@@ -34,6 +35,7 @@ class WebchatDeps:
     db: Database
     # per bot: (per visitor, per IP address)
     limits: dict[str, tuple[Buckets, Buckets]] = field(default_factory=dict)
+    sockets: weakref.WeakSet[web.WebSocketResponse] = field(default_factory=weakref.WeakSet)
 
 
 WEBCHAT_DEPS = web.AppKey("webchat_deps", WebchatDeps)
@@ -47,6 +49,13 @@ def add_routes(app: web.Application, webhooks: WebhookDeps, db: Database) -> Non
     app.router.add_get("/chat/{bot}/widget.js", widget_script)
     app.router.add_get("/chat/{bot}/assets/{name}", asset)
     app.router.add_get("/chat/{bot}/ws", webchat_socket.visitor_socket)
+    app.on_shutdown.append(_close_sockets)
+
+
+async def _close_sockets(app: web.Application) -> None:
+    """Tell open pages the gateway is going (they reconnect) instead of holding the stop."""
+    for ws in list(app[WEBCHAT_DEPS].sockets):
+        await ws.close(code=1001, message=b"the gateway is stopping")
 
 
 def adapter_for(request: web.Request) -> WebchatAdapter:

@@ -55,6 +55,7 @@ async def visitor_socket(request: web.Request) -> web.StreamResponse:
         raise web.HTTPForbidden(text="this origin may not open the chat")
     ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=adapter.config.max_message_chars * 4 + 4096)
     await ws.prepare(request)
+    request.app[WEBCHAT_DEPS].sockets.add(ws)
     visitor = await _greet(request, adapter, ws)
     if visitor is None:
         return ws
