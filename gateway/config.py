@@ -260,7 +260,7 @@ class GenericConfig(_Section):
     callback_attempts: int = Field(8, ge=1)
 
 
-_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?$|^https?://\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
+_ORIGIN = re.compile(r"(?i)^https?://[A-Za-z0-9.-]+(:\d{1,5})?$|^https?://\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
 
 
 def check_origin(value: str) -> str:
@@ -281,7 +281,7 @@ class WebchatConfig(_Section):
 
     allowed_origins: list[WebOrigin] = []  # pages that may embed the widget (besides ours)
     title: str = Field("", max_length=120)  # the chat's heading; default: the bot's name
-    token_ttl: Duration = timedelta(days=30)  # a visitor's token; a reload resumes within it
+    visitor_ttl: Duration = timedelta(days=30)  # a visitor's token; a reload resumes within it
     max_message_chars: int = Field(4000, ge=1, le=65536)
     visitor_per_minute: int = Field(20, ge=1)  # messages (and clicks) one visitor may send
     ip_per_minute: int = Field(120, ge=1)  # messages from one IP address, over its visitors

@@ -68,7 +68,7 @@ class WebchatAdapter:
 
     async def start(self, context: AdapterContext) -> None:
         key = vault_for(self.settings).derive(TOKEN_PURPOSE)
-        self.tokens = VisitorTokens(key, self.config.token_ttl.total_seconds())
+        self.tokens = VisitorTokens(key, self.config.visitor_ttl.total_seconds())
         self._context = context
 
     async def stop(self) -> None:
