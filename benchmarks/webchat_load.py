@@ -10,6 +10,7 @@ the service's peak RSS and CPU seconds. Prints one JSON object.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
 import sys
@@ -58,6 +59,7 @@ class LoadVisitor:
     def __init__(self, http: aiohttp.ClientSession, url: str, latencies: list[float]) -> None:
         self.http, self.url, self.latencies = http, url, latencies
         self.open: deque[float] = deque()
+        self.settled = asyncio.Event()  # nothing is waiting for an answer
         self.sent = 0
         self.refused = 0
 
@@ -85,14 +87,20 @@ class LoadVisitor:
                 self.refused += 1
                 if self.open:
                     self.open.popleft()
+            if not self.open:
+                self.settled.set()
 
     async def _settle(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while self.open and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
+        """Wait up to `timeout` for the answers still owed."""
+        if self.open:
+            self.settled.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.settled.wait(), timeout)
 
 
-async def run_load(visitors: int, seconds: float, database_url: str, bus_url: str) -> dict[str, Any]:
+async def run_load(
+    visitors: int, seconds: float, database_url: str, bus_url: str
+) -> dict[str, Any]:
     async with fresh_backends(database_url, bus_url) as (database, bus):
         with tempfile.TemporaryDirectory(prefix="botgate-webchat-") as directory:
             config = write_config(Path(directory) / "botgate.toml", database, bus, visitors)

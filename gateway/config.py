@@ -260,7 +260,9 @@ class GenericConfig(_Section):
     callback_attempts: int = Field(8, ge=1)
 
 
-_ORIGIN = re.compile(r"(?i)^https?://[A-Za-z0-9.-]+(:\d{1,5})?$|^https?://\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
+_ORIGIN = re.compile(
+    r"(?i)^https?://[A-Za-z0-9.-]+(:\d{1,5})?$|^https?://\[[0-9A-Fa-f:.]+\](:\d{1,5})?$"
+)
 
 
 def check_origin(value: str) -> str:
@@ -559,7 +561,7 @@ def _expand(value: Any, env: Mapping[str, str], key: str, origin: Origin) -> Any
 def _lookup(name: str, env: Mapping[str, str], key: str, origin: Origin) -> str:
     if name not in env:
         raise ConfigError(
-            f"{key} = \"${{{name}}}\"{origin.where()}: environment variable {name} is not set; "
+            f'{key} = "${{{name}}}"{origin.where()}: environment variable {name} is not set; '
             f"export {name}=... before starting botgate, or write the value in the file"
         )
     return env[name]

@@ -36,7 +36,7 @@ from gateway.events import (
 Frame = Mapping[str, Any]
 KEEP_OFFLINE = 50  # frames kept for a visitor who is away
 KEEP_SECONDS = 3600.0  # and for how long
-TOKEN_PURPOSE = "webchat-visitor-token"
+TOKEN_PURPOSE = "webchat-visitor-token"  # noqa: S105 (a label, not a secret)
 
 
 class Link(Protocol):
@@ -59,6 +59,10 @@ class WebchatAdapter:
         self._context: AdapterContext | None = None
         self._links: dict[str, set[Link]] = {}
         self._kept: dict[str, tuple[float, deque[Frame]]] = {}
+
+    @property
+    def title(self) -> str:
+        return self.config.title or self.bot.description or f"Chat with {self.bot.name}"
 
     def verify(self, request: InboundRequest) -> None:
         raise PayloadError("the web chat takes no webhooks; visitors connect to /chat/{bot}")

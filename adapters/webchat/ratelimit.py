@@ -49,6 +49,10 @@ class Buckets:
         self._takes += 1
         if self._takes % _PRUNE_EVERY:
             return
-        full = [key for key, b in self._buckets.items() if b.tokens + (now - b.at) * self.rate >= self.capacity]
+        full = [
+            key
+            for key, b in self._buckets.items()
+            if b.tokens + (now - b.at) * self.rate >= self.capacity
+        ]
         for key in full:
             del self._buckets[key]

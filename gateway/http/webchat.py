@@ -63,7 +63,9 @@ def adapter_for(request: web.Request) -> WebchatAdapter:
     bot = request.match_info["bot"]
     adapter = request.app[WEBCHAT_DEPS].webhooks.adapters.get(("webchat", bot))
     if not isinstance(adapter, WebchatAdapter):
-        raise UnknownBot(f"no web chat for bot {clip(bot, 64)!r}: give the bot a [bots.webchat] table")
+        raise UnknownBot(
+            f"no web chat for bot {clip(bot, 64)!r}: give the bot a [bots.webchat] table"
+        )
     return adapter
 
 
@@ -74,7 +76,9 @@ def own_origin(request: web.Request) -> str:
 def origin_allowed(request: web.Request, adapter: WebchatAdapter, origin: str) -> bool:
     """The page's own host (whatever the scheme a proxy ends), or an allowed origin."""
     origin = origin.lower()
-    return urlsplit(origin).netloc == request.host.lower() or origin in adapter.config.allowed_origins
+    return (
+        urlsplit(origin).netloc == request.host.lower() or origin in adapter.config.allowed_origins
+    )
 
 
 def security_headers(request: web.Request, adapter: WebchatAdapter) -> dict[str, str]:
@@ -103,7 +107,7 @@ async def chat_page(request: web.Request) -> web.Response:
 
 def _page(adapter: WebchatAdapter, embed: bool) -> str:
     bot = adapter.bot.name
-    title = escape(adapter.config.title or adapter.bot.description or f"Chat with {bot}")
+    title = escape(adapter.title)
     template = (_STATIC / "chat.html").read_text(encoding="utf-8")
     return (
         template.replace("{{title}}", title)
@@ -120,11 +124,15 @@ async def widget_script(request: web.Request) -> web.Response:
         "bot": adapter.bot.name,
         "url": f"{own_origin(request)}/chat/{adapter.bot.name}",
         "origins": adapter.config.allowed_origins,
-        "title": adapter.config.title or f"Chat with {adapter.bot.name}",
+        "title": adapter.title,
     }
     code = (_STATIC / "widget.js").read_text(encoding="utf-8")
     body = f"(function (config) {{\n{code}\n}})({json.dumps(config)});\n"
-    headers = {"Cache-Control": "max-age=300", "Vary": "Origin", "X-Content-Type-Options": "nosniff"}
+    headers = {
+        "Cache-Control": "max-age=300",
+        "Vary": "Origin",
+        "X-Content-Type-Options": "nosniff",
+    }
     if origin and origin.lower() in adapter.config.allowed_origins:
         headers["Access-Control-Allow-Origin"] = origin
     return web.Response(text=body, content_type="text/javascript", headers=headers)

@@ -11,7 +11,6 @@ page offers a new conversation. Then `{"type": "message", "id": ..., "text": ...
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import re
@@ -53,7 +52,9 @@ async def visitor_socket(request: web.Request) -> web.StreamResponse:
     origin = request.headers.get("Origin")
     if origin is not None and not origin_allowed(request, adapter, origin):
         raise web.HTTPForbidden(text="this origin may not open the chat")
-    ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=adapter.config.max_message_chars * 4 + 4096)
+    ws = web.WebSocketResponse(
+        heartbeat=30.0, max_msg_size=adapter.config.max_message_chars * 6 + 4096
+    )
     await ws.prepare(request)
     request.app[WEBCHAT_DEPS].sockets.add(ws)
     visitor = await _greet(request, adapter, ws)
@@ -77,7 +78,9 @@ async def _greet(
     assert adapter.tokens is not None
     try:
         hello = await ws.receive_json(timeout=HELLO_SECONDS)
-        token = hello.get("token") if isinstance(hello, dict) and hello.get("type") == "hello" else 0
+        token = (
+            hello.get("token") if isinstance(hello, dict) and hello.get("type") == "hello" else 0
+        )
     except (TimeoutError, ValueError, TypeError):
         token = 0
     if token == 0 or not (token is None or isinstance(token, str)):
@@ -101,9 +104,7 @@ async def _history(request: web.Request, adapter: WebchatAdapter, visitor: str) 
     db = request.app[WEBCHAT_DEPS].db
     async with db.transaction() as session:
         rows = await conversation(session, adapter.bot.name, visitor, adapter.config.history)
-    return [
-        message_frame(row[0], "bot" if row[1] == "out" else "visitor", row[2]) for row in rows
-    ]
+    return [message_frame(row[0], "bot" if row[1] == "out" else "visitor", row[2]) for row in rows]
 
 
 async def _converse(
@@ -130,26 +131,44 @@ async def _take(
     shown_id = message_id if isinstance(message_id, str) and _MESSAGE_ID.match(message_id) else None
     try:
         if frame.get("type") == "message":
-            text = _checked_text(adapter, frame.get("text"))
-            if shown_id is None:
-                raise _Refusal("bad_frame", "a message needs an id of letters, digits, - and _")
-            _limit(request, adapter, visitor)
-            await adapter.say(visitor, shown_id, text)
+            await _message(request, adapter, visitor, shown_id, frame.get("text"))
         elif frame.get("type") == "click":
-            button, target = frame.get("button"), frame.get("message")
-            if not isinstance(button, str) or not 0 < len(button) <= 100:
-                raise _Refusal("bad_frame", "a click names its button")
-            _limit(request, adapter, visitor)
-            await adapter.click(visitor, button, target if isinstance(target, str) else None)
+            await _click(request, adapter, visitor, frame.get("button"), frame.get("message"))
         else:
             raise _Refusal("bad_frame", "not understood")
     except _Refusal as refusal:
         return _error(shown_id, refusal.code, refusal.reason)
     except BusUnavailable:
         log.warning("web chat %s: the bus did not take a visitor's message", adapter.bot.name)
-        return _error(shown_id, "unavailable", "The chat cannot take messages right now; "
-                      "please try again in a moment.")  # fmt: skip
+        return _error(
+            shown_id,
+            "unavailable",
+            "The chat cannot take messages right now; please try again in a moment.",
+        )
     return {"type": "accepted", "id": shown_id}
+
+
+async def _message(
+    request: web.Request,
+    adapter: WebchatAdapter,
+    visitor: Visitor,
+    message_id: str | None,
+    text: object,
+) -> None:
+    checked = _checked_text(adapter, text)
+    if message_id is None:
+        raise _Refusal("bad_frame", "a message needs an id of letters, digits, - and _")
+    _limit(request, adapter, visitor)
+    await adapter.say(visitor, message_id, checked)
+
+
+async def _click(
+    request: web.Request, adapter: WebchatAdapter, visitor: Visitor, button: object, target: object
+) -> None:
+    if not isinstance(button, str) or not 0 < len(button) <= 100:
+        raise _Refusal("bad_frame", "a click names its button")
+    _limit(request, adapter, visitor)
+    await adapter.click(visitor, button, target if isinstance(target, str) else None)
 
 
 def _checked_text(adapter: WebchatAdapter, text: object) -> str:
@@ -158,9 +177,10 @@ def _checked_text(adapter: WebchatAdapter, text: object) -> str:
     limit = adapter.config.max_message_chars
     if len(text) > limit:
         raise _Refusal(
-            "too_long", f"Your message is {len(text)} characters long; the limit is {limit}. "
-            "Please shorten it and send it again."
-        )  # fmt: skip
+            "too_long",
+            f"Your message is {len(text)} characters long; the limit is {limit}. "
+            "Please shorten it and send it again.",
+        )
     return text
 
 

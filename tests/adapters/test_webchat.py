@@ -89,16 +89,29 @@ def test_plain_text_is_escaped_with_its_line_breaks() -> None:
 
 def test_actions_become_frames_and_unsafe_button_links_are_dropped() -> None:
     buttons = [Button(id="a", label="A", url="javascript:alert(1)"), Button(id="b", label="B")]
-    send = Action(type="message.send", platform="webchat", bot="b", channel_id="v-1",
-                  text="hi", buttons=buttons)  # fmt: skip
+    send = Action(
+        type="message.send",
+        platform="webchat",
+        bot="b",
+        channel_id="v-1",
+        text="hi",
+        buttons=buttons,
+    )
     frame = action_frame(send)
     assert (frame["id"], frame["html"]) == (str(send.id), "<p>hi</p>\n")
     assert frame["buttons"] == [{"id": "a", "label": "A"}, {"id": "b", "label": "B"}]
-    delete = Action(type="message.delete", platform="webchat", bot="b", channel_id="v-1",
-                    message_id="m-1")  # fmt: skip
+    delete = Action(
+        type="message.delete", platform="webchat", bot="b", channel_id="v-1", message_id="m-1"
+    )
     assert action_frame(delete) == {"type": "delete", "id": "m-1"}
-    react = Action(type="reaction.add", platform="webchat", bot="b", channel_id="v-1",
-                   message_id="m-1", emoji="x")  # fmt: skip
+    react = Action(
+        type="reaction.add",
+        platform="webchat",
+        bot="b",
+        channel_id="v-1",
+        message_id="m-1",
+        emoji="x",
+    )
     assert action_frame(react) == {}
 
 
@@ -111,9 +124,11 @@ def _config(tmp_path: Path, webchat: str) -> Path:
 @pytest.mark.parametrize(
     ("webchat", "message"),
     [
-        ('allowed_origins = ["https://www.example.com/"]',
-         r"bots\[0\]\.webchat\.allowed_origins\[0\] = 'https://www.example.com/'.*: "
-         r"'https://www.example.com/' is not an origin; write scheme://host\[:port\]"),
+        (
+            'allowed_origins = ["https://www.example.com/"]',
+            r"bots\[0\]\.webchat\.allowed_origins\[0\] = 'https://www.example.com/'.*: "
+            r"'https://www.example.com/' is not an origin; write scheme://host\[:port\]",
+        ),
         ('allowed_origins = ["www.example.com"]', r"allowed_origins\[0\] = 'www.example.com'"),
         ('allowed_origins = ["https://x.example/chat"]', "is not an origin"),
         ('allowed_origins = "https://x.example"', r"bots\[0\]\.webchat\.allowed_origins = "),
@@ -122,7 +137,7 @@ def _config(tmp_path: Path, webchat: str) -> Path:
         ('visitor_ttl = "forever"', r"bots\[0\]\.webchat\.visitor_ttl = 'forever'"),
         ("allowed_origin = []", r"unknown key bots\[0\]\.webchat\.allowed_origin.*did you mean"),
     ],
-)  # fmt: skip
+)
 def test_webchat_config_mistakes_name_the_key(tmp_path: Path, webchat: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message) as caught:
         load_settings(_config(tmp_path, webchat), environ={})

@@ -59,7 +59,8 @@ async def test_help_is_answered_recorded_and_resumed_by_its_visitor_only(
             assert welcome["history"] == []
             assert (await alice.say("/help"))["type"] == "accepted"
             reply = await alice.reply()
-            assert "/echo" in reply["html"] and "/pick" in reply["html"]
+            assert "/echo" in reply["html"]
+            assert "/pick" in reply["html"]
             vid = visitor_id(runtime, welcome["token"])
             await eventually(lambda: _recorded(runtime, vid, 2))
             await alice.ws.close()  # type: ignore[union-attr]
@@ -125,7 +126,9 @@ async def test_refused_input_is_answered_and_not_recorded(
             assert "faster than this chat allows" in limited["reason"]
             vid = visitor_id(runtime, welcome["token"])
             await eventually(lambda: _recorded(runtime, vid, 6))
-            inbound = [text for direction, text in await messages_of(runtime, vid) if direction == "in"]
+            inbound = [
+                text for direction, text in await messages_of(runtime, vid) if direction == "in"
+            ]
             assert sorted(inbound) == ["one", "three", "two"]
         finally:
             await alice.close()
@@ -153,7 +156,7 @@ async def test_forged_expired_and_foreign_tokens_are_refused(
     async with running(settings_for(backend, tools)) as runtime:
         tokens = runtime.adapters[("webchat", "helpdesk")].tokens  # type: ignore[attr-defined]
         genuine = tokens.sign(VisitorId("helpdesk", "v-alice", int(time.time()) + 60))
-        body, _, mac = genuine.partition(".")
+        mac = genuine.partition(".")[2]
         forged_body = tokens.sign(VisitorId("helpdesk", "v-mallory", int(time.time()) + 60))
         cases = {
             "forged": f"{forged_body.partition('.')[0]}.{mac}",
@@ -172,7 +175,9 @@ async def test_forged_expired_and_foreign_tokens_are_refused(
         assert await messages_of(runtime, "v-mallory") == []
 
 
-async def test_page_headers_widget_and_origins(backend: tuple[str, str], tools: ToolService) -> None:
+async def test_page_headers_widget_and_origins(
+    backend: tuple[str, str], tools: ToolService
+) -> None:
     allowed = ["http://localhost:9999", "https://www.example.com"]
     async with running(settings_for(backend, tools, allowed_origins=allowed)) as runtime:
         base = runtime.http.url
@@ -180,17 +185,19 @@ async def test_page_headers_widget_and_origins(backend: tuple[str, str], tools: 
             async with http.get(f"{base}/chat/helpdesk") as page:
                 assert page.status == 200
                 policy = page.headers["Content-Security-Policy"]
-                assert "frame-ancestors 'self' http://localhost:9999 https://www.example.com" in policy
+                assert (
+                    "frame-ancestors 'self' http://localhost:9999 https://www.example.com" in policy
+                )
                 assert "script-src 'self'" in policy
                 assert 'name="viewport"' in await page.text()
-            async with http.get(f"{base}/chat/helpdesk/widget.js",
-                                headers={"Origin": "https://www.example.com"}) as widget:  # fmt: skip
+            widget_url = f"{base}/chat/helpdesk/widget.js"
+            friendly = {"Origin": "https://www.example.com"}
+            async with http.get(widget_url, headers=friendly) as widget:
                 assert widget.headers["Access-Control-Allow-Origin"] == "https://www.example.com"
                 assert '"origins": ["http://localhost:9999", "https://www.example.com"]' in (
                     await widget.text()
                 )
-            async with http.get(f"{base}/chat/helpdesk/widget.js",
-                                headers={"Origin": "https://evil.example"}) as widget:  # fmt: skip
+            async with http.get(widget_url, headers={"Origin": "https://evil.example"}) as widget:
                 assert "Access-Control-Allow-Origin" not in widget.headers
             for path in ("/chat/nobody", "/chat/nobody/widget.js", "/chat/helpdesk/assets/x.js"):
                 async with http.get(base + path) as missing:

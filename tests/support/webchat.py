@@ -22,11 +22,17 @@ def webchat_bot(name: str, tools_url: str | None = None, **webchat: Any) -> dict
 
 def tool_tables(tools_url: str) -> dict[str, Any]:
     return {
-        name: {"kind": "http", "url": f"{tools_url}/{name}", "secret": TOOL_SECRET,
-               "description": description}
-        for name, description in (("echo", "says back what it is given"),
-                                  ("pick", "offers a button"))
-    }  # fmt: skip
+        name: {
+            "kind": "http",
+            "url": f"{tools_url}/{name}",
+            "secret": TOOL_SECRET,
+            "description": description,
+        }
+        for name, description in (
+            ("echo", "says back what it is given"),
+            ("pick", "offers a button"),
+        )
+    }
 
 
 class ToolService:
