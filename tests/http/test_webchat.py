@@ -214,3 +214,41 @@ async def test_page_headers_widget_and_origins(
             assert (await friend.connect())["type"] == "welcome"
         finally:
             await friend.close()
+
+
+async def test_what_the_bot_says_while_the_visitor_is_away_is_shown_on_return(
+    backend: tuple[str, str], tools: ToolService
+) -> None:
+    """Another service sends the visitor a message with a button (admin API) while the page is
+    closed: the next connect shows it, button included, and it is in the recorded history."""
+    async with running(settings_for(backend, tools)) as runtime:
+        alice = await visitor(runtime)
+        try:
+            welcome = await alice.connect()
+            vid = visitor_id(runtime, welcome["token"])
+            await alice.ws.close()  # type: ignore[union-attr]
+            action = {
+                "type": "message.send",
+                "platform": "webchat",
+                "bot": "helpdesk",
+                "channel_id": vid,
+                "text": "Your order **shipped**.",
+                "buttons": [{"id": "help", "label": "Help"}],
+            }
+            async with aiohttp.ClientSession() as http:
+                async with http.post(
+                    f"{runtime.http.url}/api/v1/actions",
+                    json=action,
+                    headers={"Authorization": "Bearer admin-token-for-tests"},
+                ) as sent:
+                    assert sent.status == 202
+            await eventually(lambda: _recorded(runtime, vid, 1))
+            back = await alice.connect(alice.token)
+            assert [m["html"] for m in back["history"]] == [
+                "<p>Your order <strong>shipped</strong>.</p>\n"
+            ]
+            kept = await alice.reply()
+            assert kept["buttons"] == [{"id": "help", "label": "Help"}]
+            assert kept["id"] == back["history"][0]["id"]
+        finally:
+            await alice.close()
