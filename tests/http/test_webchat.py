@@ -12,8 +12,10 @@ import pytest
 from sqlalchemy import select
 
 from adapters.webchat.tokens import Visitor as VisitorId
+from botgate.testing.openai import OpenAIEmulator
 from gateway.app import Runtime
 from store.models import Message, PlatformChannel
+from tests.assistant.support import assistant_table
 from tests.support.pipeline import eventually, make_settings, running
 from tests.support.webchat import ToolService, Visitor, tool_tables, webchat_bot
 
@@ -235,13 +237,15 @@ async def test_what_the_bot_says_while_the_visitor_is_away_is_shown_on_return(
                 "text": "Your order **shipped**.",
                 "buttons": [{"id": "help", "label": "Help"}],
             }
-            async with aiohttp.ClientSession() as http:
-                async with http.post(
+            async with (
+                aiohttp.ClientSession() as http,
+                http.post(
                     f"{runtime.http.url}/api/v1/actions",
                     json=action,
                     headers={"Authorization": "Bearer admin-token-for-tests"},
-                ) as sent:
-                    assert sent.status == 202
+                ) as sent,
+            ):
+                assert sent.status == 202
             await eventually(lambda: _recorded(runtime, vid, 1))
             back = await alice.connect(alice.token)
             assert [m["html"] for m in back["history"]] == [
@@ -250,5 +254,33 @@ async def test_what_the_bot_says_while_the_visitor_is_away_is_shown_on_return(
             kept = await alice.reply()
             assert kept["buttons"] == [{"id": "help", "label": "Help"}]
             assert kept["id"] == back["history"][0]["id"]
+        finally:
+            await alice.close()
+
+
+async def test_the_assistant_answers_a_visitor_while_it_writes(
+    backend: tuple[str, str], tools: ToolService, openai_emulator: OpenAIEmulator
+) -> None:
+    """A plain message goes to the bot's assistant; the page sees the answer grow in one
+    message (snapshots share its id) and only the final text is recorded."""
+    answer = "Refunds take **14 days**. " + "We check the order, then the payment. " * 4
+    openai_emulator.reply(answer.strip(), per_token=0.03)
+    bot = webchat_bot("helpdesk", tools.url)
+    bot["assistant"] = assistant_table(openai_emulator)
+    settings = make_settings(*backend, bots=[bot], tools=tool_tables(tools.url))
+    async with running(settings) as runtime:
+        alice = await visitor(runtime)
+        try:
+            welcome = await alice.connect()
+            await alice.say("how long do refunds take?")
+            shown = [await alice.reply()]
+            while "the payment. We check the order, then the payment." not in shown[-1]["html"]:
+                shown.append(await alice.reply())
+            assert len(shown) > 1
+            assert {frame["id"] for frame in shown} == {shown[0]["id"]}
+            assert "<strong>14 days</strong>" in shown[-1]["html"]
+            vid = visitor_id(runtime, welcome["token"])
+            await eventually(lambda: _recorded(runtime, vid, 2))
+            assert [d for d, _ in await messages_of(runtime, vid)] == ["in", "out"]
         finally:
             await alice.close()
