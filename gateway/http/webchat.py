@@ -69,8 +69,11 @@ def adapter_for(request: web.Request) -> WebchatAdapter:
     return adapter
 
 
-def own_origin(request: web.Request) -> str:
-    return f"{request.scheme}://{request.host}".lower()
+def public_base(request: web.Request) -> str:
+    """Where visitors reach botgate: `server.public_url` (behind a TLS proxy the request itself
+    says http), else the request's own scheme and host."""
+    public = request.app[WEBCHAT_DEPS].webhooks.settings.server.public_url
+    return public.rstrip("/") if public else f"{request.scheme}://{request.host}"
 
 
 def origin_allowed(request: web.Request, adapter: WebchatAdapter, origin: str) -> bool:
@@ -122,7 +125,7 @@ async def widget_script(request: web.Request) -> web.Response:
     origin = request.headers.get("Origin", "")
     config = {
         "bot": adapter.bot.name,
-        "url": f"{own_origin(request)}/chat/{adapter.bot.name}",
+        "url": f"{public_base(request)}/chat/{adapter.bot.name}",
         "origins": adapter.config.allowed_origins,
         "title": adapter.title,
     }

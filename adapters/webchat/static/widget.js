@@ -13,7 +13,7 @@ root.id = "botgate-chat-" + config.bot;
 const frame = document.createElement("iframe");
 frame.src = config.url + "?embed=1";
 frame.title = config.title;
-frame.hidden = true;
+frame.style.display = "none";
 Object.assign(frame.style, {
   position: "fixed", right: "1rem", bottom: "5rem", width: "min(24rem, calc(100vw - 2rem))",
   height: "min(36rem, calc(100vh - 7rem))", border: "1px solid #d8dce2", borderRadius: "12px",
@@ -30,11 +30,15 @@ Object.assign(bubble.style, {
   font: "600 1rem system-ui, sans-serif", cursor: "pointer", zIndex: "2147483647",
   boxShadow: "0 4px 12px rgba(0,0,0,.25)", padding: "0 1rem"
 });
-bubble.addEventListener("click", function () {
-  frame.hidden = !frame.hidden;
-  bubble.setAttribute("aria-expanded", String(!frame.hidden));
-  bubble.textContent = frame.hidden ? "Chat" : "Close";
-  if (!frame.hidden) frame.focus();
+function toggle(open) {
+  frame.style.display = open ? "block" : "none";
+  bubble.setAttribute("aria-expanded", String(open));
+  bubble.textContent = open ? "Close" : "Chat";
+  if (open) frame.focus();
+}
+bubble.addEventListener("click", function () { toggle(frame.style.display === "none"); });
+document.addEventListener("keydown", function (event) {
+  if (event.key === "Escape" && frame.style.display !== "none") { toggle(false); bubble.focus(); }
 });
 root.appendChild(frame);
 root.appendChild(bubble);
