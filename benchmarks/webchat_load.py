@@ -1,9 +1,9 @@
 """The web chat under load: `botgate serve` as a subprocess, `--visitors` WebSocket visitors
-(default 200) each sending `/help` once a second for `--seconds`; the latency from a visitor's
-message to the bot's answer on its socket (p50/p95/p99), the answers missing at the end, and
-the service's peak RSS and CPU seconds. Prints one JSON object.
+(default 200) each sending `/help` once a second (`--interval`) for `--seconds`; the latency
+from a visitor's message to the bot's answer on its socket (p50/p95/p99), the answers missing
+at the end, and the service's peak RSS and CPU seconds. Prints one JSON object.
 
-    python -m benchmarks.webchat_load [--visitors 200] [--seconds 30] \
+    python -m benchmarks.webchat_load [--visitors 200] [--seconds 30] [--interval 1] \
         [--database-url postgresql+asyncpg://...] [--bus-url amqp://...]
 """
 
@@ -56,8 +56,10 @@ ip_per_minute = {visitors * 120}
 class LoadVisitor:
     """One visitor: sends once a second, times each answer against its oldest open send."""
 
-    def __init__(self, http: aiohttp.ClientSession, url: str, latencies: list[float]) -> None:
-        self.http, self.url, self.latencies = http, url, latencies
+    def __init__(
+        self, http: aiohttp.ClientSession, url: str, latencies: list[float], interval: float
+    ) -> None:
+        self.http, self.url, self.latencies, self.interval = http, url, latencies, interval
         self.open: deque[float] = deque()
         self.settled = asyncio.Event()  # nothing is waiting for an answer
         self.sent = 0
@@ -69,12 +71,12 @@ class LoadVisitor:
             assert (await ws.receive_json())["type"] == "welcome"
             await ready.wait()
             reader = asyncio.create_task(self._read(ws))
-            await asyncio.sleep(random.random())  # spread the visitors over the second
+            await asyncio.sleep(random.random() * self.interval)  # spread the visitors out
             while time.monotonic() < until:
                 self.open.append(time.perf_counter())
                 await ws.send_json({"type": "message", "id": uuid.uuid4().hex, "text": "/help"})
                 self.sent += 1
-                await asyncio.sleep(1.0)
+                await asyncio.sleep(self.interval)
             await self._settle(5.0)
             reader.cancel()
 
@@ -99,7 +101,7 @@ class LoadVisitor:
 
 
 async def run_load(
-    visitors: int, seconds: float, database_url: str, bus_url: str
+    visitors: int, seconds: float, interval: float, database_url: str, bus_url: str
 ) -> dict[str, Any]:
     async with fresh_backends(database_url, bus_url) as (database, bus):
         with tempfile.TemporaryDirectory(prefix="botgate-webchat-") as directory:
@@ -107,7 +109,7 @@ async def run_load(
             service = ServiceProcess.botgate(config)
             base = await service.start()
             try:
-                result = await _drive(base, visitors, seconds)
+                result = await _drive(base, visitors, seconds, interval)
             finally:
                 usage = service.usage()
                 await service.stop()
@@ -115,12 +117,12 @@ async def run_load(
     return {**result, **usage.as_dict(), "database": scheme, "bus": bus.split(":", 1)[0]}
 
 
-async def _drive(base: str, visitors: int, seconds: float) -> dict[str, Any]:
+async def _drive(base: str, visitors: int, seconds: float, interval: float) -> dict[str, Any]:
     latencies: list[float] = []
     url = f"{base.replace('http', 'ws', 1)}/chat/{BOT}/ws"
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector) as http:
-        crowd = [LoadVisitor(http, url, latencies) for _ in range(visitors)]
+        crowd = [LoadVisitor(http, url, latencies, interval) for _ in range(visitors)]
         ready = asyncio.Barrier(visitors + 1)
         until = time.monotonic() + seconds + 1
         tasks = [asyncio.create_task(v.run(until, ready)) for v in crowd]
@@ -130,6 +132,7 @@ async def _drive(base: str, visitors: int, seconds: float) -> dict[str, Any]:
     return {
         "visitors": visitors,
         "seconds": seconds,
+        "interval": interval,
         "sent": sent,
         "answered": len(latencies),
         "refused": sum(v.refused for v in crowd),
@@ -141,10 +144,13 @@ async def _drive(base: str, visitors: int, seconds: float) -> dict[str, Any]:
 @click.command()
 @click.option("--visitors", default=200, show_default=True)
 @click.option("--seconds", default=30.0, show_default=True)
+@click.option(
+    "--interval", default=1.0, show_default=True, help="seconds between a visitor's messages"
+)
 @click.option("--database-url", default="sqlite+aiosqlite:///unused.db", show_default=True)
 @click.option("--bus-url", default="memory://", show_default=True)
-def main(visitors: int, seconds: float, database_url: str, bus_url: str) -> None:
-    result = asyncio.run(run_load(visitors, seconds, database_url, bus_url))
+def main(visitors: int, seconds: float, interval: float, database_url: str, bus_url: str) -> None:
+    result = asyncio.run(run_load(visitors, seconds, interval, database_url, bus_url))
     json.dump(result, sys.stdout)
     sys.stdout.write("\n")
 
