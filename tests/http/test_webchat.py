@@ -284,3 +284,43 @@ async def test_the_assistant_answers_a_visitor_while_it_writes(
             assert [d for d, _ in await messages_of(runtime, vid)] == ["in", "out"]
         finally:
             await alice.close()
+
+
+async def test_hostile_frames_are_refused_and_nothing_is_recorded(
+    backend: tuple[str, str], tools: ToolService
+) -> None:
+    async with running(settings_for(backend, tools, max_message_chars=100)) as runtime:
+        silent = await visitor(runtime)
+        try:
+            assert silent.ws is None
+            silent.ws = await silent.http.ws_connect(silent.url)
+            await silent.ws.send_json({"type": "message", "id": "x", "text": "no hello"})
+            assert await silent.next() == {"type": "closed", "code": 4000}
+        finally:
+            await silent.close()
+        mallory = await visitor(runtime)
+        try:
+            welcome = await mallory.connect()
+            ws = mallory.ws
+            assert ws is not None
+            await ws.send_bytes(b"\x00\x01")  # binary frames are ignored
+            for junk in ("{", "[1, 2]", '"text"', '{"type": "shout"}'):
+                await ws.send_str(junk)
+                assert (await mallory.next())["code"] == "bad_frame", junk
+            bad_id = {"type": "message", "id": "../../x", "text": "hi"}
+            await ws.send_json(bad_id)
+            assert (await mallory.next())["code"] == "bad_frame"
+            await ws.send_json({"type": "click", "button": "", "message": "m"})
+            assert (await mallory.next())["code"] == "bad_frame"
+            await ws.send_json({"type": "message", "id": "big", "text": "x" * 100_000})
+            assert (await mallory.next())["type"] == "closed"  # over the frame limit: 1009
+            assert ws.close_code == 1009
+            await mallory.connect(mallory.token)  # then one good message, to wait for
+            assert (await mallory.say("fine"))["type"] == "accepted"
+            vid = visitor_id(runtime, welcome["token"])
+            await eventually(lambda: _recorded(runtime, vid, 2))
+            assert [text for way, text in await messages_of(runtime, vid) if way == "in"] == [
+                "fine"
+            ]
+        finally:
+            await mallory.close()
