@@ -17,12 +17,15 @@ import re
 from typing import Any
 
 from aiohttp import WSMsgType, web
+from pydantic import ValidationError
 
+from adapters.payload import load_object
 from adapters.webchat import WebchatAdapter
 from adapters.webchat.adapter import Frame, message_frame
 from adapters.webchat.ratelimit import Buckets
 from adapters.webchat.tokens import TokenRefused, Visitor
-from gateway.errors import BusUnavailable
+from gateway.errors import BusUnavailable, PayloadError
+from gateway.events import describe_errors
 from gateway.http.webchat import WEBCHAT_DEPS, adapter_for, origin_allowed
 from store.webchat import conversation
 
@@ -113,11 +116,9 @@ async def _converse(
     async for received in ws:
         if received.type != WSMsgType.TEXT:
             continue
-        try:
-            frame = json.loads(received.data)
-            if not isinstance(frame, dict):
-                raise ValueError("not an object")
-        except ValueError:
+        try:  # the webhooks' parser: depth-bounded, NULs and lone surrogates replaced
+            frame = load_object(received.data, "not a chat frame")
+        except PayloadError:
             await ws.send_json(_error(None, "bad_frame", "not understood"))
             continue
         await ws.send_json(await _take(request, adapter, visitor, frame))
@@ -138,6 +139,8 @@ async def _take(
             raise _Refusal("bad_frame", "not understood")
     except _Refusal as refusal:
         return _error(shown_id, refusal.code, refusal.reason)
+    except ValidationError as exc:  # what the event schema would not take
+        return _error(shown_id, "bad_frame", describe_errors(exc))
     except BusUnavailable:
         log.warning("web chat %s: the bus did not take a visitor's message", adapter.bot.name)
         return _error(
@@ -168,7 +171,8 @@ async def _click(
     if not isinstance(button, str) or not 0 < len(button) <= 100:
         raise _Refusal("bad_frame", "a click names its button")
     _limit(request, adapter, visitor)
-    await adapter.click(visitor, button, target if isinstance(target, str) else None)
+    known = target if isinstance(target, str) and _MESSAGE_ID.match(target) else None
+    await adapter.click(visitor, button, known)
 
 
 def _checked_text(adapter: WebchatAdapter, text: object) -> str:

@@ -312,15 +312,18 @@ async def test_hostile_frames_are_refused_and_nothing_is_recorded(
             assert (await mallory.next())["code"] == "bad_frame"
             await ws.send_json({"type": "click", "button": "", "message": "m"})
             assert (await mallory.next())["code"] == "bad_frame"
+            await ws.send_json({"type": "click", "button": "nothing", "message": "m" * 1000})
+            assert (await mallory.next())["type"] == "accepted"  # a click on no known message
             await ws.send_json({"type": "message", "id": "big", "text": "x" * 100_000})
             assert (await mallory.next())["type"] == "closed"  # over the frame limit: 1009
             assert ws.close_code == 1009
             await mallory.connect(mallory.token)  # then one good message, to wait for
-            assert (await mallory.say("fine"))["type"] == "accepted"
+            assert (await mallory.say("lone \ud800"))["code"] == "bad_frame"  # not JSON text
+            assert (await mallory.say("fine\x00"))["type"] == "accepted"
             vid = visitor_id(runtime, welcome["token"])
             await eventually(lambda: _recorded(runtime, vid, 2))
             assert [text for way, text in await messages_of(runtime, vid) if way == "in"] == [
-                "fine"
+                "fine\ufffd"
             ]
         finally:
             await mallory.close()
