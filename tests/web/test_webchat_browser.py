@@ -266,3 +266,27 @@ def _spoiled(runtime: Runtime, token: str, how: str) -> str:
     mac = token.partition(".")[2]
     other = tokens.sign(Visitor(visitor.bot, "v-someone-else", visitor.expires))
     return f"{other.partition('.')[0]}.{mac}"
+
+
+async def test_readable_on_a_phone(
+    sqlite_url: str,
+    memory_url: str,
+    tools: ToolService,
+    host: HostPages,
+    browser: Browser,
+    screenshots: Path,
+) -> None:
+    """A phone-sized screen: nothing wider than the screen, even a long unbroken word."""
+    async with gateway(sqlite_url, memory_url, tools, host) as (_, url):
+        phone = await browser.new_context(viewport={"width": 360, "height": 640}, is_mobile=True)
+        page = await phone.new_page()
+        await page.goto(url)
+        await ask(page, "/echo " + "x" * 200)
+        await expect(page.locator(".msg.bot")).to_contain_text("xxxx")
+        width = await page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 360
+        composer = await page.locator("#composer").bounding_box()
+        assert composer is not None
+        assert composer["y"] + composer["height"] <= 640
+        await page.screenshot(path=screenshots / "webchat-phone.png")
+        await phone.close()
