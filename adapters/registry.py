@@ -15,6 +15,7 @@ ADAPTERS: dict[str, str] = {
     "telegram": "adapters.telegram:TelegramAdapter",
     "slack": "adapters.slack:SlackAdapter",
     "discord": "adapters.discord:DiscordAdapter",
+    "webchat": "adapters.webchat:WebchatAdapter",
 }
 
 

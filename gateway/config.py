@@ -260,6 +260,36 @@ class GenericConfig(_Section):
     callback_attempts: int = Field(8, ge=1)
 
 
+_ORIGIN = re.compile(
+    r"(?i)^https?://[A-Za-z0-9.-]+(:\d{1,5})?$|^https?://\[[0-9A-Fa-f:.]+\](:\d{1,5})?$"
+)
+
+
+def check_origin(value: str) -> str:
+    """An origin as browsers send it: scheme://host[:port], no path, no trailing slash."""
+    if not _ORIGIN.match(value):
+        raise ValueError(
+            f"{value!r} is not an origin; write scheme://host[:port] with no path or trailing "
+            "slash, e.g. 'https://www.example.com'"
+        )
+    return value.lower()
+
+
+WebOrigin = Annotated[str, AfterValidator(check_origin)]
+
+
+class WebchatConfig(_Section):
+    """`[bots.webchat]`: the bot's web chat at /chat/{bot} and its widget (docs/web-chat.md)."""
+
+    allowed_origins: list[WebOrigin] = []  # pages that may embed the widget (besides ours)
+    title: str = Field("", max_length=120)  # the chat's heading; default: the bot's name
+    visitor_ttl: Duration = timedelta(days=30)  # a visitor's token; a reload resumes within it
+    max_message_chars: int = Field(4000, ge=1, le=65536)
+    visitor_per_minute: int = Field(20, ge=1)  # messages (and clicks) one visitor may send
+    ip_per_minute: int = Field(120, ge=1)  # messages from one IP address, over its visitors
+    history: int = Field(50, ge=0, le=1000)  # messages shown on (re)connect
+
+
 class AssistantConfig(_Section):
     """`[bots.assistant]`: a model behind any OpenAI-compatible chat-completions API answers
     plain messages (docs/assistant.md)."""
@@ -293,6 +323,7 @@ class BotConfig(_Section):
     slack: SlackConfig | None = None
     discord: DiscordConfig | None = None
     generic: GenericConfig | None = None
+    webchat: WebchatConfig | None = None
     assistant: AssistantConfig | None = None
 
     def platforms(self) -> dict[str, _Section]:
@@ -302,6 +333,7 @@ class BotConfig(_Section):
             "slack": self.slack,
             "discord": self.discord,
             "generic": self.generic,
+            "webchat": self.webchat,
         }
         return {name: table for name, table in tables.items() if table is not None}
 
@@ -529,7 +561,7 @@ def _expand(value: Any, env: Mapping[str, str], key: str, origin: Origin) -> Any
 def _lookup(name: str, env: Mapping[str, str], key: str, origin: Origin) -> str:
     if name not in env:
         raise ConfigError(
-            f"{key} = \"${{{name}}}\"{origin.where()}: environment variable {name} is not set; "
+            f'{key} = "${{{name}}}"{origin.where()}: environment variable {name} is not set; '
             f"export {name}=... before starting botgate, or write the value in the file"
         )
     return env[name]

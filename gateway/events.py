@@ -21,7 +21,7 @@ EVENT_SCHEMA: Literal["botgate.event/1"] = "botgate.event/1"
 ACTION_SCHEMA: Literal["botgate.action/1"] = "botgate.action/1"
 TOOL_CALL_SCHEMA: Literal["botgate.tool_call/1"] = "botgate.tool_call/1"
 
-Platform = Literal["telegram", "slack", "discord", "generic", "console"]
+Platform = Literal["telegram", "slack", "discord", "generic", "console", "webchat"]
 ChannelType = Literal["direct", "group", "channel", "thread"]
 EventType = Literal[
     "message.created",

@@ -20,7 +20,7 @@ from gateway.events import Action, Event, StreamRef
 
 log = logging.getLogger(__name__)
 # Platforms that show an answer while it is written (the others get the whole answer once).
-STREAMING_PLATFORMS = frozenset({"telegram", "slack", "discord"})
+STREAMING_PLATFORMS = frozenset({"telegram", "slack", "discord", "webchat"})
 INTERVAL = 1.0  # seconds between two snapshots of one answer
 
 

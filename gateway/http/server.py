@@ -9,6 +9,7 @@ from gateway.http import admin, automations, health, schemas
 from gateway.http.auth import AUTHENTICATOR
 from gateway.http.inbound import errors_middleware
 from gateway.http.listen import Listener
+from gateway.http.webchat import add_routes as add_webchat_routes
 from gateway.http.webhooks import WEBHOOK_DEPS, WebhookDeps, handle_webhook
 from gateway.kb import http as kb_http
 from gateway.ops.tokens import Authenticator
@@ -39,6 +40,7 @@ def build_app(
     if webhooks_enabled:
         app.router.add_post("/webhooks/{platform}/{bot}", handle_webhook)
         schemas.add_routes(app, webhooks.settings.bus.url)
+        add_webchat_routes(app, webhooks, admin_deps.db)
         admin_api = admin.admin_app(admin_deps)
         automations.add_routes(admin_api, admin_deps.db)
         if kb_deps is not None:
