@@ -8,7 +8,7 @@ publishes `Parsed.events` (503 if the bus cannot confirm) before answering `Pars
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Protocol
@@ -87,6 +87,11 @@ class AdapterContext(Protocol):
         self, platform: str, bot: str, change: Callable[[dict[str, Any]], None]
     ) -> None:
         """Read, `change` in place, write, as one step: concurrent processes lose no write."""
+        ...
+
+    async def while_held(self, name: str, job: Callable[[], Awaitable[None]]) -> None:
+        """Run `job` (a poller) whenever this process holds the lease `name`, which one process
+        at a time holds; stop it when the lease is lost. Returns only when cancelled."""
         ...
 
 

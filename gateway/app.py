@@ -94,6 +94,7 @@ class Runtime:
         self.runner: ActionRunner | None = None
         self.automations: Automations | None = None
         self.redriver: Redriver | None = None
+        self.adapter_host: AdapterHost | None = None
         self.assistants: Assistants | None = None
 
     def runs(self, role: Role) -> bool:
@@ -231,7 +232,7 @@ class Runtime:
             return bot_ids
 
     async def _start_adapters(self) -> None:
-        host = AdapterHost(
+        host = self.adapter_host = AdapterHost(
             self.settings, self.bus, self.db, self.tools, receives=self.runs("adapters")
         )
         for adapter in self.adapters.values():
@@ -250,12 +251,20 @@ class Runtime:
                 self.metrics,
                 self._queue_sampler(),
                 self.assistants.health if self.assistants else {},
+                self._leases,
             ),
             admin.AdminDeps(self.settings, self.db, self.bus, self._redrive_now),
             webhooks_enabled=self.runs("gateway"),
             kb_deps=KbDeps(self.settings, self.db, self.kb),
         )
         return HttpServer(app, listener)
+
+    def _leases(self) -> dict[str, object]:
+        """Which pollers this process holds (healthz): one process per bot holds each."""
+        host = self.adapter_host
+        if host is None or not host.leases:
+            return {}
+        return {"holder": host.holder, "held": host.held()}
 
     def _queue_sampler(self) -> QueueSampler:
         """Every queue of the gateway's topology that this configuration has."""

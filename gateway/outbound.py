@@ -27,7 +27,7 @@ from gateway import tracing
 from gateway.bus.base import Bus, Delivery, Failure, Handler, Subscription
 from gateway.bus.processing import dead_letter_now
 from gateway.bus.topology import (
-    HEADER_REPLAY,
+    HEADER_REPUBLISHED,
     HEADER_TRACEPARENT,
     actions_queue,
     adapter_queue,
@@ -156,7 +156,7 @@ class ActionRunner:
         if action.stream is not None:
             await self.pacer.close(action.stream.id)
         async with self._lane(action):
-            again = delivery.attempt > 1 or HEADER_REPLAY in delivery.message.headers
+            again = delivery.attempt > 1 or HEADER_REPUBLISHED in delivery.message.headers
             result = await self.ledger.sent_before(action.id) if again else None
             if result is None:
                 try:

@@ -141,7 +141,8 @@ class TelegramAdapter:
             self._client, self.config, context, self.bot.name, handle, self.allowed_updates
         )
         poller.backoff = self.poll_backoff
-        await poller.run()
+        # One process at a time polls a bot: two would make Telegram answer 409 Conflict.
+        await context.while_held(f"telegram.poll.{self.bot.name}", poller.run)
 
     async def _deliver(self, context: AdapterContext, raw: dict[str, Any]) -> None:
         try:

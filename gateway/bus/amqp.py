@@ -429,6 +429,13 @@ def _queue_options(spec: QueueSpec) -> dict[str, Any]:
         arguments["x-queue-type"] = "quorum"
     if spec.expires_s is not None:
         arguments["x-expires"] = int(spec.expires_s * 1000)
+    if spec.single_active:
+        arguments["x-single-active-consumer"] = True
+    if spec.ttl_s is not None:
+        arguments["x-message-ttl"] = int(spec.ttl_s * 1000)
+    if spec.dead_letter_to is not None:
+        arguments["x-dead-letter-exchange"] = DEFAULT_EXCHANGE
+        arguments["x-dead-letter-routing-key"] = spec.dead_letter_to
     return {"durable": spec.durable, "arguments": arguments or None}
 
 

@@ -24,6 +24,7 @@ from store.models.people import (
     UserPreference,
     UserSession,
 )
+from store.models.sending import HeldSend, Lease
 from store.models.platforms import PlatformBot, PlatformChannel, PlatformUser
 from store.models.tenancy import Bot, BotConfiguration, BotMemory, Organization
 
@@ -38,9 +39,11 @@ __all__ = [
     "BotMemory",
     "Click",
     "DeadLetter",
+    "HeldSend",
     "KbCollection",
     "KbDocument",
     "KbPassage",
+    "Lease",
     "LoginFailure",
     "Message",
     "Organization",

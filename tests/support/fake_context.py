@@ -4,7 +4,7 @@ in memory, and can refuse publishes as a bus outage would."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -39,6 +39,10 @@ class FakeContext:
             self.refuse_publishes -= 1
             raise BusUnavailable("the fake bus refuses this publish")
         self.events.append(event)
+
+    async def while_held(self, name: str, job: Callable[[], Awaitable[None]]) -> None:
+        """One process in these tests: the lease is always this one's."""
+        await job()
 
     async def load_state(self, platform: str, bot: str) -> dict[str, Any]:
         return dict(self.states.get((platform, bot), {}))

@@ -1,0 +1,105 @@
+"""Leases in the database: one process at a time holds a named job (a bot's Telegram poller,
+its Discord gateway connection).
+
+The holder renews its lease every `ttl / 3`; a holder that dies stops renewing and another
+process takes the job once the lease expired (within `ttl` plus one retry interval). A clean
+stop deletes the lease, so a standby takes over at its next try. A holder that cannot renew
+in time (database unreachable, or another process took the lease) stops the job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+
+from gateway.errors import StoreUnavailable
+from gateway.events import utcnow
+from store import sending
+from store.database import Database
+
+log = logging.getLogger(__name__)
+_DB_ERRORS = (DBAPIError, OperationalError, StoreUnavailable, OSError)
+
+
+def process_name() -> str:
+    """Who holds a lease, as `healthz` shows it: host, pid and a per-run suffix."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class Lease:
+    def __init__(
+        self, db: Database, name: str, holder: str, ttl: float, retry_interval: float
+    ) -> None:
+        self.db, self.name, self.holder = db, name, holder
+        self.ttl, self.retry_interval = ttl, retry_interval
+        self.held = False
+
+    async def _try(self) -> bool:
+        now = utcnow()
+        try:
+            async with self.db.transaction() as db:
+                return await sending.take_lease(
+                    db, self.name, self.holder, now, now + timedelta(seconds=self.ttl)
+                )
+        except IntegrityError:
+            return False  # another process inserted it first
+        except _DB_ERRORS as exc:
+            log.warning("lease %s: database unreachable (%s)", self.name, type(exc).__name__)
+            return False
+
+    async def acquire(self) -> None:
+        """Wait until this process holds the lease."""
+        while not await self._try():
+            await asyncio.sleep(self.retry_interval)
+        self.held = True
+        log.info("lease %s taken by %s", self.name, self.holder)
+
+    async def keep(self) -> None:
+        """Renew until a renewal fails past the lease's expiry; then return (the lease is lost)."""
+        loop = asyncio.get_running_loop()
+        valid_until = loop.time() + self.ttl
+        while True:
+            await asyncio.sleep(min(self.ttl / 3, max(0.0, valid_until - loop.time())))
+            if await self._try():
+                valid_until = loop.time() + self.ttl
+            elif loop.time() >= valid_until - self.ttl / 6:
+                break
+        self.held = False
+        log.warning("lease %s lost by %s", self.name, self.holder)
+
+    async def release(self) -> None:
+        if not self.held:
+            return
+        self.held = False
+        try:
+            async with self.db.transaction() as db:
+                await sending.drop_lease(db, self.name, self.holder)
+        except _DB_ERRORS as exc:
+            log.warning("lease %s not released (%s); it expires", self.name, type(exc).__name__)
+
+
+async def run_while_held(lease: Lease, job: Callable[[], Awaitable[None]]) -> None:
+    """Run `job` whenever this process holds the lease; stop it when the lease is lost, and
+    wait to take the lease again. Cancelling stops the job and releases the lease."""
+    while True:
+        await lease.acquire()
+        try:
+            work = asyncio.create_task(_run(job))
+            keeper = asyncio.create_task(lease.keep())
+            await asyncio.wait({work, keeper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (work, keeper):
+                task.cancel()
+            await asyncio.gather(work, keeper, return_exceptions=True)
+            await lease.release()
+
+
+async def _run(job: Callable[[], Awaitable[None]]) -> None:
+    await job()
