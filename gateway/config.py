@@ -145,7 +145,7 @@ class AdaptersConfig(_Section):
 
 def _retry_delays(value: object) -> tuple[timedelta, ...]:
     if not isinstance(value, list | tuple) or not value:
-        raise ValueError("write the delays as a list, like [\"1s\", \"10s\", \"1m\", \"10m\", \"1h\"]")
+        raise ValueError('write the delays as a list, like ["1s", "10s", "1m", "10m", "1h"]')
     delays = tuple(parse_duration(item) for item in value)
     if any(delay < timedelta(milliseconds=10) for delay in delays):
         raise ValueError("each delay must be at least 10ms")

@@ -56,10 +56,12 @@ class Lease:
 
     async def acquire(self) -> None:
         """Wait until this process holds the lease."""
-        while not await self._try():
+        while True:
+            if await self._try():
+                self.held = True
+                log.info("lease %s taken by %s", self.name, self.holder)
+                return
             await asyncio.sleep(self.retry_interval)
-        self.held = True
-        log.info("lease %s taken by %s", self.name, self.holder)
 
     async def keep(self) -> None:
         """Renew until a renewal fails past the lease's expiry; then return (the lease is lost)."""

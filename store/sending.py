@@ -51,8 +51,9 @@ async def held_lanes(db: AsyncSession, platform: str, bot: str) -> set[str]:
 
 async def hold(
     db: AsyncSession, platform: str, bot: str, lane: str, sends: Sequence[ToHold], now: datetime
-) -> None:
-    """Put `sends` at the end of the lane, in this order; one already held stays where it is."""
+) -> bool:
+    """Put `sends` at the end of the lane, in this order; one already held stays where it is.
+    False if any was held already."""
     held = select(HeldSend.action_id).where(HeldSend.action_id.in_([s.action_id for s in sends]))
     known = set((await db.execute(held)).scalars())
     last = select(func.max(HeldSend.position)).where(
@@ -79,6 +80,7 @@ async def hold(
         )
     if rows:
         await db.execute(insert(HeldSend), rows)
+    return not known
 
 
 async def lane(db: AsyncSession, platform: str, bot: str, lane: str) -> list[Held]:
@@ -88,11 +90,6 @@ async def lane(db: AsyncSession, platform: str, bot: str, lane: str) -> list[Hel
         .order_by(HeldSend.position)
     )
     return [Held(*row) for row in (await db.execute(query)).all()]
-
-
-async def is_held(db: AsyncSession, action_id: uuid.UUID) -> bool:
-    query = select(HeldSend.action_id).where(HeldSend.action_id == action_id)
-    return (await db.execute(query)).first() is not None
 
 
 async def failed(
@@ -136,7 +133,5 @@ async def drop_lease(db: AsyncSession, name: str, holder: str) -> None:
 
 async def leases(db: AsyncSession, prefix: str = "") -> list[tuple[str, str, datetime]]:
     """(name, holder, expires at) of the leases whose name starts with `prefix`."""
-    query = select(Lease.name, Lease.holder, Lease.expires_at).where(
-        Lease.name.startswith(prefix)
-    )
+    query = select(Lease.name, Lease.holder, Lease.expires_at).where(Lease.name.startswith(prefix))
     return [(name, holder, until) for name, holder, until in (await db.execute(query)).all()]

@@ -177,9 +177,12 @@ class _Consumer:
         self.active = False
         if self in self.queue.consumers:
             self.queue.consumers.remove(self)
+        # All back at the head in their order before any is handed out again
         for delivery in sorted(self.unsettled, key=lambda d: d.sequence, reverse=True):
             delivery.settled_as = "returned"
-            self.broker.requeue(self.queue, delivery.message, delivery.attempt)
+            self.queue.ready.appendleft(
+                (delivery.message, _next_attempt(self.queue.spec, delivery.attempt))
+            )
         self.unsettled.clear()
         self.broker.dispatch(self.queue)
 

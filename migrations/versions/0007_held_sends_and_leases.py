@@ -39,9 +39,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_held_sends")),
         sa.UniqueConstraint("action_id", name=op.f("uq_held_sends_action_id")),
     )
-    op.create_index(
-        "ix_held_sends_lane", "held_sends", ["platform", "bot", "lane", "position"]
-    )
+    op.create_index("ix_held_sends_lane", "held_sends", ["platform", "bot", "lane", "position"])
     op.create_table(
         "leases",
         sa.Column("name", sa.String(200), nullable=False),

@@ -24,8 +24,8 @@ from store.models.people import (
     UserPreference,
     UserSession,
 )
-from store.models.sending import HeldSend, Lease
 from store.models.platforms import PlatformBot, PlatformChannel, PlatformUser
+from store.models.sending import HeldSend, Lease
 from store.models.tenancy import Bot, BotConfiguration, BotMemory, Organization
 
 __all__ = [
