@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from opentelemetry.trace import SpanKind
@@ -11,7 +11,7 @@ from gateway import tracing
 from gateway.bus.base import Bus
 from gateway.config import Settings
 from gateway.events import Event
-from gateway.lease import Lease, process_name, run_while_held
+from gateway.lease import Lease, process_name
 from gateway.publisher import publish_event
 from gateway.tools.base import CommandSpec
 from gateway.tools.registry import ToolRegistry
@@ -61,20 +61,16 @@ class AdapterHost:
             change(state)
             await bot_records.save_state(db, platform, bot, state)
 
-    async def while_held(self, name: str, job: Callable[[], Awaitable[None]]) -> None:
+    def lease(self, name: str) -> Lease:
         config = self.settings.adapters
-        lease = Lease(
+        lease = self.leases[name] = Lease(
             self._db,
             name,
             self.holder,
             config.lease_ttl.total_seconds(),
             config.lease_retry_interval.total_seconds(),
         )
-        self.leases[name] = lease
-        try:
-            await run_while_held(lease, job)
-        finally:
-            self.leases.pop(name, None)
+        return lease
 
     def held(self) -> dict[str, bool]:
         """Each lease this process wants: whether it holds it now."""

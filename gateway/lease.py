@@ -14,7 +14,6 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
@@ -63,7 +62,7 @@ class Lease:
                 return
             await asyncio.sleep(self.retry_interval)
 
-    async def keep(self) -> None:
+    async def lost(self) -> None:
         """Renew until a renewal fails past the lease's expiry; then return (the lease is lost)."""
         loop = asyncio.get_running_loop()
         valid_until = loop.time() + self.ttl
@@ -85,23 +84,3 @@ class Lease:
                 await sending.drop_lease(db, self.name, self.holder)
         except _DB_ERRORS as exc:
             log.warning("lease %s not released (%s); it expires", self.name, type(exc).__name__)
-
-
-async def run_while_held(lease: Lease, job: Callable[[], Awaitable[None]]) -> None:
-    """Run `job` whenever this process holds the lease; stop it when the lease is lost, and
-    wait to take the lease again. Cancelling stops the job and releases the lease."""
-    while True:
-        await lease.acquire()
-        try:
-            work = asyncio.create_task(_run(job))
-            keeper = asyncio.create_task(lease.keep())
-            await asyncio.wait({work, keeper}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in (work, keeper):
-                task.cancel()
-            await asyncio.gather(work, keeper, return_exceptions=True)
-            await lease.release()
-
-
-async def _run(job: Callable[[], Awaitable[None]]) -> None:
-    await job()

@@ -188,6 +188,7 @@ class ActionRunner:
         for subscription in self._subscriptions:
             await subscription.cancel()
         self._subscriptions.clear()
+        await asyncio.sleep(0)  # tasks spawned but not started begin, so they can be cancelled
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

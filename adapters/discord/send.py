@@ -145,9 +145,7 @@ class Sender:
             self.streams.done(stream.id)
         return result(action, shown)
 
-    async def _post(
-        self, action: Action, payload: Json, ticket: Ticket | None, index: int
-    ) -> Json:
+    async def _post(self, action: Action, payload: Json, ticket: Ticket | None, index: int) -> Json:
         if ticket is not None:
             try:
                 return await self._follow_up(ticket, payload)

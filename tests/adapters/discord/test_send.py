@@ -281,7 +281,6 @@ async def test_sending_before_start_is_transient(settings: Settings) -> None:
         await DiscordAdapter(settings.bots[0], settings).send(action("1", text="x"))
 
 
-
 async def test_a_message_sent_again_after_a_crash_is_not_posted_twice(
     adapter: DiscordAdapter, emulator: DiscordEmulator, world: World
 ) -> None:
