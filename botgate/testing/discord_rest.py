@@ -75,14 +75,8 @@ class DiscordRest:
     def message(self, channel_id: str, author: Json, content: str, **fields: Any) -> Json:
         raise NotImplementedError
 
-    def _user(
-        self,
-        username: str,
-        *,
-        bot: bool,
-        user_id: str | None = None,
-        global_name: str | None = None,
-    ) -> Json:
+    def _user(self, username: str, *, bot: bool, user_id: str | None = None,
+              global_name: str | None = None) -> Json:
         raise NotImplementedError
 
     # identity
@@ -91,37 +85,20 @@ class DiscordRest:
         return ok(self.bot_user)
 
     async def _get_application(self, call: RecordedRequest) -> web.StreamResponse:
-        return ok(
-            {
-                "id": self.application_id,
-                "name": self.bot_user["username"],
-                "icon": None,
-                "description": "",
-                "rpc_origins": [],
-                "bot_public": True,
-                "bot_require_code_grant": False,
-                "verify_key": self.public_key_hex,
-                "flags": 0,
-                "team": None,
-                "owner": self._user("owner", bot=False),
-                "summary": "",
-                "interactions_endpoint_url": None,
-            }
-        )
+        return ok({
+            "id": self.application_id, "name": self.bot_user["username"], "icon": None,
+            "description": "", "rpc_origins": [], "bot_public": True,
+            "bot_require_code_grant": False, "verify_key": self.public_key_hex, "flags": 0,
+            "team": None, "owner": self._user("owner", bot=False), "summary": "",
+            "interactions_endpoint_url": None,
+        })
 
     async def _get_gateway_bot(self, call: RecordedRequest) -> web.StreamResponse:
-        return ok(
-            {
-                "url": self.gateway_url,
-                "shards": 1,
-                "session_start_limit": {
-                    "total": 1000,
-                    "remaining": 999,
-                    "reset_after": 14400000,
-                    "max_concurrency": 1,
-                },
-            }
-        )
+        return ok({
+            "url": self.gateway_url, "shards": 1,
+            "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 14400000,
+                                    "max_concurrency": 1},
+        })
 
     # channel messages
 
@@ -164,16 +141,12 @@ class DiscordRest:
         found = []
         for index, (name, content) in enumerate(call.files):
             given = described.get(str(index), {})
-            found.append(
-                {
-                    "id": self.new_id(),
-                    "filename": given.get("filename", name),
-                    "size": len(content),
-                    "url": f"https://cdn.discordapp.com/attachments/{name}",
-                    "proxy_url": f"https://media.discordapp.net/attachments/{name}",
-                    "content_type": "application/octet-stream",
-                }
-            )
+            found.append({
+                "id": self.new_id(), "filename": given.get("filename", name),
+                "size": len(content), "url": f"https://cdn.discordapp.com/attachments/{name}",
+                "proxy_url": f"https://media.discordapp.net/attachments/{name}",
+                "content_type": "application/octet-stream",
+            })
         return found
 
     def _channel_refusal(self, channel_id: str) -> web.Response | None:
@@ -200,11 +173,8 @@ class DiscordRest:
         return ok(self._edited(message, call))
 
     def _edited(self, message: Json, call: RecordedRequest) -> Json:
-        changes = {
-            k: v
-            for k, v in (call.json or {}).items()
-            if k in {"content", "components", "embeds", "flags"}
-        }
+        changes = {k: v for k, v in (call.json or {}).items()
+                   if k in {"content", "components", "embeds", "flags"}}
         message.update(changes)
         if call.files:
             message["attachments"] = self._attachments(call)
@@ -237,9 +207,8 @@ class DiscordRest:
 
     # application commands
 
-    async def _list_commands(
-        self, call: RecordedRequest, application_id: str, guild_id: str = ""
-    ) -> web.StreamResponse:
+    async def _list_commands(self, call: RecordedRequest, application_id: str,
+                             guild_id: str = "") -> web.StreamResponse:
         return ok([c for c in self.commands if c.get("guild_id", "") == guild_id])
 
     async def _overwrite_commands(
@@ -252,18 +221,9 @@ class DiscordRest:
         scope = {"guild_id": guild_id} if guild_id else {}
         kept = [c for c in self.commands if c.get("guild_id", "") != guild_id]
         added = [
-            {
-                "id": self.new_id(),
-                "application_id": application_id,
-                "version": self.new_id(),
-                "type": 1,
-                "default_member_permissions": None,
-                "dm_permission": True,
-                "description": "",
-                "options": [],
-                **command,
-                **scope,
-            }
+            {"id": self.new_id(), "application_id": application_id, "version": self.new_id(),
+             "type": 1, "default_member_permissions": None, "dm_permission": True,
+             "description": "", "options": [], **command, **scope}
             for command in call.json
         ]
         self.commands = kept + added
@@ -294,58 +254,37 @@ class DiscordRest:
         answer.type = kind
         if kind in {MESSAGE, DEFERRED_MESSAGE}:
             flags = int(data.get("flags") or 0) | (LOADING if kind == DEFERRED_MESSAGE else 0)
-            inner = RecordedRequest(
-                name=call.name,
-                method=call.method,
-                path=call.path,
-                query={},
-                json={**data, "flags": flags},
-                headers={},
-                files=call.files,
-            )
+            inner = RecordedRequest(name=call.name, method=call.method, path=call.path,
+                                    query={}, json={**data, "flags": flags}, headers={},
+                                    files=call.files)
             message = self._interaction_message(interaction, inner)
             answer.original_id = message["id"]
             return message
         if kind == UPDATE and interaction.get("message"):
             target = self.messages.get(interaction["message"]["id"])
             if target is not None:
-                inner = RecordedRequest(
-                    name=call.name,
-                    method=call.method,
-                    path=call.path,
-                    query={},
-                    json=data,
-                    headers={},
-                    files=call.files,
-                )
+                inner = RecordedRequest(name=call.name, method=call.method, path=call.path,
+                                        query={}, json=data, headers={}, files=call.files)
                 answer.original_id = target["id"]
                 return self._edited(target, inner)
         if kind == MODAL:
-            self.modals.append(
-                {**data, "interaction": interaction["token"], "user": _user_of(interaction)}
-            )
+            self.modals.append({**data, "interaction": interaction["token"],
+                                "user": _user_of(interaction)})
         return None
 
     def _interaction_message(self, interaction: Json, call: RecordedRequest) -> Json:
-        metadata = {
-            "id": interaction["id"],
-            "type": interaction["type"],
-            "user": _user_of(interaction),
-        }
+        metadata = {"id": interaction["id"], "type": interaction["type"],
+                    "user": _user_of(interaction)}
         return self._store_bot_message(
-            interaction["channel_id"],
-            call,
-            webhook_id=self.application_id,
-            interaction_metadata=metadata,
-            type=20 if interaction["type"] == 2 else 0,
+            interaction["channel_id"], call, webhook_id=self.application_id,
+            interaction_metadata=metadata, type=20 if interaction["type"] == 2 else 0,
         )
 
     def _callback_response(self, interaction: Json, kind: int, resource: Json | None) -> Json:
         flags = int((resource or {}).get("flags") or 0)
         response: Json = {
             "interaction": {
-                "id": interaction["id"],
-                "type": interaction["type"],
+                "id": interaction["id"], "type": interaction["type"],
                 "response_message_loading": kind == DEFERRED_MESSAGE,
                 "response_message_ephemeral": bool(flags & EPHEMERAL),
             },
@@ -427,42 +366,22 @@ _TABLE = [
     ("POST", "/channels/{channel_id}/messages", "_create_message", True),
     ("PATCH", "/channels/{channel_id}/messages/{message_id}", "_edit_message", True),
     ("DELETE", "/channels/{channel_id}/messages/{message_id}", "_delete_message", True),
-    (
-        "PUT",
-        "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}/@me",
-        "_add_reaction",
-        True,
-    ),
+    ("PUT", "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}/@me",
+     "_add_reaction", True),
     ("POST", "/channels/{channel_id}/typing", "_typing", True),
     ("GET", "/applications/{application_id}/commands", "_list_commands", True),
     ("PUT", "/applications/{application_id}/commands", "_overwrite_commands", True),
     ("GET", "/applications/{application_id}/guilds/{guild_id}/commands", "_list_commands", True),
-    (
-        "PUT",
-        "/applications/{application_id}/guilds/{guild_id}/commands",
-        "_overwrite_commands",
-        True,
-    ),
+    ("PUT", "/applications/{application_id}/guilds/{guild_id}/commands",
+     "_overwrite_commands", True),
     ("POST", "/interactions/{interaction_id}/{token}/callback", "_interaction_callback", False),
     ("POST", "/webhooks/{application_id}/{token}", "_follow_up", False),
-    (
-        "GET",
-        "/webhooks/{application_id}/{token}/messages/{message_id}",
-        "_webhook_message_route",
-        False,
-    ),
-    (
-        "PATCH",
-        "/webhooks/{application_id}/{token}/messages/{message_id}",
-        "_webhook_message_route",
-        False,
-    ),
-    (
-        "DELETE",
-        "/webhooks/{application_id}/{token}/messages/{message_id}",
-        "_webhook_message_route",
-        False,
-    ),
+    ("GET", "/webhooks/{application_id}/{token}/messages/{message_id}",
+     "_webhook_message_route", False),
+    ("PATCH", "/webhooks/{application_id}/{token}/messages/{message_id}",
+     "_webhook_message_route", False),
+    ("DELETE", "/webhooks/{application_id}/{token}/messages/{message_id}",
+     "_webhook_message_route", False),
 ]
 ROUTES: list[tuple[str, str, re.Pattern[str], str, bool]] = [
     (method, template, re.compile(template.format(**_PARTS)), handler, needs_bot)
@@ -508,28 +427,14 @@ def invalid_content(call: RecordedRequest) -> web.Response | None:
     content = payload.get("content")
     if content is not None and len(content) > 2000:
         body = {
-            "code": 50035,
-            "message": "Invalid Form Body",
-            "errors": {
-                "content": {
-                    "_errors": [
-                        {
-                            "code": "BASE_TYPE_MAX_LENGTH",
-                            "message": "Must be 2000 or fewer in length.",
-                        }
-                    ]
-                }
-            },
+            "code": 50035, "message": "Invalid Form Body",
+            "errors": {"content": {"_errors": [
+                {"code": "BASE_TYPE_MAX_LENGTH", "message": "Must be 2000 or fewer in length."}
+            ]}},
         }
         return as_json(body, 400)
-    if not (
-        content
-        or payload.get("components")
-        or payload.get("embeds")
-        or call.files
-        or payload.get("poll")
-        or payload.get("sticker_ids")
-    ):
+    if not (content or payload.get("components") or payload.get("embeds") or call.files
+            or payload.get("poll") or payload.get("sticker_ids")):
         return error(400, 50006, "Cannot send an empty message")
     return None
 
