@@ -293,8 +293,9 @@ class DiscordConfig(_Section):
     gateway_url: str = "wss://gateway.discord.gg/"  # this default: use what `GET /gateway/bot` says
     guild_id: str | None = None  # register application commands in this guild only (instant)
     register_commands: bool = True  # bulk-overwrite the bot's tools as commands when they change
-    lock_retry_interval: Duration = timedelta(seconds=5)  # a standby process tries to take over
-    lock_check_interval: Duration = timedelta(seconds=10)  # the holder checks it still holds it
+    # No longer used (the gateway is held under the [adapters] lease); old files still load.
+    lock_retry_interval: Duration = timedelta(seconds=5)
+    lock_check_interval: Duration = timedelta(seconds=10)
     max_retry_wait: Duration = timedelta(seconds=30)  # longer 429 waits go back to the runner
 
 

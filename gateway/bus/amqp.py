@@ -178,10 +178,19 @@ class AmqpBus:
 
     async def declare_queue(self, spec: QueueSpec) -> None:
         channel = self._channel(self._topology)
-        async with _answer(f"declaring queue {spec.name!r}", OPERATION_TIMEOUT):
-            queue = await channel.declare_queue(spec.name, **_queue_options(spec))
-            for binding in spec.bindings:
-                await queue.bind(binding.exchange, binding.pattern)
+        try:
+            async with _answer(f"declaring queue {spec.name!r}", OPERATION_TIMEOUT):
+                queue = await channel.declare_queue(spec.name, **_queue_options(spec))
+                for binding in spec.bindings:
+                    await queue.bind(binding.exchange, binding.pattern)
+        except BusUnavailable as exc:
+            if isinstance(exc.__cause__, aiormq.exceptions.ChannelPreconditionFailed):
+                raise BusUnavailable(
+                    f"queue {spec.name!r} exists on RabbitMQ with other settings (an older "
+                    "botgate declared it); stop every botgate process, let the queue drain, "
+                    f"delete it (rabbitmqctl delete_queue {spec.name}), then start again"
+                ) from exc
+            raise
 
     async def unbind_queue(self, name: str, binding: Binding) -> None:
         # On a channel of its own: a missing queue closes the channel it was asked on, and the
