@@ -138,6 +138,11 @@ class _Bot:
             while queued:
                 await self.runner.one(self, lane, queued[0])
                 queued.popleft()
+        except Exception:  # e.g. the database is down while holding: try the lane again later
+            log.exception("sending to %s failed unexpectedly; handing its actions back", lane)
+            await asyncio.sleep(1.0)
+            for item in reversed(queued):  # last first: each goes back to the queue's head
+                await item.delivery.reject(requeue=True)
         finally:
             del self.lanes[lane]
             self.runner.busy(-1)

@@ -293,7 +293,8 @@ async def test_a_message_sent_again_after_a_crash_is_not_posted_twice(
     posts = emulator.requests_to("POST", MESSAGES)
     nonces = [post.json["nonce"] for post in posts]
     assert all(post.json["enforce_nonce"] is True for post in posts)
-    assert len(set(nonces[:3])) == 3 and nonces[3:6] == nonces[:3]
+    assert len(set(nonces[:3])) == 3
+    assert nonces[3:6] == nonces[:3]
     assert again.message_id == first.message_id
     assert again.extra_message_ids == first.extra_message_ids
     assert other.message_id != first.message_id  # another action: other nonces
