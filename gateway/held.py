@@ -40,8 +40,19 @@ class HeldSends:
             await self.bus.declare_queue(hold_queue(self.platform, self.bot, delay))
 
     async def refresh(self) -> None:
+        """Learn the lanes held in the database (by another process, before this one became
+        the queue's active consumer). Added to those known: a lane held here meanwhile stays;
+        one known but empty is dropped by `occupied`."""
         async with self.db.transaction() as db:
-            self.lanes = await sending.held_lanes(db, self.platform, self.bot)
+            self.lanes |= await sending.held_lanes(db, self.platform, self.bot)
+
+    async def occupied(self, lane: str) -> bool:
+        """Whether the lane still has held sends; if not, it is no longer held."""
+        async with self.db.transaction() as db:
+            found = await sending.lane_occupied(db, self.platform, self.bot, lane)
+        if not found:
+            self.lanes.discard(lane)
+        return found
 
     async def hold(self, lane: str, sends: list[ToHold], now: datetime) -> bool:
         """Put these at the end of the lane; False if one of them was held already (a

@@ -219,7 +219,7 @@ class ActionRunner:
         wake = wake_of(delivery.message.headers)
         if wake is not None:
             await self._send_held(bot, lane, delivery, wake)
-        elif lane in bot.held.lanes:
+        elif lane in bot.held.lanes and await bot.held.occupied(lane):
             fresh = await bot.held.hold(lane, [_to_hold(delivery.message, action)], utcnow())
             self.metrics.actions.labels(action.platform, "held").inc()
             if not fresh:  # held before this process crashed: send the lane now

@@ -92,6 +92,13 @@ async def lane(db: AsyncSession, platform: str, bot: str, lane: str) -> list[Hel
     return [Held(*row) for row in (await db.execute(query)).all()]
 
 
+async def lane_occupied(db: AsyncSession, platform: str, bot: str, lane: str) -> bool:
+    query = select(HeldSend.id).where(
+        HeldSend.platform == platform, HeldSend.bot == bot, HeldSend.lane == lane
+    )
+    return (await db.execute(query.limit(1))).first() is not None
+
+
 async def failed(
     db: AsyncSession, action_id: uuid.UUID, attempts: int, first_failed_at: datetime, reason: str
 ) -> None:

@@ -91,7 +91,7 @@ async def test_a_permanent_refusal_is_dead_lettered_at_once_with_the_platforms_w
             await bus.publish(action_message(reply(104, 1)))
             await bus.publish(action_message(reply(101, 1)))  # another chat is not held up
             await eventually(lambda: _dead_letters(runtime, 1), 20)
-            await eventually(_sent_to(telegram, 101), 20)
+            await eventually(_sent_to(telegram, 101, 1), 20)
         finally:
             await bus.close()
         [(reason, attempts)] = await _reasons(runtime)
@@ -113,8 +113,47 @@ async def _dead_letters(runtime: Any, count: int) -> bool:
     return len(await _reasons(runtime)) >= count
 
 
-def _sent_to(telegram: TelegramEmulator, chat: int) -> Any:
+def _sent_to(telegram: TelegramEmulator, chat: int, count: int) -> Any:
     async def check() -> bool:
-        return bool(telegram.sent(chat))
+        return len(telegram.sent(chat)) >= count
 
     return check
+
+
+async def test_a_held_chat_stays_in_order_when_another_process_takes_over(
+    backend: tuple[str, str], telegram_emulator: TelegramEmulator
+) -> None:
+    """The process holding a chat stops; the platform is back. The next consumer of the
+    bot's queue holds a new reply of that chat behind the held ones (it reads the held
+    chats first) instead of sending it ahead of them, while another chat goes at once."""
+    telegram = telegram_emulator
+    sends = {"retry_delays": ["3s"], "retry_for": "1h"}
+    settings = make_settings(*backend, bots=[telegram_bot(telegram)], sends=sends)
+    outage = telegram.outage(until_cleared=True)
+    bus = create_bus(backend[1])
+    await bus.connect()
+    try:
+        async with running(settings) as first:
+            for n in range(2):
+                await bus.publish(action_message(reply(101, n)))
+            await eventually(lambda: _held(first, 2), 20)
+        outage.clear()
+        async with running(settings):  # the next process
+            await bus.publish(action_message(reply(101, 2)))  # must wait behind the two
+            await bus.publish(action_message(reply(102, 0)))  # another chat: not held
+            await eventually(_sent_to(telegram, 102, 1), 20)
+            assert telegram.sent(101) == []  # the held ones wait for their retry
+            await eventually(_sent_to(telegram, 101, 3), 20)
+            await asyncio.sleep(1.0)  # room for a late duplicate
+    finally:
+        await bus.close()
+    assert [s.text for s in telegram.sent(101)] == [f"reply {n} to 101" for n in range(3)]
+    assert [s.text for s in telegram.sent(102)] == ["reply 0 to 102"]
+
+
+async def _held(runtime: Any, count: int) -> bool:
+    from sqlalchemy import text
+
+    async with runtime.db.transaction() as db:
+        rows = await db.execute(text("SELECT count(*) FROM held_sends"))
+        return int(rows.scalar_one()) >= count
