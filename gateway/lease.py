@@ -39,12 +39,15 @@ class Lease:
         self.db, self.name, self.holder = db, name, holder
         self.ttl, self.retry_interval = ttl, retry_interval
         self.held = False
+        self.taken = False
 
     async def _try(self) -> bool:
+        """Take or renew it; True if this process holds it now. Sets `taken` when another
+        process holds it."""
         now = utcnow()
         try:
             async with self.db.transaction() as db:
-                return await sending.take_lease(
+                holder = await sending.take_lease(
                     db, self.name, self.holder, now, now + timedelta(seconds=self.ttl)
                 )
         except IntegrityError:
@@ -52,6 +55,8 @@ class Lease:
         except _DB_ERRORS as exc:
             log.warning("lease %s: database unreachable (%s)", self.name, type(exc).__name__)
             return False
+        self.taken = holder != self.holder
+        return not self.taken
 
     async def acquire(self) -> None:
         """Wait until this process holds the lease."""
@@ -70,8 +75,8 @@ class Lease:
             await asyncio.sleep(min(self.ttl / 3, max(0.0, valid_until - loop.time())))
             if await self._try():
                 valid_until = loop.time() + self.ttl
-            elif loop.time() >= valid_until - self.ttl / 6:
-                break
+            elif self.taken or loop.time() >= valid_until - self.ttl / 6:
+                break  # another process has it, or it may expire before the next try
         self.held = False
         log.warning("lease %s lost by %s", self.name, self.holder)
 

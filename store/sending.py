@@ -118,20 +118,21 @@ async def release(db: AsyncSession, action_id: uuid.UUID) -> None:
 
 async def take_lease(
     db: AsyncSession, name: str, holder: str, now: datetime, until: datetime
-) -> bool:
-    """Take or renew the lease: free, expired, or already ours. True if we hold it now."""
+) -> str:
+    """Take or renew the lease if it is free, expired, or already ours; who holds it now."""
     taken = await db.execute(
         update(Lease)
         .where(Lease.name == name, or_(Lease.holder == holder, Lease.expires_at < now))
         .values(holder=holder, expires_at=until)
     )
     if taken.rowcount:  # type: ignore[attr-defined]
-        return True
-    if await db.get(Lease, name) is not None:
-        return False
+        return holder
+    found = await db.get(Lease, name)
+    if found is not None:
+        return found.holder
     db.add(Lease(name=name, holder=holder, acquired_at=now, expires_at=until))
     await db.flush()
-    return True
+    return holder
 
 
 async def drop_lease(db: AsyncSession, name: str, holder: str) -> None:
