@@ -89,8 +89,7 @@ class _Bot:
         """The bus handler: settle bad input and snapshots now; queue the rest on its lane,
         in arrival order (no await before it is queued)."""
         runner = self.runner
-        if runner.stopping:
-            runner.spawn(delivery.reject(requeue=True))
+        if runner.stopping:  # left unsettled: the consumer's cancel hands all back, in order
             return
         try:
             action = decode_action(delivery.message.body, delivery.message.model)
