@@ -1,12 +1,14 @@
 """One Telegram poller per bot across adapter processes: two real `botgate serve` processes
 on PostgreSQL + RabbitMQ poll one bot of the emulator. One holds the lease and polls; the
 emulator sees no `409 Conflict`, and every update is recorded once and answered once. The
-holder is SIGKILLed; the other takes the poller over within the lease's expiry."""
+holder is SIGKILLed (between sends); the other takes the poller over within the lease's
+expiry."""
 
 from __future__ import annotations
 
 import asyncio
 import signal
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,7 @@ import pytest
 from botgate.testing.telegram import TelegramEmulator
 from gateway.crypto import generate_key
 from tests.support.pipeline import eventually
-from tests.test_restart import query, start_service
+from tests.test_restart import SERVING, query
 
 pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq]
 LEASE = "telegram.poll.helpdesk"
@@ -73,9 +75,11 @@ async def test_one_poller_per_bot_and_a_takeover_when_it_dies(
 ) -> None:
     telegram = telegram_emulator
     config = write_config(tmp_path / "botgate.toml", postgres_url, amqp_url, telegram)
-    first, first_url = await start_service(config)
+    # One process runs every role, the other only adapters: the cores' side of scaling out
+    # is tested on its own.
+    first, first_url = await start_service(config, "adapters")
     await eventually(lambda: holds(first_url), 30)
-    second, second_url = await start_service(config)
+    second, second_url = await start_service(config, "all")
     processes = [first, second]
     try:
         await asyncio.sleep(1.0)  # a second poller, were it polling, would conflict by now
@@ -83,6 +87,10 @@ async def test_one_poller_per_bot_and_a_takeover_when_it_dies(
         for n in range(10):
             await telegram.inject_message(200 + n % 5, f"before {n}")
         await eventually(lambda: _recorded(postgres_url, 10), 30)
+        # Killed between sends: a kill in the milliseconds after Telegram accepted a reply and
+        # before its ledger row may send it twice (docs/scaling-sends.md), which is not what
+        # this test is about.
+        await eventually(lambda: _answered(telegram, 10), 30)
 
         first.send_signal(signal.SIGKILL)
         await first.wait()
@@ -104,6 +112,32 @@ async def test_one_poller_per_bot_and_a_takeover_when_it_dies(
     assert telegram.poll_conflicts == 0
     assert took < 30
     print(f"takeover after SIGKILL: {took:.1f}s (lease_ttl {TTL}s)")
+
+
+async def start_service(config: Path, role: str) -> tuple[asyncio.subprocess.Process, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "gateway",
+        "serve",
+        "--config",
+        str(config),
+        "--role",
+        role,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert process.stderr is not None
+    async with asyncio.timeout(60):
+        while line := (await process.stderr.readline()).decode():
+            if match := SERVING.search(line):
+                asyncio.create_task(_drain(process.stderr))  # noqa: RUF006
+                return process, match[1]
+    raise AssertionError(f"service did not start (exit {await process.wait()})")
+
+
+async def _drain(stream: asyncio.StreamReader) -> None:
+    while await stream.readline():
+        pass
 
 
 async def _recorded(database: str, count: int) -> bool:
