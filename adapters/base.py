@@ -8,7 +8,8 @@ publishes `Parsed.events` (503 if the bus cannot confirm) before answering `Pars
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Protocol
@@ -88,6 +89,42 @@ class AdapterContext(Protocol):
     ) -> None:
         """Read, `change` in place, write, as one step: concurrent processes lose no write."""
         ...
+
+    def lease(self, name: str) -> Lease:
+        """The lease `name` (e.g. a bot's poller), which one adapter process at a time holds."""
+        ...
+
+
+class Lease(Protocol):
+    """One process at a time holds it; `healthz` shows who."""
+
+    async def acquire(self) -> None:
+        """Wait until this process holds it."""
+        ...
+
+    async def lost(self) -> None:
+        """Keep holding it; return once it is lost (and the job it guards must stop)."""
+        ...
+
+    async def release(self) -> None:
+        """Let another process take it now."""
+        ...
+
+
+async def while_held(lease: Lease, job: Callable[[], Awaitable[None]]) -> None:
+    """Run `job` whenever this process holds the lease; stop it when the lease is lost, and
+    wait to take it again. Cancelling stops the job and releases the lease."""
+    while True:
+        await lease.acquire()
+        work = asyncio.ensure_future(job())
+        keeper = asyncio.ensure_future(lease.lost())
+        try:
+            await asyncio.wait({work, keeper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (work, keeper):
+                task.cancel()
+            await asyncio.gather(work, keeper, return_exceptions=True)
+            await lease.release()
 
 
 class Adapter(Protocol):

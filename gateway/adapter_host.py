@@ -11,6 +11,7 @@ from gateway import tracing
 from gateway.bus.base import Bus
 from gateway.config import Settings
 from gateway.events import Event
+from gateway.lease import Lease, process_name
 from gateway.publisher import publish_event
 from gateway.tools.base import CommandSpec
 from gateway.tools.registry import ToolRegistry
@@ -27,6 +28,8 @@ class AdapterHost:
         self._bus = bus
         self._db = db
         self._tools = tools
+        self.holder = process_name()
+        self.leases: dict[str, Lease] = {}  # the leases this process runs a job under
 
     async def publish_event(self, event: Event) -> None:
         """An event an adapter received by itself (polling, a socket): a trace starts here."""
@@ -57,3 +60,18 @@ class AdapterHost:
             state = await bot_records.load_state(db, platform, bot, for_update=True)
             change(state)
             await bot_records.save_state(db, platform, bot, state)
+
+    def lease(self, name: str) -> Lease:
+        config = self.settings.adapters
+        lease = self.leases[name] = Lease(
+            self._db,
+            name,
+            self.holder,
+            config.lease_ttl.total_seconds(),
+            config.lease_retry_interval.total_seconds(),
+        )
+        return lease
+
+    def held(self) -> dict[str, bool]:
+        """Each lease this process wants: whether it holds it now."""
+        return {name: lease.held for name, lease in self.leases.items()}

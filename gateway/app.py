@@ -95,6 +95,7 @@ class Runtime:
         self.runner: ActionRunner | None = None
         self.automations: Automations | None = None
         self.redriver: Redriver | None = None
+        self.adapter_host: AdapterHost | None = None
         self.assistants: Assistants | None = None
 
     def runs(self, role: Role) -> bool:
@@ -232,7 +233,7 @@ class Runtime:
             return bot_ids
 
     async def _start_adapters(self) -> None:
-        host = AdapterHost(
+        host = self.adapter_host = AdapterHost(
             self.settings, self.bus, self.db, self.tools, receives=self.runs("adapters")
         )
         for adapter in self.adapters.values():
@@ -249,6 +250,7 @@ class Runtime:
             self.metrics,
             self._queue_sampler(),
             self.assistants.health if self.assistants else {},
+            self._leases,
         )
         app = build_app(
             WebhookDeps(self.settings, self.bus, self.adapters, replies, self.metrics),
@@ -268,6 +270,13 @@ class Runtime:
             ),
         )
         return HttpServer(app, listener)
+
+    def _leases(self) -> dict[str, object]:
+        """Which pollers this process holds (healthz): one process per bot holds each."""
+        host = self.adapter_host
+        if host is None or not host.leases:
+            return {}
+        return {"holder": host.holder, "held": host.held()}
 
     def _queue_sampler(self) -> QueueSampler:
         """Every queue of the gateway's topology that this configuration has."""

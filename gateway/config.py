@@ -128,6 +128,51 @@ class BusConfig(_Section):
         return check_bus_url(url)
 
 
+class AdaptersConfig(_Section):
+    """How adapter processes share a bot's poller (Telegram polling, the Discord gateway)."""
+
+    lease_ttl: Duration = timedelta(seconds=20)  # a dead holder's poller moves after this
+    lease_retry_interval: Duration = timedelta(seconds=5)  # how often a standby tries to take it
+
+    @model_validator(mode="after")
+    def _renewal_fits(self) -> AdaptersConfig:
+        if self.lease_ttl < timedelta(seconds=1):
+            raise ValueError("lease_ttl must be at least 1s; 20s is a good value")
+        if self.lease_retry_interval <= timedelta(0):
+            raise ValueError("lease_retry_interval must be more than 0s; 5s is a good value")
+        return self
+
+
+def _retry_delays(value: object) -> tuple[timedelta, ...]:
+    if not isinstance(value, list | tuple) or not value:
+        raise ValueError('write the delays as a list, like ["1s", "10s", "1m", "10m", "1h"]')
+    delays = tuple(parse_duration(item) for item in value)
+    if any(delay < timedelta(milliseconds=10) for delay in delays):
+        raise ValueError("each delay must be at least 10ms")
+    if list(delays) != sorted(delays):
+        raise ValueError("delays must not shrink: list them from shortest to longest")
+    if len(set(delays)) > 20:
+        raise ValueError("at most 20 different delays (each is a queue on the broker)")
+    return delays
+
+
+class SendsConfig(_Section):
+    """Retries of sends that failed for a transient reason (429, 5xx, network): held in the
+    broker, each wait the next of `retry_delays` (the last one repeats), for `retry_for` in
+    all, then dead-lettered with the reason."""
+
+    retry_delays: Annotated[tuple[timedelta, ...], BeforeValidator(_retry_delays)] = tuple(
+        timedelta(seconds=s) for s in (1, 5, 30, 120, 600, 3600)
+    )
+    retry_for: Duration = timedelta(hours=24)
+
+    @model_validator(mode="after")
+    def _long_enough(self) -> SendsConfig:
+        if self.retry_for < self.retry_delays[0]:
+            raise ValueError("retry_for is shorter than the first of retry_delays; raise it")
+        return self
+
+
 class SecurityConfig(_Section):
     secret_key: str | None = None
     admin_token: str | None = None
@@ -248,8 +293,9 @@ class DiscordConfig(_Section):
     gateway_url: str = "wss://gateway.discord.gg/"  # this default: use what `GET /gateway/bot` says
     guild_id: str | None = None  # register application commands in this guild only (instant)
     register_commands: bool = True  # bulk-overwrite the bot's tools as commands when they change
-    lock_retry_interval: Duration = timedelta(seconds=5)  # a standby process tries to take over
-    lock_check_interval: Duration = timedelta(seconds=10)  # the holder checks it still holds it
+    # No longer used (the gateway is held under the [adapters] lease); old files still load.
+    lock_retry_interval: Duration = timedelta(seconds=5)
+    lock_check_interval: Duration = timedelta(seconds=10)
     max_retry_wait: Duration = timedelta(seconds=30)  # longer 429 waits go back to the runner
 
 
@@ -425,6 +471,8 @@ class Settings(_Section):
     server: ServerConfig = ServerConfig()
     database: DatabaseConfig = DatabaseConfig()
     bus: BusConfig = BusConfig()
+    adapters: AdaptersConfig = AdaptersConfig()
+    sends: SendsConfig = SendsConfig()
     security: SecurityConfig = SecurityConfig()
     sessions: SessionsConfig = SessionsConfig()
     retention: RetentionConfig = RetentionConfig()

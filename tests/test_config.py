@@ -70,6 +70,11 @@ def test_missing_environment_variable_names_the_key(tmp_path: Path) -> None:
             r"bots\[0\]\.telegram\.token in .* is missing; it is required",
         ),
         ("[server\n", "not valid TOML"),
+        ('[sends]\nretry_delays = ["1m", "1s"]\n', r"sends\.retry_delays.*must not shrink"),
+        ('[sends]\nretry_delays = "1s"\n', r"sends\.retry_delays.*as a list"),
+        ('[sends]\nretry_delays = ["1s", "soon"]\n', r"sends\.retry_delays.*duration"),
+        ('[sends]\nretry_for = "100ms"\n', r"sends.*retry_for is shorter"),
+        ('[adapters]\nlease_ttl = "10ms"\n', r"adapters.*lease_ttl must be at least 1s"),
     ],
 )
 def test_invalid_config_says_which_key_and_why(tmp_path: Path, toml: str, message: str) -> None:

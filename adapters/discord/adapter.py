@@ -12,11 +12,10 @@ import contextlib
 import logging
 from typing import ClassVar
 
-from adapters.base import AdapterContext, InboundRequest, Parsed, SendResult
+from adapters.base import AdapterContext, InboundRequest, Lease, Parsed, SendResult
 from adapters.discord.commands import sync_commands
 from adapters.discord.gateway_client import GatewayRunner
 from adapters.discord.interactions import load_public_key, parse_interaction, verify_signature
-from adapters.discord.lock import GatewayLock, gateway_lock
 from adapters.discord.rest import RoutedHTTPClient
 from adapters.discord.send import Sender
 from adapters.discord.state import AdapterState
@@ -92,13 +91,9 @@ class DiscordAdapter:
             self.runner.run(), name=f"discord gateway {self.bot.name}"
         )
 
-    def _lock(self, context: AdapterContext) -> GatewayLock:
-        return gateway_lock(
-            context.settings.database.url,
-            self.bot.name,
-            self.config.lock_retry_interval.total_seconds(),
-            self.config.lock_check_interval.total_seconds(),
-        )
+    def _lock(self, context: AdapterContext) -> Lease:
+        """One process at a time holds a bot's gateway connection: a lease in the database."""
+        return context.lease(f"discord.gateway.{self.bot.name}")
 
     async def stop(self) -> None:
         if self._runner_task is not None:

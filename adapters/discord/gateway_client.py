@@ -16,8 +16,8 @@ from collections.abc import Awaitable, Callable
 
 import discord
 
+from adapters.base import Lease
 from adapters.discord.dispatches import ChannelInfo, Dispatch, DispatchNormalizer
-from adapters.discord.lock import GatewayLock
 from adapters.discord.rest import RoutedHTTPClient
 from gateway import codec
 from gateway.config import DiscordConfig
@@ -75,13 +75,13 @@ class GatewayClient(discord.Client):
 
 
 class GatewayRunner:
-    """Runs one bot's gateway while this process holds the bot's gateway lock."""
+    """Runs one bot's gateway while this process holds the bot's gateway lease."""
 
     def __init__(
         self,
         bot: str,
         config: DiscordConfig,
-        lock: GatewayLock,
+        lock: Lease,
         publish: Publish,
         retry_delay: float = 5.0,
     ) -> None:

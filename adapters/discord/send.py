@@ -7,6 +7,7 @@ action replies to an interaction event whose ticket is still valid.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -30,7 +31,7 @@ MAX_CONTENT = 2000
 ROW_SIZE, MAX_ROWS = 5, 5
 ALLOWED_MENTIONS: Json = {"parse": ["users"], "replied_user": True}  # never @everyone or roles
 EXPIRED_WEBHOOK_CODES = frozenset({10015, 50027})  # unknown webhook, invalid webhook token
-_Post = Callable[[Action, Json, Ticket | None], Awaitable[Json]]
+_Post = Callable[[Action, Json, Ticket | None, int], Awaitable[Json]]
 
 
 def split_text(text: str, limit: int = MAX_CONTENT) -> list[str]:
@@ -80,12 +81,14 @@ class _Parts:
 
     def __init__(self, http: HTTPClient, ticket: Ticket | None, post: _Post) -> None:
         self.http, self.ticket, self.post = http, ticket, post
+        self.sent = 0  # parts sent so far: the next one's index
 
     async def send_part(
         self, action: Action, part: str, first: bool, markup: bool
     ) -> tuple[str, Json]:
         body = payload(action, part, reference=first and self.ticket is None, markup=markup)
-        message = await self.post(action, body, self.ticket)
+        message = await self.post(action, body, self.ticket, self.sent)
+        self.sent += 1
         return str(message["id"]), message
 
     async def edit_part(self, action: Action, message_id: str, part: str, markup: bool) -> None:
@@ -142,7 +145,7 @@ class Sender:
             self.streams.done(stream.id)
         return result(action, shown)
 
-    async def _post(self, action: Action, payload: Json, ticket: Ticket | None) -> Json:
+    async def _post(self, action: Action, payload: Json, ticket: Ticket | None, index: int) -> Json:
         if ticket is not None:
             try:
                 return await self._follow_up(ticket, payload)
@@ -150,7 +153,8 @@ class Sender:
                 if exc.code not in EXPIRED_WEBHOOK_CODES:
                     raise
         route = Route("POST", "/channels/{channel_id}/messages", channel_id=_target(action))
-        message: Json = await self.http.request(route, json=payload)
+        body = {**payload, "nonce": nonce(action, index), "enforce_nonce": True}
+        message: Json = await self.http.request(route, json=body)
         return message
 
     async def _follow_up(self, ticket: Ticket, payload: Json) -> Json:
@@ -184,6 +188,14 @@ class Sender:
             Route("POST", "/channels/{channel_id}/typing", channel_id=_target(action))
         )
         return SendResult()
+
+
+def nonce(action: Action, index: int) -> str:
+    """The same part of the same action gets the same nonce: with `enforce_nonce`, Discord
+    answers a second create (a send retried after a crash) with the message it made first.
+    At most 25 characters, from the action id and the part's index."""
+    part = f"{action.id}:{index}".encode()
+    return hashlib.blake2b(part, digest_size=12).hexdigest()
 
 
 def _target(action: Action) -> str:

@@ -14,7 +14,14 @@ from pydantic import ValidationError
 from telegram import Bot
 from telegram.error import TelegramError
 
-from adapters.base import AdapterContext, InboundRequest, Parsed, SendResult, WebhookReply
+from adapters.base import (
+    AdapterContext,
+    InboundRequest,
+    Parsed,
+    SendResult,
+    WebhookReply,
+    while_held,
+)
 from adapters.payload import load_object
 from adapters.telegram.client import Client, describe, make_client
 from adapters.telegram.commands import sync_commands
@@ -141,7 +148,8 @@ class TelegramAdapter:
             self._client, self.config, context, self.bot.name, handle, self.allowed_updates
         )
         poller.backoff = self.poll_backoff
-        await poller.run()
+        # One process at a time polls a bot: two would make Telegram answer 409 Conflict.
+        await while_held(context.lease(f"telegram.poll.{self.bot.name}"), poller.run)
 
     async def _deliver(self, context: AdapterContext, raw: dict[str, Any]) -> None:
         try:

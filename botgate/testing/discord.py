@@ -104,6 +104,7 @@ class DiscordEmulator(DiscordRest, DiscordGateway, EmulatorServer[RecordedReques
         self.guilds: dict[str, Json] = {}
         self.channels: dict[str, Json] = {}
         self.messages: dict[str, Json] = {}
+        self._nonces: dict[tuple[str, str], str] = {}  # (channel, nonce) -> message id
         self.commands: list[Json] = []
         self.interactions: dict[str, Json] = {}  # token -> interaction
         self.answers: dict[str, Answer] = {}  # token -> how the bot answered it

@@ -54,6 +54,7 @@ class DiscordRest:
     bot_user: Json
     channels: dict[str, Json]
     messages: dict[str, Json]
+    _nonces: dict[tuple[str, str], str]
     commands: list[Json]
     interactions: dict[str, Json]
     answers: dict[str, Answer]
@@ -105,7 +106,17 @@ class DiscordRest:
         refused = self._channel_refusal(channel_id) or invalid_content(call)
         if refused is not None:
             return refused
-        return ok(self._store_bot_message(channel_id, call))
+        payload = call.json or {}
+        nonce = payload.get("nonce")
+        # enforce_nonce: the same nonce again in the channel answers the message it created
+        key = (channel_id, str(nonce))
+        if nonce is not None and payload.get("enforce_nonce") and key in self._nonces:
+            return ok(self.messages[self._nonces[key]])
+        message = self._store_bot_message(channel_id, call)
+        if nonce is not None:
+            message["nonce"] = nonce
+            self._nonces[key] = message["id"]
+        return ok(message)
 
     def _store_bot_message(self, channel_id: str, call: RecordedRequest, **extra: Any) -> Json:
         payload = call.json or {}

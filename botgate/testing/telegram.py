@@ -81,6 +81,8 @@ class Webhook:
 class _Poll:
     pending: deque[Json] = field(default_factory=deque)
     arrived: asyncio.Condition = field(default_factory=asyncio.Condition)
+    generation: int = 0  # getUpdates calls so far; a newer one ends the one waiting
+    conflicts: int = 0  # getUpdates calls ended by another one (409 Conflict)
 
 
 class TelegramEmulator(BotApiMethods, EmulatorServer[RecordedCall]):
@@ -184,6 +186,12 @@ class TelegramEmulator(BotApiMethods, EmulatorServer[RecordedCall]):
             edited="edit_date" in message,
             raw=message,
         )
+
+    @property
+    def poll_conflicts(self) -> int:
+        """getUpdates calls ended with 409 Conflict by another poller of the bot: two
+        processes polling one bot at once."""
+        return self._poll.conflicts
 
     @property
     def pending_updates(self) -> list[Json]:
@@ -346,8 +354,18 @@ class TelegramEmulator(BotApiMethods, EmulatorServer[RecordedCall]):
             raise bad(f"invalid parameters: {exc}") from None
         allowed = params.get("allowed_updates")
         self._confirm(offset)
+        self._poll.generation += 1
+        mine = self._poll.generation
         async with self._poll.arrived:
-            await self._wait_for_updates(timeout)
+            self._poll.arrived.notify_all()  # a poll still waiting is ended by this one
+            await self._wait_for_updates(timeout, mine)
+        if self._poll.generation != mine:
+            self._poll.conflicts += 1
+            raise ApiError(
+                409,
+                "Conflict: terminated by other getUpdates request; make sure that only one "
+                "bot instance is running",
+            )
         # Telegram does not keep updates of kinds the poller did not ask for.
         kept = [u for u in self._poll.pending if _allowed(u, allowed)]
         self._poll.pending = deque(kept)
@@ -355,11 +373,17 @@ class TelegramEmulator(BotApiMethods, EmulatorServer[RecordedCall]):
             self._delivered(Delivery("getUpdates", update))
         return kept[:limit]
 
-    async def _wait_for_updates(self, seconds: float) -> None:
+    async def _wait_for_updates(self, seconds: float, mine: int) -> None:
         if self._poll.pending or seconds <= 0 or self._closing:
             return
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._poll.arrived.wait(), seconds)
+            await asyncio.wait_for(
+                self._poll.arrived.wait_for(
+                    lambda: bool(self._poll.pending) or self._poll.generation != mine
+                    or self._closing
+                ),
+                seconds,
+            )
 
     def _confirm(self, offset: int) -> None:
         """An offset confirms every update with a smaller id (Telegram forgets them)."""

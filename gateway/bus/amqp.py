@@ -178,10 +178,19 @@ class AmqpBus:
 
     async def declare_queue(self, spec: QueueSpec) -> None:
         channel = self._channel(self._topology)
-        async with _answer(f"declaring queue {spec.name!r}", OPERATION_TIMEOUT):
-            queue = await channel.declare_queue(spec.name, **_queue_options(spec))
-            for binding in spec.bindings:
-                await queue.bind(binding.exchange, binding.pattern)
+        try:
+            async with _answer(f"declaring queue {spec.name!r}", OPERATION_TIMEOUT):
+                queue = await channel.declare_queue(spec.name, **_queue_options(spec))
+                for binding in spec.bindings:
+                    await queue.bind(binding.exchange, binding.pattern)
+        except BusUnavailable as exc:
+            if isinstance(exc.__cause__, aiormq.exceptions.ChannelPreconditionFailed):
+                raise BusUnavailable(
+                    f"queue {spec.name!r} exists on RabbitMQ with other settings (an older "
+                    "botgate declared it); stop every botgate process, let the queue drain, "
+                    f"delete it (rabbitmqctl delete_queue {spec.name}), then start again"
+                ) from exc
+            raise
 
     async def unbind_queue(self, name: str, binding: Binding) -> None:
         # On a channel of its own: a missing queue closes the channel it was asked on, and the
@@ -429,6 +438,13 @@ def _queue_options(spec: QueueSpec) -> dict[str, Any]:
         arguments["x-queue-type"] = "quorum"
     if spec.expires_s is not None:
         arguments["x-expires"] = int(spec.expires_s * 1000)
+    if spec.single_active:
+        arguments["x-single-active-consumer"] = True
+    if spec.ttl_s is not None:
+        arguments["x-message-ttl"] = int(spec.ttl_s * 1000)
+    if spec.dead_letter_to is not None:
+        arguments["x-dead-letter-exchange"] = DEFAULT_EXCHANGE
+        arguments["x-dead-letter-routing-key"] = spec.dead_letter_to
     return {"durable": spec.durable, "arguments": arguments or None}
 
 

@@ -77,7 +77,23 @@ class MemoryBroker:
         for name in self._bound(message.exchange, message.routing_key):
             queue = self.queues[name]
             queue.ready.append((message, 1))
+            if queue.spec.ttl_s is not None:
+                self._expire_later(queue)
             self.dispatch(queue)
+
+    def _expire_later(self, queue: _Queue) -> None:
+        """A delay queue: its oldest message moves on after the queue's TTL. One TTL for the
+        whole queue, so messages expire in the order they came."""
+        assert queue.spec.ttl_s is not None
+        asyncio.get_running_loop().call_later(queue.spec.ttl_s, self._expire, queue)
+
+    def _expire(self, queue: _Queue) -> None:
+        if not queue.ready or self.queues.get(queue.spec.name) is not queue:
+            return
+        message, _attempt = queue.ready.popleft()
+        target = queue.spec.dead_letter_to
+        if target is not None:
+            self.route(replace(message, exchange=DEFAULT_EXCHANGE, routing_key=target))
 
     def _bound(self, exchange: str, routing_key: str) -> list[str]:
         """The queues a message goes to; topic matching is done once per routing key."""
@@ -113,6 +129,9 @@ class MemoryBroker:
             consumer.deliver(_MemoryDelivery(self, queue, consumer, message, attempt))
 
     def _free_consumer(self, queue: _Queue) -> _Consumer | None:
+        if queue.spec.single_active:  # only the oldest consumer gets messages
+            first = queue.consumers[0] if queue.consumers else None
+            return first if first is not None and first.has_capacity() else None
         count = len(queue.consumers)
         start = next(queue.turn)
         for i in range(count):
@@ -158,9 +177,12 @@ class _Consumer:
         self.active = False
         if self in self.queue.consumers:
             self.queue.consumers.remove(self)
+        # All back at the head in their order before any is handed out again
         for delivery in sorted(self.unsettled, key=lambda d: d.sequence, reverse=True):
             delivery.settled_as = "returned"
-            self.broker.requeue(self.queue, delivery.message, delivery.attempt)
+            self.queue.ready.appendleft(
+                (delivery.message, _next_attempt(self.queue.spec, delivery.attempt))
+            )
         self.unsettled.clear()
         self.broker.dispatch(self.queue)
 

@@ -31,9 +31,13 @@ DEAD_HEADERS = (
     HEADER_ATTEMPTS,
 )
 HEADER_REDRIVE = "x-botgate-redrive"  # on a re-driven dead letter: its dead-letter id
-HEADER_REPLAY = "x-botgate-replay"  # on a replayed event: "1"
+HEADER_REPLAY = "x-botgate-replay"  # on an event `botgate replay` published again: "1"
 HEADER_TRACEPARENT = "traceparent"
-HEADER_REPLAY = "x-botgate-replay"  # an action published again after a crash: check the ledger
+# On an action the core published again after a crash (its answer was owed): the adapter
+# looks it up in the send ledger before sending. Not the replay of an event above.
+HEADER_REPUBLISHED = "x-botgate-republished"
+# On a held send coming back from its delay queue: the hold's attempt number it wakes.
+HEADER_WAKE = "x-botgate-wake"
 
 
 def actions_queue(platform: str, bot: str) -> str:
@@ -52,7 +56,10 @@ class QueueSpec:
 
     `exclusive` queues die with their connection. An `expires_s` queue is deleted by the broker
     once it has had no consumer for that long (AMQP `x-expires`); the in-process bus ignores
-    it, as its queues die with the process.
+    it, as its queues die with the process. A `single_active` queue delivers to one consumer
+    at a time, in order; when it goes, the next consumer takes over (AMQP
+    `x-single-active-consumer`). A `ttl_s` queue is a delay: its messages wait that long, then
+    move to `dead_letter_to` (AMQP `x-message-ttl` with a dead-letter route).
     """
 
     name: str
@@ -61,6 +68,9 @@ class QueueSpec:
     exclusive: bool = False
     quorum: bool = True
     expires_s: float | None = None
+    single_active: bool = False  # one consumer at a time gets messages; the next takes over
+    ttl_s: float | None = None  # messages expire after this long ...
+    dead_letter_to: str | None = None  # ... into this queue (through the default exchange)
 
 
 def core_queue() -> QueueSpec:
@@ -68,9 +78,23 @@ def core_queue() -> QueueSpec:
 
 
 def adapter_queue(platform: str, bot: str) -> QueueSpec:
+    """One bot's actions, consumed by one adapter process at a time: sends keep their order."""
     return QueueSpec(
-        actions_queue(platform, bot), (Binding(ACTIONS_EXCHANGE, f"{platform}.{bot}"),)
+        actions_queue(platform, bot),
+        (Binding(ACTIONS_EXCHANGE, f"{platform}.{bot}"),),
+        single_active=True,
     )
+
+
+def hold_queue(platform: str, bot: str, delay_s: float) -> QueueSpec:
+    """Where a held send of one bot waits `delay_s` before it comes back to the bot's queue.
+
+    One queue per delay: with one TTL per queue every message expires at the head, in order.
+    A classic queue: nobody consumes it, and its messages only pass through.
+    """
+    target = actions_queue(platform, bot)
+    name = f"{target}.hold.{round(delay_s * 1000)}ms"
+    return QueueSpec(name, quorum=False, ttl_s=delay_s, dead_letter_to=target)
 
 
 def dead_queue() -> QueueSpec:

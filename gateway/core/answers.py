@@ -32,7 +32,7 @@ from typing import Any
 
 from gateway import codec
 from gateway.bus.base import Bus, Message
-from gateway.bus.topology import DEFAULT_EXCHANGE, HEADER_REPLAY
+from gateway.bus.topology import DEFAULT_EXCHANGE, HEADER_REPUBLISHED
 from gateway.config import Settings
 from gateway.core.cache import BoundedCache
 from gateway.core.streams import STREAMING_PLATFORMS, ActionStream, message_action
@@ -287,7 +287,7 @@ class Answerer:
             return None
 
         async def publish(action: Action) -> None:
-            headers = {HEADER_REPLAY: "1"} if owed.replay else {}
+            headers = {HEADER_REPUBLISHED: "1"} if owed.replay else {}
             await self.bus.publish(action_message(action, owed.traceparent, headers))
 
         return ActionStream(owed.event, owed.id, publish)
@@ -310,7 +310,7 @@ class Answerer:
 
     async def _publish(self, owed: Owed, actions: list[Action]) -> None:
         """Publish, holding on through a bus outage (the answer is owed until it is out)."""
-        headers = {HEADER_REPLAY: "1"} if owed.replay else {}
+        headers = {HEADER_REPUBLISHED: "1"} if owed.replay else {}
         messages = [action_message(a, owed.traceparent, headers) for a in actions]
         messages += [
             reply_message(target, owed.event.id, actions)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -22,13 +22,18 @@ class HealthDeps:
     queues: QueueSampler | None = None  # queue depth and consumers, read at each scrape
     # Parts whose trouble is told but does not make the process unready (bot -> status).
     assistants: Mapping[str, str] = field(default_factory=dict)
+    # The leases this process runs pollers under: its name, and which it holds now.
+    leases: Callable[[], Mapping[str, object]] = dict
 
 
 HEALTH_DEPS = web.AppKey("health_deps", HealthDeps)
 
 
-async def healthz(_request: web.Request) -> web.Response:
-    return json_response(200, {"status": "ok"})
+async def healthz(request: web.Request) -> web.Response:
+    body: dict[str, object] = {"status": "ok"}
+    if leases := request.app[HEALTH_DEPS].leases():
+        body["leases"] = dict(leases)
+    return json_response(200, body)
 
 
 async def readiness(deps: HealthDeps) -> dict[str, str]:

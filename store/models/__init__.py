@@ -25,6 +25,7 @@ from store.models.people import (
     UserSession,
 )
 from store.models.platforms import PlatformBot, PlatformChannel, PlatformUser
+from store.models.sending import HeldSend, Lease
 from store.models.tenancy import Bot, BotConfiguration, BotMemory, Organization
 
 __all__ = [
@@ -38,9 +39,11 @@ __all__ = [
     "BotMemory",
     "Click",
     "DeadLetter",
+    "HeldSend",
     "KbCollection",
     "KbDocument",
     "KbPassage",
+    "Lease",
     "LoginFailure",
     "Message",
     "Organization",

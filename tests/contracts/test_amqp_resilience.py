@@ -14,7 +14,14 @@ from yarl import URL
 
 from gateway.bus.amqp import AmqpBus, _OwnModels
 from gateway.bus.base import Message, QueueStats
-from gateway.bus.topology import DEFAULT_EXCHANGE, EVENTS_EXCHANGE, Binding, QueueSpec, reply_queue
+from gateway.bus.topology import (
+    DEFAULT_EXCHANGE,
+    EVENTS_EXCHANGE,
+    Binding,
+    QueueSpec,
+    adapter_queue,
+    reply_queue,
+)
 from gateway.errors import BusUnavailable
 from tests.contracts.inbox import WAIT, Inbox
 from tests.support.tcp_proxy import TcpProxy
@@ -164,3 +171,19 @@ async def test_publish_during_an_outage_fails_within_the_timeout(
     proxy.accept()
     await eventually(lambda: proxied_bus.publish(event("kept")))
     assert await proxied_bus.queue_depth(QUEUE.name) == 1
+
+
+@pytest.mark.rabbitmq
+async def test_a_queue_declared_before_with_other_settings_is_named_with_what_to_do(
+    amqp_url: str,
+) -> None:
+    """An action queue an older botgate declared (without single active consumer)."""
+    bus = AmqpBus(amqp_url)
+    await bus.connect()
+    try:
+        spec = adapter_queue("telegram", "helpdesk")
+        await bus.declare_queue(QueueSpec(spec.name, spec.bindings))
+        with pytest.raises(BusUnavailable, match=r"exists on RabbitMQ with other settings.*delete"):
+            await bus.declare_queue(spec)
+    finally:
+        await bus.close()

@@ -456,3 +456,37 @@ async def test_a_taking_handler_that_raises_leaves_the_message_to_be_redelivered
     assert again.message.message_id == "refused"
     assert again.attempt == 2
     await again.ack()
+
+
+async def test_a_single_active_queue_feeds_one_consumer_until_it_goes(bus: Bus) -> None:
+    spec = QueueSpec("test.single", single_active=True)
+    await bus.declare_queue(spec)
+    first, second = Inbox(), Inbox()
+    one = await bus.consume(spec.name, first, prefetch=10)
+    await bus.consume(spec.name, second, prefetch=10)
+    for n in range(4):
+        await bus.publish(to_queue(spec.name, f"m{n}"))
+    taken = await first.take(4)
+    assert ids(taken) == ["m0", "m1", "m2", "m3"]
+    assert second.pending() == 0
+    await taken[0].ack()
+    await one.cancel()  # the rest go back, in order, to the consumer next in line
+    assert ids(await second.take(3)) == ["m1", "m2", "m3"]
+
+
+async def test_a_delay_queue_moves_messages_on_after_its_ttl_in_order(bus: Bus) -> None:
+    target = QueueSpec("test.target", quorum=False)
+    delay = QueueSpec("test.delay", quorum=False, ttl_s=0.2, dead_letter_to=target.name)
+    await bus.declare_queue(target)
+    await bus.declare_queue(delay)
+    inbox = Inbox()
+    await bus.consume(target.name, inbox, prefetch=10)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    for n in range(3):
+        await bus.publish(Message(DEFAULT_EXCHANGE, delay.name, b"{}", f"d{n}", {"k": str(n)}))
+    back = await inbox.take(3)
+    assert loop.time() - started >= 0.19
+    assert ids(back) == ["d0", "d1", "d2"]
+    assert [d.message.headers["k"] for d in back] == ["0", "1", "2"]
+    assert await bus.queue_depth(delay.name) == 0

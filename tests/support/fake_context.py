@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 from gateway.bus.base import Bus
 from gateway.config import Settings
@@ -40,6 +40,10 @@ class FakeContext:
             raise BusUnavailable("the fake bus refuses this publish")
         self.events.append(event)
 
+    def lease(self, name: str) -> LocalLease:
+        """Adapters in one test process share these leases, as processes share the database's."""
+        return LocalLease(name)
+
     async def load_state(self, platform: str, bot: str) -> dict[str, Any]:
         return dict(self.states.get((platform, bot), {}))
 
@@ -69,3 +73,29 @@ class FakeContext:
 
     async def wait_for_events(self, count: int, seconds: float = 5.0) -> list[Event]:
         return await self.wait_for(lambda events: len(events) >= count, seconds)
+
+
+class LocalLease:
+    """One holder per name in this process; never lost, taken over once released."""
+
+    _held: ClassVar[set[str]] = set()
+
+    def __init__(self, name: str, retry_interval: float = 0.05) -> None:
+        self.name, self.retry_interval = name, retry_interval
+        self._owned = False
+
+    async def acquire(self) -> None:
+        while True:
+            if self.name not in self._held:
+                self._held.add(self.name)
+                self._owned = True
+                return
+            await asyncio.sleep(self.retry_interval)
+
+    async def lost(self) -> None:
+        await asyncio.Event().wait()
+
+    async def release(self) -> None:
+        if self._owned:
+            self._owned = False
+            self._held.discard(self.name)

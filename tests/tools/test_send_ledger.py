@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 
 from gateway.bus.factory import create_bus
-from gateway.bus.topology import HEADER_REPLAY
+from gateway.bus.topology import HEADER_REPUBLISHED
 from gateway.events import Action
 from gateway.ids import new_id
 from gateway.publisher import action_message
@@ -38,7 +38,7 @@ async def test_an_action_sent_again_is_not_sent_twice(backend: tuple[str, str]) 
             await bus.publish(action_message(action))
             await asyncio.wait_for(receiver.delivered.wait(), 10)
             await eventually(lambda: _rows(runtime, "sent_actions", 1))
-            await bus.publish(action_message(action, headers={HEADER_REPLAY: "1"}))  # again
+            await bus.publish(action_message(action, headers={HEADER_REPUBLISHED: "1"}))  # again
             fresh = action.model_copy(update={"id": new_id(), "text": "next"})
             await bus.publish(action_message(fresh))  # a later action of the same chat
             await eventually(lambda: _rows(runtime, "sent_actions", 2))

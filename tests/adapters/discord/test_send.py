@@ -15,6 +15,7 @@ from botgate.testing.discord import DiscordEmulator
 from gateway.config import Settings
 from gateway.errors import PermanentError
 from gateway.events import Action, Button
+from gateway.ids import new_id
 from tests.adapters.discord.conftest import World
 from tests.adapters.discord.test_interactions import request
 from tests.support.fake_context import FakeContext
@@ -278,3 +279,23 @@ async def test_sending_before_start_is_transient(settings: Settings) -> None:
 
     with pytest.raises(TransientError):
         await DiscordAdapter(settings.bots[0], settings).send(action("1", text="x"))
+
+
+async def test_a_message_sent_again_after_a_crash_is_not_posted_twice(
+    adapter: DiscordAdapter, emulator: DiscordEmulator, world: World
+) -> None:
+    """Each part carries a nonce with enforce_nonce: a create sent again (its ledger entry was
+    lost in a crash) answers the first message instead of posting a second."""
+    long = action(world.channel["id"], text=("word " * 900).strip())  # three parts
+    first = await adapter.send(long)
+    again = await adapter.send(long)
+    other = await adapter.send(long.model_copy(update={"id": new_id()}))
+    posts = emulator.requests_to("POST", MESSAGES)
+    nonces = [post.json["nonce"] for post in posts]
+    assert all(post.json["enforce_nonce"] is True for post in posts)
+    assert len(set(nonces[:3])) == 3
+    assert nonces[3:6] == nonces[:3]
+    assert again.message_id == first.message_id
+    assert again.extra_message_ids == first.extra_message_ids
+    assert other.message_id != first.message_id  # another action: other nonces
+    assert len({m["id"] for m in emulator.messages.values() if m.get("nonce")}) == 6
