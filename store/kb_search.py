@@ -14,9 +14,10 @@ FTS5's query syntax as they are; every value is a bound parameter.
 
 from __future__ import annotations
 
+import itertools
 import math
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Uuid, bindparam, text
@@ -25,18 +26,25 @@ from sqlalchemy.ext.asyncio import AsyncSession
 # Column weights: title, heading, text, and 0 for the collection token (PostgreSQL: setweight
 # A, B, D with ts_rank's defaults).
 SQLITE_WEIGHTS = (5.0, 3.0, 1.0, 0.0)
+POOL = 1000  # passages holding the rarer terms of a question, ranked by BM25 (`pool_groups`)
+PAIRED = 4  # when every term is common: passages holding two of the rarest four
 
-# The best rows come from the FTS table alone (FTS5 ranks its own matches fast); only those
-# are joined to their passages.
+# The candidates are the passages holding the question's rarer terms (`pool`, see
+# `pool_groups`), ranked by BM25 over all of its terms: the match is `pool AND (any term)`,
+# so FTS5 iterates the pool and only seeks in the common terms' lists. (The pool's terms are
+# counted twice by bm25(): a mild boost of the rarest words.) The collection is checked on
+# the joined passage rather than in the MATCH: its token is in every passage of the
+# collection, and intersecting with it tripled the time at 50,000 passages.
 _SQLITE = text(
     f"""
     SELECT p.id, p.document_id, f.rank FROM (
         SELECT rowid, bm25(kb_passages_fts, {", ".join(map(str, SQLITE_WEIGHTS))}) AS rank
-        FROM kb_passages_fts WHERE kb_passages_fts MATCH :query ORDER BY rank LIMIT :limit
+        FROM kb_passages_fts WHERE kb_passages_fts MATCH :query
     ) AS f JOIN kb_passages p ON p.seq = f.rowid
-    ORDER BY f.rank
+    WHERE p.collection_id IN :collections
+    ORDER BY f.rank LIMIT :limit
     """  # noqa: S608  (constants only)
-)
+).bindparams(bindparam("collections", expanding=True, type_=Uuid()))
 
 _SQLITE_COUNT = text("SELECT count(*) FROM kb_passages_fts WHERE kb_passages_fts MATCH :query")
 
@@ -76,6 +84,10 @@ class TermStats:
     passages: int
     average_length: float  # lexemes per passage
     lexemes: dict[str, tuple[str, int]]  # term -> (lexeme, passages holding it)
+
+    def count(self, term: str) -> int:
+        """How many passages hold the term (0 for a term not counted)."""
+        return self.lexemes.get(term, ("", 0))[1]
 
     def idf(self, term: str) -> float:
         """BM25's inverse document frequency of a term."""
@@ -118,7 +130,13 @@ async def keyword_search(
     if session.get_bind().dialect.name == "postgresql":
         assert stats is not None, "PostgreSQL ranks with the terms' statistics"
         return await _postgres(session, collections, language, terms, limit, stats)
-    params = {"query": _sqlite_match(collections, terms), "limit": limit}
+    assert stats is not None, "the pool of candidates is chosen from the terms' statistics"
+    pool = _fts_any(f"({' AND '.join(_quoted(group))})" for group in pool_groups(terms, stats))
+    params = {
+        "query": f"({pool}) AND ({_fts_any(_quoted(terms))})",
+        "collections": list(collections),
+        "limit": limit,
+    }
     rows = await session.execute(_SQLITE, params)
     # bm25() is lower for better matches: negate it so that every score grows with relevance.
     return [(_uuid(row.id), _uuid(row.document_id), -float(row.rank)) for row in rows]
@@ -135,42 +153,61 @@ async def _postgres(
     known = [term for term in terms if term in stats.lexemes]
     if not known:
         return []
+    groups = pool_groups(known, stats)
     params = {
         "collections": list(collections),
         "query": " | ".join(
-            stats.lexemes[term][0].replace("'", "") for term in _pool_terms(known, stats, limit)
+            "(" + " & ".join(_lexeme(stats, term) for term in group) + ")" for group in groups
         ),
         "lexemes": [stats.lexemes[term][0] for term in known],
         "idfs": [stats.idf(term) for term in known],
         "average": stats.average_length,
-        "pool": _pool_size(limit),
+        "pool": POOL,
         "limit": limit,
     }
     rows = await session.execute(_BM25, params)
     return [(row.id, row.document_id, float(row.rank)) for row in rows]
 
 
-def _pool_terms(terms: Sequence[str], stats: TermStats, limit: int) -> list[str]:
-    """The rarest terms, until the passages holding them are enough to fill the pool: a
-    passage that holds none of them scores low, and ranking every passage holding a common
-    word is what makes a search slow (its tsvector is read for each)."""
+def pool_groups(terms: Sequence[str], stats: TermStats) -> list[tuple[str, ...]]:
+    """Which passages to rank: those holding any of these groups of terms (all of a group).
+
+    The rarest terms alone, while the passages holding them add up to at most POOL; when
+    even the rarest is more common than that, passages holding two of the PAIRED rarest
+    (a passage with one common word is unlikely to be among the best anyway). Ranking every
+    passage that holds a common word is what made a search slow: at 50,000 passages an OR
+    of a question's words matched 10,000-30,000 of them, each scored.
+    """
+    held = sorted((term for term in terms if stats.count(term) > 0), key=stats.count)
     chosen: list[str] = []
-    held = 0
-    for term in sorted(terms, key=lambda term: stats.lexemes[term][1]):
-        chosen.append(term)
-        held += stats.lexemes[term][1]
-        if held >= _pool_size(limit):
+    total = 0
+    for term in held:
+        if total + stats.count(term) > POOL:
             break
-    return chosen
+        chosen.append(term)
+        total += stats.count(term)
+    if chosen:
+        return [(term,) for term in chosen]
+    if len(held) == 1:
+        return [(held[0],)]
+    return list(itertools.combinations(held[:PAIRED], 2))
 
 
-def _pool_size(limit: int) -> int:
-    return max(limit * 10, 500)
+def _lexeme(stats: TermStats, term: str) -> str:
+    return "'" + stats.lexemes[term][0].replace("'", "") + "'"
 
 
-# BM25 over a pool of the passages `ts_rank` likes best among those holding the rarest
-# terms: term frequency counts a title occurrence 5, a heading 3, the text 1 (as SQLite's
-# column weights), and the length is the passage's number of lexemes.
+def _quoted(terms: Iterable[str]) -> list[str]:
+    return [f'"{term}"' for term in terms]
+
+
+def _fts_any(alternatives: Iterable[str]) -> str:
+    return "{title heading text} : (" + " OR ".join(alternatives) + ")"
+
+
+# BM25 over the pool (at most POOL passages, an arbitrary cut if pairs are common): term frequency
+# counts a title occurrence 5, a heading 3, the text 1 (as SQLite's column weights), and the
+# length is the passage's number of lexemes.
 _BM25 = text(
     """
     WITH q AS (
@@ -179,7 +216,7 @@ _BM25 = text(
     ), pool AS (
         SELECT p.id, p.document_id, p.search FROM kb_passages p
         WHERE p.collection_id IN :collections AND p.search @@ CAST(:query AS tsquery)
-        ORDER BY ts_rank(p.search, CAST(:query AS tsquery), 1) DESC LIMIT :pool
+        LIMIT :pool
     )
     SELECT pool.id, pool.document_id, sum(
         q.idf * f.tf * 2.2 / (f.tf + 1.2 * (0.25 + 0.75 * length(pool.search) / :average))
