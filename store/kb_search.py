@@ -26,15 +26,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 # Column weights: title, heading, text, and 0 for the collection token (PostgreSQL: setweight
 # A, B, D with ts_rank's defaults).
 SQLITE_WEIGHTS = (5.0, 3.0, 1.0, 0.0)
-POOL = 1000  # passages holding the rarer terms of a question, ranked by BM25 (`pool_groups`)
+POOL = 2000  # passages holding the rarer terms of a question, ranked by BM25 (`pool_groups`)
 PAIRED = 4  # when every term is common: passages holding two of the rarest four
 
 # The candidates are the passages holding the question's rarer terms (`pool`, see
 # `pool_groups`), ranked by BM25 over all of its terms: the match is `pool AND (any term)`,
 # so FTS5 iterates the pool and only seeks in the common terms' lists. (The pool's terms are
 # counted twice by bm25(): a mild boost of the rarest words.) The collection is checked on
-# the joined passage rather than in the MATCH: its token is in every passage of the
-# collection, and intersecting with it tripled the time at 50,000 passages.
+# the joined passage, and in the MATCH only when it is a small part of the index: its token
+# is in every passage of the collection, and intersecting with it tripled the time at
+# 50,000 passages. PostgreSQL keeps its own pool (`_pool_terms`, ordered by ts_rank): the
+# same pool there read and unnested more tsvectors and was slower, not faster.
 _SQLITE = text(
     f"""
     SELECT p.id, p.document_id, f.rank FROM (
@@ -48,14 +50,19 @@ _SQLITE = text(
 
 _SQLITE_COUNT = text("SELECT count(*) FROM kb_passages_fts WHERE kb_passages_fts MATCH :query")
 
+_INDEXED = text("SELECT count(*) FROM kb_passages")
+
 _PASSAGES = text(
     "SELECT count(*) FROM kb_passages p WHERE p.collection_id IN :collections"
 ).bindparams(bindparam("collections", expanding=True, type_=Uuid()))
 
 
 def _sqlite_match(collections: Sequence[uuid.UUID], terms: Sequence[str]) -> str:
-    """FTS5 query: any of the terms in title, heading or text, within the collections."""
+    """FTS5 query: any of the terms in title, heading or text, within the collections
+    (no terms: just the collections)."""
     inside = " OR ".join(f'"c{collection.hex}"' for collection in collections)
+    if not terms:
+        return f"collection : ({inside})"
     words = " OR ".join(f'"{term}"' for term in terms)
     return f"collection : ({inside}) AND {{title heading text}} : ({words})"
 
@@ -84,6 +91,7 @@ class TermStats:
     passages: int
     average_length: float  # lexemes per passage
     lexemes: dict[str, tuple[str, int]]  # term -> (lexeme, passages holding it)
+    indexed: int = 0  # SQLite: passages in the full-text index, of every collection
 
     def count(self, term: str) -> int:
         """How many passages hold the term (0 for a term not counted)."""
@@ -107,7 +115,8 @@ async def term_stats(
         for term in terms:
             query = {"query": _sqlite_match(ids, [term])}
             lexemes[term] = (term, (await session.execute(_SQLITE_COUNT, query)).scalar_one())
-        return TermStats(int(total), 0.0, lexemes)
+        indexed = (await session.execute(_INDEXED)).scalar_one()
+        return TermStats(int(total), 0.0, lexemes, int(indexed))
     size = (await session.execute(_SIZE, {"collections": ids})).one()
     params = {"collections": ids, "language": language, "terms": list(terms)}
     rows = (await session.execute(_COUNTS, params)).all()
@@ -132,8 +141,11 @@ async def keyword_search(
         return await _postgres(session, collections, language, terms, limit, stats)
     assert stats is not None, "the pool of candidates is chosen from the terms' statistics"
     pool = _fts_any(f"({' AND '.join(_quoted(group))})" for group in pool_groups(terms, stats))
+    query = f"({pool}) AND ({_fts_any(_quoted(terms))})"
+    if stats.passages * 2 < stats.indexed:  # a small part of the index: its token is selective
+        query = f"{_sqlite_match(collections, [])} AND {query}"
     params = {
-        "query": f"({pool}) AND ({_fts_any(_quoted(terms))})",
+        "query": query,
         "collections": list(collections),
         "limit": limit,
     }
@@ -153,20 +165,65 @@ async def _postgres(
     known = [term for term in terms if term in stats.lexemes]
     if not known:
         return []
-    groups = pool_groups(known, stats)
     params = {
         "collections": list(collections),
         "query": " | ".join(
-            "(" + " & ".join(_lexeme(stats, term) for term in group) + ")" for group in groups
+            stats.lexemes[term][0].replace("'", "") for term in _pool_terms(known, stats, limit)
         ),
         "lexemes": [stats.lexemes[term][0] for term in known],
         "idfs": [stats.idf(term) for term in known],
         "average": stats.average_length,
-        "pool": POOL,
+        "pool": _pool_size(limit),
         "limit": limit,
     }
     rows = await session.execute(_BM25, params)
     return [(row.id, row.document_id, float(row.rank)) for row in rows]
+
+
+def _pool_terms(terms: Sequence[str], stats: TermStats, limit: int) -> list[str]:
+    """The rarest terms, until the passages holding them are enough to fill the pool: a
+    passage that holds none of them scores low, and ranking every passage holding a common
+    word is what makes a search slow (its tsvector is read for each)."""
+    chosen: list[str] = []
+    held = 0
+    for term in sorted(terms, key=lambda term: stats.lexemes[term][1]):
+        chosen.append(term)
+        held += stats.lexemes[term][1]
+        if held >= _pool_size(limit):
+            break
+    return chosen
+
+
+def _pool_size(limit: int) -> int:
+    return max(limit * 10, 500)
+
+
+# PostgreSQL: BM25 over a pool of the passages `ts_rank` likes best among those holding the rarest
+# terms: term frequency counts a title occurrence 5, a heading 3, the text 1 (as SQLite's
+# column weights), and the length is the passage's number of lexemes.
+_BM25 = text(
+    """
+    WITH q AS (
+        SELECT lexeme, idf FROM unnest(CAST(:lexemes AS text[]), CAST(:idfs AS float8[]))
+            AS t(lexeme, idf)
+    ), pool AS (
+        SELECT p.id, p.document_id, p.search FROM kb_passages p
+        WHERE p.collection_id IN :collections AND p.search @@ CAST(:query AS tsquery)
+        ORDER BY ts_rank(p.search, CAST(:query AS tsquery), 1) DESC LIMIT :pool
+    )
+    SELECT pool.id, pool.document_id, sum(
+        q.idf * f.tf * 2.2 / (f.tf + 1.2 * (0.25 + 0.75 * length(pool.search) / :average))
+    ) AS rank
+    FROM pool
+    CROSS JOIN LATERAL unnest(pool.search) AS u
+    JOIN q ON q.lexeme = u.lexeme
+    CROSS JOIN LATERAL (
+        SELECT sum(CASE w WHEN 'A' THEN 5 WHEN 'B' THEN 3 ELSE 1 END) AS tf FROM unnest(u.weights) w
+    ) f
+    GROUP BY pool.id, pool.document_id
+    ORDER BY rank DESC LIMIT :limit
+    """
+).bindparams(bindparam("collections", expanding=True, type_=Uuid()))
 
 
 def pool_groups(terms: Sequence[str], stats: TermStats) -> list[tuple[str, ...]]:
@@ -193,44 +250,12 @@ def pool_groups(terms: Sequence[str], stats: TermStats) -> list[tuple[str, ...]]
     return list(itertools.combinations(held[:PAIRED], 2))
 
 
-def _lexeme(stats: TermStats, term: str) -> str:
-    return "'" + stats.lexemes[term][0].replace("'", "") + "'"
-
-
 def _quoted(terms: Iterable[str]) -> list[str]:
     return [f'"{term}"' for term in terms]
 
 
 def _fts_any(alternatives: Iterable[str]) -> str:
     return "{title heading text} : (" + " OR ".join(alternatives) + ")"
-
-
-# BM25 over the pool (at most POOL passages, an arbitrary cut if pairs are common): term frequency
-# counts a title occurrence 5, a heading 3, the text 1 (as SQLite's column weights), and the
-# length is the passage's number of lexemes.
-_BM25 = text(
-    """
-    WITH q AS (
-        SELECT lexeme, idf FROM unnest(CAST(:lexemes AS text[]), CAST(:idfs AS float8[]))
-            AS t(lexeme, idf)
-    ), pool AS (
-        SELECT p.id, p.document_id, p.search FROM kb_passages p
-        WHERE p.collection_id IN :collections AND p.search @@ CAST(:query AS tsquery)
-        LIMIT :pool
-    )
-    SELECT pool.id, pool.document_id, sum(
-        q.idf * f.tf * 2.2 / (f.tf + 1.2 * (0.25 + 0.75 * length(pool.search) / :average))
-    ) AS rank
-    FROM pool
-    CROSS JOIN LATERAL unnest(pool.search) AS u
-    JOIN q ON q.lexeme = u.lexeme
-    CROSS JOIN LATERAL (
-        SELECT sum(CASE w WHEN 'A' THEN 5 WHEN 'B' THEN 3 ELSE 1 END) AS tf FROM unnest(u.weights) w
-    ) f
-    GROUP BY pool.id, pool.document_id
-    ORDER BY rank DESC LIMIT :limit
-    """
-).bindparams(bindparam("collections", expanding=True, type_=Uuid()))
 
 
 def _uuid(value: object) -> uuid.UUID:
