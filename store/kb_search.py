@@ -140,8 +140,11 @@ async def keyword_search(
         assert stats is not None, "PostgreSQL ranks with the terms' statistics"
         return await _postgres(session, collections, language, terms, limit, stats)
     assert stats is not None, "the pool of candidates is chosen from the terms' statistics"
-    pool = _fts_any(f"({' AND '.join(_quoted(group))})" for group in pool_groups(terms, stats))
-    query = f"({pool}) AND ({_fts_any(_quoted(terms))})"
+    groups = pool_groups(terms, stats)
+    query = _fts_any(_quoted(terms))
+    if {group for group in groups if len(group) == 1} != {(term,) for term in terms}:
+        pool = _fts_any(f"({' AND '.join(_quoted(group))})" for group in groups)
+        query = f"({pool}) AND ({query})"  # (else the pool is every term: match them once)
     if stats.passages * 2 < stats.indexed:  # a small part of the index: its token is selective
         query = f"{_sqlite_match(collections, [])} AND {query}"
     params = {
