@@ -5,6 +5,16 @@ while the collection's `revision` and model stay the same; any import or delete 
 revision, and the next search reads the matrix again. At 50,000 passages of 256 dimensions
 the product is ~13 million multiply-adds: a few milliseconds, no vector server needed.
 
+At 50,000 passages that product was most of a semantic search's time, for two reasons
+measured in benchmarks/kb.py: OpenBLAS runs a matrix-vector product on all cores and spins
+while it waits (twice the CPU time for the same product on a 2-core machine beside the event
+loop), and the product is bound by memory bandwidth (51 MB read per question). So BLAS is
+held to one thread, and a large collection is searched in two steps: WordLlama's vectors are
+Matryoshka-trained (a prefix of the dimensions is itself an embedding), so the first
+PREFIX dimensions rank every passage, and the best PREFILTER of them are ranked again with
+all dimensions (the top 100 agree at 99 % with the exact ranking on both evaluation sets).
+The matrix is kept as its two column blocks, so no row is stored twice.
+
 Each document also gets a vector, the normalised mean of its passages': what the page as a
 whole is about (the document ranking of gateway/kb/fusion.py).
 """
@@ -17,11 +27,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 from sqlalchemy.ext.asyncio import AsyncSession
+from threadpoolctl import threadpool_limits
 
 from gateway.kb.embeddings import Vectors, from_bytes, normalize
 from gateway.kb.fusion import Candidate
 from store import kb as records
+
+PREFIX = 128  # dimensions of the first, coarse ranking of a large collection
+PREFILTER = 1000  # passages the coarse ranking keeps for the exact one
+TWO_STEPS = 8 * PREFILTER  # collections with more passages are searched in two steps
 
 
 @dataclass(frozen=True)
@@ -29,10 +45,23 @@ class _Matrix:
     revision: int
     model: str
     passages: tuple[Candidate, ...]
-    vectors: Vectors
+    head: Vectors  # the first PREFIX dimensions of each passage's vector (C order)
+    tail: Vectors  # the rest
     documents: tuple[uuid.UUID, ...]
     centroids: Vectors
-    rows: dict[uuid.UUID, int]  # passage id -> its row in `vectors`
+    rows: dict[uuid.UUID, int]  # passage id -> its row
+
+    @property
+    def dimensions(self) -> int:
+        return int(self.head.shape[1] + self.tail.shape[1])
+
+    def cosines(self, query: Vectors, rows: npt.NDArray[np.intp] | None = None) -> Vectors:
+        """Cosine of `query` with every passage, or with those `rows`."""
+        width = self.head.shape[1]
+        head = self.head if rows is None else self.head[rows]
+        tail = self.tail if rows is None else self.tail[rows]
+        result: Vectors = head @ query[:width] + tail @ query[width:]
+        return result
 
 
 @dataclass(frozen=True)
@@ -45,6 +74,7 @@ class VectorCache:
     """The vectors of the collections searched lately, one matrix per collection."""
 
     def __init__(self, max_collections: int = 64) -> None:
+        _one_blas_thread()
         self._matrices: dict[uuid.UUID, _Matrix] = {}
         self._locks: dict[uuid.UUID, asyncio.Lock] = {}
         self._max = max_collections
@@ -61,7 +91,7 @@ class VectorCache:
         matrices = [self._matrices.get(collection.id) for collection in collections]
         usable = [
             m for m in matrices
-            if m is not None and m.passages and m.vectors.shape[1] == query.shape[-1]
+            if m is not None and m.passages and m.dimensions == query.shape[-1]
         ]  # fmt: skip
         if not usable:
             return Nearest([], [])
@@ -77,10 +107,12 @@ class VectorCache:
     ) -> dict[uuid.UUID, float]:
         """Cosine of `query` with each of these passages that has a vector."""
         matrix = await self._matrix(session, collection)
-        if matrix is None or not matrix.passages or matrix.vectors.shape[1] != query.shape[-1]:
+        if matrix is None or not matrix.passages or matrix.dimensions != query.shape[-1]:
             return {}
-        rows = {p: matrix.rows[p] for p in passages if p in matrix.rows}
-        return {p: float(matrix.vectors[row] @ query.reshape(-1)) for p, row in rows.items()}
+        found = [p for p in passages if p in matrix.rows]
+        rows = np.fromiter((matrix.rows[p] for p in found), dtype=np.intp, count=len(found))
+        cosines = matrix.cosines(query.reshape(-1), rows)
+        return {p: float(cosine) for p, cosine in zip(found, cosines, strict=True)}
 
     async def _matrix(
         self, session: AsyncSession, collection: records.Collection
@@ -117,7 +149,9 @@ def _build(
     passages = tuple(Candidate(passage, document) for passage, document, _ in rows)
     if not rows:
         empty = np.zeros((0, 0), dtype=np.float32)
-        return _Matrix(collection.revision, collection.embedding_model, (), empty, (), empty, {})
+        return _Matrix(
+            collection.revision, collection.embedding_model, (), empty, empty, (), empty, {}
+        )
     vectors = from_bytes([blob for _, _, blob in rows], len(rows[0][2]) // 2)
     documents = tuple(dict.fromkeys(document for _, document, _ in rows))
     index = {document: i for i, document in enumerate(documents)}
@@ -127,7 +161,8 @@ def _build(
         collection.revision,
         collection.embedding_model,
         passages,
-        vectors,
+        np.ascontiguousarray(vectors[:, :PREFIX]),
+        np.ascontiguousarray(vectors[:, PREFIX:]),
         documents,
         normalize(sums),
         {candidate.passage: row for row, candidate in enumerate(passages)},
@@ -147,7 +182,13 @@ def _nearest_all(matrices: Sequence[_Matrix], query: Vectors, limit: int) -> Nea
 
 
 def _nearest(matrix: _Matrix, query: Vectors, limit: int) -> Nearest:
-    passages = [(matrix.passages[i], score) for i, score in _top(matrix.vectors @ query, limit)]
+    if len(matrix.passages) > TWO_STEPS and matrix.head.shape[1] == PREFIX:
+        coarse = matrix.head @ query[:PREFIX]
+        rows = np.argpartition(-coarse, PREFILTER - 1)[:PREFILTER]
+        exact = [(int(rows[i]), score) for i, score in _top(matrix.cosines(query, rows), limit)]
+    else:
+        exact = _top(matrix.cosines(query), limit)
+    passages = [(matrix.passages[i], score) for i, score in exact]
     documents = [(matrix.documents[i], score) for i, score in _top(matrix.centroids @ query, limit)]
     return Nearest(passages, documents)
 
@@ -159,3 +200,14 @@ def _top(scores: Vectors, limit: int) -> list[tuple[int, float]]:
     best = np.argpartition(-scores, count - 1)[:count]
     best = best[np.argsort(-scores[best])]
     return [(int(i), float(scores[i])) for i in best]
+
+
+_blas_limited = False
+
+
+def _one_blas_thread() -> None:
+    """Hold BLAS to one thread in this process, once (see the module's notes)."""
+    global _blas_limited
+    if not _blas_limited:
+        threadpool_limits(limits=1, user_api="blas")
+        _blas_limited = True
