@@ -337,7 +337,9 @@ class SendLedger:
                 async with self.db.begin() as db:
                     await outbox.record_sent(db, [row for row, _ in taken])
             except Exception as exc:  # the sends happened: hold their acks and try again
-                log.warning("cannot write the send ledger yet (%s); retrying", exc)
+                self.db.outage.failed(
+                    log, exc, "cannot write the send ledger yet (%s); retrying", exc
+                )
                 self._rows = taken + self._rows
                 self._arrived.set()
                 await asyncio.sleep(delay)

@@ -409,7 +409,9 @@ class Answerer:
             self.written(taken)
             self._ride_along = True
         except Exception as exc:
-            log.warning("settling %d answers failed (%s); will retry", len(taken.ids), exc)
+            self.db.outage.failed(
+                log, exc, "settling %d answers failed (%s); will retry", len(taken.ids), exc
+            )
             self.give_back(taken)
             self._settle_soon.set()
             raise
@@ -419,7 +421,8 @@ class Answerer:
             try:
                 await work()
             except Exception as exc:
-                log.warning("%s failed: %s", getattr(work, "__name__", work), exc)
+                name = getattr(work, "__name__", work)
+                self.db.outage.failed(log, exc, "%s failed: %s", name, exc)
             await asyncio.sleep(seconds)
 
 
