@@ -179,7 +179,8 @@ class QueueSampler:
             async with asyncio.timeout(self.timeout):
                 stats = await asyncio.gather(*(self.bus.queue_stats(q) for q in self.queues))
         except (BusUnavailable, TimeoutError) as exc:
-            log.warning("queue metrics not refreshed: %s", exc or "the broker did not answer")
+            why = exc or "the broker did not answer"
+            self.bus.outage.failed(log, exc, "queue metrics not refreshed: %s", why)
             return
         for queue, counts in zip(self.queues, stats, strict=True):
             if counts is not None:

@@ -245,7 +245,7 @@ class ActionRunner:
                 await publish_event(self.bus, event, traceparent)
                 return
             except BusUnavailable as exc:
-                log.warning("cannot report sent %s yet: %s", action.id, exc)
+                self.bus.outage.failed(log, exc, "cannot report sent %s yet: %s", action.id, exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30)
 

@@ -326,7 +326,8 @@ class Answerer:
             except BusUnavailable as exc:
                 if self._stopping:
                     raise
-                log.warning("cannot publish the answer to %s yet: %s", owed.event.id, exc)
+                what = "cannot publish the answer to %s yet: %s"
+                self.bus.outage.failed(log, exc, what, owed.event.id, exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30)
 
