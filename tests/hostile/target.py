@@ -67,12 +67,13 @@ def bot_table(telegram: TelegramEmulator, slack: SlackEmulator, discord: Discord
 
 
 @asynccontextmanager
-async def fuzz_target(database_url: str, bus_url: str) -> AsyncIterator[Target]:
+async def fuzz_target(database_url: str, bus_url: str, **sections: Any) -> AsyncIterator[Target]:
     async with AsyncExitStack() as stack:
         telegram = await stack.enter_async_context(TelegramEmulator())
         slack = await stack.enter_async_context(SlackEmulator())
         discord = await stack.enter_async_context(DiscordEmulator())
-        settings = make_settings(database_url, bus_url, bots=[bot_table(telegram, slack, discord)])
+        bots = [bot_table(telegram, slack, discord)]
+        settings = make_settings(database_url, bus_url, bots=bots, **sections)
         runtime = await stack.enter_async_context(running(settings))
         keys = Keys(BOT, GENERIC_SECRET, TELEGRAM_SECRET, slack.signing_secret,
                     discord.private_key, ADMIN_TOKEN)
