@@ -105,9 +105,11 @@ async def run_fuzz(options: FuzzOptions) -> dict[str, Any]:
         recorded = await _recorded(host, port, database)
         series = await _metric_series(host, port)
         during = len(log)  # what the service logs while stopping is reported apart
-    return _report(options, counts, faults, rss.samples, series, log[:during]) | recorded | {
-        "shutdown_causes": dict(Counter(_causes(log[during:])).most_common(10))
-    }
+    return (
+        _report(options, counts, faults, rss.samples, series, log[:during])
+        | recorded
+        | {"shutdown_causes": dict(Counter(_causes(log[during:])).most_common(10))}
+    )
 
 
 class _Pace:
@@ -145,8 +147,12 @@ class _RssSampler:
 
 
 def _report(
-    options: FuzzOptions, counts: dict[str, Counter[int]], faults: int,
-    rss: list[tuple[float, float]], series: int, log: list[str],
+    options: FuzzOptions,
+    counts: dict[str, Counter[int]],
+    faults: int,
+    rss: list[tuple[float, float]],
+    series: int,
+    log: list[str],
 ) -> dict[str, Any]:
     return {
         "requests_per_route": options.requests,
@@ -185,8 +191,11 @@ async def _metric_series(host: str, port: int) -> int:
 
 def _metric_sum(lines: list[str], name: str, labels: str = "") -> int:
     """The sum of `name`'s series (those whose labels contain `labels`)."""
-    return sum(int(float(line.rsplit(" ", 1)[1])) for line in lines
-               if line.startswith(name + "{") and labels in line)
+    return sum(
+        int(float(line.rsplit(" ", 1)[1]))
+        for line in lines
+        if line.startswith(name + "{") and labels in line
+    )
 
 
 async def _recorded(host: str, port: int, database: str, timeout: float = 120) -> dict[str, Any]:
@@ -228,7 +237,8 @@ async def _rows(database: str) -> tuple[int, Counter[tuple[str, str]]]:
             inbound = ProcessedEvent.event_type != "message.sent"
             rows = await connection.scalar(select(func.count()).where(inbound))
             letters = await connection.execute(
-                select(DeadLetter.origin_exchange, DeadLetter.reason))
+                select(DeadLetter.origin_exchange, DeadLetter.reason)
+            )
             dead = Counter((exchange, reason[:120]) for exchange, reason in letters)
     finally:
         await engine.dispose()
@@ -258,8 +268,14 @@ async def _service(
         service.on_line = log.append
         await service.start()
         stack.push_async_callback(service.stop)
-        keys = Keys(BOT, SECRETS["generic"], SECRETS["telegram"], slack.signing_secret,
-                    discord.private_key, ADMIN_TOKEN)
+        keys = Keys(
+            BOT,
+            SECRETS["generic"],
+            SECRETS["telegram"],
+            slack.signing_secret,
+            discord.private_key,
+            ADMIN_TOKEN,
+        )
         yield service, keys, log, database
 
 
@@ -273,14 +289,35 @@ def _config(database: str, bus: str, telegram: Any, slack: Any, discord: Any) ->
     lines = [line for name, values in sections.items() for line in _table(name, values)]
     lines += ["[[bots]]", f'name = "{BOT}"', 'tools = ["help"]']
     lines += _table("bots.generic", {"secret": SECRETS["generic"]})
-    lines += _table("bots.telegram", {
-        "token": telegram.token, "webhook_secret": SECRETS["telegram"],
-        "api_base_url": telegram.api_base_url, "username": "botgate_test_bot",
-        "rate_per_chat": 1000, "rate_per_group": 100000, "rate_per_bot": 1000})
-    lines += _table("bots.slack", {
-        "bot_token": slack.bot_token, "signing_secret": slack.signing_secret,
-        "api_base_url": slack.api_url, "send_interval": "1ms"})
-    lines += _table("bots.discord", {
-        "token": discord.token, "public_key": discord.public_key_hex,
-        "api_base_url": discord.api_url, "gateway": False, "register_commands": False})
+    lines += _table(
+        "bots.telegram",
+        {
+            "token": telegram.token,
+            "webhook_secret": SECRETS["telegram"],
+            "api_base_url": telegram.api_base_url,
+            "username": "botgate_test_bot",
+            "rate_per_chat": 1000,
+            "rate_per_group": 100000,
+            "rate_per_bot": 1000,
+        },
+    )
+    lines += _table(
+        "bots.slack",
+        {
+            "bot_token": slack.bot_token,
+            "signing_secret": slack.signing_secret,
+            "api_base_url": slack.api_url,
+            "send_interval": "1ms",
+        },
+    )
+    lines += _table(
+        "bots.discord",
+        {
+            "token": discord.token,
+            "public_key": discord.public_key_hex,
+            "api_base_url": discord.api_url,
+            "gateway": False,
+            "register_commands": False,
+        },
+    )
     return "\n".join(lines) + "\n"

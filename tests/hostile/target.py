@@ -65,14 +65,28 @@ def bot_table(telegram: TelegramEmulator, slack: SlackEmulator, discord: Discord
         "name": BOT,
         "tools": ["help"],
         "generic": {"secret": GENERIC_SECRET},
-        "telegram": {"token": telegram.token, "webhook_secret": TELEGRAM_SECRET,
-                     "api_base_url": telegram.api_base_url, "username": "botgate_test_bot",
-                     "rate_per_chat": 1000, "rate_per_group": 100000, "rate_per_bot": 1000},
-        "slack": {"bot_token": slack.bot_token, "signing_secret": slack.signing_secret,
-                  "api_base_url": slack.api_url, "send_interval": "1ms"},
-        "discord": {"token": discord.token, "public_key": discord.public_key_hex,
-                    "api_base_url": discord.api_url, "gateway": False,
-                    "register_commands": False},
+        "telegram": {
+            "token": telegram.token,
+            "webhook_secret": TELEGRAM_SECRET,
+            "api_base_url": telegram.api_base_url,
+            "username": "botgate_test_bot",
+            "rate_per_chat": 1000,
+            "rate_per_group": 100000,
+            "rate_per_bot": 1000,
+        },
+        "slack": {
+            "bot_token": slack.bot_token,
+            "signing_secret": slack.signing_secret,
+            "api_base_url": slack.api_url,
+            "send_interval": "1ms",
+        },
+        "discord": {
+            "token": discord.token,
+            "public_key": discord.public_key_hex,
+            "api_base_url": discord.api_url,
+            "gateway": False,
+            "register_commands": False,
+        },
     }
 
 
@@ -85,8 +99,14 @@ async def fuzz_target(database_url: str, bus_url: str, **sections: Any) -> Async
         bots = [bot_table(telegram, slack, discord)]
         settings = make_settings(database_url, bus_url, bots=bots, **sections)
         runtime = await stack.enter_async_context(running(settings))
-        keys = Keys(BOT, GENERIC_SECRET, TELEGRAM_SECRET, slack.signing_secret,
-                    discord.private_key, ADMIN_TOKEN)
+        keys = Keys(
+            BOT,
+            GENERIC_SECRET,
+            TELEGRAM_SECRET,
+            slack.signing_secret,
+            discord.private_key,
+            ADMIN_TOKEN,
+        )
         target = Target(runtime, keys)
         await runtime.bus.declare_queue(
             QueueSpec(TAP, (Binding(EVENTS_EXCHANGE, "#"),), quorum=False)
@@ -94,8 +114,10 @@ async def fuzz_target(database_url: str, bus_url: str, **sections: Any) -> Async
         await runtime.bus.declare_queue(
             QueueSpec(TAP_ACTIONS, (Binding(ACTIONS_EXCHANGE, "#"),), quorum=False)
         )
-        subscriptions = [await runtime.bus.consume(TAP, target._tap, prefetch=100),
-                         await runtime.bus.consume(TAP_ACTIONS, target._tap_actions, prefetch=100)]
+        subscriptions = [
+            await runtime.bus.consume(TAP, target._tap, prefetch=100),
+            await runtime.bus.consume(TAP_ACTIONS, target._tap_actions, prefetch=100),
+        ]
         yield target
         for subscription in subscriptions:
             await subscription.cancel()

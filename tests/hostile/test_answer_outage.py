@@ -52,10 +52,15 @@ async def test_an_answer_ready_while_rabbitmq_is_down_is_published_once_it_is_ba
     caplog.set_level(logging.DEBUG, logger="gateway.core.answers")
     GATE.started, GATE.opened = asyncio.Event(), asyncio.Event()
     async with TcpProxy.to(amqp_url) as proxy, CallbackReceiver() as callback:
-        bot = {"name": "helpdesk", "tools": ["help", "gated"],
-               "generic": {"secret": GENERIC_SECRET, "callback_url": callback.url}}
+        bot = {
+            "name": "helpdesk",
+            "tools": ["help", "gated"],
+            "generic": {"secret": GENERIC_SECRET, "callback_url": callback.url},
+        }
         settings = make_settings(
-            sqlite_url, proxy.url(amqp_url), bots=[bot],
+            sqlite_url,
+            proxy.url(amqp_url),
+            bots=[bot],
             tools={"gated": {"kind": "python", "entry": f"{__name__}:Gated"}},
             bus={"reconnect_interval": "100ms", "publish_timeout": "1s"},
         )

@@ -24,7 +24,10 @@ from tests.hostile.target import Target, fuzz_target
 from tests.support.pipeline import eventually
 
 settings.register_profile(
-    "ci", max_examples=40, deadline=None, database=None,
+    "ci",
+    max_examples=40,
+    deadline=None,
+    database=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.register_profile("long", parent=settings.get_profile("ci"), max_examples=1000)
