@@ -106,8 +106,11 @@ class Metrics:
             "outcome",
         )
         self.assistant_tokens = self._counter(
-            "botgate_assistant_tokens", "Tokens the model read (in) and wrote (out)", "bot",
-            "model", "direction",
+            "botgate_assistant_tokens",
+            "Tokens the model read (in) and wrote (out)",
+            "bot",
+            "model",
+            "direction",
         )
         self.assistant_first_token_seconds = self._histogram(
             "botgate_assistant_first_token_seconds", "Request to the model's first chunk"
@@ -156,8 +159,9 @@ class Metrics:
     def _histogram(self, name: str, documentation: str) -> Labelled[Histogram]:
         buckets = (0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120)
         return Labelled(
-            Histogram(name, documentation, ["bot", "model"], buckets=buckets,
-                      registry=self.registry)
+            Histogram(
+                name, documentation, ["bot", "model"], buckets=buckets, registry=self.registry
+            )
         )
 
     def render(self) -> bytes:
@@ -179,7 +183,8 @@ class QueueSampler:
             async with asyncio.timeout(self.timeout):
                 stats = await asyncio.gather(*(self.bus.queue_stats(q) for q in self.queues))
         except (BusUnavailable, TimeoutError) as exc:
-            log.warning("queue metrics not refreshed: %s", exc or "the broker did not answer")
+            why = exc or "the broker did not answer"
+            self.bus.outage.failed(log, exc, "queue metrics not refreshed: %s", why)
             return
         for queue, counts in zip(self.queues, stats, strict=True):
             if counts is not None:

@@ -420,7 +420,7 @@ class ActionRunner:
                 await publish_event(self.bus, event, traceparent)
                 return
             except BusUnavailable as exc:
-                log.warning("cannot report sent %s yet: %s", action.id, exc)
+                self.bus.outage.failed(log, exc, "cannot report sent %s yet: %s", action.id, exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30)
 
@@ -538,7 +538,9 @@ class SendLedger:
                 async with self.db.begin() as db:
                     await outbox.record_sent(db, [row for row, _ in taken])
             except Exception as exc:  # the sends happened: hold their acks and try again
-                log.warning("cannot write the send ledger yet (%s); retrying", exc)
+                self.db.outage.failed(
+                    log, exc, "cannot write the send ledger yet (%s); retrying", exc
+                )
                 self._rows = taken + self._rows
                 self._arrived.set()
                 await asyncio.sleep(delay)

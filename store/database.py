@@ -6,12 +6,13 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from gateway.config import DatabaseConfig
 from gateway.errors import DatabaseMissing, MigrationsPending, StoreUnavailable
+from gateway.outage import Outage
 from gateway.urls import hide_password
 from store import connect_errors, migrate
 from store.engine import (
@@ -67,6 +68,10 @@ class Database:
         self.read_only = read_only
         self.engine = create_engine(config, read_only=read_only)
         self._sessions = sessionmaker(self.engine)
+        # The loops that fail while the server is away report it here: one line when it goes,
+        # one when a new connection to it succeeds (gateway/outage.py).
+        self.outage = Outage(f"the database {self.url_for_display}")
+        self._on_connect(self.engine)
         # The core's hot path has an engine of its own: a thread on SQLite, no pre-ping on
         # PostgreSQL (store/engine.py, store/threaded.py).
         self._core_engine: ThreadedEngine | AsyncEngine | None = None
@@ -76,6 +81,11 @@ class Database:
                 if is_sqlite(config.url)
                 else create_core_engine(config)
             )
+            if isinstance(self._core_engine, AsyncEngine):
+                self._on_connect(self._core_engine)
+
+    def _on_connect(self, engine: AsyncEngine) -> None:
+        event.listen(engine.sync_engine, "connect", lambda *_: self.outage.back())
 
     @classmethod
     @asynccontextmanager

@@ -43,8 +43,10 @@ from pamqp.commands import Basic
 
 from gateway.bus.base import Failure, Handler, Message, QueueStats, dead_copy, start_handling
 from gateway.bus.connect_errors import explain, quiet_first_connect
+from gateway.bus.reconnect_log import quiet_reconnects
 from gateway.bus.topology import DEFAULT_EXCHANGE, EXCHANGES, Binding, QueueSpec, dead_queue
 from gateway.errors import BusUnavailable
+from gateway.outage import Outage, is_bus_outage, reason
 from gateway.urls import hide_password
 
 log = logging.getLogger(__name__)
@@ -79,10 +81,12 @@ class AmqpBus:
         self._consumers: set[_Consumer] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self.own_models = _OwnModels(OWN_MODELS_KEPT)
+        self.outage = Outage(f"RabbitMQ at {self.url_for_display}", is_outage=is_bus_outage)
 
     async def connect(self) -> None:
         if self._connection is not None:
             return
+        quiet_reconnects()
         try:
             with quiet_first_connect():
                 self._connection = await aio_pika.connect_robust(
@@ -93,11 +97,18 @@ class AmqpBus:
                 )
         except _BROKER_ERRORS as exc:
             raise BusUnavailable(explain(exc, self._url, self.url_for_display)) from exc
+        # One line when the connection drops, one when aio-pika has it back (gateway/outage.py)
+        self._connection.close_callbacks.add(self._lost)
+        self._connection.reconnect_callbacks.add(lambda *_: self.outage.back())
         try:
             await self._declare_topology(self._connection)
         except BaseException:
             await self.close()
             raise
+
+    def _lost(self, _connection: object, exc: BaseException | None = None) -> None:
+        if exc is not None and self._connection is not None:  # not our own close()
+            self.outage.lost(reason(exc))
 
     async def probe(self) -> None:
         """Connect and close again, declaring nothing: `botgate check` creates nothing."""

@@ -27,6 +27,7 @@ from gateway.bus.topology import (
     Binding,
     QueueSpec,
 )
+from gateway.outage import Outage
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +141,7 @@ class Bus(Protocol):
     """An event bus: topic exchanges, durable queues, confirmed publishing, manual acks."""
 
     url_for_display: str
+    outage: Outage  # what the loops that fail while the broker is away report to
 
     async def connect(self) -> None:
         """Connect and declare the public topology. Fails fast when the broker is unreachable."""

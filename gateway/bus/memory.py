@@ -23,6 +23,7 @@ from gateway.bus.topology import (
     topic_matches,
 )
 from gateway.errors import BusUnavailable
+from gateway.outage import Outage, is_bus_outage
 
 
 @dataclass
@@ -239,6 +240,7 @@ class MemoryBus:
 
     def __init__(self, url: str = "memory://") -> None:
         self.url_for_display = url
+        self.outage = Outage(f"the bus {url}", is_outage=is_bus_outage)  # only once closed
         self._name = url.removeprefix("memory://") or "default"
         self._broker: MemoryBroker | None = None
         self._consumers: list[_Consumer] = []

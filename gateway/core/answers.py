@@ -326,7 +326,8 @@ class Answerer:
             except BusUnavailable as exc:
                 if self._stopping:
                     raise
-                log.warning("cannot publish the answer to %s yet: %s", owed.event.id, exc)
+                what = "cannot publish the answer to %s yet: %s"
+                self.bus.outage.failed(log, exc, what, owed.event.id, exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30)
 
@@ -409,7 +410,9 @@ class Answerer:
             self.written(taken)
             self._ride_along = True
         except Exception as exc:
-            log.warning("settling %d answers failed (%s); will retry", len(taken.ids), exc)
+            self.db.outage.failed(
+                log, exc, "settling %d answers failed (%s); will retry", len(taken.ids), exc
+            )
             self.give_back(taken)
             self._settle_soon.set()
             raise
@@ -419,7 +422,8 @@ class Answerer:
             try:
                 await work()
             except Exception as exc:
-                log.warning("%s failed: %s", getattr(work, "__name__", work), exc)
+                name = getattr(work, "__name__", work)
+                self.db.outage.failed(log, exc, "%s failed: %s", name, exc)
             await asyncio.sleep(seconds)
 
 

@@ -20,7 +20,6 @@ import uuid
 from dataclasses import dataclass
 
 from opentelemetry.trace import Span, SpanKind
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from gateway import codec, tracing
 from gateway.bus.base import Bus, Delivery, Failure, Message, Subscription
@@ -35,19 +34,16 @@ from gateway.bus.topology import (
 from gateway.config import Settings
 from gateway.core.answers import Answerer, Owed, reply_message
 from gateway.core.recorder import Arrival, Outcome, Recorder
-from gateway.errors import BusUnavailable, PermanentError, StoreUnavailable
+from gateway.errors import BusUnavailable, PermanentError
 from gateway.events import Event, decode_event
 from gateway.metrics import Metrics
+from gateway.outage import is_database_outage
 from store.database import Database
 
 log = logging.getLogger(__name__)
-OUTAGE_ERRORS = (OperationalError, InterfaceError, StoreUnavailable, OSError)
 
 
-def is_outage(exc: BaseException) -> bool:
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    return isinstance(exc, OUTAGE_ERRORS)
+is_outage = is_database_outage
 
 
 @dataclass
@@ -169,8 +165,8 @@ class CoreConsumer:
                 self.recorder.forget_cached()  # what the failed attempt cached was rolled back
                 if not is_outage(exc) or self._stopping.is_set():
                     return await self._give_up(items, exc)
-                log.warning(
-                    "database unavailable (%s); holding %d events", type(exc).__name__, len(items)
+                self.db.outage.failed(
+                    log, exc, "database unavailable; holding %d events", len(items)
                 )
                 with contextlib.suppress(TimeoutError):  # a stop cuts the pause short
                     await asyncio.wait_for(self._stopping.wait(), delay)

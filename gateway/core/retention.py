@@ -63,8 +63,8 @@ class Retention:
         while True:
             try:
                 await self.prune()
-            except Exception:  # an outage now is retried next round; never kill the loop
-                log.exception("retention pass failed")
+            except Exception as exc:  # an outage now is retried next round; never kill the loop
+                self.db.outage.failed(log, exc, "retention pass failed", traceback=True)
             await asyncio.sleep(self.interval.total_seconds())
 
     async def prune(self, now: datetime | None = None) -> dict[str, int]:

@@ -114,9 +114,13 @@ class DeadLetterKeeper:
         try:
             async with self.db.transaction() as session:
                 await letters.keep(session, arrival(delivery.message))
-        except Exception:
-            log.exception(
-                "could not store dead letter %s; trying again", delivery.message.message_id
+        except Exception as exc:
+            self.db.outage.failed(
+                log,
+                exc,
+                "could not store dead letter %s; trying again",
+                delivery.message.message_id,
+                traceback=True,
             )
             await asyncio.sleep(RETRY_PAUSE)
             await delivery.reject(requeue=True)
@@ -219,8 +223,8 @@ class Redriver:
         while True:
             try:
                 await drain(self.bus, self.db, self.config.redrive_limit)
-            except Exception:  # an outage now is retried next round; never kill the loop
-                log.exception("re-driving dead letters failed")
+            except Exception as exc:  # an outage now is retried next round; never kill the loop
+                self.db.outage.failed(log, exc, "re-driving dead letters failed", traceback=True)
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(

@@ -1,5 +1,6 @@
 """`botgate fuzz` with a small count, as CI runs it: a real `botgate serve` on each backend
-answers no hostile request with a 5xx, and says so in its report."""
+answers no hostile request with a 5xx, logs no traceback, records every event it accepted,
+and says so in its report."""
 
 from __future__ import annotations
 
@@ -28,6 +29,10 @@ async def test_the_fuzz_script_reports_no_server_errors(backend: str) -> None:
     report = await run_fuzz(FuzzOptions(60, 8, *urls, seed=7))
     assert report["server_errors"] == 0, report
     assert report["causes"] == {}
+    assert report["tracebacks"] == 0  # a refused request is a WARNING line, never a traceback
+    assert report["accepted_events"] > 0
+    assert report["accepted_unrecorded"] == 0, report  # what a webhook accepted was recorded
+    assert not any(reason.startswith("botgate.events") for reason in report["dead_letters"])
     for route in ROUTES:
         statuses = report["status"][route]
         assert sum(statuses.values()) == 60

@@ -8,7 +8,7 @@ import uuid
 import pytest
 from sqlalchemy import select
 
-from benchmarks.hostile import ROUTES, send, valid_request
+from benchmarks.hostile import ROUTES, RawRequest, send, valid_request
 from gateway import codec
 from gateway.app import Runtime
 from gateway.bus.base import Message
@@ -35,8 +35,13 @@ WEBHOOKS = [route for route in ROUTES if route != "admin"]
 
 def test_the_schema_limits_are_the_columns() -> None:
     columns = {
-        ID_MAX: [PlatformUser.external_id, PlatformChannel.external_id, MessageRow.external_id,
-                 MessageRow.thread_id, MessageRow.reply_to_id],
+        ID_MAX: [
+            PlatformUser.external_id,
+            PlatformChannel.external_id,
+            MessageRow.external_id,
+            MessageRow.thread_id,
+            MessageRow.reply_to_id,
+        ],
         NAME_MAX: [PlatformUser.name, PlatformUser.display_name, PlatformChannel.name],
         LOCALE_MAX: [PlatformUser.locale],
         DEDUPE_KEY_MAX: [ProcessedEvent.dedupe_key],
@@ -57,12 +62,17 @@ async def test_long_names_are_cut_and_long_ids_refused(backend: tuple[str, str])
         await client.close()
         async with runtime.db.transaction() as db:
             names = set((await db.execute(select(PlatformUser.name))).scalars())
-            texts = set((await db.execute(
-                select(MessageRow.text).where(MessageRow.direction == "in"))).scalars())
+            texts = set(
+                (
+                    await db.execute(select(MessageRow.text).where(MessageRow.direction == "in"))
+                ).scalars()
+            )
     assert accepted[0] == 200
     assert accepted[1]["replies"]
-    assert refused == (400, {"error": "not a generic message: thread_id: "
-                                      "String should have at most 256 characters"})
+    assert refused == (
+        400,
+        {"error": "not a generic message: thread_id: String should have at most 256 characters"},
+    )
     assert nul[0] == 200
     assert names == {"n" * (NAME_MAX - 1) + CLIPPED, "u-2"}
     assert texts == {"hi", "a\ufffdb"}
@@ -78,8 +88,9 @@ async def test_an_unknown_path_never_makes_a_metric_series(tmp_path: object) -> 
         await client.http.post(f"{runtime.http.url}/webhooks/platform{uuid.uuid4().hex}/x")
         await client.close()
         metrics = runtime.metrics.render().decode()
-    received = [line for line in metrics.splitlines()
-                if line.startswith("botgate_events_received_total{")]
+    received = [
+        line for line in metrics.splitlines() if line.startswith("botgate_events_received_total{")
+    ]
     assert received == [  # a configured platform keeps its label, any other is "unknown"
         'botgate_events_received_total{platform="generic",status="404"} 30.0',
         'botgate_events_received_total{platform="unknown",status="404"} 1.0',
@@ -132,8 +143,10 @@ async def test_an_invalid_event_is_dead_lettered_at_once_with_its_headers(
 ) -> None:
     async with running(make_settings(sqlite_url, amqp_url)) as runtime:
         good = codec.loads(codec.dumps({"bot": "nobody"}))
-        for routing_key, body in [("generic.helpdesk.message.created", b'{"not": "an event"}'),
-                                  ("generic.nobody.message.created", codec.dumps(good))]:
+        for routing_key, body in [
+            ("generic.helpdesk.message.created", b'{"not": "an event"}'),
+            ("generic.nobody.message.created", codec.dumps(good)),
+        ]:
             headers = {HEADER_TRACEPARENT: "00-" + "1" * 32 + "-" + "2" * 16 + "-01"}
             await runtime.bus.publish(
                 Message(EVENTS_EXCHANGE, routing_key, body, str(uuid.uuid4()), headers)
@@ -157,12 +170,15 @@ async def test_every_webhook_is_503_while_rabbitmq_is_down_and_readyz_says_why(
     postgres_url: str, amqp_url: str
 ) -> None:
     proxy = TcpProxy.to(amqp_url)
-    async with proxy, fuzz_target(postgres_url, proxy.url(amqp_url)) as target:
+    quick = {"publish_timeout": "1s", "reconnect_interval": "200ms"}  # a 503 takes no 5 s
+    async with proxy, fuzz_target(postgres_url, proxy.url(amqp_url), bus=quick) as target:
         rng = random.Random(3)
         proxy.refuse()
         await proxy.drop()
-        answers = {route: await send(*target.host_port, valid_request(rng, route, target.keys))
-                   for route in WEBHOOKS}
+        answers = {
+            route: await send(*target.host_port, valid_request(rng, route, target.keys))
+            for route in WEBHOOKS
+        }
         ready = await send(*target.host_port, _get(b"/readyz"))
         rows_while_down = await count_rows(target.runtime, "processed_events")
         proxy.accept()
@@ -172,12 +188,30 @@ async def test_every_webhook_is_503_while_rabbitmq_is_down_and_readyz_says_why(
 
         await eventually(back, timeout=30)
         after = await send(*target.host_port, valid_request(rng, "generic", target.keys))
+
+        async def after_recorded() -> bool:  # the queue is in order: what came before is in
+            return len(await _inbound_rows(target.runtime)) >= 1
+
+        await eventually(after_recorded)
+        inbound = await _inbound_rows(target.runtime)
     assert {route: answer.status for route, answer in answers.items()} == dict.fromkeys(
-        WEBHOOKS, 503)
+        WEBHOOKS, 503
+    )
     assert ready.status == 503
     assert codec.loads(ready.body)["checks"]["bus"] == "not connected"
     assert rows_while_down == 0
     assert after.status == 202
+    assert inbound == ["generic"]  # none of the refused ones was recorded, then or later
+
+
+async def _inbound_rows(runtime: Runtime) -> list[str]:
+    """The platforms of the events recorded that came from a webhook (not the answers' own
+    `message.sent`)."""
+    async with runtime.db.transaction() as db:
+        rows = await db.execute(
+            select(ProcessedEvent.platform).where(ProcessedEvent.event_type != "message.sent")
+        )
+        return list(rows.scalars())
 
 
 @pytest.mark.postgres
@@ -205,8 +239,11 @@ async def test_a_confirm_lost_mid_publish_is_503_and_the_retry_is_recorded_once(
 ) -> None:
     proxy = TcpProxy.to(amqp_url)
     async with proxy:
-        settings = make_settings(sqlite_url, proxy.url(amqp_url),
-                                 bus={"publish_timeout": "1s", "reconnect_interval": "200ms"})
+        settings = make_settings(
+            sqlite_url,
+            proxy.url(amqp_url),
+            bus={"publish_timeout": "1s", "reconnect_interval": "200ms"},
+        )
         async with running(settings) as runtime:
             client = GenericClient(runtime.http.url)
             body = codec.dumps(message("no event_id, so the id comes from the signature"))
@@ -239,7 +276,5 @@ async def test_a_confirm_lost_mid_publish_is_503_and_the_retry_is_recorded_once(
     assert rows == 2  # the message and the bot's answer to it: recorded once
 
 
-def _get(path: bytes) -> object:
-    from benchmarks.hostile import RawRequest
-
+def _get(path: bytes) -> RawRequest:
     return RawRequest("health", "get", "GET", path, (), b"")

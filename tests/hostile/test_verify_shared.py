@@ -25,9 +25,23 @@ def test_a_timestamp_outside_the_window_is_stale(skew: int) -> None:
 
 @pytest.mark.parametrize(
     "timestamp",
-    ["", " 1800000000", "1800000000 ", "+1800000000", "-1", "1_800_000_000", "1.5e9",
-     "١٨٠٠٠٠٠٠٠٠", "9" * 13, "9" * 400, "9" * 5000, "0x6B49D200", "1800000000, 1800000000",
-     "\ufffd", "NaN"],
+    [
+        "",
+        " 1800000000",
+        "1800000000 ",
+        "+1800000000",
+        "-1",
+        "1_800_000_000",
+        "1.5e9",
+        "١٨٠٠٠٠٠٠٠٠",
+        "9" * 13,
+        "9" * 400,
+        "9" * 5000,
+        "0x6B49D200",
+        "1800000000, 1800000000",
+        "\ufffd",
+        "NaN",
+    ],
 )
 def test_anything_but_a_dozen_ascii_digits_is_not_unix_seconds(timestamp: str) -> None:
     with pytest.raises(SignatureError, match="X-Ts is not unix seconds"):
@@ -36,16 +50,23 @@ def test_anything_but_a_dozen_ascii_digits_is_not_unix_seconds(timestamp: str) -
 
 @pytest.mark.parametrize(
     ("given", "expected", "equal"),
-    [("abc", "abc", True), ("abc", "abd", False), ("\udcff", "abc", False),
-     ("é", "é", True), ("", "abc", False), ("a" * 10_000, "a", False)],
+    [
+        ("abc", "abc", True),
+        ("abc", "abd", False),
+        ("\udcff", "abc", False),
+        ("é", "é", True),
+        ("", "abc", False),
+        ("a" * 10_000, "a", False),
+    ],
 )
 def test_secrets_compare_whatever_they_hold(given: str, expected: str, equal: bool) -> None:
     assert same(given, expected) is equal
 
 
 def test_headers_become_text_and_repeats_are_joined() -> None:
-    headers = CIMultiDict([("X-Sig", "a"), ("x-sig", "b"), ("X-Raw", "\udcff\udcfeok"),
-                           ("X-Nul", "a\x00b")])
+    headers = CIMultiDict(
+        [("X-Sig", "a"), ("x-sig", "b"), ("X-Raw", "\udcff\udcfeok"), ("X-Nul", "a\x00b")]
+    )
     texts = header_texts(headers)
     assert texts == {"x-sig": "a, b", "x-raw": "\ufffd\ufffdok", "x-nul": "a\ufffdb"}
     for value in texts.values():
@@ -64,9 +85,15 @@ def test_a_malformed_http_request_is_one_warning_line() -> None:
     except InvalidURLError:
         import sys
 
-        record = logging.LogRecord("aiohttp.server", logging.ERROR, __file__, 1,
-                                   "Error handling request from %s", ("127.0.0.1",),
-                                   sys.exc_info())
+        record = logging.LogRecord(
+            "aiohttp.server",
+            logging.ERROR,
+            __file__,
+            1,
+            "Error handling request from %s",
+            ("127.0.0.1",),
+            sys.exc_info(),
+        )
     assert MalformedHttpFilter().filter(record)
     assert (record.levelname, record.exc_info) == ("WARNING", None)
     assert record.getMessage() == "refused a malformed HTTP request (400): Invalid char in url path"

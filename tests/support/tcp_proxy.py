@@ -20,6 +20,7 @@ class TcpProxy:
         self._writers: set[asyncio.StreamWriter] = set()
         self._pipes: set[asyncio.Task[None]] = set()
         self.refusing = False
+        self.refused = 0  # connections closed on arrival while refusing: the client's retries
         self._flowing = asyncio.Event()  # upstream -> client; cleared by hold()
         self._flowing.set()
 
@@ -77,6 +78,7 @@ class TcpProxy:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self.refusing:
+            self.refused += 1
             writer.transport.abort()
             return
         try:

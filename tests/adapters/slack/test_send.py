@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -168,10 +169,15 @@ async def test_about_one_message_per_interval_per_channel(
     slack.add_channel("C0OTHER")
     started = time.monotonic()
     await paced.send(action(text="one"))
+    two = asyncio.create_task(paced.send(action(text="two")))  # waits for the interval
+    await asyncio.sleep(0.05)  # "two" is queued first: a shared pace would send it first
     await paced.send(action(channel_id="C0OTHER", text="elsewhere"))
-    assert time.monotonic() - started < 0.25  # another channel does not wait
-    await paced.send(action(text="two"))
-    assert time.monotonic() - started >= 0.3
+    await two
+    elapsed = time.monotonic() - started
+    posted = sorted([*slack.posted(CHANNEL), *slack.posted("C0OTHER")], key=lambda m: m["ts"])
+    # the emulator's timestamps increase with each post: this is the order they arrived in
+    assert [m["text"] for m in posted] == ["one", "elsewhere", "two"]  # "elsewhere" did not wait
+    assert elapsed >= 0.3  # "two" waited for its channel's interval
 
 
 async def test_a_refused_token_fails_start(slack: SlackEmulator) -> None:
