@@ -36,6 +36,7 @@ def test_a_token_names_its_visitor_until_it_expires() -> None:
         lambda t: t.partition(".")[0],  # no mac
         lambda t: "e30." + t.partition(".")[2],  # "{}" under the genuine mac
         lambda t: "x" * 600,
+        lambda t: t.partition(".")[0] + ".é",  # a mac that is not ASCII
     ],
 )
 def test_a_forged_token_is_refused(spoil: object) -> None:
@@ -72,6 +73,10 @@ def test_buckets_allow_a_minute_in_a_burst_then_refill() -> None:
         ("<script>alert(1)</script>", "&lt;script&gt;", "<script"),
         ("[x](javascript:alert(1))", "[x](javascript:alert(1))", "href"),
         ("![pixel](https://tracker.example/p.png)", 'href="https://tracker.example/p.png"', "<img"),
+        ("see ![the map](https://e.example/m.png)", "<p>see <a href=", "!"),
+        ("![](https://e.example/m.png)", '">https://e.example/m.png</a>', "<img"),
+        ("![x](javascript:alert(1))", "![x](javascript:alert(1))", "href"),
+        ('![a"b<c](https://e.example/"x)', ">a&quot;b&lt;c</a>", "<c"),
         ('[a](https://e.example/"onmouseover="x)', "%22onmouseover=%22x", '"onmouseover'),
         ("**bold** and `<b>`", "<strong>bold</strong> and <code>&lt;b&gt;</code>", "<b>"),
         ("[docs](https://docs.example)", 'rel="noopener noreferrer nofollow"', "javascript"),
