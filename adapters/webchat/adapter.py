@@ -165,6 +165,11 @@ class WebchatAdapter:
     def online(self, visitor: str) -> bool:
         return bool(self._links.get(visitor))
 
+    def receiving(self) -> str:
+        """How messages arrive, for the console's health page: visitors connected here (each
+        gateway process holds its own visitors' sockets)."""
+        return f"visitors' WebSockets, {len(self._links)} visitor(s) connected to this process"
+
 
 def action_frame(action: Action) -> dict[str, Any]:
     """What the page is told of an action; {} for what it does not show (reactions)."""

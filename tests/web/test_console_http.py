@@ -12,6 +12,7 @@ from yarl import URL
 
 from gateway.ops import tokens
 from tests.support.pipeline import GenericClient, make_settings, message, running
+from tests.support.webchat import Visitor, webchat_bot
 from tests.web.console_support import (
     ADMIN_TOKEN,
     ConsoleClient,
@@ -223,3 +224,25 @@ async def test_the_health_page_tells_whether_an_adapters_process_sends(
             page = (await console.get("/console"))[1]
             assert '<tr class="ok">\n      <th scope="row">generic adapter of helpdesk</th>' in page
             assert "receives by webhook; 0 action(s) waiting to be sent" in page
+
+
+async def test_the_health_page_counts_the_web_chats_visitors(
+    sqlite_url: str, memory_url: str
+) -> None:
+    bots = [webchat_bot("helpdesk")]
+    settings = make_settings(sqlite_url, memory_url, bots=bots)
+    async with running(settings) as runtime, ConsoleClient(runtime) as console:
+        await console.sign_in(ADMIN_TOKEN)
+        page = html.unescape((await console.get("/console"))[1])
+        assert "webchat adapter of helpdesk" in page
+        assert "receives by visitors' WebSockets, 0 visitor(s) connected" in page
+        assert "receives by webhook" not in page
+        visitor = Visitor(runtime.http.url, "helpdesk")
+        try:
+            assert (await visitor.connect())["type"] == "welcome"
+            page = html.unescape((await console.get("/console"))[1])
+            assert "receives by visitors' WebSockets, 1 visitor(s) connected" in page
+        finally:
+            await visitor.close()
+        page = html.unescape((await console.get("/console/bots"))[1])
+        assert "webchat <small>(visitors' WebSockets)</small>" in page
