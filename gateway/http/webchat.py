@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from adapters.webchat import WebchatAdapter
-from adapters.webchat.ratelimit import Buckets
+from adapters.webchat.ratelimit import Limits
 from adapters.webchat.render import escape
 from gateway.errors import UnknownBot
 from gateway.events import clip
@@ -33,8 +33,7 @@ _STATIC = resources.files("adapters.webchat") / "static"
 class WebchatDeps:
     webhooks: WebhookDeps
     db: Database
-    # per bot: (per visitor, per IP address)
-    limits: dict[str, tuple[Buckets, Buckets]] = field(default_factory=dict)
+    limits: dict[str, Limits] = field(default_factory=dict)  # per bot
     sockets: weakref.WeakSet[web.WebSocketResponse] = field(default_factory=weakref.WeakSet)
 
 

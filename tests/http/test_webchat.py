@@ -142,11 +142,15 @@ async def test_one_address_is_limited_over_its_visitors(
     async with running(settings_for(backend, tools, ip_per_minute=2)) as runtime:
         visitors = [await visitor(runtime) for _ in range(3)]
         try:
-            answers = []
-            for each in visitors:
-                await each.connect()
-                answers.append((await each.say("hello"))["type"])
-            assert answers == ["accepted", "accepted", "error"]
+            first, second, third = visitors
+            await first.connect()
+            assert [(await first.say("hello"))["type"] for _ in range(2)] == ["accepted"] * 2
+            await second.connect()
+            assert (await second.say("hello"))["code"] == "rate_limited"
+            # opening sockets is limited too: each costs a token check and a history read
+            refused = await third.connect()
+            assert (refused["type"], refused["code"]) == ("error", "rate_limited")
+            assert await third.next() == {"type": "closed", "code": 4029}
         finally:
             for each in visitors:
                 await each.close()
