@@ -246,3 +246,40 @@ async def test_the_health_page_counts_the_web_chats_visitors(
             await visitor.close()
         page = html.unescape((await console.get("/console/bots"))[1])
         assert "webchat <small>(visitors' WebSockets)</small>" in page
+
+
+async def test_every_console_answer_carries_its_security_headers(
+    sqlite_url: str, memory_url: str
+) -> None:
+    """Signed out or in, a page, a refusal, a missing page or a redirect: no framing, no
+    caching, only the console's own scripts; cookies HttpOnly, SameSite=Strict, /console."""
+    async with service(sqlite_url, memory_url) as runtime, ConsoleClient(runtime) as console:
+        http, base = console.http, console.base
+        async with http.get(f"{base}/console") as signed_out:
+            _assert_guarded(signed_out)
+            _assert_cookies(signed_out, "botgate_console_signin")
+        await console.get("/console")
+        form = {"csrf": console.csrf, "token": ADMIN_TOKEN}
+        async with http.post(f"{base}/console/sign-in", data=form, allow_redirects=False) as done:
+            assert (done.status, done.headers["Location"]) == (303, "/console")
+            _assert_guarded(done)
+            _assert_cookies(done, "botgate_console")
+        for path in ("/console/people", "/console/nowhere", "/console/conversations/x"):
+            async with http.get(base + path) as answer:
+                _assert_guarded(answer)
+                assert "Traceback" not in await answer.text()
+
+
+def _assert_guarded(response: aiohttp.ClientResponse) -> None:
+    policy = response.headers["Content-Security-Policy"]
+    for part in ("script-src 'self'", "style-src 'self'", "frame-ancestors 'none'"):
+        assert part in policy, (response.url, part)
+    assert "unsafe-inline" not in policy
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def _assert_cookies(response: aiohttp.ClientResponse, name: str) -> None:
+    cookie = response.cookies[name]
+    assert (cookie["httponly"], cookie["samesite"], cookie["path"]) == (True, "Strict", "/console")
