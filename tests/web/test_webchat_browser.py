@@ -21,6 +21,7 @@ from playwright.async_api import Browser, BrowserContext, Page, expect
 from gateway.app import Runtime
 from tests.support.pipeline import make_settings, running
 from tests.support.webchat import ToolService, tool_tables, webchat_bot
+from tests.web.page_checks import csp_refusals, focus_ring
 
 # Marks, in the page's own clock, when the chat connected, the visitor sent, the bot answered.
 TIMING = """
@@ -185,12 +186,22 @@ async def test_buttons_work_from_the_keyboard(
 ) -> None:
     async with gateway(sqlite_url, memory_url, tools, host) as (_, url):
         page = await browser_context.new_page()
+        refusals = csp_refusals(page)
         await page.goto(url)
+        await expect(page.get_by_role("log", name="Conversation")).to_have_attribute(
+            "aria-live", "polite"
+        )
         await ask(page, "/pick")
         button = page.get_by_role("button", name="Show help")
         await button.focus()
+        assert await focus_ring(button) != "none"
         await page.keyboard.press("Enter")
         await expect(page.locator(".msg.bot").last).to_contain_text("/echo")
+        await page.keyboard.press("Tab")  # on to the composer, then its Send button
+        await expect(page.get_by_label("Your message")).to_be_focused()
+        await page.keyboard.press("Tab")
+        await expect(page.get_by_role("button", name="Send")).to_be_focused()
+        assert refusals == []
 
 
 async def test_the_widget_opens_on_an_allowed_origin_and_is_refused_elsewhere(
