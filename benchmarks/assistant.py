@@ -33,14 +33,8 @@ GROUP = -1001234567890
 WORDS = 100  # tokens of each answer
 
 
-def write_config(
-    path: Path,
-    database: str,
-    bus: str,
-    telegram: TelegramEmulator,
-    model: OpenAIEmulator,
-    rate_per_bot: float,
-) -> Path:
+def write_config(path: Path, database: str, bus: str, telegram: TelegramEmulator,
+                 model: OpenAIEmulator, rate_per_bot: float) -> Path:
     path.write_text(
         f"""{service_tables(database, bus)}
 [[bots]]
@@ -79,9 +73,8 @@ async def ask(telegram: TelegramEmulator, url: str, chat: int, text: str) -> Non
     assert result.status == 200, result.body
 
 
-async def first_visible(
-    telegram: TelegramEmulator, model: OpenAIEmulator, url: str, rounds: int, per_token: float
-) -> dict[str, Any]:
+async def first_visible(telegram: TelegramEmulator, model: OpenAIEmulator, url: str,
+                        rounds: int, per_token: float) -> dict[str, Any]:
     latencies: dict[str, list[float]] = {"private_draft": [], "group_send": []}
     for round_ in range(rounds):
         for kind, chat in (("private_draft", 700_000 + round_), ("group_send", GROUP - round_)):
@@ -99,16 +92,14 @@ async def first_visible(
     }
 
 
-async def concurrent(
-    telegram: TelegramEmulator, model: OpenAIEmulator, url: str, conversations: int, seconds: float
-) -> dict[str, Any]:
+async def concurrent(telegram: TelegramEmulator, model: OpenAIEmulator, url: str,
+                     conversations: int, seconds: float) -> dict[str, Any]:
     chats = [800_000 + n for n in range(conversations)]
     model.default = lambda request: answer(int(request.last_user.split()[-1]))
     model.per_token = seconds / WORDS
     started = time.perf_counter()
-    await asyncio.gather(
-        *(ask(telegram, url, chat, f"question {n}") for n, chat in enumerate(chats))
-    )
+    await asyncio.gather(*(ask(telegram, url, chat, f"question {n}")
+                           for n, chat in enumerate(chats)))
     done: dict[int, float] = {}
     deadline = started + 120
     while len(done) < conversations and time.perf_counter() < deadline:
@@ -117,38 +108,26 @@ async def concurrent(
             sent = telegram.sent(chat) if n not in done else []
             if sent and sent[-1].text.endswith(f"word{n}-{WORDS - 1}."):
                 done[n] = time.perf_counter() - started
-    complete = sum(
-        telegram.sent(chat)[-1].text == answer(n) for n, chat in enumerate(chats) if n in done
-    )
+    complete = sum(telegram.sent(chat)[-1].text == answer(n) for n, chat in enumerate(chats)
+                   if n in done)
     drafts = sum(len(telegram.drafts.get(chat, [])) for chat in chats)
     times = list(done.values()) or [0.0]
-    return {
-        "conversations": conversations,
-        "complete": complete,
-        "answer_seconds_p50": round(percentile(times, 50), 2),
-        "answer_seconds_max": round(max(times), 2),
-        "drafts_per_conversation": round(drafts / conversations, 1),
-    }
+    return {"conversations": conversations, "complete": complete,
+            "answer_seconds_p50": round(percentile(times, 50), 2),
+            "answer_seconds_max": round(max(times), 2),
+            "drafts_per_conversation": round(drafts / conversations, 1)}
 
 
-async def run(
-    database_url: str,
-    bus_url: str,
-    conversations: int,
-    seconds: float,
-    rounds: int,
-    per_token: float,
-    rate_per_bot: float,
-) -> dict[str, Any]:
+async def run(database_url: str, bus_url: str, conversations: int, seconds: float,
+              rounds: int, per_token: float, rate_per_bot: float) -> dict[str, Any]:
     async with (
         fresh_backends(database_url, bus_url) as (database, bus),
         TelegramEmulator() as telegram,
         OpenAIEmulator() as model,
     ):
         with tempfile.TemporaryDirectory(prefix="botgate-assistant-") as directory:
-            config = write_config(
-                Path(directory) / "botgate.toml", database, bus, telegram, model, rate_per_bot
-            )
+            config = write_config(Path(directory) / "botgate.toml", database, bus, telegram,
+                                  model, rate_per_bot)
             service = ServiceProcess.botgate(config)
             base = await service.start()
             url = f"{base}/webhooks/telegram/helpdesk"
@@ -160,18 +139,14 @@ async def run(
             finally:
                 await service.stop()
     return {
-        "database": database_url.split("://")[0],
-        "bus": bus_url.split("://")[0],
+        "database": database_url.split("://")[0], "bus": bus_url.split("://")[0],
         "telegram_rate_per_bot": rate_per_bot,
         "first_visible_text": {"per_token_ms": per_token * 1000, **first},
-        "concurrent": {
-            **load,
-            "model_seconds_per_answer": seconds,
-            "service_peak_rss_mb": round(busy.peak_rss_mb, 1),
-            "service_cpu_s_during_load": round(busy.cpu_seconds - idle.cpu_seconds, 2),
-            # the emulated Telegram and model, and the polling of 100 chats
-            "emulators_cpu_s_during_load": round(own, 2),
-        },
+        "concurrent": {**load, "model_seconds_per_answer": seconds,
+                       "service_peak_rss_mb": round(busy.peak_rss_mb, 1),
+                       "service_cpu_s_during_load": round(busy.cpu_seconds - idle.cpu_seconds, 2),
+                       # the emulated Telegram and model, and the polling of 100 chats
+                       "emulators_cpu_s_during_load": round(own, 2)},
     }
 
 
@@ -188,15 +163,8 @@ def _cpu_seconds() -> float:
 @click.option("--rounds", default=5, help="questions for the first-visible-text latency")
 @click.option("--per-token", default=0.05, help="seconds between the model's tokens")
 @click.option("--rate-per-bot", default=30.0, help="[bots.telegram] rate_per_bot (Telegram's)")
-def main(
-    database_url: str,
-    bus_url: str,
-    conversations: int,
-    seconds: float,
-    rounds: int,
-    per_token: float,
-    rate_per_bot: float,
-) -> None:
+def main(database_url: str, bus_url: str, conversations: int, seconds: float, rounds: int,
+         per_token: float, rate_per_bot: float) -> None:
     report = asyncio.run(
         run(database_url, bus_url, conversations, seconds, rounds, per_token, rate_per_bot)
     )
