@@ -283,3 +283,19 @@ def _assert_guarded(response: aiohttp.ClientResponse) -> None:
 def _assert_cookies(response: aiohttp.ClientResponse, name: str) -> None:
     cookie = response.cookies[name]
     assert (cookie["httponly"], cookie["samesite"], cookie["path"]) == (True, "Strict", "/console")
+
+
+async def test_cookies_are_secure_when_the_public_url_is_https(
+    sqlite_url: str, memory_url: str
+) -> None:
+    """Behind a TLS proxy that does not say X-Forwarded-Proto the request looks like http; the
+    configured https address still marks the cookies Secure, so a browser never sends them
+    over plain http."""
+    server = {"public_url": "https://bots.example.com"}
+    settings = make_settings(sqlite_url, memory_url, server=server)
+    async with running(settings) as runtime, ConsoleClient(runtime) as console:
+        async with console.http.get(f"{console.base}/console") as signed_out:
+            assert signed_out.cookies["botgate_console_signin"]["secure"] is True
+    async with service(sqlite_url, memory_url) as runtime, ConsoleClient(runtime) as console:
+        async with console.http.get(f"{console.base}/console") as signed_out:
+            assert not signed_out.cookies["botgate_console_signin"]["secure"]  # plain http
