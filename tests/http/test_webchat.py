@@ -185,7 +185,10 @@ async def test_page_headers_widget_and_origins(
     backend: tuple[str, str], tools: ToolService
 ) -> None:
     allowed = ["http://localhost:9999", "https://www.example.com"]
-    async with running(settings_for(backend, tools, allowed_origins=allowed)) as runtime:
+    title = 'Help {{max}} & "<b>"'
+    async with running(
+        settings_for(backend, tools, allowed_origins=allowed, title=title)
+    ) as runtime:
         base = runtime.http.url
         async with aiohttp.ClientSession() as http:
             async with http.get(f"{base}/chat/helpdesk") as page:
@@ -195,7 +198,10 @@ async def test_page_headers_widget_and_origins(
                     "frame-ancestors 'self' http://localhost:9999 https://www.example.com" in policy
                 )
                 assert "script-src 'self'" in policy
-                assert 'name="viewport"' in await page.text()
+                text = await page.text()
+                assert 'name="viewport"' in text
+                assert "<h1>Help {{max}} &amp; &quot;&lt;b&gt;&quot;</h1>" in text
+                assert page.headers["Cache-Control"] == "no-store"
             widget_url = f"{base}/chat/helpdesk/widget.js"
             friendly = {"Origin": "https://www.example.com"}
             async with http.get(widget_url, headers=friendly) as widget:
