@@ -4,6 +4,7 @@ HTML, the `[bots.webchat]` configuration."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -94,30 +95,19 @@ def test_plain_text_is_escaped_with_its_line_breaks() -> None:
 
 def test_actions_become_frames_and_unsafe_button_links_are_dropped() -> None:
     buttons = [Button(id="a", label="A", url="javascript:alert(1)"), Button(id="b", label="B")]
-    send = Action(
-        type="message.send",
-        platform="webchat",
-        bot="b",
-        channel_id="v-1",
-        text="hi",
-        buttons=buttons,
-    )
+    send = _action("message.send", text="hi", buttons=buttons)
     frame = action_frame(send)
     assert (frame["id"], frame["html"]) == (str(send.id), "<p>hi</p>\n")
     assert frame["buttons"] == [{"id": "a", "label": "A"}, {"id": "b", "label": "B"}]
-    delete = Action(
-        type="message.delete", platform="webchat", bot="b", channel_id="v-1", message_id="m-1"
-    )
-    assert action_frame(delete) == {"type": "delete", "id": "m-1"}
-    react = Action(
-        type="reaction.add",
-        platform="webchat",
-        bot="b",
-        channel_id="v-1",
-        message_id="m-1",
-        emoji="x",
-    )
-    assert action_frame(react) == {}
+    assert action_frame(_action("message.delete", message_id="m-1")) == {
+        "type": "delete",
+        "id": "m-1",
+    }
+    assert action_frame(_action("reaction.add", message_id="m-1", emoji="x")) == {}
+
+
+def _action(type_: str, **fields: Any) -> Action:
+    return Action(type=type_, platform="webchat", bot="b", channel_id="v-1", **fields)
 
 
 def _config(tmp_path: Path, webchat: str) -> Path:
