@@ -10,6 +10,7 @@ import aiohttp
 import pytest
 from yarl import URL
 
+from gateway.app import Runtime
 from gateway.ops import tokens
 from tests.support.pipeline import GenericClient, make_settings, message, running
 from tests.support.webchat import Visitor, webchat_bot
@@ -292,10 +293,16 @@ async def test_cookies_are_secure_when_the_public_url_is_https(
     configured https address still marks the cookies Secure, so a browser never sends them
     over plain http."""
     server = {"public_url": "https://bots.example.com"}
-    settings = make_settings(sqlite_url, memory_url, server=server)
-    async with running(settings) as runtime, ConsoleClient(runtime) as console:
-        async with console.http.get(f"{console.base}/console") as signed_out:
-            assert signed_out.cookies["botgate_console_signin"]["secure"] is True
-    async with service(sqlite_url, memory_url) as runtime, ConsoleClient(runtime) as console:
-        async with console.http.get(f"{console.base}/console") as signed_out:
-            assert not signed_out.cookies["botgate_console_signin"]["secure"]  # plain http
+    async with running(make_settings(sqlite_url, memory_url, server=server)) as runtime:
+        assert await _sign_in_cookie_secure(runtime) is True
+    async with service(sqlite_url, memory_url) as runtime:
+        assert not await _sign_in_cookie_secure(runtime)  # plain http, nothing said
+
+
+async def _sign_in_cookie_secure(runtime: Runtime) -> bool | str:
+    async with (
+        ConsoleClient(runtime) as console,
+        console.http.get(f"{console.base}/console") as signed_out,
+    ):
+        secure: bool | str = signed_out.cookies["botgate_console_signin"]["secure"]
+        return secure
