@@ -11,6 +11,7 @@ from typing import ClassVar
 from uuid import UUID
 
 from adapters.base import AdapterContext, InboundRequest, Parsed, SendResult
+from adapters.direct import direct_event
 from adapters.text import parse_command
 from gateway.config import BotConfig, Settings
 from gateway.errors import PayloadError, TransientError
@@ -23,8 +24,6 @@ from gateway.events import (
     Interaction,
     MessageBody,
     UserRef,
-    conversation_key,
-    utcnow,
 )
 from gateway.ids import new_id
 
@@ -112,17 +111,13 @@ class ConsoleAdapter:
         interaction: Interaction | None = None,
         message: MessageBody | None = None,
     ) -> Event:
-        now = utcnow()
-        return Event(
-            type=type,
-            platform="console",
-            bot=self.bot.name,
-            dedupe_key=f"console:{self.bot.name}:{type}:{id_}",
-            occurred_at=now,
-            received_at=now,
-            conversation_key=conversation_key("console", self.bot.name, self.channel, None),
-            user=UserRef(id=self.user, name=self.user),
-            channel=ChannelRef(id=self.channel, type="direct", name="console"),
-            message=message,
-            interaction=interaction,
+        return direct_event(
+            "console",
+            self.bot.name,
+            type,
+            f"console:{self.bot.name}:{type}:{id_}",
+            UserRef(id=self.user, name=self.user),
+            ChannelRef(id=self.channel, type="direct", name="console"),
+            message,
+            interaction,
         )

@@ -24,10 +24,9 @@ import click
 import psutil
 
 from benchmarks.report import percentile
-from benchmarks.service import ServiceProcess, fresh_backends
+from benchmarks.service import ServiceProcess, fresh_backends, service_tables
 from botgate.testing.openai import OpenAIEmulator
 from botgate.testing.telegram import TelegramEmulator
-from gateway.crypto import generate_key
 
 SECRET = "bench-telegram-secret"  # noqa: S105 (the emulator's webhook secret)
 GROUP = -1001234567890
@@ -37,15 +36,7 @@ WORDS = 100  # tokens of each answer
 def write_config(path: Path, database: str, bus: str, telegram: TelegramEmulator,
                  model: OpenAIEmulator, rate_per_bot: float) -> Path:
     path.write_text(
-        f"""[server]
-host = "127.0.0.1"
-port = 0
-[security]
-secret_key = "{generate_key()}"
-[database]
-url = "{database}"
-[bus]
-url = "{bus}"
+        f"""{service_tables(database, bus)}
 [[bots]]
 name = "helpdesk"
 tools = ["help"]

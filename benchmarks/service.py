@@ -153,6 +153,18 @@ def write_config(
 SLOW_TOOL = "slow"
 
 
+def service_tables(database_url: str, bus_url: str) -> str:
+    """What every benchmark's service is given: a loopback port of its own, a fresh secret
+    key and the backends; the benchmark adds its bots."""
+    sections: dict[str, dict[str, Any]] = {
+        "server": {"host": "127.0.0.1", "port": 0},
+        "security": {"secret_key": generate_key()},
+        "database": {"url": database_url},
+        "bus": {"url": bus_url},
+    }
+    return "\n".join(line for name, values in sections.items() for line in _table(name, values))
+
+
 def _table(name: str, values: Mapping[str, Any]) -> list[str]:
     return [f"[{name}]"] + [f"{key} = {_toml_value(value)}" for key, value in values.items()]
 

@@ -25,23 +25,14 @@ import aiohttp
 import click
 
 from benchmarks.report import percentile
-from benchmarks.service import ServiceProcess, fresh_backends
-from gateway.crypto import generate_key
+from benchmarks.service import ServiceProcess, fresh_backends, service_tables
 
 BOT = "bench"
 
 
 def write_config(path: Path, database: str, bus: str, visitors: int) -> Path:
     path.write_text(
-        f"""[server]
-host = "127.0.0.1"
-port = 0
-[security]
-secret_key = "{generate_key()}"
-[database]
-url = "{database}"
-[bus]
-url = "{bus}"
+        f"""{service_tables(database, bus)}
 [[bots]]
 name = "{BOT}"
 tools = ["help"]

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar, Protocol
 
 from adapters.base import AdapterContext, InboundRequest, Parsed, SendResult
+from adapters.direct import direct_event
 from adapters.text import parse_command
 from adapters.webchat.render import to_html
 from adapters.webchat.tokens import Visitor, VisitorTokens
@@ -29,8 +30,6 @@ from gateway.events import (
     Interaction,
     MessageBody,
     UserRef,
-    conversation_key,
-    utcnow,
 )
 
 Frame = Mapping[str, Any]
@@ -119,19 +118,15 @@ class WebchatAdapter:
         message: MessageBody | None = None,
         interaction: Interaction | None = None,
     ) -> Event:
-        now = utcnow()
-        return Event(
-            type=type_,
-            platform="webchat",
-            bot=self.bot.name,
-            dedupe_key=f"webchat:{self.bot.name}:{visitor.id}:{type_}:{id_}",
-            occurred_at=now,
-            received_at=now,
-            conversation_key=conversation_key("webchat", self.bot.name, visitor.id, None),
-            user=UserRef(id=visitor.id, name="visitor"),
-            channel=ChannelRef(id=visitor.id, type="direct", name="web chat"),
-            message=message,
-            interaction=interaction,
+        return direct_event(
+            "webchat",
+            self.bot.name,
+            type_,
+            f"webchat:{self.bot.name}:{visitor.id}:{type_}:{id_}",
+            UserRef(id=visitor.id, name="visitor"),
+            ChannelRef(id=visitor.id, type="direct", name="web chat"),
+            message,
+            interaction,
         )
 
     # the bot's side, called by the action runner
@@ -164,6 +159,11 @@ class WebchatAdapter:
 
     def online(self, visitor: str) -> bool:
         return bool(self._links.get(visitor))
+
+    def receiving(self) -> str:
+        """How messages arrive, for the console's health page: visitors connected here (each
+        gateway process holds its own visitors' sockets)."""
+        return f"visitors' WebSockets, {len(self._links)} visitor(s) connected to this process"
 
 
 def action_frame(action: Action) -> dict[str, Any]:

@@ -56,3 +56,17 @@ class Buckets:
         ]
         for key in full:
             del self._buckets[key]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """One bot's limits: messages per visitor and per IP address, and sockets opened (hellos)
+    per IP address, each of which costs a token check and a history read."""
+
+    visitor: Buckets
+    ip: Buckets
+    connects: Buckets
+
+    @classmethod
+    def per_minute(cls, visitor: int, ip: int) -> Limits:
+        return cls(Buckets(visitor), Buckets(ip), Buckets(ip))

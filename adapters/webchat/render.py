@@ -13,6 +13,7 @@ from markdown_it.token import Token
 from markdown_it.utils import EnvType, OptionsDict
 
 _SAFE_SCHEMES = ("http://", "https://", "mailto:")
+_REL = "noopener noreferrer nofollow"
 
 
 def _validate_link(url: str) -> bool:
@@ -23,15 +24,26 @@ def _link_open(
     self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
 ) -> str:
     tokens[idx].attrSet("target", "_blank")
-    tokens[idx].attrSet("rel", "noopener noreferrer nofollow")
+    tokens[idx].attrSet("rel", _REL)
     return self.renderToken(tokens, idx, options, env)
+
+
+def _image(
+    self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+) -> str:
+    """An image as a plain link to it, named by its alt text (its address when it has none)."""
+    token = tokens[idx]
+    src = str(token.attrGet("src") or "")
+    label = self.renderInlineAsText(token.children or [], options, env) or src
+    return f'<a href="{escape(src)}" target="_blank" rel="{_REL}">{escape(label)}</a>'
 
 
 def _parser() -> MarkdownIt:
     md = MarkdownIt("commonmark", {"html": False, "breaks": True})
-    md.enable(["table", "strikethrough"]).disable("image")
+    md.enable(["table", "strikethrough"])
     md.validateLink = _validate_link  # type: ignore[method-assign]
     md.add_render_rule("link_open", _link_open)
+    md.add_render_rule("image", _image)
     return md
 
 

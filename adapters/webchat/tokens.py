@@ -60,7 +60,8 @@ class VisitorTokens:
         body, _, mac = token.partition(".")
         if len(token) > _MAX_TOKEN or not mac:
             raise TokenRefused("not a visitor token")
-        if not hmac.compare_digest(_b64(self._mac(body)), mac):
+        # as bytes: compare_digest raises TypeError on a str that is not ASCII
+        if not hmac.compare_digest(_b64(self._mac(body)).encode(), mac.encode()):
             raise TokenRefused("the visitor token's signature does not match")
         visitor = _visitor(body)
         if visitor.bot != bot:

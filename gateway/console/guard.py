@@ -82,8 +82,14 @@ def sign_in_page(
 def set_cookie(
     request: web.Request, response: web.StreamResponse, name: str, value: str, max_age: int
 ) -> None:
-    """HttpOnly, SameSite=Strict, limited to /console; Secure when the page came over HTTPS."""
-    secure = request.secure or request.headers.get("X-Forwarded-Proto", "") == "https"
+    """HttpOnly, SameSite=Strict, limited to /console; Secure when the page came over HTTPS,
+    a proxy says so, or `server.public_url` is https (a proxy may say nothing)."""
+    public = console(request).deps.settings.server.public_url or ""
+    secure = (
+        request.secure
+        or request.headers.get("X-Forwarded-Proto", "") == "https"
+        or public.lower().startswith("https://")
+    )
     response.set_cookie(
         name, value, max_age=max_age, path="/console", httponly=True, samesite="Strict",
         secure=secure,

@@ -4,7 +4,9 @@ state, and each adapter's link to the bus.
 An adapter sends what it consumes from its actions queue, so a queue without a consumer means
 no process sends for that bot (the `adapters` role is down); the queue's depth is what waits.
 An adapter that knows more about its own connection (a gateway socket, a poller) may say so
-with a `connection_status() -> str` method: "ok" or what is wrong.
+with a `connection_status() -> str` method: "ok" or what is wrong; one whose messages arrive
+another way than its configuration says may describe it with `receiving() -> str` (the web
+chat: its visitors' sockets).
 """
 
 from __future__ import annotations
@@ -62,8 +64,7 @@ def _adapter_check(
     deps: ConsoleDeps, platform: str, bot: str, adapter: Adapter, counts: QueueStats | str | None
 ) -> Check:
     name, queue = f"{platform} adapter of {bot}", actions_queue(platform, bot)
-    config = deps.settings.bot(bot)
-    receives = receiving(config, platform) if config else "unknown"
+    receives = _receives(deps, platform, bot, adapter)
     if counts == NO_ANSWER:
         return Check(name, "unknown: the bus did not answer", f"receives by {receives}")
     if not isinstance(counts, QueueStats):
@@ -78,8 +79,18 @@ def _adapter_check(
     return Check(name, "ok", detail)
 
 
+def _receives(deps: ConsoleDeps, platform: str, bot: str, adapter: Adapter) -> str:
+    described = getattr(adapter, "receiving", None)
+    if callable(described):
+        return str(described())
+    config = deps.settings.bot(bot)
+    return receiving(config, platform) if config else "unknown"
+
+
 def receiving(bot: BotConfig, platform: str) -> str:
     """How a platform's messages reach this bot, from its configuration."""
+    if platform == "webchat":
+        return "visitors' WebSockets"
     table = bot.platforms().get(platform)
     if getattr(table, "mode", None) == "polling":
         return "polling"

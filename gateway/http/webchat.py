@@ -10,6 +10,7 @@ HTML that slipped into a message could not run.
 from __future__ import annotations
 
 import json
+import re
 import weakref
 from dataclasses import dataclass, field
 from importlib import resources
@@ -18,7 +19,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from adapters.webchat import WebchatAdapter
-from adapters.webchat.ratelimit import Buckets
+from adapters.webchat.ratelimit import Limits
 from adapters.webchat.render import escape
 from gateway.errors import UnknownBot
 from gateway.events import clip
@@ -33,8 +34,7 @@ _STATIC = resources.files("adapters.webchat") / "static"
 class WebchatDeps:
     webhooks: WebhookDeps
     db: Database
-    # per bot: (per visitor, per IP address)
-    limits: dict[str, tuple[Buckets, Buckets]] = field(default_factory=dict)
+    limits: dict[str, Limits] = field(default_factory=dict)  # per bot
     sockets: weakref.WeakSet[web.WebSocketResponse] = field(default_factory=weakref.WeakSet)
 
 
@@ -108,16 +108,19 @@ async def chat_page(request: web.Request) -> web.Response:
     return web.Response(text=html, content_type="text/html", charset="utf-8", headers=headers)
 
 
+_SLOT = re.compile(r"\{\{(title|bot|max|embed)\}\}")
+
+
 def _page(adapter: WebchatAdapter, embed: bool) -> str:
-    bot = adapter.bot.name
-    title = escape(adapter.title)
+    """The page with its slots filled in one pass: a title that reads `{{bot}}` stays text."""
+    values = {
+        "title": escape(adapter.title),
+        "bot": adapter.bot.name,  # NAME_PATTERN: letters, digits, - and _
+        "max": str(adapter.config.max_message_chars),
+        "embed": "embed" if embed else "page",
+    }
     template = (_STATIC / "chat.html").read_text(encoding="utf-8")
-    return (
-        template.replace("{{title}}", title)
-        .replace("{{bot}}", bot)
-        .replace("{{max}}", str(adapter.config.max_message_chars))
-        .replace("{{embed}}", "embed" if embed else "page")
-    )
+    return _SLOT.sub(lambda slot: values[slot[1]], template)
 
 
 async def widget_script(request: web.Request) -> web.Response:

@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from adapters.payload import load_object
 from adapters.webchat import WebchatAdapter
 from adapters.webchat.adapter import Frame, message_frame
-from adapters.webchat.ratelimit import Buckets
+from adapters.webchat.ratelimit import Limits
 from adapters.webchat.tokens import TokenRefused, Visitor
 from gateway.errors import BusUnavailable, PayloadError
 from gateway.events import describe_errors
@@ -88,6 +88,10 @@ async def _greet(
         token = 0
     if token == 0 or not (token is None or isinstance(token, str)):
         await ws.close(code=4000, message=b"say hello first")
+        return None
+    if wait := _limits(request, adapter).connects.take(_address(request)):
+        await ws.send_json(_error(None, "rate_limited", _too_fast("connecting", wait)))
+        await ws.close(code=4029, message=b"too many connections from this address")
         return None
     if token is None:
         visitor, fresh = adapter.tokens.issue(adapter.bot.name)
@@ -190,27 +194,34 @@ def _checked_text(adapter: WebchatAdapter, text: object) -> str:
 
 def _limit(request: web.Request, adapter: WebchatAdapter, visitor: Visitor) -> None:
     """Refuse a visitor or an address over its allowance; a refusal spends nothing."""
-    per_visitor, per_ip = _buckets(request, adapter)
-    address = request.remote or "unknown"
-    wait = per_visitor.take(visitor.id)
+    limits = _limits(request, adapter)
+    wait = limits.visitor.take(visitor.id)
     if not wait:
-        wait = per_ip.take(address)
+        wait = limits.ip.take(_address(request))
         if wait:
-            per_visitor.give_back(visitor.id)
+            limits.visitor.give_back(visitor.id)
     if wait:
-        raise _Refusal(
-            "rate_limited",
-            f"You are sending messages faster than this chat allows; please wait {wait:.0f} "
-            "seconds and try again.",
-        )
+        raise _Refusal("rate_limited", _too_fast("sending messages", wait))
 
 
-def _buckets(request: web.Request, adapter: WebchatAdapter) -> tuple[Buckets, Buckets]:
+def _too_fast(doing: str, wait: float) -> str:
+    return (
+        f"You are {doing} faster than this chat allows; please wait {wait:.0f} seconds and "
+        "try again."
+    )
+
+
+def _address(request: web.Request) -> str:
+    """The peer's address: behind a reverse proxy, the proxy's (see docs/web-chat.md)."""
+    return request.remote or "unknown"
+
+
+def _limits(request: web.Request, adapter: WebchatAdapter) -> Limits:
     limits = request.app[WEBCHAT_DEPS].limits
     name = adapter.bot.name
     if name not in limits:
         config = adapter.config
-        limits[name] = (Buckets(config.visitor_per_minute), Buckets(config.ip_per_minute))
+        limits[name] = Limits.per_minute(config.visitor_per_minute, config.ip_per_minute)
     return limits[name]
 
 

@@ -4,6 +4,7 @@ HTML, the `[bots.webchat]` configuration."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -36,6 +37,7 @@ def test_a_token_names_its_visitor_until_it_expires() -> None:
         lambda t: t.partition(".")[0],  # no mac
         lambda t: "e30." + t.partition(".")[2],  # "{}" under the genuine mac
         lambda t: "x" * 600,
+        lambda t: t.partition(".")[0] + ".é",  # a mac that is not ASCII
     ],
 )
 def test_a_forged_token_is_refused(spoil: object) -> None:
@@ -72,6 +74,10 @@ def test_buckets_allow_a_minute_in_a_burst_then_refill() -> None:
         ("<script>alert(1)</script>", "&lt;script&gt;", "<script"),
         ("[x](javascript:alert(1))", "[x](javascript:alert(1))", "href"),
         ("![pixel](https://tracker.example/p.png)", 'href="https://tracker.example/p.png"', "<img"),
+        ("see ![the map](https://e.example/m.png)", "<p>see <a href=", "!"),
+        ("![](https://e.example/m.png)", '">https://e.example/m.png</a>', "<img"),
+        ("![x](javascript:alert(1))", "![x](javascript:alert(1))", "href"),
+        ('![a"b<c](https://e.example/"x)', ">a&quot;b&lt;c</a>", "<c"),
         ('[a](https://e.example/"onmouseover="x)', "%22onmouseover=%22x", '"onmouseover'),
         ("**bold** and `<b>`", "<strong>bold</strong> and <code>&lt;b&gt;</code>", "<b>"),
         ("[docs](https://docs.example)", 'rel="noopener noreferrer nofollow"', "javascript"),
@@ -89,30 +95,19 @@ def test_plain_text_is_escaped_with_its_line_breaks() -> None:
 
 def test_actions_become_frames_and_unsafe_button_links_are_dropped() -> None:
     buttons = [Button(id="a", label="A", url="javascript:alert(1)"), Button(id="b", label="B")]
-    send = Action(
-        type="message.send",
-        platform="webchat",
-        bot="b",
-        channel_id="v-1",
-        text="hi",
-        buttons=buttons,
-    )
+    send = _action("message.send", text="hi", buttons=buttons)
     frame = action_frame(send)
     assert (frame["id"], frame["html"]) == (str(send.id), "<p>hi</p>\n")
     assert frame["buttons"] == [{"id": "a", "label": "A"}, {"id": "b", "label": "B"}]
-    delete = Action(
-        type="message.delete", platform="webchat", bot="b", channel_id="v-1", message_id="m-1"
-    )
-    assert action_frame(delete) == {"type": "delete", "id": "m-1"}
-    react = Action(
-        type="reaction.add",
-        platform="webchat",
-        bot="b",
-        channel_id="v-1",
-        message_id="m-1",
-        emoji="x",
-    )
-    assert action_frame(react) == {}
+    assert action_frame(_action("message.delete", message_id="m-1")) == {
+        "type": "delete",
+        "id": "m-1",
+    }
+    assert action_frame(_action("reaction.add", message_id="m-1", emoji="x")) == {}
+
+
+def _action(type_: str, **fields: Any) -> Action:
+    return Action(type=type_, platform="webchat", bot="b", channel_id="v-1", **fields)
 
 
 def _config(tmp_path: Path, webchat: str) -> Path:

@@ -76,6 +76,12 @@ class Visitor:
         self.token: str | None = None
         self.frames: list[dict[str, Any]] = []
 
+    async def __aenter__(self) -> Visitor:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.close()
+
     async def close(self) -> None:
         if self.ws is not None:
             await self.ws.close()

@@ -19,6 +19,7 @@ from tests.web.console_support import (
     service,
     token,
 )
+from tests.web.page_checks import csp_refusals, focus_ring
 
 HOSTILE = '<script>window.pwned = 1</script><img src=x onerror="window.pwned = 2">'
 
@@ -123,6 +124,7 @@ async def test_a_hostile_name_and_message_are_shown_as_text(
         finally:
             await client.close()
         page = await browser_context.new_page()
+        refusals = csp_refusals(page)
         await sign_in(page, runtime, ADMIN_TOKEN)
         await page.goto(f"{runtime.http.url}/console/people")
         await expect(page.locator("th.person").first).to_contain_text(HOSTILE)
@@ -132,6 +134,13 @@ async def test_a_hostile_name_and_message_are_shown_as_text(
         await page.screenshot(path=screenshots / "console-hostile.png")
         assert await page.evaluate("window.pwned === undefined")
         assert await page.locator(".messages img").count() == 0
+        # the list is re-written every 2 s: a live region would read it all out each time
+        assert await page.locator("#messages").get_attribute("aria-live") is None
+        await page.keyboard.press("Tab")  # the first stop: skip to the content, visibly
+        skip = page.get_by_role("link", name="Skip to content")
+        await expect(skip).to_be_focused()
+        assert await focus_ring(skip) != "none"
+        assert refusals == []  # htmx ran without inline styles or eval
 
 
 async def test_re_drive_takes_the_admin_scope(

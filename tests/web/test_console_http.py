@@ -10,8 +10,10 @@ import aiohttp
 import pytest
 from yarl import URL
 
+from gateway.app import Runtime
 from gateway.ops import tokens
 from tests.support.pipeline import GenericClient, make_settings, message, running
+from tests.support.webchat import Visitor, webchat_bot
 from tests.web.console_support import (
     ADMIN_TOKEN,
     ConsoleClient,
@@ -223,3 +225,84 @@ async def test_the_health_page_tells_whether_an_adapters_process_sends(
             page = (await console.get("/console"))[1]
             assert '<tr class="ok">\n      <th scope="row">generic adapter of helpdesk</th>' in page
             assert "receives by webhook; 0 action(s) waiting to be sent" in page
+
+
+async def test_the_health_page_counts_the_web_chats_visitors(
+    sqlite_url: str, memory_url: str
+) -> None:
+    bots = [webchat_bot("helpdesk")]
+    settings = make_settings(sqlite_url, memory_url, bots=bots)
+    async with running(settings) as runtime, ConsoleClient(runtime) as console:
+        await console.sign_in(ADMIN_TOKEN)
+        page = html.unescape((await console.get("/console"))[1])
+        assert "webchat adapter of helpdesk" in page
+        assert "receives by visitors' WebSockets, 0 visitor(s) connected" in page
+        assert "receives by webhook" not in page
+        visitor = Visitor(runtime.http.url, "helpdesk")
+        try:
+            assert (await visitor.connect())["type"] == "welcome"
+            page = html.unescape((await console.get("/console"))[1])
+            assert "receives by visitors' WebSockets, 1 visitor(s) connected" in page
+        finally:
+            await visitor.close()
+        page = html.unescape((await console.get("/console/bots"))[1])
+        assert "webchat <small>(visitors' WebSockets)</small>" in page
+
+
+async def test_every_console_answer_carries_its_security_headers(
+    sqlite_url: str, memory_url: str
+) -> None:
+    """Signed out or in, a page, a refusal, a missing page or a redirect: no framing, no
+    caching, only the console's own scripts; cookies HttpOnly, SameSite=Strict, /console."""
+    async with service(sqlite_url, memory_url) as runtime, ConsoleClient(runtime) as console:
+        http, base = console.http, console.base
+        async with http.get(f"{base}/console") as signed_out:
+            _assert_guarded(signed_out)
+            _assert_cookies(signed_out, "botgate_console_signin")
+        await console.get("/console")
+        form = {"csrf": console.csrf, "token": ADMIN_TOKEN}
+        async with http.post(f"{base}/console/sign-in", data=form, allow_redirects=False) as done:
+            assert (done.status, done.headers["Location"]) == (303, "/console")
+            _assert_guarded(done)
+            _assert_cookies(done, "botgate_console")
+        for path in ("/console/people", "/console/nowhere", "/console/conversations/x"):
+            async with http.get(base + path) as answer:
+                _assert_guarded(answer)
+                assert "Traceback" not in await answer.text()
+
+
+def _assert_guarded(response: aiohttp.ClientResponse) -> None:
+    policy = response.headers["Content-Security-Policy"]
+    for part in ("script-src 'self'", "style-src 'self'", "frame-ancestors 'none'"):
+        assert part in policy, (response.url, part)
+    assert "unsafe-inline" not in policy
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def _assert_cookies(response: aiohttp.ClientResponse, name: str) -> None:
+    cookie = response.cookies[name]
+    assert (cookie["httponly"], cookie["samesite"], cookie["path"]) == (True, "Strict", "/console")
+
+
+async def test_cookies_are_secure_when_the_public_url_is_https(
+    sqlite_url: str, memory_url: str
+) -> None:
+    """Behind a TLS proxy that does not say X-Forwarded-Proto the request looks like http; the
+    configured https address still marks the cookies Secure, so a browser never sends them
+    over plain http."""
+    server = {"public_url": "https://bots.example.com"}
+    async with running(make_settings(sqlite_url, memory_url, server=server)) as runtime:
+        assert await _sign_in_cookie_secure(runtime) is True
+    async with service(sqlite_url, memory_url) as runtime:
+        assert not await _sign_in_cookie_secure(runtime)  # plain http, nothing said
+
+
+async def _sign_in_cookie_secure(runtime: Runtime) -> bool | str:
+    async with (
+        ConsoleClient(runtime) as console,
+        console.http.get(f"{console.base}/console") as signed_out,
+    ):
+        secure: bool | str = signed_out.cookies["botgate_console_signin"]["secure"]
+        return secure

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from playwright.async_api import Browser, BrowserContext, Page, expect
 from gateway.app import Runtime
 from tests.support.pipeline import make_settings, running
 from tests.support.webchat import ToolService, tool_tables, webchat_bot
+from tests.web.page_checks import csp_refusals, focus_ring
 
 # Marks, in the page's own clock, when the chat connected, the visitor sent, the bot answered.
 TIMING = """
@@ -88,11 +88,12 @@ async def tools() -> AsyncIterator[ToolService]:
         yield service
 
 
-@asynccontextmanager
-async def gateway(
+@pytest.fixture
+async def chat(
     sqlite_url: str, memory_url: str, tools: ToolService, host: HostPages
 ) -> AsyncIterator[tuple[Runtime, str]]:
-    """The gateway, with `http://localhost:<host port>` as the widget's one allowed origin."""
+    """The gateway, with `http://localhost:<host port>` as the widget's one allowed origin;
+    the runtime and the chat's URL."""
     bot = webchat_bot(
         "helpdesk",
         tools.url,
@@ -106,40 +107,43 @@ async def gateway(
         yield runtime, url
 
 
+async def open_chat(context: BrowserContext, url: str) -> Page:
+    page = await context.new_page()
+    await page.goto(url)
+    return page
+
+
 async def ask(page: Page, text: str) -> None:
     await page.get_by_label("Your message").fill(text)
     await page.keyboard.press("Enter")
 
 
 async def test_a_visitor_asks_help_reloads_and_another_sees_nothing(
-    sqlite_url: str,
-    memory_url: str,
-    tools: ToolService,
-    host: HostPages,
+    chat: tuple[Runtime, str],
     browser: Browser,
     browser_context: BrowserContext,
     screenshots: Path,
 ) -> None:
-    async with gateway(sqlite_url, memory_url, tools, host) as (_, url):
-        page = await browser_context.new_page()
-        await page.add_init_script(TIMING)
-        await page.goto(url)
-        await expect(page.locator("#status")).to_have_text("connected")
-        await ask(page, "/help")
-        await expect(page.locator(".msg.bot")).to_contain_text("/echo")
-        marks = await page.evaluate("[window.__connected, window.__sent, window.__answered]")
-        _record(screenshots, await page.evaluate(WEIGHT), marks)
-        await page.screenshot(path=screenshots / "webchat.png")
+    _, url = chat
+    page = await browser_context.new_page()
+    await page.add_init_script(TIMING)
+    await page.goto(url)
+    await expect(page.locator("#status")).to_have_text("connected")
+    await ask(page, "/help")
+    await expect(page.locator(".msg.bot")).to_contain_text("/echo")
+    marks = await page.evaluate("[window.__connected, window.__sent, window.__answered]")
+    _record(screenshots, await page.evaluate(WEIGHT), marks)
+    await page.screenshot(path=screenshots / "webchat.png")
 
-        await page.reload()
-        await expect(page.locator(".msg.visitor")).to_have_text(["/help"])
-        await expect(page.locator(".msg.bot")).to_contain_text(["/echo"])
+    await page.reload()
+    await expect(page.locator(".msg.visitor")).to_have_text(["/help"])
+    await expect(page.locator(".msg.bot")).to_contain_text(["/echo"])
 
-        stranger = await (await browser.new_context()).new_page()
-        await stranger.goto(url)
-        await expect(stranger.locator("#status")).to_have_text("connected")
-        await expect(stranger.locator(".msg")).to_have_count(0)
-        await stranger.context.close()
+    stranger = await (await browser.new_context()).new_page()
+    await stranger.goto(url)
+    await expect(stranger.locator("#status")).to_have_text("connected")
+    await expect(stranger.locator(".msg")).to_have_count(0)
+    await stranger.context.close()
 
 
 def _record(artefacts: Path, page_bytes: int, marks: list[float]) -> None:
@@ -157,103 +161,99 @@ def _record(artefacts: Path, page_bytes: int, marks: list[float]) -> None:
 
 
 async def test_html_in_a_message_and_a_reply_is_shown_as_text(
-    sqlite_url: str,
-    memory_url: str,
-    tools: ToolService,
-    host: HostPages,
+    chat: tuple[Runtime, str],
     browser_context: BrowserContext,
 ) -> None:
-    async with gateway(sqlite_url, memory_url, tools, host) as (_, url):
-        page = await browser_context.new_page()
-        await page.goto(url)
-        await ask(page, XSS)
-        await ask(page, f"/echo {XSS}")
-        await expect(page.locator(".msg.visitor").first).to_have_text(XSS)
-        await expect(page.locator(".msg.bot")).to_contain_text(["<img src=x onerror="])
-        await page.reload()  # the history shows it as text too
-        await expect(page.locator(".msg.bot")).to_contain_text(["<img src=x onerror="])
-        assert await page.locator("#messages img").count() == 0
-        assert await page.title() == "Helpdesk"
+    _, url = chat
+    page = await open_chat(browser_context, url)
+    await ask(page, XSS)
+    await ask(page, f"/echo {XSS}")
+    await expect(page.locator(".msg.visitor").first).to_have_text(XSS)
+    await expect(page.locator(".msg.bot")).to_contain_text(["<img src=x onerror="])
+    await page.reload()  # the history shows it as text too
+    await expect(page.locator(".msg.bot")).to_contain_text(["<img src=x onerror="])
+    assert await page.locator("#messages img").count() == 0
+    assert await page.title() == "Helpdesk"
 
 
 async def test_buttons_work_from_the_keyboard(
-    sqlite_url: str,
-    memory_url: str,
-    tools: ToolService,
-    host: HostPages,
+    chat: tuple[Runtime, str],
     browser_context: BrowserContext,
 ) -> None:
-    async with gateway(sqlite_url, memory_url, tools, host) as (_, url):
-        page = await browser_context.new_page()
-        await page.goto(url)
-        await ask(page, "/pick")
-        button = page.get_by_role("button", name="Show help")
-        await button.focus()
-        await page.keyboard.press("Enter")
-        await expect(page.locator(".msg.bot").last).to_contain_text("/echo")
+    _, url = chat
+    page = await browser_context.new_page()
+    refusals = csp_refusals(page)
+    await page.goto(url)
+    await expect(page.get_by_role("log", name="Conversation")).to_have_attribute(
+        "aria-live", "polite"
+    )
+    await ask(page, "/pick")
+    button = page.get_by_role("button", name="Show help")
+    await button.focus()
+    assert await focus_ring(button) != "none"
+    await page.keyboard.press("Enter")
+    await expect(page.locator(".msg.bot").last).to_contain_text("/echo")
+    await page.keyboard.press("Tab")  # on to the composer, then its Send button
+    await expect(page.get_by_label("Your message")).to_be_focused()
+    await page.keyboard.press("Tab")
+    await expect(page.get_by_role("button", name="Send")).to_be_focused()
+    assert refusals == []
 
 
 async def test_the_widget_opens_on_an_allowed_origin_and_is_refused_elsewhere(
-    sqlite_url: str,
-    memory_url: str,
-    tools: ToolService,
+    chat: tuple[Runtime, str],
     host: HostPages,
     browser_context: BrowserContext,
 ) -> None:
-    async with gateway(sqlite_url, memory_url, tools, host) as _:
-        page = await browser_context.new_page()
-        await page.goto(f"http://localhost:{host.port}/widget")
-        bubble = page.get_by_role("button", name="Helpdesk")
-        await bubble.click()
-        chat = page.frame_locator("#botgate-chat-helpdesk iframe")
-        await chat.get_by_label("Your message").fill("/help")
-        await chat.get_by_label("Your message").press("Enter")
-        await expect(chat.locator(".msg.bot")).to_contain_text("/echo")
+    page = await browser_context.new_page()
+    await page.goto(f"http://localhost:{host.port}/widget")
+    bubble = page.get_by_role("button", name="Helpdesk")
+    await bubble.click()
+    framed_chat = page.frame_locator("#botgate-chat-helpdesk iframe")
+    await framed_chat.get_by_label("Your message").fill("/help")
+    await framed_chat.get_by_label("Your message").press("Enter")
+    await expect(framed_chat.locator(".msg.bot")).to_contain_text("/echo")
 
-        control = await browser_context.new_page()  # an iframe on the allowed origin loads
-        await control.goto(f"http://localhost:{host.port}/framed")
-        await expect(control.frame_locator("#chat").locator("#composer")).to_be_visible()
+    control = await browser_context.new_page()  # an iframe on the allowed origin loads
+    await control.goto(f"http://localhost:{host.port}/framed")
+    await expect(control.frame_locator("#chat").locator("#composer")).to_be_visible()
 
-        other = await browser_context.new_page()
-        warnings: list[str] = []
-        other.on("console", lambda message: warnings.append(message.text))
-        await other.goto(f"http://127.0.0.1:{host.port}/widget")
-        await expect(other.locator("h1")).to_have_text("Shop")
-        assert await other.locator("#botgate-chat-helpdesk").count() == 0
-        assert any("not among the allowed origins" in text for text in warnings)
+    other = await browser_context.new_page()
+    warnings: list[str] = []
+    other.on("console", lambda message: warnings.append(message.text))
+    await other.goto(f"http://127.0.0.1:{host.port}/widget")
+    await expect(other.locator("h1")).to_have_text("Shop")
+    assert await other.locator("#botgate-chat-helpdesk").count() == 0
+    assert any("not among the allowed origins" in text for text in warnings)
 
-        await other.goto(f"http://127.0.0.1:{host.port}/framed")  # a hand-made iframe
-        framed = other.frame_locator("#chat")
-        await other.wait_for_load_state("load")
-        assert await framed.locator("#composer").count() == 0
+    await other.goto(f"http://127.0.0.1:{host.port}/framed")  # a hand-made iframe
+    framed = other.frame_locator("#chat")
+    await other.wait_for_load_state("load")
+    assert await framed.locator("#composer").count() == 0
 
 
 @pytest.mark.parametrize("token", ["forged", "expired"])
 async def test_a_refused_token_offers_a_new_conversation(
-    sqlite_url: str,
-    memory_url: str,
-    tools: ToolService,
-    host: HostPages,
+    chat: tuple[Runtime, str],
     browser_context: BrowserContext,
     token: str,
 ) -> None:
-    async with gateway(sqlite_url, memory_url, tools, host) as (runtime, url):
-        page = await browser_context.new_page()
-        await page.goto(url)
-        await expect(page.locator("#status")).to_have_text("connected")
-        stored = await page.evaluate("localStorage.getItem('botgate.webchat.helpdesk')")
-        await page.evaluate(
-            "t => localStorage.setItem('botgate.webchat.helpdesk', t)",
-            _spoiled(runtime, stored, token),
-        )
-        await page.reload()
-        await expect(page.locator("#refused")).to_be_visible()
-        await expect(page.locator("#refused-reason")).to_contain_text(
-            "expired" if token == "expired" else "signature"
-        )
-        await page.get_by_role("button", name="Start a new conversation").click()
-        await ask(page, "/help")
-        await expect(page.locator(".msg.bot")).to_contain_text("/echo")
+    runtime, url = chat
+    page = await open_chat(browser_context, url)
+    await expect(page.locator("#status")).to_have_text("connected")
+    stored = await page.evaluate("localStorage.getItem('botgate.webchat.helpdesk')")
+    await page.evaluate(
+        "t => localStorage.setItem('botgate.webchat.helpdesk', t)",
+        _spoiled(runtime, stored, token),
+    )
+    await page.reload()
+    await expect(page.locator("#refused")).to_be_visible()
+    await expect(page.locator("#refused-reason")).to_contain_text(
+        "expired" if token == "expired" else "signature"
+    )
+    await page.get_by_role("button", name="Start a new conversation").click()
+    await ask(page, "/help")
+    await expect(page.locator(".msg.bot")).to_contain_text("/echo")
 
 
 def _spoiled(runtime: Runtime, token: str, how: str) -> str:
@@ -269,24 +269,21 @@ def _spoiled(runtime: Runtime, token: str, how: str) -> str:
 
 
 async def test_readable_on_a_phone(
-    sqlite_url: str,
-    memory_url: str,
-    tools: ToolService,
-    host: HostPages,
+    chat: tuple[Runtime, str],
     browser: Browser,
     screenshots: Path,
 ) -> None:
     """A phone-sized screen: nothing wider than the screen, even a long unbroken word."""
-    async with gateway(sqlite_url, memory_url, tools, host) as (_, url):
-        phone = await browser.new_context(viewport={"width": 360, "height": 640}, is_mobile=True)
-        page = await phone.new_page()
-        await page.goto(url)
-        await ask(page, "/echo " + "x" * 200)
-        await expect(page.locator(".msg.bot")).to_contain_text("xxxx")
-        width = await page.evaluate("document.documentElement.scrollWidth")
-        assert width <= 360
-        composer = await page.locator("#composer").bounding_box()
-        assert composer is not None
-        assert composer["y"] + composer["height"] <= 640
-        await page.screenshot(path=screenshots / "webchat-phone.png")
-        await phone.close()
+    _, url = chat
+    phone = await browser.new_context(viewport={"width": 360, "height": 640}, is_mobile=True)
+    page = await phone.new_page()
+    await page.goto(url)
+    await ask(page, "/echo " + "x" * 200)
+    await expect(page.locator(".msg.bot")).to_contain_text("xxxx")
+    width = await page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 360
+    composer = await page.locator("#composer").bounding_box()
+    assert composer is not None
+    assert composer["y"] + composer["height"] <= 640
+    await page.screenshot(path=screenshots / "webchat-phone.png")
+    await phone.close()
