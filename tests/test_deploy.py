@@ -143,9 +143,6 @@ def test_the_default_config_loads_with_the_environment_compose_gives() -> None:
     assert settings.bus.url == "amqp://botgate:botgate@rabbitmq:5672/botgate"
 
 
-@pytest.mark.xfail(
-    strict=True, reason="[bus] queue_type and [bus] shards come with the scale-out work"
-)
 def test_the_cluster_config_loads_with_the_environment_compose_gives() -> None:
     env = {
         **env_of("cluster-core"),
