@@ -137,8 +137,11 @@ def members_queue(shards: int) -> QueueSpec:
 
 
 def adapter_queue(platform: str, bot: str) -> QueueSpec:
+    # Single active consumer: one adapter process at a time sends a bot's actions, in order.
     return QueueSpec(
-        actions_queue(platform, bot), (Binding(ACTIONS_EXCHANGE, f"{platform}.{bot}"),)
+        actions_queue(platform, bot),
+        (Binding(ACTIONS_EXCHANGE, f"{platform}.{bot}"),),
+        single_active=True,
     )
 
 

@@ -82,6 +82,7 @@ class CoreConsumer:
             intake=self._inbox_put,
             reroute=Rerouter(bus, settings.bus.shards),
             prefetch=settings.bus.prefetch,
+            on_claim=answers.forget_takeovers,
         )
         self._loop: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()

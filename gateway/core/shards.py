@@ -23,6 +23,7 @@ import contextlib
 import logging
 import math
 import random
+from collections.abc import Callable
 from dataclasses import replace
 
 from gateway.bus.base import Bus, Delivery, Failure, Handler, QueueInUse, Subscription
@@ -61,10 +62,11 @@ class ShardHolder:
         intake: Handler,
         reroute: Handler,
         prefetch: int,
+        on_claim: Callable[[], None] = lambda: None,
         interval: float = REBALANCE_INTERVAL,
     ) -> None:
         self.bus, self.shards, self.prefetch, self.interval = bus, shards, prefetch, interval
-        self._intake, self._reroute = intake, reroute
+        self._intake, self._reroute, self._on_claim = intake, reroute, on_claim
         self.held: dict[int, Subscription] = {}
         self._stale: list[str] = []  # shard queues of a larger layout, drained into this one
         self._draining: dict[str, Subscription] = {}
@@ -136,6 +138,7 @@ class ShardHolder:
 
     async def _claim(self, index: int) -> None:
         name = shard_queue_name(index)
+        self._on_claim()  # before its first delivery can arrive
         subscription = await _take(self.bus, name, self._intake, self.prefetch)
         if subscription is not None:
             self.held[index] = subscription

@@ -18,6 +18,7 @@ from tests.support.cluster import (
     Conversations,
     cluster_config,
     count_messages,
+    diagnose,
     inbound_orders,
     replies,
 )
@@ -32,7 +33,8 @@ async def test_a_core_killed_mid_stream_loses_and_reorders_nothing(
 ) -> None:
     sent = Conversations(CONVERSATIONS, LENGTH, mark=300)
     async with CallbackReceiver() as receiver, AsyncExitStack() as stack:
-        cluster = Cluster(cluster_config(tmp_path, postgres_url, amqp_url, receiver.url), stack)
+        config = cluster_config(tmp_path, postgres_url, amqp_url, receiver.url)
+        cluster = Cluster(config, stack, amqp_url)
         gateway = await cluster.start("gateway", "gateway", migrate=True)
         await asyncio.gather(
             *(cluster.start(f"core-{n}", "core") for n in range(3)),
@@ -43,7 +45,7 @@ async def test_a_core_killed_mid_stream_loses_and_reorders_nothing(
         await cluster.kill("core-0")  # mid-stream, a batch in its hands
         await cluster.start("core-3", "core")
         await sending
-        await _settled(postgres_url, receiver, sent)
+        await _settled(postgres_url, receiver, sent, cluster)
     _check(await inbound_orders(postgres_url), replies(receiver, sent), sent, "kill")
 
 
@@ -52,7 +54,8 @@ async def test_a_backlog_drained_by_three_cores_started_together_keeps_order(
 ) -> None:
     sent = Conversations(CONVERSATIONS, LENGTH)
     async with CallbackReceiver() as receiver, AsyncExitStack() as stack:
-        cluster = Cluster(cluster_config(tmp_path, postgres_url, amqp_url, receiver.url), stack)
+        config = cluster_config(tmp_path, postgres_url, amqp_url, receiver.url)
+        cluster = Cluster(config, stack, amqp_url)
         gateway = await cluster.start("gateway", "gateway", migrate=True)
         await cluster.start("adapters-0", "adapters")
         # The shard queues exist once a core has run; then the backlog waits in them.
@@ -63,18 +66,28 @@ async def test_a_backlog_drained_by_three_cores_started_together_keeps_order(
             *(cluster.start(f"core-{n}", "core") for n in range(1, 4)),
             cluster.start("adapters-1", "adapters"),
         )
-        await _settled(postgres_url, receiver, sent)
+        await _settled(postgres_url, receiver, sent, cluster)
     _check(await inbound_orders(postgres_url), replies(receiver, sent), sent, "backlog")
 
 
-async def _settled(database_url: str, receiver: CallbackReceiver, sent: Conversations) -> None:
+async def _settled(
+    database_url: str, receiver: CallbackReceiver, sent: Conversations, cluster: Cluster
+) -> None:
     """Every message answered, and every answer recorded as sent (in and out: two rows)."""
     total = sent.count * sent.length
 
     async def done() -> bool:
         return len(receiver.requests) >= total and await count_messages(database_url) >= 2 * total
 
-    await eventually(done, timeout=180)
+    try:
+        await eventually(done, timeout=180)
+    except AssertionError:
+        rows = await count_messages(database_url)
+        heard = "\n".join(cluster.complaints[-30:])
+        state = await diagnose(database_url, cluster.bus_url)
+        raise AssertionError(
+            f"{len(receiver.requests)} replies, {rows} rows; {state}\n{heard}"
+        ) from None
     await asyncio.sleep(1.0)  # anything sent twice would arrive by now
 
 

@@ -63,19 +63,25 @@ callback_url = "{callback}"
 class Cluster:
     """The role processes; each `start` returns once the process serves its health port."""
 
-    def __init__(self, config: Path, stack: AsyncExitStack) -> None:
-        self.config, self._stack = config, stack
+    def __init__(self, config: Path, stack: AsyncExitStack, bus_url: str) -> None:
+        self.config, self._stack, self.bus_url = config, stack, bus_url
         self.processes: dict[str, ServiceProcess] = {}
+        self.complaints: list[str] = []  # warnings and errors the processes logged
 
     async def start(self, name: str, role: str, *, migrate: bool = False) -> ServiceProcess:
         argv = ["serve", "--config", str(self.config), "--role", role]
         if not migrate:
             argv.append("--no-migrate")
         process = ServiceProcess(name, [sys.executable, "-m", "gateway", *argv])
+        process.on_line = lambda line: self._heard(name, line)
         await process.start()
         self._stack.push_async_callback(process.stop)
         self.processes[name] = process
         return process
+
+    def _heard(self, name: str, line: str) -> None:
+        if " WARNING " in line or " ERROR " in line or "Traceback" in line:
+            self.complaints.append(f"{name}: {line}")
 
     async def stop(self, name: str) -> None:
         """SIGTERM: a clean shutdown."""
@@ -164,3 +170,29 @@ def replies(receiver: CallbackReceiver, sent: Conversations) -> dict[str, list[i
         assert action["channel_id"] == channel
         by_channel[channel].append(n)
     return dict(by_channel)
+
+
+async def diagnose(database_url: str, bus_url: str) -> str:
+    """What is still owed and what waits in the queues, for a failure message."""
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            owed = (
+                await connection.execute(
+                    sa.text(
+                        "SELECT owner, count(*), min(claimed_until) < now() FROM outbox "
+                        "GROUP BY owner"
+                    )
+                )
+            ).all()
+            sent = (await connection.execute(sa.text("SELECT count(*) FROM sent_actions"))).all()
+    finally:
+        await engine.dispose()
+    vhost = bus_url.rsplit("/", 1)[-1]
+    listing = await asyncio.create_subprocess_exec(
+        "rabbitmqctl", "-q", "list_queues", "-p", vhost, "name", "messages_ready",
+        "messages_unacknowledged", "consumers",
+        stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    queues, _ = await listing.communicate()
+    return f"owed {owed}, sent_actions {sent}\n{queues.decode()}"
