@@ -72,6 +72,7 @@ class ActionRunner:
         self.bus, self.db, self.settings, self.metrics = bus, db, settings, metrics
         self.adapters = adapters
         self._lanes: dict[tuple[str, str, str], asyncio.Lock] = {}
+        self._lane_users: dict[tuple[str, str, str], int] = {}
         self._subscriptions: list[Subscription] = []
         self.retry_base = 1.0  # seconds of back-off before the second attempt
         self._stopping = False
@@ -195,12 +196,18 @@ class ActionRunner:
     async def _lane(self, action: Action) -> AsyncIterator[None]:
         key = (action.platform, action.bot, action.channel_id)
         lock = self._lanes.get(key) or self._lanes.setdefault(key, asyncio.Lock())
+        # Counted, not `lock.locked()`: just after a release the lock is unlocked while the
+        # next waiter has yet to take it, and a new lock then would let a later send overtake.
+        self._lane_users[key] = self._lane_users.get(key, 0) + 1
         try:
             async with lock:
                 yield
         finally:
-            if not lock.locked() and self._lanes.get(key) is lock:
-                del self._lanes[key]
+            self._lane_users[key] -= 1
+            if not self._lane_users[key]:
+                del self._lane_users[key]
+                if self._lanes.get(key) is lock:
+                    del self._lanes[key]
 
     async def _send(self, adapter: Adapter, action: Action) -> SendResult:
         for attempt in range(1, MAX_SEND_ATTEMPTS + 1):

@@ -240,8 +240,9 @@ class Answerer:
         try:
             while lane.items and not self._stopping:
                 # Checked again whenever this core took a shard (the cache was cleared): the
-                # conversation may have been answered elsewhere meanwhile.
-                if self._checked.get(key) is None:
+                # conversation may have been answered elsewhere meanwhile. A swept row is
+                # always checked: another core may have swept an earlier one of its turn.
+                if lane.items[0].replay or self._checked.get(key) is None:
                     await self._take_over(key, lane)
                     if not lane.items or self._stopping:
                         break

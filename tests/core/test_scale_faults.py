@@ -102,4 +102,6 @@ def _check(
     for k in range(sent.count):
         channel = sent.channel(k)
         assert inbound[channel] == [f"{run}-{channel}-{n:04d}" for n in expected], channel
-        assert answered[channel] == expected, channel
+    wrong = {channel: got for channel, got in answered.items() if got != expected}
+    assert not wrong, f"answered out of order or not once: {wrong}"
+    assert len(answered) == sent.count
