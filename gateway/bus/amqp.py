@@ -214,7 +214,9 @@ class AmqpBus:
 
     async def declare_exchange(self, spec: ExchangeSpec) -> None:
         channel = self._channel(self._topology)
-        arguments = {"alternate-exchange": spec.alternate} if spec.alternate else None
+        arguments: dict[str, Any] | None = None
+        if spec.alternate:
+            arguments = {"alternate-exchange": spec.alternate}
         async with _answer(f"declaring exchange {spec.name!r}", OPERATION_TIMEOUT):
             exchange = await channel.declare_exchange(
                 spec.name, ExchangeType(spec.kind), durable=True, arguments=arguments
