@@ -136,7 +136,11 @@ class CoreConsumer:
                 await _set_within(self._filled, self.settings.core.batch_wait.total_seconds())
         batch: list[Delivery] = []
         while len(batch) < size and not self._inbox.empty():
-            batch.append(self._inbox.get_nowait())
+            delivery = self._inbox.get_nowait()
+            if self.shards.still_held(delivery):
+                batch.append(delivery)
+            else:  # its shard was handed back: the next holder has it (a no-op here)
+                await delivery.reject(requeue=True)
         return batch
 
     async def process(self, batch: list[Delivery]) -> None:

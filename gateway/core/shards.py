@@ -23,8 +23,10 @@ import contextlib
 import logging
 import math
 import random
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Coroutine
 from dataclasses import replace
+from typing import Any
 
 from gateway.bus.base import Bus, Delivery, Failure, Handler, QueueInUse, Subscription
 from gateway.bus.processing import dead_letter_now
@@ -68,6 +70,10 @@ class ShardHolder:
         self.bus, self.shards, self.prefetch, self.interval = bus, shards, prefetch, interval
         self._intake, self._reroute, self._on_claim = intake, reroute, on_claim
         self.held: dict[int, Subscription] = {}
+        self._holdings: dict[int, object] = {}  # shard -> the token of its current holding
+        self._holding_of: weakref.WeakKeyDictionary[Delivery, tuple[int, object]] = (
+            weakref.WeakKeyDictionary()
+        )
         self._stale: list[str] = []  # shard queues of a larger layout, drained into this one
         self._draining: dict[str, Subscription] = {}
         self._fixed: list[Subscription] = []  # membership and the unrouted queue
@@ -105,6 +111,7 @@ class ShardHolder:
         for subscription in [*self.held.values(), *self._draining.values(), *self._fixed]:
             await subscription.cancel()
         self.held.clear()
+        self._holdings.clear()
         self._draining.clear()
 
     async def _keep_balancing(self) -> None:
@@ -119,18 +126,30 @@ class ShardHolder:
         """Hand back the surplus over a fair share, or claim free shards up to it."""
         for index, subscription in list(self.held.items()):
             if subscription.lost:
-                del self.held[index]
+                self._drop(index)
         share = math.ceil(self.shards / await self._cores())
         while len(self.held) > share:
             index = max(self.held)
             log.info("handing shard %d back (fair share: %d)", index, share)
-            await self.held.pop(index).cancel()
+            await self._drop(index).cancel()
         for index in self._order:
             if len(self.held) >= share:
                 break
             if index not in self.held:
                 await self._claim(index)
         await self._drain_stale()
+
+    def _drop(self, index: int) -> Subscription:
+        self._holdings.pop(index, None)
+        return self.held.pop(index)
+
+    def still_held(self, delivery: Delivery) -> bool:
+        """Whether the shard the delivery came from is still held as it was then. One that
+        was handed back has been redelivered to the shard's next holder: recording it here
+        too, after that core recorded later events of the conversation, would answer them
+        out of order."""
+        index, holding = self._holding_of.get(delivery, (None, None))
+        return index is None or self._holdings.get(index) is holding
 
     async def _cores(self) -> int:
         stats = await self.bus.queue_stats(members_queue(self.shards).name)
@@ -139,8 +158,15 @@ class ShardHolder:
     async def _claim(self, index: int) -> None:
         name = shard_queue_name(index)
         self._on_claim()  # before its first delivery can arrive
-        subscription = await _take(self.bus, name, self._intake, self.prefetch)
+        holding = object()  # this holding of the shard, as against a later one
+
+        def intake(delivery: Delivery) -> Coroutine[Any, Any, None] | None:
+            self._holding_of[delivery] = (index, holding)
+            return self._intake(delivery)
+
+        subscription = await _take(self.bus, name, intake, self.prefetch)
         if subscription is not None:
+            self._holdings[index] = holding
             self.held[index] = subscription
             log.info("holding shard %d", index)
 

@@ -46,7 +46,7 @@ async def test_a_core_killed_mid_stream_loses_and_reorders_nothing(
         await cluster.start("core-3", "core")
         await sending
         await _settled(postgres_url, receiver, sent, cluster)
-    _check(await inbound_orders(postgres_url), replies(receiver, sent), sent, "kill")
+    _check(await inbound_orders(postgres_url), replies(receiver, sent), sent, "kill", cluster)
 
 
 async def test_a_backlog_drained_by_three_cores_started_together_keeps_order(
@@ -67,7 +67,7 @@ async def test_a_backlog_drained_by_three_cores_started_together_keeps_order(
             cluster.start("adapters-1", "adapters"),
         )
         await _settled(postgres_url, receiver, sent, cluster)
-    _check(await inbound_orders(postgres_url), replies(receiver, sent), sent, "backlog")
+    _check(await inbound_orders(postgres_url), replies(receiver, sent), sent, "backlog", cluster)
 
 
 async def _settled(
@@ -96,6 +96,7 @@ def _check(
     answered: dict[str, list[int]],
     sent: Conversations,
     run: str,
+    cluster: Cluster,
 ) -> None:
     expected = list(range(sent.length))
     assert len(inbound) == sent.count
@@ -103,5 +104,10 @@ def _check(
         channel = sent.channel(k)
         assert inbound[channel] == [f"{run}-{channel}-{n:04d}" for n in expected], channel
     wrong = {channel: got for channel, got in answered.items() if got != expected}
-    assert not wrong, f"answered out of order or not once: {wrong}"
+    if wrong:
+        ids = {i for i, (channel, _) in sent.event_ids.items() if channel in wrong}
+        story = [line for line in cluster.lines if any(i in line for i in ids)]
+        story += [line for line in cluster.lines if "shard" in line][-40:]
+        joined = "\n".join(story[-80:])
+        raise AssertionError(f"answered out of order or not once: {wrong}\n{joined}")
     assert len(answered) == sent.count

@@ -67,6 +67,7 @@ class Cluster:
         self.config, self._stack, self.bus_url = config, stack, bus_url
         self.processes: dict[str, ServiceProcess] = {}
         self.complaints: list[str] = []  # warnings and errors the processes logged
+        self.lines: list[str] = []  # everything they logged, for a failure's story
 
     async def start(self, name: str, role: str, *, migrate: bool = False) -> ServiceProcess:
         argv = ["serve", "--config", str(self.config), "--role", role]
@@ -80,6 +81,7 @@ class Cluster:
         return process
 
     def _heard(self, name: str, line: str) -> None:
+        self.lines.append(f"{name}: {line}")
         if " WARNING " in line or " ERROR " in line or "Traceback" in line:
             self.complaints.append(f"{name}: {line}")
 
