@@ -148,7 +148,10 @@ class ShardHolder:
         was handed back has been redelivered to the shard's next holder: recording it here
         too, after that core recorded later events of the conversation, would answer them
         out of order."""
-        index, holding = self._holding_of.get(delivery, (None, None))
+        try:
+            index, holding = self._holding_of.get(delivery, (None, None))
+        except TypeError:  # not one of ours (it cannot be referred to weakly)
+            return True
         return index is None or self._holdings.get(index) is holding
 
     async def _cores(self) -> int:
