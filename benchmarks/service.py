@@ -105,7 +105,8 @@ async def purge_amqp(url: str) -> None:
 
     from benchmarks.raw import RAW_QUEUES
 
-    queues = ("botgate.core", f"botgate.actions.generic.{BOT}", *RAW_QUEUES)
+    shards = [f"botgate.core.{index}" for index in range(1024)]  # as many as bus.shards takes
+    queues = ("botgate.core", *shards, f"botgate.actions.generic.{BOT}", *RAW_QUEUES)
     connection = await aio_pika.connect(url)
     try:
         for queue in queues:

@@ -80,7 +80,7 @@ class CoreConsumer:
             bus,
             settings.bus.shards,
             intake=self._inbox_put,
-            reroute=Rerouter(bus, settings.bus.shards),
+            reroute=Rerouter(bus, settings.bus.shards, metrics),
             prefetch=settings.bus.prefetch,
             on_claim=answers.forget_takeovers,
         )

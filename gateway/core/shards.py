@@ -48,6 +48,7 @@ from gateway.bus.topology import (
 )
 from gateway.errors import BusUnavailable, ConfigError, PermanentError
 from gateway.events import decode_event
+from gateway.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -212,21 +213,24 @@ class Rerouter:
     queue from before sharding) on to its shard in this layout. An event stamped for another
     shard count means a process has another `bus.shards`: said once a minute, in one line."""
 
-    def __init__(self, bus: Bus, shards: int) -> None:
-        self.bus, self.shards = bus, shards
+    def __init__(self, bus: Bus, shards: int, metrics: Metrics | None = None) -> None:
+        self.bus, self.shards, self.metrics = bus, shards, metrics
         self._said_at = -math.inf
 
     async def __call__(self, delivery: Delivery) -> None:
         message = delivery.message
         try:
             event = decode_event(message.body, message.model)
-        except PermanentError as exc:
-            await dead_letter_now(delivery, Failure(str(exc), type(exc).__name__))
+        except PermanentError as exc:  # counted as the core counts an invalid event
+            if self.metrics is not None:
+                self.metrics.failed.labels("invalid").inc()
+                self.metrics.dead.labels("invalid").inc()
+            await dead_letter_now(delivery, Failure(str(exc), type(exc).__name__), self.metrics)
             return
         label = shard_label(shard_of(event.conversation_key, self.shards), self.shards)
         if message.headers.get(HEADER_REROUTED):
             reason = f"no shard queue is bound to {HEADER_SHARD} {label}"
-            await dead_letter_now(delivery, Failure(reason))
+            await dead_letter_now(delivery, Failure(reason), self.metrics)
             return
         self._tell(message.headers.get(HEADER_SHARD))
         headers = {**message.headers, HEADER_SHARD: label, HEADER_REROUTED: "1"}
