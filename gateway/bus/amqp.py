@@ -298,9 +298,10 @@ class AmqpBus:
                 await channel.set_qos(prefetch_count=prefetch)
                 await underlay.basic_consume(queue, consumer.on_message)
         except BusUnavailable as exc:
-            await consumer.cancel()
             if isinstance(exc.__cause__, aiormq.exceptions.ChannelLockedResource):
+                consumer.forsake()  # the broker closed the channel: close nothing more on it
                 raise QueueInUse(f"queue {queue!r} is held by another consumer") from exc
+            await consumer.cancel()
             raise
         except BaseException:
             await consumer.cancel()
@@ -413,6 +414,11 @@ class _ExclusiveConsumer:
     def lost(self) -> bool:
         return not self._cancelled and self._channel.is_closed
 
+    def forsake(self) -> None:
+        """Given up on a channel the broker closed."""
+        self._cancelled = True
+        self._bus.forget(self)
+
     async def cancel(self) -> None:
         if self._cancelled:
             return
@@ -499,6 +505,10 @@ class _AmqpDelivery:
         if self._settled:
             return
         self._settled = True
+        if self._channel.is_closed:
+            # The broker has it back. Nothing goes out on a closed channel's number: once
+            # reused by a new channel, or not open, RabbitMQ closes the whole connection.
+            return
         await _settle_quietly(settle, self.message)
 
 

@@ -213,10 +213,19 @@ class CoreConsumer:
         return outcomes
 
     async def _one_by_one(self, items: list[_Item]) -> None:
+        """After a failed batch. An event that was not recorded holds back the later ones
+        of its conversation: they go back to the queue behind it, so order holds."""
+        behind: set[str] = set()
         for item in items:
+            key = item.event.conversation_key
+            if key in behind:
+                await self._hand_back([item], "an earlier event of its conversation failed")
+                continue
             outcomes = await self._record_held([item])
             if outcomes:
                 await self._finish([item], outcomes)
+            else:
+                behind.add(key)
 
     async def _finish(self, items: list[_Item], outcomes: list[Outcome]) -> None:
         """Committed: hand the owed answers over in order, answer webhooks waiting on events
