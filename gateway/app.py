@@ -211,9 +211,7 @@ class Runtime:
                 "run `botgate migrate up`"
             )
 
-    def _answerer(
-        self, services: Services, runner: ToolRunner, assistants: Assistants
-    ) -> Answerer:
+    def _answerer(self, services: Services, runner: ToolRunner, assistants: Assistants) -> Answerer:
         """The core's after-commit half: each bot's responder chain, built from its config:
         its tools, then its assistant (which answers from the knowledge base too) or else the
         knowledge base, then the fallback reply."""
