@@ -17,6 +17,8 @@ from typing import Literal
 
 from adapters.base import Adapter
 from adapters.registry import build_adapters
+from adapters.webchat import WebchatAdapter
+from adapters.webchat.relay import WebchatRelay
 from gateway.adapter_host import AdapterHost
 from gateway.assistant.passages import PassageSource
 from gateway.assistant.service import Assistants
@@ -137,6 +139,7 @@ class Runtime:
         if self.runs("gateway"):
             await self._open(replies.start, replies.stop)
         await self._start_adapters()
+        await self._start_webchat_relay()
         if self.runs("core"):
             if any(bot.kb for bot in self.settings.bots):
                 await self.kb.warm()
@@ -208,9 +211,7 @@ class Runtime:
                 "run `botgate migrate up`"
             )
 
-    def _answerer(
-        self, services: Services, runner: ToolRunner, assistants: Assistants
-    ) -> Answerer:
+    def _answerer(self, services: Services, runner: ToolRunner, assistants: Assistants) -> Answerer:
         """The core's after-commit half: each bot's responder chain, built from its config:
         its tools, then its assistant (which answers from the knowledge base too) or else the
         knowledge base, then the fallback reply."""
@@ -238,6 +239,19 @@ class Runtime:
         )
         for adapter in self.adapters.values():
             await self._open(partial(adapter.start, host), adapter.stop)
+
+    async def _start_webchat_relay(self) -> None:
+        """Web chat frames go from the process sending the bot's actions to the processes
+        serving visitors' sockets (the gateway role's HTTP server), through the broker."""
+        webchats = {
+            bot: adapter
+            for (_, bot), adapter in self.adapters.items()
+            if isinstance(adapter, WebchatAdapter)
+        }
+        if webchats:
+            serves = self.serve_http and self.runs("gateway")
+            relay = WebchatRelay(self.bus, webchats, serves)
+            await self._open(relay.start, relay.stop)
 
     def _redrive_now(self) -> None:
         if self.redriver is not None:

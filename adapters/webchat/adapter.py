@@ -2,9 +2,11 @@
 
 The HTTP layer (gateway/http/webchat.py) owns the WebSockets; it attaches each visitor's live
 connection here as a `Link` and hands over what the visitor sends, which becomes an event on
-the bus like any platform's. The action runner's `send` pushes the bot's actions to the
-visitor's links; while the visitor has none (offline, reloading), the frames are kept and
-handed over on the next attach, after the conversation's history from the database.
+the bus like any platform's. The action runner's `send` publishes the bot's actions as frames
+to every process serving sockets (relay.py), and each hands them to `deliver`: the process
+holding the visitor's links pushes them; the others (and it, while the visitor has none:
+offline, reloading) keep them and hand them over on the next attach, after the
+conversation's history from the database.
 """
 
 from __future__ import annotations
@@ -46,6 +48,12 @@ class Link(Protocol):
         ...
 
 
+class Relay(Protocol):
+    """Carries a frame to the processes holding visitors' sockets (relay.py)."""
+
+    async def publish(self, bot: str, visitor: str, frame: Frame) -> None: ...
+
+
 class WebchatAdapter:
     platform: ClassVar[str] = "webchat"
 
@@ -57,7 +65,9 @@ class WebchatAdapter:
         self.tokens: VisitorTokens | None = None
         self._context: AdapterContext | None = None
         self._links: dict[str, set[Link]] = {}
+        # by first keep, oldest first (a visitor's entry goes when it attaches)
         self._kept: dict[str, tuple[float, deque[Frame]]] = {}
+        self.relay: Relay | None = None  # set while the runtime runs; else frames stay here
 
     @property
     def title(self) -> str:
@@ -134,11 +144,14 @@ class WebchatAdapter:
     async def send(self, action: Action) -> SendResult:
         frame = action_frame(action)
         message_id = frame.get("id") if action.type == "message.send" else action.message_id
-        if frame:
-            await self._deliver(action.channel_id, frame)
+        if frame and self.relay is not None:
+            await self.relay.publish(self.bot.name, action.channel_id, frame)
+        elif frame:
+            await self.deliver(action.channel_id, frame)
         return SendResult(message_id=str(message_id) if message_id else None, text=action.text)
 
-    async def _deliver(self, visitor: str, frame: Frame) -> None:
+    async def deliver(self, visitor: str, frame: Frame) -> None:
+        """Push a frame to the visitor's links here; keep it when there are none."""
         delivered = False
         for link in list(self._links.get(visitor, ())):
             try:
@@ -151,9 +164,12 @@ class WebchatAdapter:
 
     def _keep(self, visitor: str, frame: Frame) -> None:
         now = time.monotonic()
-        for name, (since, _) in list(self._kept.items()):
-            if now - since > KEEP_SECONDS:
-                del self._kept[name]
+        # oldest first: the sweep stops at the first that is young enough
+        while self._kept:
+            name, (since, _) = next(iter(self._kept.items()))
+            if now - since <= KEEP_SECONDS:
+                break
+            del self._kept[name]
         _, kept = self._kept.setdefault(visitor, (now, deque(maxlen=KEEP_OFFLINE)))
         kept.append(frame)
 

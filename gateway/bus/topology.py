@@ -11,7 +11,16 @@ ACTIONS_EXCHANGE = "botgate.actions"
 DEAD_EXCHANGE = "botgate.dead"
 TOOLS_EXCHANGE = "botgate.tools"  # bus tools: calls routed by tool name
 REPLAY_EXCHANGE = "botgate.replay"  # `botgate replay` publishes here; other services bind to it
-EXCHANGES = (EVENTS_EXCHANGE, ACTIONS_EXCHANGE, DEAD_EXCHANGE, TOOLS_EXCHANGE, REPLAY_EXCHANGE)
+# The web chat's frames for visitors, routed by bot name to every process serving sockets
+WEBCHAT_EXCHANGE = "botgate.webchat"
+EXCHANGES = (
+    EVENTS_EXCHANGE,
+    ACTIONS_EXCHANGE,
+    DEAD_EXCHANGE,
+    TOOLS_EXCHANGE,
+    REPLAY_EXCHANGE,
+    WEBCHAT_EXCHANGE,
+)
 DEFAULT_EXCHANGE = ""  # routes straight to the queue named by the routing key
 CORE_QUEUE = "botgate.core"
 DEAD_QUEUE = "botgate.dead"
@@ -116,6 +125,14 @@ def reply_queue(name: str) -> QueueSpec:
     gone for REPLY_QUEUE_EXPIRES_S.
     """
     return QueueSpec(name, durable=True, quorum=False, expires_s=REPLY_QUEUE_EXPIRES_S)
+
+
+def webchat_queue(name: str, bots: Iterable[str]) -> QueueSpec:
+    """A socket-serving process's own copy of its bots' web chat frames. Exclusive: it dies
+    with the process (or its connection; frames meanwhile are lost, and the history covers
+    the replies), so no frames pile up for a gateway that is gone."""
+    bindings = tuple(Binding(WEBCHAT_EXCHANGE, bot) for bot in sorted(set(bots)))
+    return QueueSpec(name, bindings, durable=False, exclusive=True, quorum=False)
 
 
 def topic_matches(pattern: str, routing_key: str) -> bool:
