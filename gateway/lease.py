@@ -53,7 +53,7 @@ class Lease:
         except IntegrityError:
             return False  # another process inserted it first
         except _DB_ERRORS as exc:
-            log.warning("lease %s: database unreachable (%s)", self.name, type(exc).__name__)
+            self.db.outage.failed(log, exc, "lease %s: cannot reach the database", self.name)
             return False
         self.taken = holder != self.holder
         return not self.taken

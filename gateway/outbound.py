@@ -116,7 +116,9 @@ class _Bot:
         try:
             await self.held.refresh()
         except Exception as exc:  # the lanes this process knows stay as they were
-            log.warning("cannot read the held sends of %s yet: %s", self.held.bot, exc)
+            self.runner.db.outage.failed(
+                log, exc, "cannot read the held sends of %s yet: %s", self.held.bot, exc
+            )
         waiting, self.refreshing = self.refreshing or [], None
         for item in waiting:
             self._queue(item)
@@ -203,6 +205,8 @@ class ActionRunner:
         task = asyncio.get_running_loop().create_task(_logged(work))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        # a task cancelled at shutdown before its first step never awaited `work`
+        task.add_done_callback(lambda _: work.close())
 
     def busy(self, change: int) -> None:
         self._busy += change
