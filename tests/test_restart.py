@@ -52,7 +52,10 @@ secret = "{GENERIC_SECRET}"
     return path
 
 
-async def start_service(config: Path) -> tuple[asyncio.subprocess.Process, str]:
+async def start_service(
+    config: Path, role: str = "all"
+) -> tuple[asyncio.subprocess.Process, str]:
+    """`botgate serve` as a process; returns it and its URL once it serves."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -60,6 +63,8 @@ async def start_service(config: Path) -> tuple[asyncio.subprocess.Process, str]:
         "serve",
         "--config",
         str(config),
+        "--role",
+        role,
         stderr=asyncio.subprocess.PIPE,
         env={**os.environ, "BOTGATE_LOG_LEVEL": "INFO"},
     )

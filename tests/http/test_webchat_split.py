@@ -14,10 +14,9 @@ from typing import Any
 import pytest
 
 from gateway.crypto import generate_key
-from tests.sending.test_one_poller import start_service
 from tests.support.pipeline import eventually
 from tests.support.webchat import Visitor
-from tests.test_restart import query
+from tests.test_restart import query, start_service
 
 pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq]
 

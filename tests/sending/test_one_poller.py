@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ import pytest
 from botgate.testing.telegram import TelegramEmulator
 from gateway.crypto import generate_key
 from tests.support.pipeline import eventually
-from tests.test_restart import SERVING, query
+from tests.test_restart import query, start_service
 
 pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq]
 LEASE = "telegram.poll.helpdesk"
@@ -118,32 +117,6 @@ async def test_one_poller_per_bot_and_a_takeover_when_it_dies(
     assert telegram.poll_conflicts == 0
     assert took < 30
     print(f"takeover after SIGKILL: {took:.1f}s (lease_ttl {TTL}s)")
-
-
-async def start_service(config: Path, role: str) -> tuple[asyncio.subprocess.Process, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "gateway",
-        "serve",
-        "--config",
-        str(config),
-        "--role",
-        role,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    assert process.stderr is not None
-    async with asyncio.timeout(60):
-        while line := (await process.stderr.readline()).decode():
-            if match := SERVING.search(line):
-                asyncio.create_task(_drain(process.stderr))  # noqa: RUF006
-                return process, match[1]
-    raise AssertionError(f"service did not start (exit {await process.wait()})")
-
-
-async def _drain(stream: asyncio.StreamReader) -> None:
-    while await stream.readline():
-        pass
 
 
 async def _recorded(database: str, count: int) -> bool:
