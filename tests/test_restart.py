@@ -25,11 +25,14 @@ SERVING = re.compile(r"serving on (http://\S+)")
 
 def write_config(
     path: Path, database_url: str, bus_url: str, *, before_bots: str = "", bot: str = "",
-    generic: str = "",
+    generic: str = "", platform: str | None = None,
 ) -> Path:
-    """A service config with one generic bot, `helpdesk`; `before_bots` adds sections
-    (TOML needs them before the `[[bots]]` array), `bot` and `generic` add keys to the bot
-    and to its generic webhook."""
+    """A service config with one bot, `helpdesk`, on the generic webhook unless `platform`
+    gives its platform's tables instead; `before_bots` adds sections (TOML needs them before
+    the `[[bots]]` array), `bot` and `generic` add keys to the bot and to its generic
+    webhook."""
+    if platform is None:
+        platform = f'[bots.generic]\nsecret = "{GENERIC_SECRET}"\n{generic}'
     path.write_text(
         f"""
 [server]
@@ -44,9 +47,7 @@ secret_key = "{generate_key()}"
 [[bots]]
 name = "helpdesk"
 {bot}
-[bots.generic]
-secret = "{GENERIC_SECRET}"
-{generic}
+{platform}
 """
     )
     return path

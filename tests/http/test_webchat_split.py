@@ -13,32 +13,18 @@ from typing import Any
 
 import pytest
 
-from gateway.crypto import generate_key
 from tests.support.pipeline import eventually
 from tests.support.webchat import Visitor
 from tests.test_restart import query, start_service
+from tests.test_restart import write_config as service_config
 
 pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq]
 
 
 def write_config(path: Path, database: str, bus: str) -> Path:
-    path.write_text(
-        f"""
-[server]
-port = 0
-[database]
-url = "{database}"
-[bus]
-url = "{bus}"
-[security]
-secret_key = "{generate_key()}"
-[[bots]]
-name = "helpdesk"
-tools = ["help"]
-[bots.webchat]
-"""
+    return service_config(
+        path, database, bus, bot='tools = ["help"]', platform="[bots.webchat]"
     )
-    return path
 
 
 def from_bot(frame: dict[str, Any]) -> bool:

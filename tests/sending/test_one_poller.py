@@ -15,9 +15,9 @@ import aiohttp
 import pytest
 
 from botgate.testing.telegram import TelegramEmulator
-from gateway.crypto import generate_key
 from tests.support.pipeline import eventually
 from tests.test_restart import query, start_service
+from tests.test_restart import write_config as service_config
 
 pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq]
 LEASE = "telegram.poll.helpdesk"
@@ -25,32 +25,20 @@ TTL = 3.0
 
 
 def write_config(path: Path, database: str, bus: str, telegram: TelegramEmulator) -> Path:
-    path.write_text(
-        f"""
-[server]
-port = 0
-[database]
-url = "{database}"
-[bus]
-url = "{bus}"
-[security]
-secret_key = "{generate_key()}"
-[adapters]
-lease_ttl = "{TTL}s"
-lease_retry_interval = "200ms"
-[[bots]]
-name = "helpdesk"
-tools = ["help"]
-[bots.telegram]
+    return service_config(
+        path,
+        database,
+        bus,
+        before_bots=f'[adapters]\nlease_ttl = "{TTL}s"\nlease_retry_interval = "200ms"',
+        bot='tools = ["help"]',
+        platform=f"""[bots.telegram]
 token = "{telegram.token}"
 api_base_url = "{telegram.api_base_url}"
 mode = "polling"
 poll_timeout = "1s"
 rate_per_chat = 1000
-rate_per_bot = 1000
-"""
+rate_per_bot = 1000""",
     )
-    return path
 
 
 async def holds(url: str) -> bool:
