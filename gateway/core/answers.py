@@ -88,6 +88,11 @@ def action_id(turn: uuid.UUID, index: int) -> uuid.UUID:
     return uuid.uuid5(turn, f"action:{index}")
 
 
+def _headers(owed: Owed) -> dict[str, str]:
+    """An answer published again after a crash says so: the adapter checks its ledger."""
+    return {HEADER_REPUBLISHED: "1"} if owed.replay else {}
+
+
 def to_actions(
     event: Event, replies: list[Reply], turn: uuid.UUID, streamed: StreamRef | None = None
 ) -> list[Action]:
@@ -287,8 +292,7 @@ class Answerer:
             return None
 
         async def publish(action: Action) -> None:
-            headers = {HEADER_REPUBLISHED: "1"} if owed.replay else {}
-            await self.bus.publish(action_message(action, owed.traceparent, headers))
+            await self.bus.publish(action_message(action, owed.traceparent, _headers(owed)))
 
         return ActionStream(owed.event, owed.id, publish)
 
@@ -310,7 +314,7 @@ class Answerer:
 
     async def _publish(self, owed: Owed, actions: list[Action]) -> None:
         """Publish, holding on through a bus outage (the answer is owed until it is out)."""
-        headers = {HEADER_REPUBLISHED: "1"} if owed.replay else {}
+        headers = _headers(owed)
         messages = [action_message(a, owed.traceparent, headers) for a in actions]
         messages += [
             reply_message(target, owed.event.id, actions)
