@@ -71,8 +71,7 @@ class HeldSends:
             await sending.release(db, action_id)
 
     def expired(self, row: Held, now: datetime) -> bool:
-        first = row.first_failed_at or now
-        return now - first >= self.config.retry_for
+        return since(row.first_failed_at, now) >= self.config.retry_for
 
     async def retry_later(
         self, row: Held, now: datetime, reason: str, retry_after: float | None
