@@ -283,7 +283,11 @@ class Answerer:
         streamed = await stream.close() if stream is not None else None
         actions = to_actions(owed.event, replies, owed.id, streamed)
         await self._publish(owed, actions)
-        self.settled.merge(Settled([owed.id], {owed.id: _result(actions)}, turn.tool_calls))
+        key = owed.event.dedupe_key
+        self._given[key] = actions  # for a duplicate arriving before the settlement is written
+        self.settled.merge(
+            Settled([owed.id], {owed.id: _result(actions)}, turn.tool_calls, [key])
+        )
         self._settle_soon.set()
         self.metrics.processing_seconds.observe(time.perf_counter() - started)
 
