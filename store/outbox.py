@@ -97,14 +97,18 @@ async def claim_expired(
 
 
 async def owed_in_conversation(
-    db: CoreConnection, conversation_key: str, owner: str
+    db: CoreConnection, conversation_key: str, owner: str, before: uuid.UUID | None = None
 ) -> list[tuple[uuid.UUID, datetime]]:
-    """Answers owed in a conversation under another owner's claim: (id, claimed until)."""
+    """Answers owed in a conversation under another owner's claim: (id, claimed until). With
+    `before` (an owed row), only those recorded before it: the later ones wait for it."""
     query = (
         select(OwedAnswer.id, OwedAnswer.claimed_until)
         .where(OwedAnswer.conversation_key == conversation_key, OwedAnswer.owner != owner)
         .order_by(OwedAnswer.created_at, OwedAnswer.id)
     )
+    if before is not None:
+        recorded = select(OwedAnswer.created_at).where(OwedAnswer.id == before).scalar_subquery()
+        query = query.where(OwedAnswer.created_at < recorded)
     return [(row_id, until) for row_id, until in (await db.execute(query)).all()]
 
 

@@ -41,11 +41,26 @@ from aio_pika.exceptions import CONNECTION_EXCEPTIONS, ChannelNotFoundEntity
 from aiormq.abc import DeliveredMessage
 from pamqp.commands import Basic
 
-from gateway.bus.base import Failure, Handler, Message, QueueStats, dead_copy, start_handling
+from gateway.bus.base import (
+    Failure,
+    Handler,
+    Message,
+    QueueInUse,
+    QueueStats,
+    dead_copy,
+    start_handling,
+)
 from gateway.bus.connect_errors import explain, quiet_first_connect
 from gateway.bus.reconnect_log import quiet_reconnects
-from gateway.bus.topology import DEFAULT_EXCHANGE, EXCHANGES, Binding, QueueSpec, dead_queue
-from gateway.errors import BusUnavailable
+from gateway.bus.topology import (
+    DEFAULT_EXCHANGE,
+    EXCHANGES,
+    Binding,
+    ExchangeSpec,
+    QueueSpec,
+    dead_queue,
+)
+from gateway.errors import BusUnavailable, ConfigError
 from gateway.outage import Outage, is_bus_outage, reason
 from gateway.urls import hide_password
 
@@ -67,9 +82,15 @@ class AmqpBus:
     """`amqp://user:pass@host:5672/vhost`: the `Bus` on RabbitMQ."""
 
     def __init__(
-        self, url: str, *, publish_timeout: float = 5.0, reconnect_interval: float = 2.0
+        self,
+        url: str,
+        *,
+        publish_timeout: float = 5.0,
+        reconnect_interval: float = 2.0,
+        queue_type: str = "quorum",
     ) -> None:
         self.url_for_display = hide_password(url)
+        self._queue_type = queue_type  # of the shared durable queues: "quorum" or "classic"
         self._url = url
         self._publish_timeout = publish_timeout
         self._reconnect_interval = reconnect_interval
@@ -78,7 +99,7 @@ class AmqpBus:
         self._confirming: aiormq.Channel | None = None  # the publisher's current aiormq channel
         self._topology: AbstractRobustChannel | None = None
         self._exchanges: dict[str, AbstractExchange] = {}
-        self._consumers: set[_Consumer] = set()
+        self._consumers: set[_Consumer | _ExclusiveConsumer] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self.own_models = _OwnModels(OWN_MODELS_KEPT)
         self.outage = Outage(f"RabbitMQ at {self.url_for_display}", is_outage=is_bus_outage)
@@ -189,19 +210,33 @@ class AmqpBus:
 
     async def declare_queue(self, spec: QueueSpec) -> None:
         channel = self._channel(self._topology)
+        options = _queue_options(spec, self._queue_type)
         try:
             async with _answer(f"declaring queue {spec.name!r}", OPERATION_TIMEOUT):
-                queue = await channel.declare_queue(spec.name, **_queue_options(spec))
+                queue = await channel.declare_queue(spec.name, **options)
                 for binding in spec.bindings:
-                    await queue.bind(binding.exchange, binding.pattern)
+                    await queue.bind(
+                        binding.exchange, binding.pattern, arguments=_binding_arguments(binding)
+                    )
         except BusUnavailable as exc:
             if isinstance(exc.__cause__, aiormq.exceptions.ChannelPreconditionFailed):
-                raise BusUnavailable(
-                    f"queue {spec.name!r} exists on RabbitMQ with other settings (an older "
-                    "botgate declared it); stop every botgate process, let the queue drain, "
-                    f"delete it (rabbitmqctl delete_queue {spec.name}), then start again"
-                ) from exc
+                raise ConfigError(_inequivalent(spec.name, self._queue_type)) from exc
             raise
+
+    async def declare_exchange(self, spec: ExchangeSpec) -> None:
+        channel = self._channel(self._topology)
+        arguments: dict[str, Any] | None = None
+        if spec.alternate:
+            arguments = {"alternate-exchange": spec.alternate}
+        async with _answer(f"declaring exchange {spec.name!r}", OPERATION_TIMEOUT):
+            exchange = await channel.declare_exchange(
+                spec.name, ExchangeType(spec.kind), durable=True, arguments=arguments
+            )
+            for source in spec.sources:
+                await exchange.bind(
+                    source.exchange, source.pattern, arguments=_binding_arguments(source)
+                )
+        self._exchanges[spec.name] = exchange
 
     async def unbind_queue(self, name: str, binding: Binding) -> None:
         # On a channel of its own: a missing queue closes the channel it was asked on, and the
@@ -211,7 +246,10 @@ class AmqpBus:
             async with _answer(f"unbinding queue {name!r}", OPERATION_TIMEOUT), channel:
                 underlay = await channel.get_underlay_channel()
                 await underlay.queue_unbind(
-                    queue=name, exchange=binding.exchange, routing_key=binding.pattern
+                    queue=name,
+                    exchange=binding.exchange,
+                    routing_key=binding.pattern,
+                    arguments=_binding_arguments(binding),
                 )
         except BusUnavailable as exc:
             if not isinstance(exc.__cause__, ChannelNotFoundEntity):
@@ -227,9 +265,13 @@ class AmqpBus:
         assert channel is not None
         return channel
 
-    async def consume(self, queue: str, handler: Handler, *, prefetch: int) -> _Consumer:
+    async def consume(
+        self, queue: str, handler: Handler, *, prefetch: int, exclusive: bool = False
+    ) -> _Consumer | _ExclusiveConsumer:
         if await self.queue_stats(queue) is None:
             raise BusUnavailable(f"queue {queue!r} is not declared")
+        if exclusive:
+            return await self._consume_exclusive(queue, handler, prefetch)
         async with _answer(f"consuming from {queue!r}", OPERATION_TIMEOUT):
             channel = await _open_channel(self._live(), confirms=False)
         consumer = _Consumer(self, channel, handler)
@@ -242,6 +284,36 @@ class AmqpBus:
                 # then calls `_resubscribe`.
                 await channel.declare_queue(queue, passive=True)
                 await consumer.start(queue)
+        except BaseException:
+            await consumer.cancel()
+            raise
+        self._consumers.add(consumer)
+        return consumer
+
+    async def _consume_exclusive(
+        self, queue: str, handler: Handler, prefetch: int
+    ) -> _ExclusiveConsumer:
+        """Hold the queue's lock, an exclusive queue (`<queue>.lock`), then consume. RabbitMQ's
+        own exclusive consumer is no lock on a quorum queue (a second one is let in), but a
+        second connection declaring an exclusive queue is refused, and the broker deletes it
+        with its connection. On a plain channel, not restored after a reconnection: the
+        consumer is `lost` then, as another process may hold the queue by then."""
+        channel = aio_pika.Channel(self._live(), publisher_confirms=False)
+        consumer = _ExclusiveConsumer(self, channel, handler, queue)
+        try:
+            async with _answer(f"consuming from {queue!r}", OPERATION_TIMEOUT):
+                await channel.initialize()
+                underlay = await channel.get_underlay_channel()
+                await underlay.queue_declare(lock_name(queue), exclusive=True, auto_delete=False)
+                consumer.locked = True
+                await channel.set_qos(prefetch_count=prefetch)
+                await underlay.basic_consume(queue, consumer.on_message)
+        except BusUnavailable as exc:
+            if isinstance(exc.__cause__, aiormq.exceptions.ChannelLockedResource):
+                consumer.forsake()  # the broker closed the channel: close nothing more on it
+                raise QueueInUse(f"queue {queue!r} is held by another consumer") from exc
+            await consumer.cancel()
+            raise
         except BaseException:
             await consumer.cancel()
             raise
@@ -272,7 +344,7 @@ class AmqpBus:
         connection = self._connection
         return connection is not None and not connection.is_closed and connection.connected.is_set()
 
-    def forget(self, consumer: _Consumer) -> None:
+    def forget(self, consumer: _Consumer | _ExclusiveConsumer) -> None:
         self._consumers.discard(consumer)
 
     def spawn(self, handling: Coroutine[Any, Any, None]) -> None:
@@ -319,6 +391,10 @@ class _Consumer:
         if work is not None:
             self._bus.spawn(work)
 
+    @property
+    def lost(self) -> bool:
+        return False  # restored with the connection
+
     async def cancel(self) -> None:
         """Closing the channel stops deliveries and returns unsettled messages to the queue."""
         if self._cancelled:
@@ -327,6 +403,47 @@ class _Consumer:
         self._bus.forget(self)
         try:
             async with asyncio.timeout(CLOSE_TIMEOUT):
+                await self._channel.close()
+        except _BROKER_ERRORS:
+            log.warning("consumer channel did not close cleanly; the broker requeues its messages")
+
+
+class _ExclusiveConsumer:
+    """An exclusive consumer on a plain channel: `lost` once the channel is gone."""
+
+    def __init__(self, bus: AmqpBus, channel: aio_pika.Channel, handler: Handler, queue: str):
+        self._bus, self._channel, self._handler, self._queue = bus, channel, handler, queue
+        self._cancelled = False
+        self.locked = False  # this connection holds the queue's lock
+
+    async def on_message(self, incoming: DeliveredMessage) -> None:
+        work = start_handling(self._handler, _AmqpDelivery(self._bus, incoming, self._queue))
+        if work is not None:
+            self._bus.spawn(work)
+
+    @property
+    def lost(self) -> bool:
+        return not self._cancelled and self._channel.is_closed
+
+    def forsake(self) -> None:
+        """Given up on a channel the broker closed."""
+        self._cancelled = True
+        self._bus.forget(self)
+
+    async def cancel(self) -> None:
+        if self._cancelled:
+            return
+        self._cancelled = True
+        self._bus.forget(self)
+        if self._channel.is_closed:
+            return
+        try:
+            async with asyncio.timeout(CLOSE_TIMEOUT):
+                if self.locked:
+                    # Unlocked first: the next holder's consumer waits behind this one (single
+                    # active consumer) until the close below hands the unsettled back.
+                    underlay = await self._channel.get_underlay_channel()
+                    await underlay.queue_delete(lock_name(self._queue))
                 await self._channel.close()
         except _BROKER_ERRORS:
             log.warning("consumer channel did not close cleanly; the broker requeues its messages")
@@ -399,6 +516,10 @@ class _AmqpDelivery:
         if self._settled:
             return
         self._settled = True
+        if self._channel.is_closed:
+            # The broker has it back. Nothing goes out on a closed channel's number: once
+            # reused by a new channel, or not open, RabbitMQ closes the whole connection.
+            return
         await _settle_quietly(settle, self.message)
 
 
@@ -441,12 +562,14 @@ async def _finish(tasks: list[asyncio.Task[None]]) -> None:
     await asyncio.gather(*tasks, return_exceptions=True)
 
 
-def _queue_options(spec: QueueSpec) -> dict[str, Any]:
+def _queue_options(spec: QueueSpec, queue_type: str = "quorum") -> dict[str, Any]:
     if spec.exclusive:
         return {"durable": False, "exclusive": True, "auto_delete": True}
     arguments: dict[str, Any] = {}
-    if spec.quorum and spec.durable:
+    if spec.quorum and spec.durable and queue_type == "quorum":
         arguments["x-queue-type"] = "quorum"
+    if spec.single_active:
+        arguments["x-single-active-consumer"] = True
     if spec.expires_s is not None:
         arguments["x-expires"] = int(spec.expires_s * 1000)
     if spec.single_active:
@@ -457,6 +580,25 @@ def _queue_options(spec: QueueSpec) -> dict[str, Any]:
         arguments["x-dead-letter-exchange"] = DEFAULT_EXCHANGE
         arguments["x-dead-letter-routing-key"] = spec.dead_letter_to
     return {"durable": spec.durable, "arguments": arguments or None}
+
+
+def lock_name(queue: str) -> str:
+    return f"{queue}.lock"
+
+
+def _binding_arguments(binding: Binding) -> dict[str, Any] | None:
+    if binding.header is None:
+        return None
+    name, value = binding.header
+    return {"x-match": "all", name: value}
+
+
+def _inequivalent(queue: str, queue_type: str) -> str:
+    return (
+        f"bus.queue_type: RabbitMQ has queue {queue!r} with other settings than "
+        f'"{queue_type}" queues get; set bus.queue_type to what it was declared with, '
+        "or drain and delete the queue"
+    )
 
 
 def _properties(message: Message) -> Basic.Properties:

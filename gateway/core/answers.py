@@ -214,6 +214,11 @@ class Answerer:
         """Returns when fewer than `core.max_pending` answers are owed in this process."""
         await self._room.wait()
 
+    def forget_takeovers(self) -> None:
+        """This core took a shard: its conversations may have been answered elsewhere since
+        this process last looked, so each lane checks again for answers others still owe."""
+        self._checked.clear()
+
     def _enqueue(self, owed: Owed, *, first: bool = False) -> None:
         key = owed.event.conversation_key
         lane = self._lanes.get(key)
@@ -238,9 +243,14 @@ class Answerer:
 
     async def _drain(self, key: str, lane: _Lane) -> None:
         try:
-            if self._checked.get(key) is None:
-                await self._take_over(key, lane)
             while lane.items and not self._stopping:
+                # Checked again whenever this core took a shard (the cache was cleared): the
+                # conversation may have been answered elsewhere meanwhile. A swept row is
+                # always checked: another core may have swept an earlier one of its turn.
+                if lane.items[0].replay or self._checked.get(key) is None:
+                    await self._take_over(key, lane)
+                    if not lane.items or self._stopping:
+                        break
                 owed = lane.items.popleft()
                 try:
                     async with self._in_flight:
@@ -257,8 +267,11 @@ class Answerer:
         """Answers another process owes in this conversation come first: wait for their claims
         to lapse (their owner crashed, or is finishing them), then answer them here."""
         while not self._stopping:
+            # Only those recorded before this lane's next answer: a later one another core owes
+            # waits for ours (were both to wait for all, two cores would wait for each other).
+            first = lane.items[0].id if lane.items else None
             async with self.db.begin() as db:
-                theirs = await outbox.owed_in_conversation(db, key, self.owner)
+                theirs = await outbox.owed_in_conversation(db, key, self.owner, first)
             if not theirs:
                 self._checked.put(key, True)
                 return
@@ -361,9 +374,11 @@ class Answerer:
             rows = await outbox.claim_expired(
                 db, self.owner, now, now + timedelta(seconds=self.lease), limit=100
             )
-        for row in rows:
+        # Ahead of what a lane holds already: a row whose owner stopped was nearly always
+        # recorded before what this core recorded since in the conversation.
+        for row in reversed(rows):
             log.info("answering event %s again: its owner stopped before answering", row.id)
-            self._enqueue(self._owed_from(row))
+            self._enqueue(self._owed_from(row), first=True)
 
     @staticmethod
     def _owed_from(row: outbox.Owed) -> Owed:
