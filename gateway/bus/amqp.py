@@ -572,8 +572,6 @@ def _queue_options(spec: QueueSpec, queue_type: str = "quorum") -> dict[str, Any
         arguments["x-single-active-consumer"] = True
     if spec.expires_s is not None:
         arguments["x-expires"] = int(spec.expires_s * 1000)
-    if spec.single_active:
-        arguments["x-single-active-consumer"] = True
     if spec.ttl_s is not None:
         arguments["x-message-ttl"] = int(spec.ttl_s * 1000)
     if spec.dead_letter_to is not None:

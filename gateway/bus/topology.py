@@ -112,7 +112,6 @@ class QueueSpec:
     single_active: bool = False  # one consumer at a time gets messages; the next takes over
     ttl_s: float | None = None  # messages expire after this long ...
     dead_letter_to: str | None = None  # ... into this queue (through the default exchange)
-    single_active: bool = False  # AMQP `x-single-active-consumer`: one consumer at a time
 
 
 def shard_of(conversation_key: str, shards: int) -> int:

@@ -36,7 +36,7 @@ from gateway.config import Settings
 from gateway.core.answers import Answerer, Owed, reply_message
 from gateway.core.recorder import Arrival, Outcome, Recorder
 from gateway.core.shards import Rerouter, ShardHolder
-from gateway.errors import BusUnavailable, PermanentError, StoreUnavailable
+from gateway.errors import BusUnavailable, PermanentError
 from gateway.events import Event, decode_event
 from gateway.metrics import Metrics
 from gateway.outage import is_database_outage
