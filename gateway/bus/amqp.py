@@ -41,6 +41,7 @@ from aio_pika.exceptions import CONNECTION_EXCEPTIONS, ChannelNotFoundEntity
 from aiormq.abc import DeliveredMessage
 from pamqp.commands import Basic
 
+from gateway.bus.amqp_control import ControlLink
 from gateway.bus.base import (
     Failure,
     Handler,
@@ -102,6 +103,7 @@ class AmqpBus:
         self._consumers: set[_Consumer | _ExclusiveConsumer] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self.own_models = _OwnModels(OWN_MODELS_KEPT)
+        self.control = ControlLink(url, OPERATION_TIMEOUT)  # locks and inspection
         self.outage = Outage(f"RabbitMQ at {self.url_for_display}", is_outage=is_bus_outage)
 
     async def connect(self) -> None:
@@ -160,6 +162,7 @@ class AmqpBus:
         self._publisher = self._topology = self._confirming = None
         if connection is not None:
             await connection.close()
+        await self.control.close()
 
     def _live(self) -> AbstractRobustConnection:
         if self._connection is None or self._connection.is_closed:
@@ -293,27 +296,22 @@ class AmqpBus:
     async def _consume_exclusive(
         self, queue: str, handler: Handler, prefetch: int
     ) -> _ExclusiveConsumer:
-        """Hold the queue's lock, an exclusive queue (`<queue>.lock`), then consume. RabbitMQ's
-        own exclusive consumer is no lock on a quorum queue (a second one is let in), but a
-        second connection declaring an exclusive queue is refused, and the broker deletes it
-        with its connection. On a plain channel, not restored after a reconnection: the
-        consumer is `lost` then, as another process may hold the queue by then."""
+        """Hold the queue's lock (`<queue>.lock`, on the control connection), then consume.
+        RabbitMQ's own exclusive consumer is no lock on a quorum queue (a second one is let
+        in). On a plain channel, not restored after a reconnection: the consumer is `lost`
+        then, as another process may hold the queue by then."""
+        async with _answer(f"locking {queue!r}", OPERATION_TIMEOUT):
+            generation = await self.control.lock(lock_name(queue))
+        if generation is None:
+            raise QueueInUse(f"queue {queue!r} is held by another consumer")
         channel = aio_pika.Channel(self._live(), publisher_confirms=False)
-        consumer = _ExclusiveConsumer(self, channel, handler, queue)
+        consumer = _ExclusiveConsumer(self, channel, handler, queue, generation)
         try:
             async with _answer(f"consuming from {queue!r}", OPERATION_TIMEOUT):
                 await channel.initialize()
-                underlay = await channel.get_underlay_channel()
-                await underlay.queue_declare(lock_name(queue), exclusive=True, auto_delete=False)
-                consumer.locked = True
                 await channel.set_qos(prefetch_count=prefetch)
+                underlay = await channel.get_underlay_channel()
                 await underlay.basic_consume(queue, consumer.on_message)
-        except BusUnavailable as exc:
-            if isinstance(exc.__cause__, aiormq.exceptions.ChannelLockedResource):
-                consumer.forsake()  # the broker closed the channel: close nothing more on it
-                raise QueueInUse(f"queue {queue!r} is held by another consumer") from exc
-            await consumer.cancel()
-            raise
         except BaseException:
             await consumer.cancel()
             raise
@@ -328,17 +326,9 @@ class AmqpBus:
         return await self.queue_stats(name) is not None
 
     async def queue_stats(self, name: str) -> QueueStats | None:
-        # A plain (not robust) channel: a 404 closes it, and it must not be restored.
-        channel = aio_pika.Channel(self._live(), publisher_confirms=False)
-        try:
-            async with _answer(f"inspecting queue {name!r}", OPERATION_TIMEOUT), channel:
-                declared = await channel.declare_queue(name, passive=True)
-        except BusUnavailable as exc:
-            if isinstance(exc.__cause__, ChannelNotFoundEntity):
-                return None
-            raise
-        result = declared.declaration_result
-        return QueueStats(int(result.message_count or 0), int(result.consumer_count or 0))
+        self._live()
+        async with _answer(f"inspecting queue {name!r}", OPERATION_TIMEOUT):
+            return await self.control.stats(name)
 
     async def healthy(self) -> bool:
         connection = self._connection
@@ -409,12 +399,14 @@ class _Consumer:
 
 
 class _ExclusiveConsumer:
-    """An exclusive consumer on a plain channel: `lost` once the channel is gone."""
+    """An exclusive consumer on a plain channel: `lost` once the channel or its lock is gone."""
 
-    def __init__(self, bus: AmqpBus, channel: aio_pika.Channel, handler: Handler, queue: str):
+    def __init__(
+        self, bus: AmqpBus, channel: aio_pika.Channel, handler: Handler, queue: str, lock: int
+    ) -> None:
         self._bus, self._channel, self._handler, self._queue = bus, channel, handler, queue
+        self._lock = lock  # the control connection's generation that holds the lock
         self._cancelled = False
-        self.locked = False  # this connection holds the queue's lock
 
     async def on_message(self, incoming: DeliveredMessage) -> None:
         work = start_handling(self._handler, _AmqpDelivery(self._bus, incoming, self._queue))
@@ -423,28 +415,22 @@ class _ExclusiveConsumer:
 
     @property
     def lost(self) -> bool:
-        return not self._cancelled and self._channel.is_closed
-
-    def forsake(self) -> None:
-        """Given up on a channel the broker closed."""
-        self._cancelled = True
-        self._bus.forget(self)
+        return not self._cancelled and (
+            self._channel.is_closed or not self._bus.control.holds_since(self._lock)
+        )
 
     async def cancel(self) -> None:
+        """Close the channel (its unsettled messages go back to the head of the queue, for
+        the next holder), then give the lock up."""
         if self._cancelled:
             return
         self._cancelled = True
         self._bus.forget(self)
-        if self._channel.is_closed:
-            return
         try:
             async with asyncio.timeout(CLOSE_TIMEOUT):
-                if self.locked:
-                    # Unlocked first: the next holder's consumer waits behind this one (single
-                    # active consumer) until the close below hands the unsettled back.
-                    underlay = await self._channel.get_underlay_channel()
-                    await underlay.queue_delete(lock_name(self._queue))
-                await self._channel.close()
+                if not self._channel.is_closed:
+                    await self._channel.close()
+                await self._bus.control.unlock(lock_name(self._queue), self._lock)
         except _BROKER_ERRORS:
             log.warning("consumer channel did not close cleanly; the broker requeues its messages")
 

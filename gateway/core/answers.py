@@ -151,6 +151,7 @@ class Answerer:
         self._by_key: dict[str, Owed] = {}
         self._given: dict[str, list[Action]] = {}
         self._checked: BoundedCache[str, bool] = BoundedCache()  # conversations taken over
+        self._claims = 0  # shards this core claimed: a check begun before one is stale
         self._pending = 0
         self._room = asyncio.Event()
         self._room.set()
@@ -218,6 +219,7 @@ class Answerer:
         """This core took a shard: its conversations may have been answered elsewhere since
         this process last looked, so each lane checks again for answers others still owe."""
         self._checked.clear()
+        self._claims += 1
 
     def _enqueue(self, owed: Owed, *, first: bool = False) -> None:
         key = owed.event.conversation_key
@@ -270,10 +272,12 @@ class Answerer:
             # Only those recorded before this lane's next answer: a later one another core owes
             # waits for ours (were both to wait for all, two cores would wait for each other).
             first = lane.items[0].id if lane.items else None
+            claims = self._claims
             async with self.db.begin() as db:
                 theirs = await outbox.owed_in_conversation(db, key, self.owner, first)
             if not theirs:
-                self._checked.put(key, True)
+                if claims == self._claims:  # else a shard was claimed meanwhile: look again
+                    self._checked.put(key, True)
                 return
             now = utcnow()
             lapsed = [row_id for row_id, until in theirs if until < now]

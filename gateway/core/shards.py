@@ -126,8 +126,9 @@ class ShardHolder:
     async def balance(self) -> None:
         """Hand back the surplus over a fair share, or claim free shards up to it."""
         for index, subscription in list(self.held.items()):
-            if subscription.lost:
-                self._drop(index)
+            if subscription.lost:  # its channel or its lock is gone: another core may hold it
+                log.warning("lost shard %d (the broker connection dropped)", index)
+                await self._drop(index).cancel()
         share = math.ceil(self.shards / await self._cores())
         while len(self.held) > share:
             index = max(self.held)

@@ -8,6 +8,7 @@ Slow by nature (processes, 1,000 round trips): about a minute each on a 2-core m
 from __future__ import annotations
 
 import asyncio
+import os
 from contextlib import AsyncExitStack
 from pathlib import Path
 
@@ -109,5 +110,7 @@ def _check(
         story = [line for line in cluster.lines if any(i in line for i in ids)]
         story += [line for line in cluster.lines if "shard" in line][-40:]
         joined = "\n".join(story[-80:])
+        if dump := os.environ.get("BOTGATE_CLUSTER_LOG"):  # the whole story, for a post-mortem
+            Path(dump).write_text("\n".join(cluster.lines))
         raise AssertionError(f"answered out of order or not once: {wrong}\n{joined}")
     assert len(answered) == sent.count
