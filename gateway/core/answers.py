@@ -48,6 +48,8 @@ from store.database import CoreConnection, Database
 
 log = logging.getLogger(__name__)
 
+TAKE_OVER_POLL = 0.5  # seconds between looks at answers another process owes first
+
 
 @dataclass
 class Owed:
@@ -266,27 +268,29 @@ class Answerer:
             self._count(-len(lane.items))  # stopping: left owed in the database
 
     async def _take_over(self, key: str, lane: _Lane) -> None:
-        """Answers another process owes in this conversation come first: wait for their claims
-        to lapse (their owner crashed, or is finishing them), then answer them here."""
-        while not self._stopping:
-            # Only those recorded before this lane's next answer: a later one another core owes
-            # waits for ours (were both to wait for all, two cores would wait for each other).
-            first = lane.items[0].id if lane.items else None
+        """Answers another process owes in this conversation, recorded before this lane's
+        next one, come first: wait for them to be answered, or for their claims to lapse
+        (their owner crashed) and answer them here. Later ones another core owes wait for
+        ours (were both to wait for all, two cores would wait for each other). The lane skips
+        this check from then on only once no other process owes anything in the conversation
+        (until this core claims a shard again)."""
+        while not self._stopping and lane.items:
             claims = self._claims
             async with self.db.begin() as db:
-                theirs = await outbox.owed_in_conversation(db, key, self.owner, first)
-            if not theirs:
-                if claims == self._claims:  # else a shard was claimed meanwhile: look again
+                theirs = await outbox.owed_in_conversation(db, key, self.owner, lane.items[0].id)
+            earlier = [(row_id, until) for row_id, until, before in theirs if before]
+            if not earlier:
+                if not theirs and claims == self._claims:  # a claim meanwhile: look again
                     self._checked.put(key, True)
                 return
             now = utcnow()
-            lapsed = [row_id for row_id, until in theirs if until < now]
+            lapsed = [row_id for row_id, until in earlier if until < now]
             if lapsed:
                 for owed in reversed(await self._claim(lapsed, now)):
                     self._enqueue(owed, first=True)
                 continue
-            wait = min(until for _, until in theirs) - now
-            await asyncio.sleep(min(max(wait.total_seconds(), 0.05), self.lease))
+            wait = min(until for _, until in earlier) - now
+            await asyncio.sleep(min(max(wait.total_seconds(), 0.05), TAKE_OVER_POLL))
 
     async def _answer(self, owed: Owed) -> None:
         started = time.perf_counter()
