@@ -38,6 +38,7 @@ from gateway.core.cache import BoundedCache
 from gateway.core.streams import STREAMING_PLATFORMS, ActionStream, message_action
 from gateway.errors import BusUnavailable
 from gateway.events import Action, Event, StreamRef, decode_event, utcnow
+from gateway.ids import derived_id
 from gateway.metrics import Metrics
 from gateway.publisher import action_message
 from gateway.tools.base import Refs, Reply, Services, Turn
@@ -85,7 +86,7 @@ class Settled:
 
 
 def action_id(turn: uuid.UUID, index: int) -> uuid.UUID:
-    return uuid.uuid5(turn, f"action:{index}")
+    return derived_id(turn, f"action:{index}")
 
 
 def _headers(owed: Owed) -> dict[str, str]:
