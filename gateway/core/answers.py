@@ -45,7 +45,7 @@ from gateway.tools.base import Refs, Reply, Services, Turn
 from gateway.tools.chain import Chain
 from gateway.tools.texts import language_of, say
 from store import outbox
-from store.database import CoreConnection, Database
+from store.database import CoreConnection, Database, before_commit
 
 log = logging.getLogger(__name__)
 
@@ -414,8 +414,8 @@ class Answerer:
         if not taken:
             return
         try:
-            async with self.db.begin() as db:
-                await taken.write(db)
+            async with self.db.begin() as db:  # on SQLite: one hand-off, with the commit
+                await before_commit(db, taken.write)
             self.written(taken)
             self._ride_along = True
         except Exception as exc:
