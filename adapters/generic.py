@@ -35,7 +35,7 @@ from gateway.events import (
     UserRef,
 )
 from gateway.events import conversation_key as make_conversation_key
-from gateway.ids import new_id
+from gateway.ids import derived_id, new_id
 from gateway.tracing import current_traceparent
 
 SIGNATURE_HEADER = "X-Botgate-Signature"
@@ -122,7 +122,7 @@ def request_id(request: InboundRequest) -> str:
     """The message id of a request without `event_id`, derived from its signature (over its
     timestamp and body): a client's retry of the same signed request after a 503 or a lost
     answer is the same message, recorded once."""
-    return str(uuid.uuid5(_REQUEST_IDS, request.header(SIGNATURE_HEADER) or ""))
+    return str(derived_id(_REQUEST_IDS, request.header(SIGNATURE_HEADER) or ""))
 
 
 _REQUEST_IDS = uuid.UUID("6f1d1b1e-6a47-4c5e-9d0c-0b07a7e5b0e1")

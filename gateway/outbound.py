@@ -61,7 +61,7 @@ from gateway.pacing import StreamPacer
 from gateway.publisher import publish_event
 from gateway.tracing import current_traceparent
 from store import audit, outbox
-from store.database import Database
+from store.database import Database, before_commit
 from store.sending import Held, ToHold
 
 log = logging.getLogger(__name__)
@@ -546,8 +546,8 @@ class SendLedger:
             self._arrived.clear()
             taken, self._rows = self._rows, []
             try:
-                async with self.db.begin() as db:
-                    await outbox.record_sent(db, [row for row, _ in taken])
+                async with self.db.begin() as db:  # on SQLite: one hand-off, with the commit
+                    await before_commit(db, outbox.record_sent, [row for row, _ in taken])
             except Exception as exc:  # the sends happened: hold their acks and try again
                 self.db.outage.failed(
                     log, exc, "cannot write the send ledger yet (%s); retrying", exc

@@ -21,6 +21,7 @@ constants only; every value is a bound parameter.
 from __future__ import annotations
 
 import re
+import sqlite3
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -32,11 +33,14 @@ import asyncpg  # type: ignore[import-untyped]
 import orjson
 from sqlalchemy import JSON, Column, DateTime, String, Table, Uuid, text
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import TextClause
 
 from gateway.errors import StoreUnavailable
 from store.base import UTCDateTime, aware
+from store.threaded import InlineConnection
 
 if TYPE_CHECKING:
     from store.database import CoreConnection
@@ -49,17 +53,22 @@ _q = _PG.identifier_preparer.quote  # both dialects quote the same names (reserv
 @dataclass(frozen=True)
 class _Statement:
     sql: TextClause  # for SQLAlchemy, with the document as `:rows`
-    driver_sql: str  # the same for asyncpg, with the document as `$1`
+    driver_sql: str  # the same for asyncpg (`$1`) or sqlite3 (`:rows`)
     values: tuple[tuple[str, Convert], ...]  # each row's columns in the document, converted
-    returns_rows: bool
+    returned: tuple[Column[Any], ...]  # the RETURNING or selected columns
+
+    @property
+    def returns_rows(self) -> bool:
+        return bool(self.returned)
 
 
 def _statement(
     sql: str, table: Table, source: _Source, columns: tuple[str, ...], returning: tuple[str, ...]
 ) -> _Statement:
     values = tuple(zip(columns, source.converters, strict=True))
-    driver_sql = re.sub(r":rows\b", "$1", sql)
-    return _Statement(_typed(sql, table, returning), driver_sql, values, bool(returning))
+    driver_sql = re.sub(r":rows\b", "$1", sql) if source.postgresql else sql
+    returned = tuple(table.c[name] for name in returning)
+    return _Statement(_typed(sql, returned), driver_sql, values, returned)
 
 
 async def insert(
@@ -129,8 +138,37 @@ async def _run(
         except _LOST_CONNECTION as exc:  # what SQLAlchemy would report as a disconnect
             raise StoreUnavailable(f"the database connection was lost: {exc!r}") from exc
         return cast(Sequence[tuple[Any, ...]], rows_back)
+    sqlite = db.driver_in_transaction() if isinstance(db, InlineConnection) else None
+    if sqlite is not None:
+        return _run_sqlite(sqlite, db.dialect, statement, document.decode())
     result = await db.execute(statement.sql, {"rows": document.decode()})
     return cast(Sequence[tuple[Any, ...]], result.all()) if statement.returns_rows else []
+
+
+def _run_sqlite(
+    connection: sqlite3.Connection, dialect: Dialect, statement: _Statement, document: str
+) -> list[tuple[Any, ...]]:
+    """The statement through sqlite3 itself, on the database thread: SQLAlchemy's statement
+    and result processing cost more than SQLite's work here. Errors and returned values are
+    what SQLAlchemy would have made of them (its exception classes, its column types)."""
+    try:
+        rows = connection.execute(statement.driver_sql, {"rows": document}).fetchall()
+    except sqlite3.Error as exc:
+        raise DBAPIError.instance(
+            statement.driver_sql, None, exc, sqlite3.Error, dialect=dialect
+        ) from exc
+    if not rows:
+        return []
+    readers = _readers(dialect, statement.returned)
+    return [tuple(read(value) for read, value in zip(readers, row, strict=True)) for row in rows]
+
+
+@lru_cache(maxsize=128)
+def _readers(dialect: Dialect, columns: tuple[Column[Any], ...]) -> tuple[Convert, ...]:
+    """Each column type's own result processing for `dialect` (nothing to do: unchanged)."""
+    return tuple(
+        column.type._cached_result_processor(dialect, None) or _same for column in columns
+    )
 
 
 _LOST_CONNECTION = (
@@ -221,6 +259,7 @@ class _Source:
     select: str  # the select list producing the columns, in order
     rows: str  # the FROM item
     converters: tuple[Convert, ...]
+    postgresql: bool
 
 
 def _source(dialect: str, table: Table, columns: tuple[str, ...]) -> _Source:
@@ -228,16 +267,17 @@ def _source(dialect: str, table: Table, columns: tuple[str, ...]) -> _Source:
     if dialect == "postgresql":
         select = ", ".join(f"{_pg_value(i, c)} AS {_q(c.name)}" for i, c in enumerate(kinds))
         rows = "json_array_elements(CAST(:rows AS json)) AS x(value)"
-        return _Source(select, rows, tuple(_pg_converter(c) for c in kinds))
+        return _Source(select, rows, tuple(_pg_converter(c) for c in kinds), True)
     select = ", ".join(f"json_extract(value, '$[{i}]') AS {_q(c)}" for i, c in enumerate(columns))
-    return _Source(select, "json_each(:rows)", tuple(_sqlite_converter(c) for c in kinds))
+    converters = tuple(_sqlite_converter(c) for c in kinds)
+    return _Source(select, "json_each(:rows)", converters, False)
 
 
-def _typed(sql: str, table: Table, returning: tuple[str, ...]) -> TextClause:
+def _typed(sql: str, returned: tuple[Column[Any], ...]) -> TextClause:
     """Returned columns go through their column types (UUIDs, UTC timestamps, JSON)."""
     statement = text(sql)
-    if returning:
-        return statement.columns(*(table.c[name] for name in returning))  # type: ignore[return-value]
+    if returned:
+        return statement.columns(*returned)  # type: ignore[return-value]
     return statement
 
 

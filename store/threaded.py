@@ -17,10 +17,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import sqlite3
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import Dialect, Result
@@ -43,6 +44,13 @@ class InlineConnection:
 
     async def execute(self, statement: Executable, parameters: Any = None) -> Result[*TupleAny]:
         return self._connection.execute(statement, parameters)  # read here, on the thread
+
+    def driver_in_transaction(self) -> sqlite3.Connection | None:
+        """sqlite3's own connection once SQLAlchemy's transaction has begun (so that it will
+        commit it), for statements that need none of SQLAlchemy's per-statement work."""
+        if not self._connection.in_transaction():
+            return None
+        return cast(sqlite3.Connection, self._connection.connection.driver_connection)
 
 
 class ThreadedConnection:

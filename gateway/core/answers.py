@@ -38,13 +38,14 @@ from gateway.core.cache import BoundedCache
 from gateway.core.streams import STREAMING_PLATFORMS, ActionStream, message_action
 from gateway.errors import BusUnavailable
 from gateway.events import Action, Event, StreamRef, decode_event, utcnow
+from gateway.ids import derived_id
 from gateway.metrics import Metrics
 from gateway.publisher import action_message
 from gateway.tools.base import Refs, Reply, Services, Turn
 from gateway.tools.chain import Chain
 from gateway.tools.texts import language_of, say
 from store import outbox
-from store.database import CoreConnection, Database
+from store.database import CoreConnection, Database, before_commit
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +88,7 @@ class Settled:
 
 
 def action_id(turn: uuid.UUID, index: int) -> uuid.UUID:
-    return uuid.uuid5(turn, f"action:{index}")
+    return derived_id(turn, f"action:{index}")
 
 
 def _headers(owed: Owed) -> dict[str, str]:
@@ -436,8 +437,8 @@ class Answerer:
         if not taken:
             return
         try:
-            async with self.db.begin() as db:
-                await taken.write(db)
+            async with self.db.begin() as db:  # on SQLite: one hand-off, with the commit
+                await before_commit(db, taken.write)
             self.written(taken)
             self._ride_along = True
         except Exception as exc:

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 
 from gateway.errors import BusUnavailable
 from gateway.events import Action, Event, StreamRef
+from gateway.ids import derived_id
 
 log = logging.getLogger(__name__)
 # Platforms that show an answer while it is written (the others get the whole answer once).
@@ -25,7 +26,7 @@ INTERVAL = 1.0  # seconds between two snapshots of one answer
 
 
 def stream_id(turn: uuid.UUID, index: int = 0) -> uuid.UUID:
-    return uuid.uuid5(turn, f"stream:{index}")
+    return derived_id(turn, f"stream:{index}")
 
 
 def message_action(
@@ -98,7 +99,7 @@ class ActionStream:
         seq, self.seq = self.seq, self.seq + 1
         action = message_action(
             self.event,
-            uuid.uuid5(self.turn, f"stream:0:{seq}"),
+            derived_id(self.turn, f"stream:0:{seq}"),
             text,
             stream=StreamRef(id=self.id, seq=seq),
         )

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from gateway.events import Button, Citation, Event, TextFormat
+from gateway.ids import derived_id
 from store import people
 
 if TYPE_CHECKING:
@@ -99,7 +100,7 @@ class Turn:
     tool_calls: list[dict[str, Any]] = field(default_factory=list, compare=False, repr=False)
 
     def call(self, tool: str, args: str, round_: int = 0) -> ToolCall:
-        return ToolCall(uuid.uuid5(self.id, f"{tool}:{round_}"), tool, args, self)
+        return ToolCall(derived_id(self.id, f"{tool}:{round_}"), tool, args, self)
 
 
 @dataclass(frozen=True)

@@ -11,12 +11,13 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
 
 from gateway.config import DatabaseConfig
 from store import bulk
 from store.database import CoreConnection, Database, before_commit, complete
 from store.models import PlatformChannel
-from store.threaded import ThreadedConnection
+from store.threaded import InlineConnection, ThreadedConnection
 from store.upsert import table_of
 from tests.store.test_bulk import _bot_id, _channel
 
@@ -136,3 +137,33 @@ async def test_transactions_take_turns_on_the_one_connection(db: Database) -> No
 
     await asyncio.gather(transaction("a"), transaction("b"))
     assert order == ["a begins", "a ends", "b begins", "b ends"]
+
+
+async def test_statements_after_the_first_go_to_sqlite_itself_with_the_same_results(
+    db: Database,
+) -> None:
+    """Past a transaction's first statement, bulk statements skip SQLAlchemy: what they
+    return is still typed by the columns, and SQLite's refusals are SQLAlchemy's errors."""
+    table = table_of(PlatformChannel)
+    returning = ["id", "bot_id", "external_id", "created_at"]
+
+    async def write(connection: CoreConnection) -> tuple[Any, Any, bool]:
+        first = await bulk.insert(connection, table, [_row("a")], returning=returning)
+        later = await bulk.insert(connection, table, [_row("b")], returning=returning)
+        assert isinstance(connection, InlineConnection)
+        return first[0], later[0], connection.driver_in_transaction() is not None
+
+    async with db.begin() as connection:
+        first, later, direct = await complete(connection, write)
+    assert direct  # the second statement could take the short way
+    assert [type(value) for value in later] == [type(value) for value in first]
+    assert later[1] == BOT["id"] and later[2] == "b" and later[3].tzinfo is not None
+
+    async def collide(connection: CoreConnection) -> None:
+        await bulk.insert(connection, table, [_row("c")])
+        await bulk.insert(connection, table, [{**_row("d"), "id": first[0]}])  # taken
+
+    with pytest.raises(IntegrityError):
+        async with db.begin() as connection:
+            await complete(connection, collide)
+    assert await _names(db) == ["a", "b"]  # the refused transaction left nothing
