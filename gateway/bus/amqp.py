@@ -61,7 +61,7 @@ from gateway.bus.topology import (
     QueueSpec,
     dead_queue,
 )
-from gateway.errors import BusUnavailable, ConfigError
+from gateway.errors import BusUnavailable
 from gateway.outage import Outage, is_bus_outage, reason
 from gateway.urls import hide_password
 
@@ -223,7 +223,7 @@ class AmqpBus:
                     )
         except BusUnavailable as exc:
             if isinstance(exc.__cause__, aiormq.exceptions.ChannelPreconditionFailed):
-                raise ConfigError(_inequivalent(spec.name, self._queue_type)) from exc
+                raise BusUnavailable(_inequivalent(spec.name, self._queue_type)) from exc
             raise
 
     async def declare_exchange(self, spec: ExchangeSpec) -> None:
@@ -327,8 +327,26 @@ class AmqpBus:
 
     async def queue_stats(self, name: str) -> QueueStats | None:
         self._live()
-        async with _answer(f"inspecting queue {name!r}", OPERATION_TIMEOUT):
-            return await self.control.stats(name)
+        try:
+            async with _answer(f"inspecting queue {name!r}", OPERATION_TIMEOUT):
+                return await self.control.stats(name)
+        except BusUnavailable as exc:
+            if not isinstance(exc.__cause__, aiormq.exceptions.ChannelLockedResource):
+                raise
+        return await self._own_queue_stats(name)  # an exclusive queue of this connection
+
+    async def _own_queue_stats(self, name: str) -> QueueStats | None:
+        # A plain (not robust) channel: a 404 closes it, and it must not be restored.
+        channel = aio_pika.Channel(self._live(), publisher_confirms=False)
+        try:
+            async with _answer(f"inspecting queue {name!r}", OPERATION_TIMEOUT), channel:
+                declared = await channel.declare_queue(name, passive=True)
+        except BusUnavailable as exc:
+            if isinstance(exc.__cause__, ChannelNotFoundEntity):
+                return None
+            raise
+        result = declared.declaration_result
+        return QueueStats(int(result.message_count or 0), int(result.consumer_count or 0))
 
     async def healthy(self) -> bool:
         connection = self._connection
@@ -579,9 +597,10 @@ def _binding_arguments(binding: Binding) -> dict[str, Any] | None:
 
 def _inequivalent(queue: str, queue_type: str) -> str:
     return (
-        f"bus.queue_type: RabbitMQ has queue {queue!r} with other settings than "
-        f'"{queue_type}" queues get; set bus.queue_type to what it was declared with, '
-        "or drain and delete the queue"
+        f"queue {queue!r} exists on RabbitMQ with other settings (an older botgate declared "
+        f'it, or one with another bus.queue_type than "{queue_type}"); stop every botgate '
+        f"process, let the queue drain, delete it (rabbitmqctl delete_queue {queue}), then "
+        "start again"
     )
 
 

@@ -75,6 +75,9 @@ class ControlLink:
             except aiormq.exceptions.ChannelNotFoundEntity:
                 self._channel = None  # closed by the broker
                 return None
+            except aiormq.exceptions.ChannelLockedResource:
+                self._channel = None  # an exclusive queue of another connection: ask there
+                raise
         return QueueStats(int(declared.message_count or 0), int(declared.consumer_count or 0))
 
     async def _ready(self) -> aiormq.abc.AbstractChannel:
