@@ -330,9 +330,7 @@ class Answerer:
         delay = 0.5
         while True:
             try:
-                # gather starts the publishes in list order and the bus sends them in that
-                # order: a conversation's answers leave in order without waiting on confirms.
-                await asyncio.gather(*(self.bus.publish(m) for m in messages))
+                await self._publish_all(messages)
                 return
             except BusUnavailable as exc:
                 if self._stopping:
@@ -341,6 +339,14 @@ class Answerer:
                 self.bus.outage.failed(log, exc, what, owed.event.id, exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30)
+
+    async def _publish_all(self, messages: list[Message]) -> None:
+        if len(messages) == 1:  # the usual answer: no task to make
+            await self.bus.publish(messages[0])
+            return
+        # gather starts the publishes in list order and the bus sends them in that order: a
+        # conversation's answers leave in order without waiting on confirms.
+        await asyncio.gather(*(self.bus.publish(m) for m in messages))
 
     # -- claims ------------------------------------------------------------------------------
 
