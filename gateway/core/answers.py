@@ -48,7 +48,8 @@ from store import outbox
 from store.database import CoreConnection, Database, before_commit
 
 log = logging.getLogger(__name__)
-SETTLE_IDLE = 0.02  # seconds without the core taking settlements before they are written apart
+SETTLE_IDLE = 0.02  # seconds after an answer before its settlement may be written apart
+CORE_ACTIVE = 0.5  # seconds: a core that took settlements this recently takes the next ones
 
 
 @dataclass
@@ -414,8 +415,10 @@ class Answerer:
             await self._settle_soon.wait()
             self._settle_soon.clear()
             await asyncio.sleep(delay)
-            if self._ride_along and time.monotonic() - self._taken_at < SETTLE_IDLE:
-                self._settle_soon.set()  # the core is busy: it takes them with its next batch
+            busy_for = CORE_ACTIVE - (time.monotonic() - self._taken_at)
+            if self._ride_along and busy_for > 0:  # the core takes them with its next batch
+                self._settle_soon.set()  # or, if it has gone idle, they are written then
+                await asyncio.sleep(busy_for)
                 continue
             try:
                 await self._settle_now()
