@@ -33,6 +33,7 @@ class Weights:
     keyword: float = 1.0
     semantic: float = 1.0
     document: float = 1.0
+    keyword_document: float = 1.0
     per_document: int = 3
 
 
@@ -41,6 +42,7 @@ def fuse(
     semantic: Sequence[Candidate],
     documents: Sequence[uuid.UUID],
     weights: Weights = Weights(),
+    keyword_documents: Sequence[uuid.UUID] = (),
 ) -> list[tuple[Candidate, float]]:
     """Passages best first, with scores scaled to 0..1 (1: first in every ranking)."""
     passage_score: dict[uuid.UUID, float] = {}
@@ -51,7 +53,9 @@ def fuse(
                 weight / (K + rank)
             )
             document_of[candidate.passage] = candidate.document
-    document_score = _documents(passage_score, document_of, documents, weights)
+    document_score = _documents(
+        passage_score, document_of, documents, keyword_documents, weights
+    )
     total = {p: document_score[document_of[p]] + s for p, s in passage_score.items()}
     best = _best_possible(weights)
     ordered = sorted(total.items(), key=lambda pair: -pair[1])
@@ -62,6 +66,7 @@ def _documents(
     passage_score: dict[uuid.UUID, float],
     document_of: dict[uuid.UUID, uuid.UUID],
     documents: Sequence[uuid.UUID],
+    keyword_documents: Sequence[uuid.UUID],
     weights: Weights,
 ) -> dict[uuid.UUID, float]:
     scores: dict[uuid.UUID, list[float]] = {}
@@ -71,12 +76,15 @@ def _documents(
         document: sum(sorted(values, reverse=True)[: weights.per_document])
         for document, values in scores.items()
     }
-    for rank, document in enumerate(documents, start=1):
-        if document in result:  # a document counts through its passages found
-            result[document] += weights.document / (K + rank)
+    rankings = ((documents, weights.document), (keyword_documents, weights.keyword_document))
+    for ranking, weight in rankings:
+        for rank, document in enumerate(ranking, start=1):
+            if document in result:  # a document counts through its passages found
+                result[document] += weight / (K + rank)
     return result
 
 
 def _best_possible(weights: Weights) -> float:
     passage = (weights.keyword + weights.semantic) / (K + 1)
-    return (weights.per_document + 1) * passage + weights.document / (K + 1) or 1.0
+    documents = (weights.document + weights.keyword_document) / (K + 1)
+    return (weights.per_document + 1) * passage + documents or 1.0
