@@ -28,13 +28,15 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.kb.fusion import Candidate
+from gateway.kb.fusion import Candidate, Rankings
 from store import kb as records
 from store import kb_search
 
 K1 = 1.2  # BM25's usual constants
 B = 0.75
-STEMS_CACHED = 20_000  # (language, word) -> stem
+STEMS_CACHED = 20_000
+PER_DOCUMENT = 3  # a document's best passages that make its score in `by_passages`
+POOLED = 1000  # best passages whose documents are scored so  # (language, word) -> stem
 
 
 @dataclass(frozen=True)
@@ -70,13 +72,32 @@ class _Index:
             for row in _best(scores, limit)
         ]
         documents = [self.documents[page] for page in _best(page_scores, limit)]
-        return Ranked(passages, documents)
+        best = _best(scores, POOLED)
+        pooled = _top_sums(self.document_of[best], scores[best], len(self.documents))
+        by_passages = [self.documents[page] for page in _best(pooled, limit)]
+        return Ranked(passages, documents, by_passages)
 
 
 @dataclass(frozen=True)
 class Ranked:
     passages: list[tuple[Candidate, float]]  # best first, with their BM25 scores
     documents: list[uuid.UUID]  # best first, by BM25 of the whole document
+    by_passages: list[uuid.UUID]  # best first, by the sum of their PER_DOCUMENT best passages
+
+
+def _top_sums(
+    pages: npt.NDArray[np.intp], scores: npt.NDArray[np.float32], total: int
+) -> npt.NDArray[np.float32]:
+    """Each document's sum of its PER_DOCUMENT best scores (`scores` best first)."""
+    order = np.lexsort((-scores, pages))  # by document, each document's best first
+    pages, scores = pages[order], scores[order]
+    starts = np.flatnonzero(np.r_[True, pages[1:] != pages[:-1]])
+    place = np.arange(len(pages)) - np.repeat(starts, np.diff(np.r_[starts, len(pages)]))
+    keep = place < PER_DOCUMENT
+    sums: npt.NDArray[np.float32] = np.bincount(
+        pages[keep], weights=scores[keep], minlength=total
+    ).astype(np.float32)
+    return sums
 
 
 def _bm25(
@@ -116,6 +137,11 @@ def _index(revision: int, postings: kb_search.Postings) -> _Index:
     )  # fmt: skip
 
 
+def _merged(ranked: list[tuple[int, uuid.UUID]], limit: int) -> list[uuid.UUID]:
+    ranked.sort(key=lambda pair: pair[0])
+    return [document for _, document in ranked[:limit]]
+
+
 class KeywordIndex:
     """The postings of the collections searched lately, and the stems of recent words."""
 
@@ -131,20 +157,25 @@ class KeywordIndex:
         collections: Sequence[records.Collection],
         words: Sequence[str],
         limit: int,
-    ) -> tuple[list[Candidate], list[uuid.UUID]]:
-        """The best `limit` passages and documents of the collections for the question's
-        words (several collections: passages by score, documents by rank)."""
+    ) -> Rankings:
+        """The best `limit` passages of the collections for the question's words, and two
+        rankings of their documents (several collections: passages by score, documents
+        by rank)."""
         passages: list[tuple[Candidate, float]] = []
+        by_passages: list[tuple[int, uuid.UUID]] = []
         documents: list[tuple[int, uuid.UUID]] = []
         for collection in collections:
             index = await self._index(session, collection)
             stems = await self._stemmed(session, collection.language, words)
             ranked = index.rank(stems, limit)
             passages += ranked.passages
+            by_passages += enumerate(ranked.by_passages)
             documents += enumerate(ranked.documents)
         passages.sort(key=lambda pair: -pair[1])
-        documents.sort(key=lambda pair: pair[0])
-        return [c for c, _ in passages[:limit]], [d for _, d in documents[:limit]]
+        return Rankings(
+            [[candidate for candidate, _ in passages[:limit]]],
+            [_merged(by_passages, limit), _merged(documents, limit)],
+        )
 
     async def _stemmed(
         self, session: AsyncSession, language: str, words: Sequence[str]

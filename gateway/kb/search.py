@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.config import KbConfig
 from gateway.kb.embeddings import Embedder, StaticEmbedder, Vectors, embedder_for
 from gateway.kb.errors import CollectionNotFound, EmbeddingError, EmptyCollection
-from gateway.kb.fusion import Candidate, Weights, fuse
+from gateway.kb.fusion import Candidate, Rankings, by_best_passage, fuse
 from gateway.kb.keyword import KeywordIndex
 from gateway.kb.query import query_terms
 from gateway.kb.semantic import Nearest, VectorCache
@@ -29,13 +29,6 @@ log = logging.getLogger(__name__)
 Mode = Literal["fused", "keyword", "semantic"]
 MODES: tuple[Mode, ...] = ("fused", "keyword", "semantic")
 CANDIDATES = 100  # from each ranking, before fusion
-# Chosen on the evaluation sets (tests/kb/) on both databases: the semantic rankings count
-# less than BM25, so that the fusion stays above keyword search alone everywhere.
-WEIGHTS: dict[Mode, Weights] = {
-    "fused": Weights(keyword=1.0, semantic=0.5, document=0.75, per_document=3),
-    "keyword": Weights(semantic=0, document=0),
-    "semantic": Weights(keyword=0, keyword_document=0),
-}
 PER_DOCUMENT = 3  # passages of one document in a result, at most
 
 
@@ -149,27 +142,32 @@ class KnowledgeBase:
             for collection in usable:  # (vectors of another model wait for the next import)
                 await self.vectors.load(session, collection)
         # numpy works in a worker thread while the database ranks by keyword
-        (keyword, keyword_documents), nearest = await asyncio.gather(
+        keyword, nearest = await asyncio.gather(
             self._keyword(session, collections, terms) if mode != "semantic" else _none(),
             self.vectors.nearest(usable, vector, CANDIDATES)
             if vector is not None and usable
             else _nothing_near(),
         )
         semantic = [candidate for candidate, _ in nearest.passages]
-        documents = [document for document, _ in nearest.documents]
-        return fuse(keyword, semantic, documents, WEIGHTS[mode], keyword_documents)
+        rankings = Rankings(
+            [*keyword.passages, semantic] if semantic else keyword.passages,
+            [*keyword.documents, by_best_passage(semantic), [d for d, _ in nearest.documents]]
+            if semantic
+            else keyword.documents,
+        )
+        return fuse(rankings)
 
     async def _keyword(
         self,
         session: AsyncSession,
         collections: Sequence[records.Collection],
         terms: Sequence[str],
-    ) -> tuple[list[Candidate], list[uuid.UUID]]:
+    ) -> Rankings:
         return await self.keywords.search(session, collections, terms, CANDIDATES)
 
 
-async def _none() -> tuple[list[Candidate], list[uuid.UUID]]:
-    return [], []
+async def _none() -> Rankings:
+    return Rankings([], [])
 
 
 async def _nothing_near() -> Nearest:
