@@ -20,10 +20,11 @@ import threading
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Uuid, bindparam, text
+from sqlalchemy import Row, Uuid, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 # Term frequency weights of the title, heading and text (PostgreSQL: weights A, B, D).
@@ -48,8 +49,9 @@ _SQLITE_VOCABULARY = text(
     "CREATE VIRTUAL TABLE IF NOT EXISTS temp.kb_passages_vocab"
     " USING fts5vocab(main, kb_passages_fts, 'instance')"
 )
-# Every (term, passage) of the index with its weighted frequency, a row per term. The
-# collection is filtered in numpy: joining each posting to its passage tripled the time.
+# Every (term, passage) of the index with its weighted frequency, a row per term (the
+# numbers joined by commas). The collection is filtered in numpy: joining each posting to
+# its passage tripled the time.
 _SQLITE_POSTINGS = text(
     f"""
     SELECT term, group_concat(doc) AS seqs, group_concat(tf) AS tfs FROM (
@@ -62,9 +64,10 @@ _SQLITE_POSTINGS = text(
 )
 _POSTGRES_POSTINGS = text(
     f"""
-    SELECT u.lexeme AS term, array_agg(p.seq) AS seqs, array_agg(coalesce(
-        (SELECT sum(CASE w WHEN 'A' THEN {TITLE} WHEN 'B' THEN {HEADING} ELSE {BODY} END)
-         FROM unnest(u.weights) AS w), 1)) AS tfs
+    SELECT u.lexeme AS term, string_agg(p.seq::text, ',') AS seqs, string_agg((
+        {BODY} * cardinality(u.weights)
+        + {TITLE - BODY} * cardinality(array_positions(u.weights, 'A'))
+        + {HEADING - BODY} * cardinality(array_positions(u.weights, 'B')))::text, ',') AS tfs
     FROM kb_passages p CROSS JOIN LATERAL unnest(p.search) AS u
     WHERE p.collection_id = :collection
     GROUP BY u.lexeme
@@ -86,46 +89,39 @@ _POSTGRES_STEMS = text(
 async def postings(session: AsyncSession, collection: uuid.UUID) -> Postings:
     """The collection's postings (every passage and term of its full-text index)."""
     passages = (await session.execute(_PASSAGES, {"collection": collection})).all()
-    seqs = np.fromiter((row.seq for row in passages), dtype=np.int64, count=len(passages))
     if session.get_bind().dialect.name == "postgresql":
         found = await session.execute(_POSTGRES_POSTINGS, {"collection": collection})
-        lists = [(row.term, np.array(row.seqs, np.int64), np.array(row.tfs, np.float32))
-                 for row in found]  # fmt: skip
     else:
         await session.execute(_SQLITE_VOCABULARY)
         found = await session.execute(_SQLITE_POSTINGS)
-        lists = [(row.term, _numbers(row.seqs, np.int64), _numbers(row.tfs, np.float32))
-                 for row in found]  # fmt: skip
-    return _arrays(passages, seqs, lists)
-
-
-def _numbers(joined: str, dtype: type) -> npt.NDArray:  # type: ignore[type-arg]
-    return np.array(joined.split(","), dtype=dtype)
+    # numbers as text, parsed by numpy: int arrays decoded into Python ints took 100 MB more
+    rows = found.all()
+    terms = [row.term for row in rows]
+    return _arrays(passages, terms, [row.seqs for row in rows], [row.tfs for row in rows])
 
 
 def _arrays(
-    passages: Sequence[object],
-    seqs: npt.NDArray[np.int64],
-    lists: list[tuple[str, npt.NDArray[np.int64], npt.NDArray[np.float32]]],
+    passages: Sequence[Row[Any]], terms: list[str], seqs: list[str], tfs: list[str]
 ) -> Postings:
-    """Postings with rows for sequence numbers, less those of other collections."""
-    terms, offsets, rows, frequencies = [], [0], [], []
-    for term, term_seqs, tfs in lists:
-        at = np.searchsorted(seqs, term_seqs)
-        inside = (at < len(seqs)) & (seqs[np.minimum(at, len(seqs) - 1)] == term_seqs)
-        if not inside.any():
-            continue
-        terms.append(term)
-        rows.append(at[inside].astype(np.int32))
-        frequencies.append(tfs[inside])
-        offsets.append(offsets[-1] + int(inside.sum()))
+    """Postings by row (a passage's place in `passages`, which are sorted by sequence
+    number) rather than sequence number, less those of other collections."""
+    known = np.fromiter((row.seq for row in passages), dtype=np.int64, count=len(passages))
+    held = np.fromiter((text.count(",") + 1 for text in seqs), dtype=np.int64, count=len(seqs))
+    term_of = np.repeat(np.arange(len(terms)), held)
+    all_seqs = np.fromstring(",".join(seqs), dtype=np.int64, sep=",")
+    all_tfs = np.fromstring(",".join(tfs), dtype=np.float32, sep=",")
+    rows = np.searchsorted(known, all_seqs)
+    inside = rows < len(known)
+    inside[inside] = known[rows[inside]] == all_seqs[inside]
+    counts = np.bincount(term_of[inside], minlength=len(terms))
+    kept = np.flatnonzero(counts)
     return Postings(
-        [_uuid(row.id) for row in passages],  # type: ignore[attr-defined]
-        [_uuid(row.document_id) for row in passages],  # type: ignore[attr-defined]
-        terms,
-        np.array(offsets, dtype=np.int64),
-        np.concatenate(rows) if rows else np.zeros(0, np.int32),
-        np.concatenate(frequencies) if frequencies else np.zeros(0, np.float32),
+        [_uuid(row.id) for row in passages],
+        [_uuid(row.document_id) for row in passages],
+        [terms[term] for term in kept],
+        np.concatenate(([0], np.cumsum(counts[kept]))).astype(np.int64),
+        rows[inside].astype(np.int32),
+        all_tfs[inside].astype(np.float32),
     )
 
 
