@@ -92,12 +92,26 @@ async def postings(session: AsyncSession, collection: uuid.UUID) -> Postings:
     if session.get_bind().dialect.name == "postgresql":
         found = await session.execute(_POSTGRES_POSTINGS, {"collection": collection})
     else:
-        await session.execute(_SQLITE_VOCABULARY)
+        await _sqlite_vocabulary(session)
         found = await session.execute(_SQLITE_POSTINGS)
     # numbers as text, parsed by numpy: int arrays decoded into Python ints took 100 MB more
     rows = found.all()
     terms = [row.term for row in rows]
     return _arrays(passages, terms, [row.seqs for row in rows], [row.tfs for row in rows])
+
+
+async def _sqlite_vocabulary(session: AsyncSession) -> None:
+    """The connection's fts5vocab table over the index. It lives in the connection's temp
+    schema and holds nothing, so a read-only command's `query_only` (store/engine.py) is
+    lifted for its creation alone."""
+    query_only = (await session.execute(text("PRAGMA query_only"))).scalar_one()
+    if query_only:
+        await session.execute(text("PRAGMA query_only = OFF"))
+    try:
+        await session.execute(_SQLITE_VOCABULARY)
+    finally:
+        if query_only:
+            await session.execute(text("PRAGMA query_only = ON"))
 
 
 def _arrays(

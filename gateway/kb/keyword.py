@@ -62,7 +62,9 @@ class _Index:
             start, end = postings.offsets[term], postings.offsets[term + 1]
             rows, tf = postings.rows[start:end], postings.frequencies[start:end]
             scores[rows] += _bm25(tf, len(rows), total, self.saturation[rows])
-            page_tf = np.bincount(self.document_of[rows], weights=tf, minlength=pages)
+            page_tf = np.bincount(self.document_of[rows], weights=tf, minlength=pages).astype(
+                np.float32
+            )
             held = np.flatnonzero(page_tf)
             page_scores[held] += _bm25(
                 page_tf[held], len(held), pages, self.document_saturation[held]
