@@ -15,6 +15,7 @@ reads passages per question (see docs/knowledge-base.md for why and the figures)
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import threading
 import uuid
@@ -97,7 +98,9 @@ async def postings(session: AsyncSession, collection: uuid.UUID) -> Postings:
     # numbers as text, parsed by numpy: int arrays decoded into Python ints took 100 MB more
     rows = found.all()
     terms = [row.term for row in rows]
-    return _arrays(passages, terms, [row.seqs for row in rows], [row.tfs for row in rows])
+    seqs, tfs = [row.seqs for row in rows], [row.tfs for row in rows]
+    # parsing millions of numbers takes a second or two: not on the event loop
+    return await asyncio.to_thread(_arrays, passages, terms, seqs, tfs)
 
 
 async def _sqlite_vocabulary(session: AsyncSession) -> None:
