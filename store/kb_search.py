@@ -1,4 +1,4 @@
-"""Keyword search's data, read from the database's own full-text index.
+"""Keyword search's data: the postings of a collection, as the full-text index stems them.
 
 SQLite: FTS5 with the Porter stemmer (`kb_passages_fts`, columns title, heading, text and
 the collection's token). PostgreSQL: the passages' `search` tsvector in the collection's
@@ -7,10 +7,13 @@ language, title, heading and text weighted A, B and D. Both are kept by triggers
 
 BM25 itself is computed in numpy (gateway/kb/keyword.py) from a collection's *postings*:
 for each stemmed term, the passages holding it and its frequency there, a title occurrence
-counting 5, a heading 3, the text 1. Reading them is one query per collection revision
-(FTS5's `fts5vocab` table; PostgreSQL's `unnest(tsvector)`), and a question's words are
-stemmed by the same database: the ranking is the same BM25 on both, and it no longer
-reads passages per question (see docs/knowledge-base.md for why and the figures).
+counting 5, a heading 3, the text 1. They are read once per collection revision: on
+PostgreSQL from the tsvectors (`unnest(tsvector)` grouped by lexeme), on SQLite by passing
+the collection's passages through a private in-memory FTS5 table with the index's tokenizer
+(its `fts5vocab` table lists the occurrences). A question's words are stemmed the same way
+(PostgreSQL's `to_tsvector`; that private FTS5 tokenizer): the ranking is the same BM25 on
+both databases, and no passage is read per question (docs/knowledge-base.md has why and
+the figures).
 """
 
 from __future__ import annotations
@@ -46,23 +49,19 @@ class Postings:
     frequencies: npt.NDArray[np.float32]  # the weighted term frequency of each posting
 
 
-_SQLITE_VOCABULARY = text(
-    "CREATE VIRTUAL TABLE IF NOT EXISTS temp.kb_passages_vocab"
-    " USING fts5vocab(main, kb_passages_fts, 'instance')"
-)
-# Every (term, passage) of the index with its weighted frequency, a row per term (the
-# numbers joined by commas). The collection is filtered in numpy: joining each posting to
-# its passage tripled the time.
-_SQLITE_POSTINGS = text(
-    f"""
-    SELECT term, group_concat(doc) AS seqs, group_concat(tf) AS tfs FROM (
-        SELECT term, doc, sum(CASE col WHEN 'title' THEN {TITLE} WHEN 'heading' THEN {HEADING}
-            ELSE {BODY} END) AS tf
-        FROM temp.kb_passages_vocab WHERE col IN ('title', 'heading', 'text')
-        GROUP BY term, doc
-    ) GROUP BY term
-    """  # noqa: S608  (constants only)
-)
+# SQLite: the collection's passages go through a private in-memory FTS5 table with the
+# index's tokenizer, and its fts5vocab table lists every (term, passage, column) occurrence.
+# (An fts5vocab table over kb_passages_fts itself walks the whole index, every collection's
+# passages, and needs a table created in a connection that may be read-only.)
+_SQLITE_TEXTS = text(
+    "SELECT p.seq, p.id, p.document_id, p.title, p.heading, p.text FROM kb_passages p"
+    " WHERE p.collection_id = :collection ORDER BY p.seq"
+).bindparams(bindparam("collection", type_=Uuid()))
+_SQLITE_OCCURRENCES = f"""
+    SELECT term, group_concat(doc), group_concat(CASE col WHEN 'title' THEN {TITLE}
+        WHEN 'heading' THEN {HEADING} ELSE {BODY} END)
+    FROM v GROUP BY term
+"""  # noqa: S608  (constants only)
 _POSTGRES_POSTINGS = text(
     f"""
     SELECT u.lexeme AS term, string_agg(p.seq::text, ',') AS seqs, string_agg((
@@ -89,12 +88,11 @@ _POSTGRES_STEMS = text(
 
 async def postings(session: AsyncSession, collection: uuid.UUID) -> Postings:
     """The collection's postings (every passage and term of its full-text index)."""
+    if session.get_bind().dialect.name != "postgresql":
+        texts = (await session.execute(_SQLITE_TEXTS, {"collection": collection})).all()
+        return await asyncio.to_thread(_sqlite_postings, texts)
     passages = (await session.execute(_PASSAGES, {"collection": collection})).all()
-    if session.get_bind().dialect.name == "postgresql":
-        found = await session.execute(_POSTGRES_POSTINGS, {"collection": collection})
-    else:
-        await _sqlite_vocabulary(session)
-        found = await session.execute(_SQLITE_POSTINGS)
+    found = await session.execute(_POSTGRES_POSTINGS, {"collection": collection})
     # numbers as text, parsed by numpy: int arrays decoded into Python ints took 100 MB more
     rows = found.all()
     terms = [row.term for row in rows]
@@ -103,18 +101,44 @@ async def postings(session: AsyncSession, collection: uuid.UUID) -> Postings:
     return await asyncio.to_thread(_arrays, passages, terms, seqs, tfs)
 
 
-async def _sqlite_vocabulary(session: AsyncSession) -> None:
-    """The connection's fts5vocab table over the index. It lives in the connection's temp
-    schema and holds nothing, so a read-only command's `query_only` (store/engine.py) is
-    lifted for its creation alone."""
-    query_only = (await session.execute(text("PRAGMA query_only"))).scalar_one()
-    if query_only:
-        await session.execute(text("PRAGMA query_only = OFF"))
+def _sqlite_postings(texts: Sequence[Row[Any]]) -> Postings:
+    """Postings of these passages, tokenized by FTS5 as kb_passages_fts tokenizes them."""
+    private = sqlite3.connect(":memory:")
     try:
-        await session.execute(_SQLITE_VOCABULARY)
+        tokenizer = f"tokenize='{SQLITE_TOKENIZER}'"
+        private.execute(
+            f"CREATE VIRTUAL TABLE f USING fts5(title, heading, text, content='', {tokenizer})"
+        )
+        private.execute("CREATE VIRTUAL TABLE v USING fts5vocab(f, 'instance')")
+        private.executemany(
+            "INSERT INTO f(rowid, title, heading, text) VALUES (?, ?, ?, ?)",
+            ((row, p.title, p.heading, p.text) for row, p in enumerate(texts)),
+        )
+        occurrences = private.execute(_SQLITE_OCCURRENCES).fetchall()
     finally:
-        if query_only:
-            await session.execute(text("PRAGMA query_only = ON"))
+        private.close()
+    terms = [term for term, _, _ in occurrences]
+    rows = [np.fromstring(joined, dtype=np.int32, sep=",") for _, joined, _ in occurrences]
+    weights = [np.fromstring(joined, dtype=np.float32, sep=",") for _, _, joined in occurrences]
+    del occurrences
+    held = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
+    term_of = np.repeat(np.arange(len(terms), dtype=np.int64), held)
+    # one posting per (term, passage): its occurrences' weights summed
+    keys, first, inverse = np.unique(
+        term_of * max(len(texts), 1) + np.concatenate(rows or [np.zeros(0, np.int32)]),
+        return_index=True,
+        return_inverse=True,
+    )
+    frequencies = np.bincount(inverse, weights=np.concatenate(weights or [np.zeros(0, np.float32)]))
+    counts = np.bincount(term_of[first], minlength=len(terms))
+    return Postings(
+        [_uuid(p.id) for p in texts],
+        [_uuid(p.document_id) for p in texts],
+        terms,
+        np.concatenate(([0], np.cumsum(counts))).astype(np.int64),
+        (keys % max(len(texts), 1)).astype(np.int32),
+        frequencies.astype(np.float32),
+    )
 
 
 def _arrays(

@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import numpy as np
 
 from gateway.kb.fusion import Candidate, Rankings, by_best_passage, fuse
 from gateway.kb.keyword import _index
-from store.kb_search import Postings
+from store.kb_search import SQLITE_TOKENIZER, Postings
 
 PAGES = [uuid.uuid4() for _ in range(3)]
 PASSAGES = [uuid.uuid4() for _ in range(6)]
@@ -85,3 +86,8 @@ def test_a_document_without_a_passage_found_is_not_returned() -> None:
 def test_first_in_every_document_ranking_scores_one() -> None:
     fused = fuse(Rankings([[_candidate(5)]], [[PAGES[2]], [PAGES[2]]]))
     assert fused[0][1] == 1.0
+
+
+def test_questions_and_postings_are_tokenized_as_the_sqlite_index_is() -> None:
+    migration = Path(__file__).parents[2] / "migrations" / "versions" / "0004_knowledge_base.py"
+    assert f"tokenize='{SQLITE_TOKENIZER}'" in migration.read_text()
