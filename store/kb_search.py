@@ -122,23 +122,33 @@ def _sqlite_postings(texts: Sequence[Row[Any]]) -> Postings:
     weights = [np.fromstring(joined, dtype=np.float32, sep=",") for _, _, joined in occurrences]
     del occurrences
     held = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
-    term_of = np.repeat(np.arange(len(terms), dtype=np.int64), held)
-    # one posting per (term, passage): its occurrences' weights summed
-    keys, first, inverse = np.unique(
-        term_of * max(len(texts), 1) + np.concatenate(rows or [np.zeros(0, np.int32)]),
-        return_index=True,
-        return_inverse=True,
-    )
-    frequencies = np.bincount(inverse, weights=np.concatenate(weights or [np.zeros(0, np.float32)]))
-    counts = np.bincount(term_of[first], minlength=len(terms))
+    term_of = np.repeat(np.arange(len(terms), dtype=np.int32), held)
+    row_of = np.concatenate(rows or [np.zeros(0, np.int32)])
+    weight = np.concatenate(weights or [np.zeros(0, np.float32)])
+    del rows, weights
+    # fts5vocab lists a term's occurrences passage by passage: each run of one (term,
+    # passage) is one posting, its occurrences' weights summed
+    if len(row_of) > 1 and not _grouped(term_of, row_of):
+        order = np.lexsort((row_of, term_of))
+        term_of, row_of, weight = term_of[order], row_of[order], weight[order]
+    starts = np.flatnonzero(
+        np.concatenate(([True], (np.diff(term_of) != 0) | (np.diff(row_of) != 0)))
+    ) if len(row_of) else np.zeros(0, np.intp)  # fmt: skip
+    counts = np.bincount(term_of[starts], minlength=len(terms))
     return Postings(
         [_uuid(p.id) for p in texts],
         [_uuid(p.document_id) for p in texts],
         terms,
         np.concatenate(([0], np.cumsum(counts))).astype(np.int64),
-        (keys % max(len(texts), 1)).astype(np.int32),
-        frequencies.astype(np.float32),
+        row_of[starts],
+        np.add.reduceat(weight, starts).astype(np.float32) if len(starts) else weight,
     )
+
+
+def _grouped(term_of: npt.NDArray[np.int32], row_of: npt.NDArray[np.int32]) -> bool:
+    """Whether each term's occurrences come passage by passage (ascending)."""
+    same_term = np.diff(term_of) == 0
+    return bool(np.all(np.diff(row_of)[same_term] >= 0))
 
 
 def _arrays(

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
 from gateway.kb.fusion import Candidate, Rankings, by_best_passage, fuse
 from gateway.kb.keyword import _index
-from store.kb_search import SQLITE_TOKENIZER, Postings
+from store.kb_search import SQLITE_TOKENIZER, Postings, _sqlite_postings
 
 PAGES = [uuid.uuid4() for _ in range(3)]
 PASSAGES = [uuid.uuid4() for _ in range(6)]
@@ -91,3 +92,19 @@ def test_first_in_every_document_ranking_scores_one() -> None:
 def test_questions_and_postings_are_tokenized_as_the_sqlite_index_is() -> None:
     migration = Path(__file__).parents[2] / "migrations" / "versions" / "0004_knowledge_base.py"
     assert f"tokenize='{SQLITE_TOKENIZER}'" in migration.read_text()
+
+
+def test_sqlite_postings_weigh_title_heading_and_text_occurrences() -> None:
+    texts = [
+        SimpleNamespace(id=PASSAGES[0], document_id=PAGES[0], title="Refunds",
+                        heading="Refunding a gift", text="A refund takes 14 days. Refunds!"),
+        SimpleNamespace(id=PASSAGES[1], document_id=PAGES[1], title="Shipping",
+                        heading="", text="Parcels are refunded when lost."),
+    ]  # fmt: skip
+    postings = _sqlite_postings(texts)  # type: ignore[arg-type]
+    term = postings.terms.index("refund")
+    start, end = postings.offsets[term], postings.offsets[term + 1]
+    rows, frequencies = postings.rows[start:end], postings.frequencies[start:end]
+    assert dict(zip(rows.tolist(), frequencies.tolist(), strict=True)) == {0: 5 + 3 + 1 + 1, 1: 1}
+    assert "gift" in postings.terms
+    assert postings.passage_ids == PASSAGES[:2]
