@@ -192,3 +192,20 @@ async def test_an_unreachable_embeddings_api_is_a_clear_error() -> None:
     with pytest.raises(EmbeddingError, match="unreachable"):
         await embedder.embed(["hello"])
     await embedder.aclose()
+
+
+async def test_keyword_search_follows_changes_of_the_collection(
+    kb: KnowledgeBase, handbook: Database, tmp_path: Path
+) -> None:
+    """The postings are cached per collection revision: a change is seen by the next search."""
+    assert await kb.search(handbook, "acme", ["handbook"], "zeppelin", mode="keyword") == []
+    changed = write_handbook(tmp_path / "docs")
+    (changed / "shipping" / "europe.txt").write_text("Airship parcels travel by zeppelin.\n")
+    await import_folder(kb, handbook, changed)
+    hits = await kb.search(handbook, "acme", ["handbook"], "zeppelins", mode="keyword")
+    assert [hit.document for hit in hits] == ["shipping/europe.txt"]
+    (changed / "shipping" / "europe.txt").unlink()
+    importer = Importer(kb, handbook, "acme", "handbook")
+    await importer.prepare()
+    await importer.run([changed], prune=True)
+    assert await kb.search(handbook, "acme", ["handbook"], "zeppelin", mode="keyword") == []
