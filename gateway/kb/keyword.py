@@ -36,7 +36,7 @@ K1 = 1.2  # BM25's usual constants
 B = 0.75
 STEMS_CACHED = 20_000
 PER_DOCUMENT = 3  # a document's best passages that make its score in `by_passages`
-POOLED = 1000  # best passages whose documents are scored so  # (language, word) -> stem
+POOLED = 1000  # best passages whose documents' sums make `by_passages`
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.config import KbConfig
 from gateway.kb.embeddings import Embedder, StaticEmbedder, Vectors, embedder_for
-from gateway.kb.errors import CollectionNotFound, EmbeddingError, EmptyCollection
+from gateway.kb.errors import CollectionNotFound, EmbeddingError, EmptyCollection, KbError
 from gateway.kb.fusion import Candidate, Rankings, by_best_passage, fuse
 from gateway.kb.keyword import KeywordIndex
 from gateway.kb.query import query_terms
@@ -30,6 +30,8 @@ Mode = Literal["fused", "keyword", "semantic"]
 MODES: tuple[Mode, ...] = ("fused", "keyword", "semantic")
 CANDIDATES = 100  # from each ranking, before fusion
 PER_DOCUMENT = 3  # passages of one document in a result, at most
+WARM_EVERY = 30.0  # seconds between looks for changed collections (KnowledgeBase.warm)
+Used = tuple[str, Sequence[str]]  # an organization and collections a bot searches
 
 
 @dataclass(frozen=True)
@@ -53,17 +55,39 @@ class KnowledgeBase:
         self.embedder = embedder or embedder_for(config)
         self.vectors = VectorCache()
         self.keywords = KeywordIndex()
+        self._keeping: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         return None
 
-    async def warm(self) -> None:
+    async def warm(self, db: Database | None = None, used: Sequence[Used] = ()) -> None:
         """Load the built-in model now (a thread: it takes a second or two), so that the
-        first question is not the one that waits for it."""
+        first question is not the one that waits for it. With `used`, the collections the
+        bots search: their postings and vectors are loaded in the background, and again
+        whenever they change (an import here or in another process)."""
         if isinstance(self.embedder, StaticEmbedder):
             await asyncio.to_thread(self.embedder.load)
+        if db is not None and used and self._keeping is None:
+            self._keeping = asyncio.create_task(self._keep_warm(db, used), name="kb-warm")
+
+    async def _keep_warm(self, db: Database, used: Sequence[Used]) -> None:
+        """A search now and every WARM_EVERY: cheap while nothing changed, and after a change
+        it reads the new postings (seconds at 50,000 passages) instead of a user's question."""
+        while True:
+            for organization, names in used:
+                try:
+                    await self.search(db, organization, names, "warm", limit=1)
+                except KbError:
+                    pass  # no such collection, or an empty one, yet: nothing to load
+                except Exception as exc:  # the database may be away: the next round tries
+                    log.debug("knowledge base not warmed: %s", exc)
+            await asyncio.sleep(WARM_EVERY)
 
     async def stop(self) -> None:
+        if self._keeping is not None:
+            self._keeping.cancel()
+            await asyncio.gather(self._keeping, return_exceptions=True)
+            self._keeping = None
         await self.embedder.aclose()
 
     async def __aenter__(self) -> KnowledgeBase:
