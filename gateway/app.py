@@ -147,8 +147,9 @@ class Runtime:
         await self._start_adapters()
         await self._start_webchat_relay()
         if self.runs("core"):
-            if any(bot.kb for bot in self.settings.bots):
-                await self.kb.warm()
+            used = [(bot.organization, bot.kb) for bot in self.settings.bots if bot.kb]
+            if used:
+                await self.kb.warm(self.db, used)
             profiles = Profiles(self.db)
             services = Services(self.settings, self.db, self.bus, self.tools, profiles, self.kb)
             tool_runner = ToolRunner(self.metrics)

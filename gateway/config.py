@@ -23,6 +23,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    IPvAnyNetwork,
     ValidationError,
     field_validator,
     model_validator,
@@ -91,6 +92,8 @@ class ServerConfig(_Section):
     reply_wait_max: Duration = timedelta(seconds=30)  # ?wait=N: N seconds, at most this
     shutdown_grace: Duration = timedelta(seconds=10)
     log_format: Literal["text", "json"] = "text"
+    # Reverse proxies whose X-Forwarded-For names the client (gateway/http/clients.py).
+    trusted_proxies: list[IPvAnyNetwork] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _wait_within_max(self) -> ServerConfig:

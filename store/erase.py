@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import orjson
 from sqlalchemy import CursorResult, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,6 +15,7 @@ from store.models import (
     BotMemory,
     Click,
     DeadLetter,
+    HeldSend,
     Message,
     OwedAnswer,
     PlatformUser,
@@ -32,8 +34,8 @@ async def exists(session: AsyncSession, person: uuid.UUID) -> bool:
 
 async def erase_person(session: AsyncSession, person: uuid.UUID) -> dict[str, int]:
     """Delete the person's messages (and the bot's replies in their sessions), answers owed
-    to them, clicks, notes, tool calls, sessions, preferences, login codes, dead letters,
-    platform identities and the person.
+    to them and replies to them still held for sending, clicks, notes, tool calls, sessions,
+    preferences, login codes, dead letters, platform identities and the person.
     Returns how many rows of each went."""
     ids = list((await session.execute(identities(person))).scalars())
     keys = [
@@ -46,7 +48,9 @@ async def erase_person(session: AsyncSession, person: uuid.UUID) -> dict[str, in
         Message.session_id.in_(sessions_of(person)) & (Message.direction == "out")
     )
     events = select(Message.event_id).where(theirs, Message.event_id.is_not(None))
+    event_ids = {str(event) for event in (await session.execute(events)).scalars()}
     counts = {  # the owed answers go before the messages that name their events
+        "held_sends": await _delete_held_replies(session, event_ids),
         "owed_answers": await _delete(session, OwedAnswer, OwedAnswer.event_id.in_(events)),
         "processed_events": await _delete(
             session, ProcessedEvent, ProcessedEvent.event_id.in_(events)
@@ -67,6 +71,23 @@ async def erase_person(session: AsyncSession, person: uuid.UUID) -> dict[str, in
         "people": await _delete(session, User, User.id == person),
     }
     return counts
+
+
+async def _delete_held_replies(session: AsyncSession, event_ids: set[str]) -> int:
+    """Replies to their messages still waiting to be sent (held only through a platform's
+    outage, so few): never sent now."""
+    held = await session.execute(select(HeldSend.id, HeldSend.body))
+    doomed = [row_id for row_id, body in held if _replies_to(body) in event_ids]
+    return await _delete(session, HeldSend, HeldSend.id.in_(doomed)) if doomed else 0
+
+
+def _replies_to(body: str) -> str | None:
+    try:
+        action = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    reply_to = action.get("in_reply_to") if isinstance(action, dict) else None
+    return reply_to if isinstance(reply_to, str) else None
 
 
 async def _delete(session: AsyncSession, model: Any, where: Any) -> int:

@@ -23,6 +23,7 @@ from gateway.console.sessions import SIGN_IN_COOKIE
 from gateway.console.state import SESSION, ConsoleDeps, console
 from gateway.errors import PayloadError, PayloadTooLarge
 from gateway.http.auth import AUTHENTICATOR
+from gateway.http.clients import client_address
 from gateway.kb import formats
 from gateway.kb.errors import EmptyDocument, KbError
 from gateway.kb.importer import Imported, Importer
@@ -53,7 +54,7 @@ async def sign_in(request: web.Request) -> web.StreamResponse:
         secret and isinstance(sent, str) and hmac.compare_digest(sent.encode(), secret.encode())
     ):
         raise CsrfRefused("This sign-in form was refused: reload the page and sign in again.")
-    address = request.remote or "unknown"
+    address = client_address(request, console(request).deps.settings.server.trusted_proxies)
     limiter = console(request).sign_ins
     if limiter.blocked(address):
         return sign_in_page(request, 429, "Too many refused tokens: wait five minutes.")

@@ -26,6 +26,7 @@ from adapters.webchat.ratelimit import Limits
 from adapters.webchat.tokens import TokenRefused, Visitor
 from gateway.errors import BusUnavailable, PayloadError
 from gateway.events import describe_errors
+from gateway.http.clients import client_address
 from gateway.http.webchat import WEBCHAT_DEPS, adapter_for, origin_allowed
 from store.webchat import conversation
 
@@ -212,8 +213,9 @@ def _too_fast(doing: str, wait: float) -> str:
 
 
 def _address(request: web.Request) -> str:
-    """The peer's address: behind a reverse proxy, the proxy's (see docs/web-chat.md)."""
-    return request.remote or "unknown"
+    """The visitor's address: the peer's, or the one a trusted reverse proxy forwarded."""
+    trusted = request.app[WEBCHAT_DEPS].webhooks.settings.server.trusted_proxies
+    return client_address(request, trusted)
 
 
 def _limits(request: web.Request, adapter: WebchatAdapter) -> Limits:

@@ -1,16 +1,21 @@
-"""Fusing the rankings into one, at passage and document level.
+"""Fusing the rankings into one, at document level.
 
-Reciprocal rank fusion (RRF): an item scores `weight / (k + rank)` in each ranking it appears
-in; the scores add up. It needs no calibration between BM25 scores and cosines.
+Reciprocal rank fusion (RRF): an item scores `1 / (k + rank)` in each ranking it appears in;
+the scores add up. It needs no calibration between BM25 scores and cosines.
 
-Passages alone are a noisy signal of what a page is about, so documents count too: a
-document scores the sum of its best `per_document` passage scores, plus its rank in the
-document ranking (question vs. the mean vector of the document's passages). A passage's
-final score is its document's score plus its own, so the passages of the document that
-matches best come first, and a strong passage of another document can still come between.
+The evaluation, and a reader, judge pages, so the rankings are fused as rankings of
+documents, four of them in a search: by keyword, documents by the sum of their best
+passages' BM25 and by BM25 of the whole page (gateway/kb/keyword.py); by meaning, documents
+by their best passage's cosine and by the cosine with the mean vector of their passages
+(gateway/kb/semantic.py). Every ranking counts the same: a weight per ranking would be a
+setting chosen on the evaluation sets. The documents come out in the order of their fused
+score, each with its passages in the order of their own fused score (the sum over the
+passage rankings), so an answer's passages are the best ones of the best page.
 
-Passage-level RRF alone (the first version) fell short of what the document level adds on
-the evaluation sets; the figures per mode and database are in docs/knowledge-base.md.
+The first version fused passages, gave a document the sum of its three best passages'
+fused scores, and weighted the rankings with weights chosen on the evaluation sets: it
+favoured long pages with many middling passages, and on questions written afterwards it
+fell below keyword search (docs/knowledge-base.md has the figures of both).
 """
 
 from __future__ import annotations
@@ -29,54 +34,36 @@ class Candidate:
 
 
 @dataclass(frozen=True)
-class Weights:
-    keyword: float = 1.0
-    semantic: float = 1.0
-    document: float = 1.0
-    per_document: int = 3
+class Rankings:
+    """What one search found, each ranking best first."""
+
+    passages: Sequence[Sequence[Candidate]]  # the passages a result may show
+    documents: Sequence[Sequence[uuid.UUID]]  # the document rankings fused
 
 
-def fuse(
-    keyword: Sequence[Candidate],
-    semantic: Sequence[Candidate],
-    documents: Sequence[uuid.UUID],
-    weights: Weights = Weights(),
-) -> list[tuple[Candidate, float]]:
-    """Passages best first, with scores scaled to 0..1 (1: first in every ranking)."""
+def fuse(rankings: Rankings) -> list[tuple[Candidate, float]]:
+    """Passages best first, document by document, each with its document's score scaled to
+    0..1 (1: first in every document ranking)."""
     passage_score: dict[uuid.UUID, float] = {}
     document_of: dict[uuid.UUID, uuid.UUID] = {}
-    for ranking, weight in ((keyword, weights.keyword), (semantic, weights.semantic)):
+    for ranking in rankings.passages:
         for rank, candidate in enumerate(ranking, start=1):
             passage_score[candidate.passage] = passage_score.get(candidate.passage, 0.0) + (
-                weight / (K + rank)
+                1 / (K + rank)
             )
             document_of[candidate.passage] = candidate.document
-    document_score = _documents(passage_score, document_of, documents, weights)
-    total = {p: document_score[document_of[p]] + s for p, s in passage_score.items()}
-    best = _best_possible(weights)
-    ordered = sorted(total.items(), key=lambda pair: -pair[1])
-    return [(Candidate(p, document_of[p]), score / best) for p, score in ordered]
+    document_score = dict.fromkeys(document_of.values(), 0.0)
+    for documents in rankings.documents:  # (a document is returned through its passages)
+        for rank, document in enumerate(documents, start=1):
+            if document in document_score:
+                document_score[document] += 1 / (K + rank)
+    best = len(rankings.documents) / (K + 1) or 1.0
+    ordered = sorted(
+        passage_score, key=lambda p: (-document_score[document_of[p]], -passage_score[p])
+    )
+    return [(Candidate(p, document_of[p]), document_score[document_of[p]] / best) for p in ordered]
 
 
-def _documents(
-    passage_score: dict[uuid.UUID, float],
-    document_of: dict[uuid.UUID, uuid.UUID],
-    documents: Sequence[uuid.UUID],
-    weights: Weights,
-) -> dict[uuid.UUID, float]:
-    scores: dict[uuid.UUID, list[float]] = {}
-    for passage, score in passage_score.items():
-        scores.setdefault(document_of[passage], []).append(score)
-    result = {
-        document: sum(sorted(values, reverse=True)[: weights.per_document])
-        for document, values in scores.items()
-    }
-    for rank, document in enumerate(documents, start=1):
-        if document in result:  # a document counts through its passages found
-            result[document] += weights.document / (K + rank)
-    return result
-
-
-def _best_possible(weights: Weights) -> float:
-    passage = (weights.keyword + weights.semantic) / (K + 1)
-    return (weights.per_document + 1) * passage + weights.document / (K + 1) or 1.0
+def by_best_passage(ranking: Sequence[Candidate]) -> list[uuid.UUID]:
+    """The documents of a passage ranking, each at the place of its best passage."""
+    return list(dict.fromkeys(candidate.document for candidate in ranking))

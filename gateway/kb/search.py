@@ -11,34 +11,27 @@ import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import groupby
 from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.config import KbConfig
 from gateway.kb.embeddings import Embedder, StaticEmbedder, Vectors, embedder_for
-from gateway.kb.errors import CollectionNotFound, EmbeddingError, EmptyCollection
-from gateway.kb.fusion import Candidate, Weights, fuse
+from gateway.kb.errors import CollectionNotFound, EmbeddingError, EmptyCollection, KbError
+from gateway.kb.fusion import Candidate, Rankings, by_best_passage, fuse
+from gateway.kb.keyword import KeywordIndex
 from gateway.kb.query import query_terms
 from gateway.kb.semantic import Nearest, VectorCache
 from store import kb as records
-from store import kb_search
 from store.database import Database
 
 log = logging.getLogger(__name__)
 Mode = Literal["fused", "keyword", "semantic"]
 MODES: tuple[Mode, ...] = ("fused", "keyword", "semantic")
 CANDIDATES = 100  # from each ranking, before fusion
-# Chosen on the evaluation sets (tests/kb/) on both databases: the semantic rankings count
-# less than BM25, so that the fusion stays above keyword search alone everywhere.
-WEIGHTS: dict[Mode, Weights] = {
-    "fused": Weights(keyword=1.0, semantic=0.5, document=0.75, per_document=3),
-    "keyword": Weights(semantic=0, document=0),
-    "semantic": Weights(keyword=0),
-}
 PER_DOCUMENT = 3  # passages of one document in a result, at most
-COMMON = 0.5  # a term in more of the collection's passages is left out of keyword search
+WARM_EVERY = 30.0  # seconds between looks for changed collections (KnowledgeBase.warm)
+Used = tuple[str, Sequence[str]]  # an organization and collections a bot searches
 
 
 @dataclass(frozen=True)
@@ -61,19 +54,40 @@ class KnowledgeBase:
         self.config = config
         self.embedder = embedder or embedder_for(config)
         self.vectors = VectorCache()
-        # PostgreSQL keyword ranking, by (collections and their revisions, language)
-        self._term_stats: dict[tuple[object, str], kb_search.TermStats] = {}
+        self.keywords = KeywordIndex()
+        self._keeping: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         return None
 
-    async def warm(self) -> None:
+    async def warm(self, db: Database | None = None, used: Sequence[Used] = ()) -> None:
         """Load the built-in model now (a thread: it takes a second or two), so that the
-        first question is not the one that waits for it."""
+        first question is not the one that waits for it. With `used`, the collections the
+        bots search: their postings and vectors are loaded in the background, and again
+        whenever they change (an import here or in another process)."""
         if isinstance(self.embedder, StaticEmbedder):
             await asyncio.to_thread(self.embedder.load)
+        if db is not None and used and self._keeping is None:
+            self._keeping = asyncio.create_task(self._keep_warm(db, used), name="kb-warm")
+
+    async def _keep_warm(self, db: Database, used: Sequence[Used]) -> None:
+        """A search now and every WARM_EVERY: cheap while nothing changed, and after a change
+        it reads the new postings (seconds at 50,000 passages) instead of a user's question."""
+        while True:
+            for organization, names in used:
+                try:
+                    await self.search(db, organization, names, "warm", limit=1)
+                except KbError:
+                    pass  # no such collection, or an empty one, yet: nothing to load
+                except Exception as exc:  # the database may be away: the next round tries
+                    log.debug("knowledge base not warmed: %s", exc)
+            await asyncio.sleep(WARM_EVERY)
 
     async def stop(self) -> None:
+        if self._keeping is not None:
+            self._keeping.cancel()
+            await asyncio.gather(self._keeping, return_exceptions=True)
+            self._keeping = None
         await self.embedder.aclose()
 
     async def __aenter__(self) -> KnowledgeBase:
@@ -159,66 +173,29 @@ class KnowledgeBase:
             else _nothing_near(),
         )
         semantic = [candidate for candidate, _ in nearest.passages]
-        documents = [document for document, _ in nearest.documents]
-        return fuse(keyword, semantic, documents, WEIGHTS[mode])
+        rankings = Rankings(
+            [*keyword.passages, semantic] if semantic else keyword.passages,
+            [*keyword.documents, by_best_passage(semantic), [d for d, _ in nearest.documents]]
+            if semantic
+            else keyword.documents,
+        )
+        return fuse(rankings)
 
     async def _keyword(
         self,
         session: AsyncSession,
         collections: Sequence[records.Collection],
         terms: Sequence[str],
-    ) -> list[Candidate]:
-        found: list[tuple[uuid.UUID, uuid.UUID, float]] = []
-        by_language = sorted(collections, key=lambda c: c.language)
-        for language, group in groupby(by_language, key=lambda c: c.language):
-            members = list(group)
-            stats = await self._stats(session, members, language, terms)
-            searched = _distinctive(terms, stats)
-            ids = [c.id for c in members]
-            found += await kb_search.keyword_search(
-                session, ids, language, searched, CANDIDATES, stats
-            )
-        found.sort(key=lambda row: -row[2])
-        return [Candidate(passage, document) for passage, document, _ in found[:CANDIDATES]]
-
-    async def _stats(
-        self,
-        session: AsyncSession,
-        collections: Sequence[records.Collection],
-        language: str,
-        terms: Sequence[str],
-    ) -> kb_search.TermStats:
-        """How many passages hold each term: counted once per collection revision."""
-        key = (tuple(sorted((c.id, c.revision) for c in collections)), language)
-        stats = self._term_stats.get(key)
-        missing = [term for term in terms if stats is None or term not in stats.lexemes]
-        if stats is None or missing:
-            ids = [c.id for c in collections]
-            found = await kb_search.term_stats(session, ids, language, missing)
-            if stats is None:
-                if len(self._term_stats) >= 256:
-                    self._term_stats.clear()
-                stats = self._term_stats[key] = found
-            # stop words get no lexeme: remembered as one that no passage holds
-            stats.lexemes.update({t: found.lexemes.get(t, ("", 0)) for t in missing})
-        return stats
+    ) -> Rankings:
+        return await self.keywords.search(session, collections, terms, CANDIDATES)
 
 
-async def _none() -> list[Candidate]:
-    return []
+async def _none() -> Rankings:
+    return Rankings([], [])
 
 
 async def _nothing_near() -> Nearest:
     return Nearest([], [])
-
-
-def _distinctive(terms: Sequence[str], stats: kb_search.TermStats) -> list[str]:
-    """The terms worth matching: those in at most COMMON of the passages (a word in most
-    passages barely moves BM25 but makes every passage a match to rank), else the two
-    rarest; terms no passage holds are dropped."""
-    held = [term for term in terms if stats.lexemes.get(term, ("", 0))[1] > 0]
-    rare = [term for term in held if stats.lexemes[term][1] <= COMMON * stats.passages]
-    return rare or sorted(held, key=lambda term: stats.lexemes[term][1])[:2]
 
 
 def _per_document(ranked: list[tuple[Candidate, float]]) -> list[tuple[uuid.UUID, float]]:

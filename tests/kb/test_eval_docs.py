@@ -31,10 +31,18 @@ MANUALS = {
         HERE / "postgresql-doc.jsonl",
     ),
 }
-# The targets are recall@5 0.85 and MRR 0.75; the MRR floor here is what the fusion
-# reaches with the built-in static model (docs/knowledge-base.md has the figures).
+# Questions written before the ranking of docs/knowledge-base.md was changed, and not used
+# to choose anything: a check that the changes were not fitted to the sets above.
+HELD_OUT = {
+    "python": HERE / "python-doc-heldout.jsonl",
+    "postgres": HERE / "postgresql-doc-heldout.jsonl",
+}
+# The targets are recall@5 0.85 and MRR 0.75. The MRR floors are a little under
+# what the fusion reaches with the built-in static model (Python 0.750-0.753, PostgreSQL
+# 0.694-0.706 on the two databases; docs/knowledge-base.md has the figures).
 MIN_RECALL = 0.85
-MIN_MRR = 0.65
+MIN_MRR = {"python": 0.74, "postgres": 0.68}
+MIN_HELD_OUT_RECALL = 0.75
 
 
 def _folder(pattern: str) -> Path:
@@ -45,7 +53,7 @@ def _folder(pattern: str) -> Path:
 
 
 @pytest.mark.parametrize("manual", sorted(MANUALS))
-async def test_fused_search_meets_the_targets_and_beats_keyword_search(
+async def test_fused_search_meets_the_floors_and_beats_keyword_search(
     kb: KnowledgeBase, db: Database, manual: str
 ) -> None:
     pattern, exclude, questions = MANUALS[manual]
@@ -58,6 +66,12 @@ async def test_fused_search_meets_the_targets_and_beats_keyword_search(
     keyword = await evaluate(kb, db, "default", manual, cases, k=5, mode="keyword")
     fused = await evaluate(kb, db, "default", manual, cases, k=5)
     assert fused.recall_at_k >= MIN_RECALL, fused.summary()
-    assert fused.mrr >= MIN_MRR, fused.summary()
+    assert fused.mrr >= MIN_MRR[manual], fused.summary()
     assert fused.recall_at_k >= keyword.recall_at_k, (fused.summary(), keyword.summary())
     assert fused.mrr >= keyword.mrr, (fused.summary(), keyword.summary())
+    held_out = load_cases(HELD_OUT[manual])
+    assert len(held_out) >= 20
+    keyword = await evaluate(kb, db, "default", manual, held_out, k=5, mode="keyword")
+    fused = await evaluate(kb, db, "default", manual, held_out, k=5)
+    assert fused.recall_at_k >= MIN_HELD_OUT_RECALL, fused.summary()
+    assert fused.recall_at_k >= keyword.recall_at_k, (fused.summary(), keyword.summary())

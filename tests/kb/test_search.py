@@ -11,6 +11,7 @@ import pytest
 from aiohttp import web
 
 from gateway.config import KbConfig
+from gateway.kb import search
 from gateway.kb.embeddings import HttpEmbedder
 from gateway.kb.errors import CollectionNotFound, EmbeddingError, EmptyCollection, QueryError
 from gateway.kb.importer import Importer
@@ -18,6 +19,7 @@ from gateway.kb.search import KnowledgeBase
 from store import kb as records
 from store.database import Database
 from tests.kb.conftest import import_folder, write_handbook
+from tests.support.pipeline import eventually
 
 
 @pytest.fixture
@@ -192,3 +194,43 @@ async def test_an_unreachable_embeddings_api_is_a_clear_error() -> None:
     with pytest.raises(EmbeddingError, match="unreachable"):
         await embedder.embed(["hello"])
     await embedder.aclose()
+
+
+async def test_keyword_search_follows_changes_of_the_collection(
+    kb: KnowledgeBase, handbook: Database, tmp_path: Path
+) -> None:
+    """The postings are cached per collection revision: a change is seen by the next search."""
+    assert await kb.search(handbook, "acme", ["handbook"], "zeppelin", mode="keyword") == []
+    changed = write_handbook(tmp_path / "docs")
+    (changed / "shipping" / "europe.txt").write_text("Airship parcels travel by zeppelin.\n")
+    await import_folder(kb, handbook, changed)
+    hits = await kb.search(handbook, "acme", ["handbook"], "zeppelins", mode="keyword")
+    assert [hit.document for hit in hits] == ["shipping/europe.txt"]
+    (changed / "shipping" / "europe.txt").unlink()
+    importer = Importer(kb, handbook, "acme", "handbook")
+    await importer.prepare()
+    await importer.run([changed], prune=True)
+    assert await kb.search(handbook, "acme", ["handbook"], "zeppelin", mode="keyword") == []
+
+
+async def test_the_collections_bots_search_are_loaded_before_any_question(
+    kb: KnowledgeBase, handbook: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Warming reads the postings of the bots' collections in the background, and reads them
+    again after an import changed them, so no user's question waits for that."""
+    monkeypatch.setattr(search, "WARM_EVERY", 0.05)
+
+    async def loaded() -> bool:  # the keyword index holds the collection's current revision
+        async with handbook.transaction() as session:
+            (collection,) = await records.collections(session, "acme", ["handbook"])
+        index = kb.keywords._indexes.get(collection.id)
+        return index is not None and index.revision == collection.revision
+
+    assert not await loaded()
+    await kb.warm(handbook, [("acme", ["not-imported-yet"]), ("acme", ["handbook"])])
+    await eventually(loaded)
+    changed = write_handbook(tmp_path / "docs")
+    (changed / "shipping" / "europe.txt").write_text("Airship parcels travel by zeppelin.\n")
+    await import_folder(kb, handbook, changed)  # as another process's import would
+    assert not await loaded()
+    await eventually(loaded)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import io
 import json
+import uuid
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.app import Runtime
 from gateway.bus.topology import REPLAY_EXCHANGE, Binding, QueueSpec
@@ -15,7 +17,7 @@ from gateway.events import decode_event, utcnow
 from gateway.ops.export import export
 from gateway.ops.replay import ReplayRefused, replay, target_of
 from store.history import Filters
-from store.models import BotMemory, Message, PlatformUser, User, UserPreference
+from store.models import BotMemory, HeldSend, Message, PlatformUser, User, UserPreference
 from tests.contracts.inbox import Inbox
 from tests.ops.support import botgate, call, config_file, link, person_of
 from tests.support.pipeline import (
@@ -42,6 +44,22 @@ async def _conversation(runtime: Runtime) -> None:
         return await count_rows(runtime, "messages") == 7
 
     await eventually(answers_recorded)
+
+
+async def _held_reply_to(db: AsyncSession, text: str) -> HeldSend:
+    """A reply to the message `text`, waiting in its lane as it would during an outage."""
+    event_id = (await db.execute(select(Message.event_id).where(Message.text == text))).scalar()
+    body = {"type": "message.send", "in_reply_to": str(event_id), "text": f"reply to {text}"}
+    return HeldSend(
+        action_id=uuid.uuid4(),
+        platform="generic",
+        bot="helpdesk",
+        lane=f"generic:helpdesk:{text}",
+        position=1,
+        body=json.dumps(body),
+        headers={},
+        created_at=utcnow(),
+    )
 
 
 async def _export(runtime: Runtime, filters: Filters) -> list[dict[str, object]]:
@@ -127,6 +145,8 @@ async def test_erase_removes_a_person_everywhere_and_keeps_the_others(
             assert bot_id is not None
             db.add(BotMemory(bot_id=bot_id, platform_user_id=identity, key="1", value="tea"))
             db.add(UserPreference(user_id=alice, key="lang", value="en"))
+            for text in ("hello", "bob was here"):  # a reply to each, held through an outage
+                db.add(await _held_reply_to(db, text))
         before = await count_rows(runtime, "messages")
 
         config = config_file(tmp_path, backend[0])
@@ -147,6 +167,9 @@ async def test_erase_removes_a_person_everywhere_and_keeps_the_others(
         assert alice not in people
         for table in ("bot_memories", "user_preferences", "user_sessions"):
             assert await count_rows(runtime, table) == (1 if table == "user_sessions" else 0)
+        async with runtime.db.transaction() as db:  # only the reply to Bob is still to send
+            (held,) = (await db.execute(select(HeldSend.body))).scalars()
+        assert json.loads(held)["text"] == "reply to bob was here"
         _, trail = await call(runtime, "GET", "/audit?action=person.erase")
         (entry,) = trail["entries"]
         assert (entry["target_id"], entry["outcome"], entry["details"]["messages"]) == (
