@@ -54,12 +54,6 @@ log = logging.getLogger(__name__)
 
 REBALANCE_INTERVAL = 1.0
 UNROUTED_PREFETCH = 50
-# Unacknowledged deliveries per shard queue. RabbitMQ 3.10 hands a dead consumer's deliveries
-# back to a quorum queue by folding over a map of them, which keeps their order only while
-# the map is small (up to 32 entries, a sorted "flatmap" in Erlang); with more in hand, a
-# killed core's batch came back shuffled and the next holder recorded 4 before 3 (fault test).
-# 16 shards x 32 still keeps more than a batch (core.batch_size) in a core's hands.
-SHARD_PREFETCH_MAX = 32
 
 
 class ShardHolder:
@@ -74,8 +68,7 @@ class ShardHolder:
         on_claim: Callable[[], None] = lambda: None,
         interval: float = REBALANCE_INTERVAL,
     ) -> None:
-        self.bus, self.shards, self.interval = bus, shards, interval
-        self.prefetch = min(prefetch, SHARD_PREFETCH_MAX)
+        self.bus, self.shards, self.prefetch, self.interval = bus, shards, prefetch, interval
         self._intake, self._reroute, self._on_claim = intake, reroute, on_claim
         self.held: dict[int, Subscription] = {}
         self._holdings: dict[int, object] = {}  # shard -> the token of its current holding
