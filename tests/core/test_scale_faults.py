@@ -99,6 +99,8 @@ def _check(
     run: str,
     cluster: Cluster,
 ) -> None:
+    if dump := os.environ.get("BOTGATE_CLUSTER_LOG"):  # every process's log, for a post-mortem
+        Path(dump).write_text("\n".join(cluster.lines))
     expected = list(range(sent.length))
     assert len(inbound) == sent.count
     for k in range(sent.count):
@@ -110,7 +112,5 @@ def _check(
         story = [line for line in cluster.lines if any(i in line for i in ids)]
         story += [line for line in cluster.lines if "shard" in line][-40:]
         joined = "\n".join(story[-80:])
-        if dump := os.environ.get("BOTGATE_CLUSTER_LOG"):  # the whole story, for a post-mortem
-            Path(dump).write_text("\n".join(cluster.lines))
         raise AssertionError(f"answered out of order or not once: {wrong}\n{joined}")
     assert len(answered) == sent.count
