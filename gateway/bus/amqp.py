@@ -27,7 +27,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Protocol
 
 import aio_pika
 import aiormq
@@ -395,7 +395,7 @@ class _Consumer:
             raise
 
     async def _on_message(self, incoming: DeliveredMessage) -> None:
-        work = start_handling(self._handler, _AmqpDelivery(self._bus, incoming, self._queue))
+        work = start_handling(self._handler, _AmqpDelivery(self._bus, incoming, self._queue, self))
         if work is not None:
             self._bus.spawn(work)
 
@@ -427,7 +427,7 @@ class _ExclusiveConsumer:
         self._cancelled = False
 
     async def on_message(self, incoming: DeliveredMessage) -> None:
-        work = start_handling(self._handler, _AmqpDelivery(self._bus, incoming, self._queue))
+        work = start_handling(self._handler, _AmqpDelivery(self._bus, incoming, self._queue, self))
         if work is not None:
             self._bus.spawn(work)
 
@@ -451,6 +451,12 @@ class _ExclusiveConsumer:
                 await self._bus.control.unlock(lock_name(self._queue), self._lock)
         except _BROKER_ERRORS:
             log.warning("consumer channel did not close cleanly; the broker requeues its messages")
+
+
+class _Closing(Protocol):
+    """A consumer whose channel is closed, or being closed, once `_cancelled` is set."""
+
+    _cancelled: bool
 
 
 class _OwnModels:
@@ -481,7 +487,10 @@ class _OwnModels:
 
 
 class _AmqpDelivery:
-    def __init__(self, bus: AmqpBus, incoming: DeliveredMessage, queue: str) -> None:
+    def __init__(
+        self, bus: AmqpBus, incoming: DeliveredMessage, queue: str, consumer: _Closing
+    ) -> None:
+        self._consumer = consumer
         self._bus, self._channel, self._queue = bus, incoming.channel, queue
         deliver = incoming.delivery
         assert isinstance(deliver, Basic.Deliver)
@@ -506,7 +515,7 @@ class _AmqpDelivery:
         await self._channel.basic_reject(self._tag, requeue=requeue, wait=False)
 
     async def dead_letter(self, failure: Failure) -> None:
-        if self._settled or self._channel.is_closed:
+        if self._settled or self._gone():
             return  # the broker has it back already; it will be redelivered
         self._settled = True
         try:
@@ -520,11 +529,16 @@ class _AmqpDelivery:
         if self._settled:
             return
         self._settled = True
-        if self._channel.is_closed:
-            # The broker has it back. Nothing goes out on a closed channel's number: once
-            # reused by a new channel, or not open, RabbitMQ closes the whole connection.
-            return
+        if self._gone():
+            return  # the broker has it back, or will have once the channel's close is done
         await _settle_quietly(settle, self.message)
+
+    def _gone(self) -> bool:
+        """Whether its channel is closed or being closed. Nothing may go out on it then: a
+        frame that reaches RabbitMQ after the channel's close (an ack sent while the close
+        was on its way) closes the whole connection (`CHANNEL_ERROR - expected
+        'channel.open'`), every consumer's channel with it; handing shards back met this."""
+        return self._consumer._cancelled or self._channel.is_closed
 
 
 @asynccontextmanager
