@@ -157,7 +157,8 @@ async def test_statements_after_the_first_go_to_sqlite_itself_with_the_same_resu
         first, later, direct = await complete(connection, write)
     assert direct  # the second statement could take the short way
     assert [type(value) for value in later] == [type(value) for value in first]
-    assert later[1] == BOT["id"] and later[2] == "b" and later[3].tzinfo is not None
+    assert (later[1], later[2]) == (BOT["id"], "b")
+    assert later[3].tzinfo is not None
 
     async def collide(connection: CoreConnection) -> None:
         await bulk.insert(connection, table, [_row("c")])
