@@ -7,6 +7,7 @@ the keyword query and the vectors are read in one short transaction.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import Sequence
@@ -31,6 +32,7 @@ MODES: tuple[Mode, ...] = ("fused", "keyword", "semantic")
 CANDIDATES = 100  # from each ranking, before fusion
 PER_DOCUMENT = 3  # passages of one document in a result, at most
 WARM_EVERY = 30.0  # seconds between looks for changed collections (KnowledgeBase.warm)
+STOP_WAIT = 10.0  # seconds a stop waits for a warming search to end
 Used = tuple[str, Sequence[str]]  # an organization and collections a bot searches
 
 
@@ -56,6 +58,7 @@ class KnowledgeBase:
         self.vectors = VectorCache()
         self.keywords = KeywordIndex()
         self._keeping: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
 
     async def start(self) -> None:
         return None
@@ -73,7 +76,7 @@ class KnowledgeBase:
     async def _keep_warm(self, db: Database, used: Sequence[Used]) -> None:
         """A search now and every WARM_EVERY: cheap while nothing changed, and after a change
         it reads the new postings (seconds at 50,000 passages) instead of a user's question."""
-        while True:
+        while not self._stopping.is_set():
             for organization, names in used:
                 try:
                     await self.search(db, organization, names, "warm", limit=1)
@@ -81,12 +84,19 @@ class KnowledgeBase:
                     pass  # no such collection, or an empty one, yet: nothing to load
                 except Exception as exc:  # the database may be away: the next round tries
                     log.debug("knowledge base not warmed: %s", exc)
-            await asyncio.sleep(WARM_EVERY)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), WARM_EVERY)
 
     async def stop(self) -> None:
+        """Let a warming search under way end (cancelled inside its transaction, it would
+        leave its connection to the garbage collector), within a bound."""
         if self._keeping is not None:
-            self._keeping.cancel()
-            await asyncio.gather(self._keeping, return_exceptions=True)
+            self._stopping.set()
+            try:
+                await asyncio.wait_for(asyncio.shield(self._keeping), STOP_WAIT)
+            except TimeoutError:
+                self._keeping.cancel()
+                await asyncio.gather(self._keeping, return_exceptions=True)
             self._keeping = None
         await self.embedder.aclose()
 
