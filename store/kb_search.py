@@ -6,14 +6,14 @@ language, title, heading and text weighted A, B and D. Both are kept by triggers
 (migration 0004), and both stem the passages as the database does.
 
 BM25 itself is computed in numpy (gateway/kb/keyword.py) from a collection's *postings*:
-for each stemmed term, the passages holding it and its frequency there, a title occurrence
-counting 5, a heading 3, the text 1. They are read once per collection revision: on
-PostgreSQL from the tsvectors (`unnest(tsvector)` grouped by lexeme), on SQLite by passing
-the collection's passages through a private in-memory FTS5 table with the index's tokenizer
-(its `fts5vocab` table lists the occurrences). A question's words are stemmed the same way
-(PostgreSQL's `to_tsvector`; that private FTS5 tokenizer): the ranking is the same BM25 on
-both databases, and no passage is read per question (docs/knowledge-base.md has why and
-the figures).
+for each stemmed term, the passages holding it and how often in their title, heading and
+text (BM25F's fields, weighted 5, 3 and 1 in gateway/kb/keyword.py). They are read once
+per collection revision: on PostgreSQL from the tsvectors (`unnest(tsvector)` grouped by
+lexeme), on SQLite by passing the collection's passages through a private in-memory FTS5
+table with the index's tokenizer (its `fts5vocab` table lists the occurrences). A
+question's words are stemmed the same way (PostgreSQL's `to_tsvector`; that private FTS5
+tokenizer): the ranking is the same BM25F on both databases, and no passage is read per
+question (docs/knowledge-base.md has why and the figures).
 """
 
 from __future__ import annotations
@@ -31,8 +31,11 @@ import numpy.typing as npt
 from sqlalchemy import Row, Uuid, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-# Term frequency weights of the title, heading and text (PostgreSQL: weights A, B, D).
+# Term frequency weights of the title, heading and text fields (PostgreSQL: weights A, B, D),
+# applied by gateway/kb/keyword.py after each field's length normalisation (BM25F).
 TITLE, HEADING, BODY = 5, 3, 1
+FIELDS = 3  # title, heading, text: the columns of `Postings.fields`
+_BASE = 512  # PostgreSQL sends a posting's three counts as one number (a count is <= 256)
 # The FTS5 tokenizer of kb_passages_fts (migration 0004): questions are stemmed by it too.
 SQLITE_TOKENIZER = "porter unicode61 remove_diacritics 2"
 
@@ -46,7 +49,7 @@ class Postings:
     terms: list[str]
     offsets: npt.NDArray[np.int64]  # term i's postings: [offsets[i], offsets[i + 1])
     rows: npt.NDArray[np.int32]  # the passage (row) of each posting
-    frequencies: npt.NDArray[np.float32]  # the weighted term frequency of each posting
+    fields: npt.NDArray[np.uint16]  # each posting's occurrences in the title, heading, text
 
 
 # SQLite: the collection's passages go through a private in-memory FTS5 table with the
@@ -57,17 +60,18 @@ _SQLITE_TEXTS = text(
     "SELECT p.seq, p.id, p.document_id, p.title, p.heading, p.text FROM kb_passages p"
     " WHERE p.collection_id = :collection ORDER BY p.seq"
 ).bindparams(bindparam("collection", type_=Uuid()))
-_SQLITE_OCCURRENCES = f"""
-    SELECT term, group_concat(doc), group_concat(CASE col WHEN 'title' THEN {TITLE}
-        WHEN 'heading' THEN {HEADING} ELSE {BODY} END)
+_SQLITE_OCCURRENCES = """
+    SELECT term, group_concat(doc), group_concat(CASE col WHEN 'title' THEN 0
+        WHEN 'heading' THEN 1 ELSE 2 END)
     FROM v GROUP BY term
-"""  # noqa: S608  (constants only)
+"""
 _POSTGRES_POSTINGS = text(
     f"""
     SELECT u.lexeme AS term, string_agg(p.seq::text, ',') AS seqs, string_agg((
-        {BODY} * cardinality(u.weights)
-        + {TITLE - BODY} * cardinality(array_positions(u.weights, 'A'))
-        + {HEADING - BODY} * cardinality(array_positions(u.weights, 'B')))::text, ',') AS tfs
+        {_BASE * _BASE} * cardinality(array_positions(u.weights, 'A'))
+        + {_BASE} * cardinality(array_positions(u.weights, 'B'))
+        + cardinality(u.weights) - cardinality(array_positions(u.weights, 'A'))
+        - cardinality(array_positions(u.weights, 'B')))::text, ',') AS tfs
     FROM kb_passages p CROSS JOIN LATERAL unnest(p.search) AS u
     WHERE p.collection_id = :collection
     GROUP BY u.lexeme
@@ -119,21 +123,22 @@ def _sqlite_postings(texts: Sequence[Row[Any]]) -> Postings:
         private.close()
     terms = [term for term, _, _ in occurrences]
     rows = [np.fromstring(joined, dtype=np.int32, sep=",") for _, joined, _ in occurrences]
-    weights = [np.fromstring(joined, dtype=np.float32, sep=",") for _, _, joined in occurrences]
+    columns = [np.fromstring(joined, dtype=np.int8, sep=",") for _, _, joined in occurrences]
     del occurrences
     held = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
     term_of = np.repeat(np.arange(len(terms), dtype=np.int32), held)
     row_of = np.concatenate(rows or [np.zeros(0, np.int32)])
-    weight = np.concatenate(weights or [np.zeros(0, np.float32)])
-    del rows, weights
+    column = np.concatenate(columns or [np.zeros(0, np.int8)]).astype(np.intp)
+    del rows, columns
     # fts5vocab lists a term's occurrences passage by passage: each run of one (term,
-    # passage) is one posting, its occurrences' weights summed
+    # passage) is one posting, its occurrences counted by column
     if len(row_of) > 1 and not _grouped(term_of, row_of):
         order = np.lexsort((row_of, term_of))
-        term_of, row_of, weight = term_of[order], row_of[order], weight[order]
-    starts = np.flatnonzero(
-        np.concatenate(([True], (np.diff(term_of) != 0) | (np.diff(row_of) != 0)))
-    ) if len(row_of) else np.zeros(0, np.intp)  # fmt: skip
+        term_of, row_of, column = term_of[order], row_of[order], column[order]
+    new = np.concatenate(([True], (np.diff(term_of) != 0) | (np.diff(row_of) != 0)))
+    starts = np.flatnonzero(new) if len(row_of) else np.zeros(0, np.intp)
+    posting_of = np.cumsum(new) - 1 if len(row_of) else np.zeros(0, np.intp)
+    fields = np.bincount(posting_of * FIELDS + column, minlength=len(starts) * FIELDS)
     counts = np.bincount(term_of[starts], minlength=len(terms))
     return Postings(
         [_uuid(p.id) for p in texts],
@@ -141,7 +146,7 @@ def _sqlite_postings(texts: Sequence[Row[Any]]) -> Postings:
         terms,
         np.concatenate(([0], np.cumsum(counts))).astype(np.int64),
         row_of[starts],
-        np.add.reduceat(weight, starts).astype(np.float32) if len(starts) else weight,
+        fields.reshape(-1, FIELDS).astype(np.uint16),
     )
 
 
@@ -160,7 +165,8 @@ def _arrays(
     held = np.fromiter((text.count(",") + 1 for text in seqs), dtype=np.int64, count=len(seqs))
     term_of = np.repeat(np.arange(len(terms)), held)
     all_seqs = np.fromstring(",".join(seqs), dtype=np.int64, sep=",")
-    all_tfs = np.fromstring(",".join(tfs), dtype=np.float32, sep=",")
+    packed = np.fromstring(",".join(tfs), dtype=np.int64, sep=",")
+    all_fields = np.stack((packed // (_BASE * _BASE), packed // _BASE % _BASE, packed % _BASE), 1)
     rows = np.searchsorted(known, all_seqs)
     inside = rows < len(known)
     inside[inside] = known[rows[inside]] == all_seqs[inside]
@@ -172,7 +178,7 @@ def _arrays(
         [terms[term] for term in kept],
         np.concatenate(([0], np.cumsum(counts[kept]))).astype(np.int64),
         rows[inside].astype(np.int32),
-        all_tfs[inside].astype(np.float32),
+        all_fields[inside].astype(np.uint16),
     )
 
 

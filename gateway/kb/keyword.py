@@ -1,19 +1,26 @@
-"""Keyword search: BM25 over a collection's postings, in numpy.
+"""Keyword search: BM25F over a collection's postings, in numpy.
 
-The postings (which passages hold each stemmed term, and how often: a title occurrence
-counts 5, a heading 3, the text 1) are read from the database's full-text index once per
-collection revision (store/kb_search.py) and kept like the vectors. A question then costs
-no database work besides stemming its new words: each of its terms adds
-`idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * length / average))` to the passages holding
-it, over every passage of the collection, not a pool.
+The postings (which passages hold each stemmed term, and how often in their title, heading
+and text) are read from the database's full-text index once per collection revision
+(store/kb_search.py) and kept like the vectors. BM25F (Robertson, Zaragoza and Taylor,
+2004): a term's frequency in each field is normalised by that field's length against its
+average, then weighted (title 5, heading 3, text 1) and summed into one frequency `tf`,
+saturated once. That sum is computed when the index is built, so a question costs no
+database work besides stemming its new words: each of its terms adds
+`idf * tf * (k1 + 1) / (tf + k1)` to the passages holding it, over every passage of the
+collection, not a pool. Pages are ranked the same way as one text each (a page's title
+once, its headings and texts summed), from postings of pages built with the index.
+
+The first version counted a title occurrence as 5 occurrences in one text normalised by
+the passage's number of distinct terms: a long reference page's short title and headings
+were then diluted by its text, and a passage with a long heading path gained on every
+term of it (docs/knowledge-base.md has the figures of both).
 
 Why not the databases' own ranking: FTS5's `bm25()` is fast but needed a pool of candidates
 at 50,000 passages, and PostgreSQL has no BM25 at all (`ts_rank` has no inverse document
 frequency), so it computed BM25 in SQL by unnesting the tsvectors of a pool: the slowest
 part of a search (docs/knowledge-base.md has the figures). Here both databases give the
 same ranking up to their stemmers, exact, in about a millisecond.
-
-The length of a passage is its number of distinct terms (PostgreSQL's `length(tsvector)`).
 """
 
 from __future__ import annotations
@@ -39,15 +46,19 @@ PER_DOCUMENT = 3  # a document's best passages that make its score in `by_passag
 POOLED = 1000  # best passages whose documents' sums make `by_passages`
 
 
+Floats32 = npt.NDArray[np.float32]
+WEIGHTS = (kb_search.TITLE, kb_search.HEADING, kb_search.BODY)  # by field
+
+
 @dataclass(frozen=True)
 class _Index:
     revision: int
     postings: kb_search.Postings
     vocabulary: dict[str, int]  # term -> its position in postings.terms
-    saturation: npt.NDArray[np.float32]  # k1 * (1 - b + b * length / average), by row
+    frequencies: npt.NDArray[np.float32]  # BM25F's normalised, weighted tf, by posting
     documents: tuple[uuid.UUID, ...]  # distinct, by document number
     document_of: npt.NDArray[np.intp]  # each row's document number
-    document_saturation: npt.NDArray[np.float32]  # as `saturation`, of whole documents
+    pages: _Pages  # the postings of whole documents
 
     def rank(self, stems: Sequence[str], limit: int) -> Ranked:
         """The passages and the documents holding any of the stems, best first."""
@@ -60,15 +71,11 @@ class _Index:
             if term is None:
                 continue
             start, end = postings.offsets[term], postings.offsets[term + 1]
-            rows, tf = postings.rows[start:end], postings.frequencies[start:end]
-            scores[rows] += _bm25(tf, len(rows), total, self.saturation[rows])
-            page_tf = np.bincount(self.document_of[rows], weights=tf, minlength=pages).astype(
-                np.float32
-            )
-            held = np.flatnonzero(page_tf)
-            page_scores[held] += _bm25(
-                page_tf[held], len(held), pages, self.document_saturation[held]
-            )
+            rows = postings.rows[start:end]
+            scores[rows] += _bm25(self.frequencies[start:end], len(rows), total)
+            start, end = self.pages.offsets[term], self.pages.offsets[term + 1]
+            held = self.pages.pages[start:end]
+            page_scores[held] += _bm25(self.pages.frequencies[start:end], len(held), pages)
         passages = [
             (Candidate(postings.passage_ids[row], postings.document_ids[row]), float(scores[row]))
             for row in _best(scores, limit)
@@ -102,11 +109,9 @@ def _top_sums(
     return sums
 
 
-def _bm25(
-    tf: npt.NDArray[np.floating], held: int, total: int, saturation: npt.NDArray[np.float32]
-) -> npt.NDArray[np.float32]:
+def _bm25(tf: npt.NDArray[np.float32], held: int, total: int) -> npt.NDArray[np.float32]:
     idf = math.log((total - held + 0.5) / (held + 0.5) + 1.0)
-    result: npt.NDArray[np.float32] = (idf * tf * (K1 + 1) / (tf + saturation)).astype(np.float32)
+    result: npt.NDArray[np.float32] = (idf * tf * (K1 + 1) / (tf + K1)).astype(np.float32)
     return result
 
 
@@ -118,24 +123,74 @@ def _best(scores: npt.NDArray[np.float32], limit: int) -> npt.NDArray[np.intp]:
     return held[np.argsort(-scores[held], kind="stable")]
 
 
-def _saturation(lengths: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-    average = float(lengths.mean()) if len(lengths) and lengths.mean() > 0 else 1.0
-    return (K1 * (1 - B + B * lengths / average)).astype(np.float32)
+@dataclass(frozen=True)
+class _Pages:
+    """Postings of whole documents: term i's are [offsets[i], offsets[i + 1])."""
+
+    offsets: npt.NDArray[np.int64]
+    pages: npt.NDArray[np.intp]  # document numbers
+    frequencies: npt.NDArray[np.float32]  # BM25F's tf, as `_Index.frequencies`
+
+
+Floats = npt.NDArray[np.float64]
+
+
+def _normalised(fields: Floats, lengths: Floats, of: npt.NDArray[np.integer]) -> Floats32:
+    """BM25F's tf of each posting: the sum over fields of weight * tf / (1 - b + b * length /
+    average), `fields` (postings x fields) the counts, `lengths` (items x fields) the
+    fields' lengths, `of` each posting's item."""
+    average = lengths.mean(axis=0) if len(lengths) else np.ones(kb_search.FIELDS)
+    norm = 1 - B + B * lengths / np.where(average > 0, average, 1.0)
+    tf: Floats32 = ((fields * np.array(WEIGHTS)) / norm[of]).sum(axis=1).astype(np.float32)
+    return tf
+
+
+def _summed(items: npt.NDArray[np.integer], counts: Floats, total: int) -> Floats:
+    """Per item (0 .. total - 1), the sum of the `counts` (rows x fields) of its rows."""
+    columns = [
+        np.bincount(items, weights=counts[:, f], minlength=total) for f in range(kb_search.FIELDS)
+    ]
+    summed: Floats = np.stack(columns, axis=1).astype(np.float64)
+    return summed
+
+
+def _pages(
+    postings: kb_search.Postings, document_of: npt.NDArray[np.intp], lengths: Floats
+) -> _Pages:
+    """Each document as one text: its passages' counts summed, but its title once (every
+    passage repeats it)."""
+    pages = max(int(document_of.max()) + 1 if len(document_of) else 0, 1)
+    passages = np.maximum(np.bincount(document_of, minlength=pages), 1).astype(np.float64)
+    term_of = np.repeat(np.arange(len(postings.terms)), np.diff(postings.offsets))
+    keys, page_posting = np.unique(
+        term_of * pages + document_of[postings.rows], return_inverse=True
+    )
+    page_of = (keys % pages).astype(np.intp)
+    fields = _summed(page_posting, postings.fields.astype(np.float64), len(keys))
+    fields[:, 0] /= passages[page_of]
+    page_lengths = _summed(document_of, lengths, pages)
+    page_lengths[:, 0] /= passages
+    counts = np.bincount(keys // pages, minlength=len(postings.terms))
+    return _Pages(
+        np.concatenate(([0], np.cumsum(counts))).astype(np.int64),
+        page_of,
+        _normalised(fields, page_lengths, page_of),
+    )
 
 
 def _index(revision: int, postings: kb_search.Postings) -> _Index:
-    lengths = np.bincount(postings.rows, minlength=len(postings.passage_ids)).astype(np.float32)
+    fields = postings.fields.astype(np.float64)
+    lengths = _summed(postings.rows, fields, len(postings.passage_ids))
     numbers: dict[uuid.UUID, int] = {}
     document_of = np.fromiter(
         (numbers.setdefault(d, len(numbers)) for d in postings.document_ids),
         dtype=np.intp,
         count=len(postings.document_ids),
     )
-    document_lengths = np.bincount(document_of, weights=lengths, minlength=len(numbers))
     vocabulary = {term: position for position, term in enumerate(postings.terms)}
     return _Index(
-        revision, postings, vocabulary, _saturation(lengths), tuple(numbers), document_of,
-        _saturation(document_lengths.astype(np.float32)),
+        revision, postings, vocabulary, _normalised(fields, lengths, postings.rows),
+        tuple(numbers), document_of, _pages(postings, document_of, lengths),
     )  # fmt: skip
 
 

@@ -19,23 +19,33 @@ PASSAGES = [uuid.uuid4() for _ in range(6)]
 PAGE_OF = [0, 0, 0, 1, 1, 2]
 
 
-def _postings(terms: dict[str, list[tuple[int, float]]]) -> Postings:
-    """Postings from {term: [(row, weighted frequency), ...]}; every row also holds four
-    filler terms, so that the passages' lengths are alike."""
-    lists = dict(terms) | {f"filler{i}": [(row, 1.0) for row in range(6)] for i in range(4)}
-    offsets, rows, frequencies = [0], [], []
+Counts = tuple[int, int, int]  # a posting's occurrences in the title, heading and text
+
+
+def _postings(terms: dict[str, list[tuple[int, Counts]]], filler: int = 4) -> Postings:
+    """Postings from {term: [(row, counts), ...]}; every row also holds a filler term in its
+    title and heading and `filler` in its text, so that the passages' lengths are alike."""
+    fillers = {f"filler{i}": [(row, (0, 0, 1)) for row in range(6)] for i in range(filler)}
+    lists = dict(terms) | fillers | {"titled": [(row, (1, 1, 0)) for row in range(6)]}
+    offsets, rows, fields = [0], [], []
     for postings in lists.values():
         rows += [row for row, _ in postings]
-        frequencies += [tf for _, tf in postings]
+        fields += [counts for _, counts in postings]
         offsets.append(len(rows))
     return Postings(
         PASSAGES, [PAGES[page] for page in PAGE_OF], list(lists),
-        np.array(offsets, np.int64), np.array(rows, np.int32), np.array(frequencies, np.float32),
+        np.array(offsets, np.int64), np.array(rows, np.int32), np.array(fields, np.uint16),
     )  # fmt: skip
 
 
+def _text(count: int) -> Counts:
+    return (0, 0, count)
+
+
 def test_a_rare_term_outweighs_a_common_one_and_absent_stems_are_ignored() -> None:
-    index = _index(1, _postings({"common": [(r, 1.0) for r in range(5)], "rare": [(5, 1.0)]}))
+    index = _index(
+        1, _postings({"common": [(r, _text(1)) for r in range(5)], "rare": [(5, _text(1))]})
+    )
     ranked = index.rank(["common", "rare", "unknown"], 10)
     assert ranked.passages[0][0] == Candidate(PASSAGES[5], PAGES[2])
     assert len(ranked.passages) == 6
@@ -43,20 +53,54 @@ def test_a_rare_term_outweighs_a_common_one_and_absent_stems_are_ignored() -> No
 
 
 def test_a_title_occurrence_counts_more_than_one_in_the_text() -> None:
-    index = _index(1, _postings({"word": [(0, 1.0), (3, 5.0)]}))  # 5: in the title
+    index = _index(1, _postings({"word": [(0, _text(1)), (3, (1, 0, 0))]}))
     assert [c.passage for c, _ in index.rank(["word"], 10).passages] == [PASSAGES[3], PASSAGES[0]]
+
+
+def test_a_long_text_does_not_dilute_the_title() -> None:
+    """BM25F: each field is normalised by its own length, so a title occurrence scores the
+    same in a passage with a long text as in one with a short text (one text of weighted
+    occurrences, as before, ranked the long passage lower)."""
+    short = _postings({"word": [(0, (1, 0, 0)), (3, (1, 0, 0))]})
+    long_text = _postings({"word": [(0, (1, 0, 0)), (3, (1, 0, 0))], "long": [(3, _text(40))]})
+    for postings in (short, long_text):
+        scores = dict(_index(1, postings).rank(["word"], 10).passages)
+        assert scores[Candidate(PASSAGES[0], PAGES[0])] == scores[Candidate(PASSAGES[3], PAGES[1])]
+    scores = dict(
+        _index(1, _postings({"word": [(0, _text(1)), (3, _text(1))], "long": [(3, _text(40))]}))
+        .rank(["word"], 10)
+        .passages
+    )
+    assert scores[Candidate(PASSAGES[0], PAGES[0])] > scores[Candidate(PASSAGES[3], PAGES[1])]
+
+
+def test_a_page_title_counts_once_however_many_passages_repeat_it() -> None:
+    # page 0's three passages all repeat a title word; page 2's single passage has it too
+    index = _index(1, _postings({"word": [(0, (1, 0, 0)), (1, (1, 0, 0)), (2, (1, 0, 0)),
+                                          (5, (1, 0, 0))]}))  # fmt: skip
+    page = index.pages
+    term = index.vocabulary["word"]
+    start, end = page.offsets[term], page.offsets[term + 1]
+    frequency = dict(zip(page.pages[start:end].tolist(), page.frequencies[start:end].tolist(),
+                         strict=True))  # fmt: skip
+    held = {index.documents[number]: tf for number, tf in frequency.items()}
+    assert set(held) == {PAGES[0], PAGES[2]}
+    # the same title: once in each page's title field, which its own length normalises
+    assert held[PAGES[0]] == held[PAGES[2]]
 
 
 def test_a_page_with_several_matching_passages_beats_one_with_a_single_better_one() -> None:
     # page 0: three passages with the word once; page 1: one passage with it twice
-    index = _index(1, _postings({"word": [(0, 1.0), (1, 1.0), (2, 1.0), (3, 2.0)]}))
+    index = _index(
+        1, _postings({"word": [(0, _text(1)), (1, _text(1)), (2, _text(1)), (3, _text(2))]})
+    )
     ranked = index.rank(["word"], 10)
     assert ranked.passages[0][0].passage == PASSAGES[3]
     assert ranked.by_passages == [PAGES[0], PAGES[1]]
 
 
 def test_limit_keeps_the_best() -> None:
-    index = _index(1, _postings({"word": [(r, float(r + 1)) for r in range(6)]}))
+    index = _index(1, _postings({"word": [(r, _text(r + 1)) for r in range(6)]}))
     ranked = index.rank(["word"], 2)
     assert [c.passage for c, _ in ranked.passages] == [PASSAGES[5], PASSAGES[4]]
     assert len(ranked.documents) == 2
@@ -104,7 +148,11 @@ def test_sqlite_postings_weigh_title_heading_and_text_occurrences() -> None:
     postings = _sqlite_postings(texts)  # type: ignore[arg-type]
     term = postings.terms.index("refund")
     start, end = postings.offsets[term], postings.offsets[term + 1]
-    rows, frequencies = postings.rows[start:end], postings.frequencies[start:end]
-    assert dict(zip(rows.tolist(), frequencies.tolist(), strict=True)) == {0: 5 + 3 + 1 + 1, 1: 1}
+    rows, fields = postings.rows[start:end], postings.fields[start:end]
+    # (title, heading, text) occurrences: "Refunds"; "Refunding"; "refund", "Refunds"
+    assert dict(zip(rows.tolist(), map(tuple, fields.tolist()), strict=True)) == {
+        0: (1, 1, 2),
+        1: (0, 0, 1),
+    }
     assert "gift" in postings.terms
     assert postings.passage_ids == PASSAGES[:2]
