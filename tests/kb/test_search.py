@@ -228,9 +228,12 @@ async def test_the_collections_bots_search_are_loaded_before_any_question(
 
     assert not await loaded()
     await kb.warm(handbook, [("acme", ["not-imported-yet"]), ("acme", ["handbook"])])
-    await eventually(loaded)
-    changed = write_handbook(tmp_path / "docs")
-    (changed / "shipping" / "europe.txt").write_text("Airship parcels travel by zeppelin.\n")
-    await import_folder(kb, handbook, changed)  # as another process's import would
-    assert not await loaded()
-    await eventually(loaded)
+    try:
+        await eventually(loaded)
+        changed = write_handbook(tmp_path / "docs")
+        (changed / "shipping" / "europe.txt").write_text("Airship parcels travel by zeppelin.\n")
+        await import_folder(kb, handbook, changed)  # as another process's import would
+        assert not await loaded()
+        await eventually(loaded)
+    finally:  # before the database closes: a search after that would open it again
+        await kb.stop()
