@@ -539,7 +539,7 @@ class SendLedger:
             self._arrived.clear()
             taken, self._rows = self._rows, []
             try:
-                async with self.db.begin() as db:  # on SQLite: one hand-off, with the commit
+                async with self.db.autocommit() as db:  # one statement: its own commit
                     await before_commit(db, outbox.record_sent, [row for row, _ in taken])
             except Exception as exc:  # the sends happened: hold their acks and try again
                 self.db.outage.failed(

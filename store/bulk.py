@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any, cast
 
 import asyncpg  # type: ignore[import-untyped]
@@ -54,21 +55,44 @@ _q = _PG.identifier_preparer.quote  # both dialects quote the same names (reserv
 class _Statement:
     sql: TextClause  # for SQLAlchemy, with the document as `:rows`
     driver_sql: str  # the same for asyncpg (`$1`) or sqlite3 (`:rows`)
-    values: tuple[tuple[str, Convert], ...]  # each row's columns in the document, converted
+    columns: Callable[[dict[str, Any]], tuple[Any, ...]]  # a row's values, in document order
+    converted: tuple[tuple[int, Convert], ...]  # the values that need converting, by position
     returned: tuple[Column[Any], ...]  # the RETURNING or selected columns
 
     @property
     def returns_rows(self) -> bool:
         return bool(self.returned)
 
+    def matrix(self, rows: Sequence[dict[str, Any]]) -> list[Any]:
+        """The rows as arrays of column values: picked in C (`itemgetter`), and only the
+        values whose type asks for it go through a Python conversion."""
+        if not self.converted:
+            return list(map(self.columns, rows))
+        matrix: list[Any] = []
+        for row in rows:
+            values = list(self.columns(row))
+            for index, convert in self.converted:
+                values[index] = convert(values[index])
+            matrix.append(values)
+        return matrix
+
 
 def _statement(
     sql: str, table: Table, source: _Source, columns: tuple[str, ...], returning: tuple[str, ...]
 ) -> _Statement:
-    values = tuple(zip(columns, source.converters, strict=True))
     driver_sql = re.sub(r":rows\b", "$1", sql) if source.postgresql else sql
     returned = tuple(table.c[name] for name in returning)
-    return _Statement(_typed(sql, returned), driver_sql, values, returned)
+    converted = tuple(
+        (index, convert) for index, convert in enumerate(source.converters) if convert is not _same
+    )
+    return _Statement(_typed(sql, returned), driver_sql, _picker(columns), converted, returned)
+
+
+def _picker(columns: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    if len(columns) == 1:  # itemgetter of one name gives the value, not a 1-tuple
+        (name,) = columns
+        return lambda row: (row[name],)
+    return itemgetter(*columns)
 
 
 async def insert(
@@ -129,9 +153,8 @@ async def _run(
     db: CoreConnection, statement: _Statement, rows: Sequence[dict[str, Any]]
 ) -> Sequence[tuple[Any, ...]]:
     """The statement's returned rows (tuples, or records that unpack like them)."""
-    matrix = [[convert(row[name]) for name, convert in statement.values] for row in rows]
-    document = orjson.dumps(matrix, default=_other_uuid)
-    driver = _asyncpg_in_transaction(db)
+    document = orjson.dumps(statement.matrix(rows), default=_other_uuid)
+    driver = _asyncpg_driver(db)
     if driver is not None:
         try:
             rows_back = await driver.fetch(statement.driver_sql, document.decode())
@@ -178,14 +201,16 @@ _LOST_CONNECTION = (
 )
 
 
-def _asyncpg_in_transaction(db: CoreConnection) -> Any:
-    """asyncpg's connection under a PostgreSQL `db` whose transaction has begun; else None.
-    SQLAlchemy sends BEGIN lazily, with a transaction's first statement: so that statement
-    goes through SQLAlchemy, and the ones after it straight to asyncpg."""
+def _asyncpg_driver(db: CoreConnection) -> Any:
+    """asyncpg's connection under a PostgreSQL `db` whose transaction has begun, or that
+    commits each statement by itself (AUTOCOMMIT); else None. SQLAlchemy sends BEGIN lazily,
+    with a transaction's first statement: so that statement goes through SQLAlchemy, and the
+    ones after it straight to asyncpg."""
     if not isinstance(db, AsyncConnection) or db.dialect.name != "postgresql":
         return None
-    driver: Any = db.sync_connection.connection.driver_connection  # type: ignore[union-attr]
-    return driver if driver.is_in_transaction() else None
+    adapted: Any = db.sync_connection.connection.dbapi_connection  # type: ignore[union-attr]
+    driver = adapted.driver_connection
+    return driver if adapted.autocommit or driver.is_in_transaction() else None
 
 
 # -- statements, built once per shape -------------------------------------------------------

@@ -130,6 +130,26 @@ class Database:
         async with self._core_engine.begin() as connection:
             yield connection
 
+    @asynccontextmanager
+    async def autocommit(self) -> AsyncIterator[CoreConnection]:
+        """A connection of the core's whose every statement commits by itself: for a single
+        statement, PostgreSQL is spared the BEGIN and COMMIT round trips (two of a send-ledger
+        write's three). On SQLite, a transaction as `begin` gives (committed on its thread)."""
+        engine = self._core_engine
+        if not isinstance(engine, AsyncEngine):
+            async with self.begin() as connection:
+                yield connection
+            return
+        async with engine.connect() as connection:
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+            try:
+                yield connection
+            except Exception:
+                # Statements go to asyncpg itself (store/bulk.py) and no rollback follows, so
+                # SQLAlchemy would never learn that the connection broke: it is not reused.
+                await connection.invalidate()
+                raise
+
     async def ping(self) -> None:
         try:
             async with self.engine.connect() as connection:

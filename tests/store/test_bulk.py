@@ -22,6 +22,7 @@ from gateway.ids import new_id
 from store import bots as bot_records
 from store import bulk
 from store.database import Database
+from store.engine import CORE_CONNECTIONS
 from store.models import (
     Message,
     PlatformChannel,
@@ -300,6 +301,45 @@ async def test_a_connection_lost_mid_transaction_is_a_store_outage(pg_db: Databa
     assert is_outage(failure)  # so the core holds the batch and retries: nothing is lost
     async with db.begin() as connection:  # the core's pool replaced the dead connection
         await bulk.insert(connection, table_of(ProcessedEvent), _ledger_rows(1, "again"))
+
+
+@pytest.mark.postgres
+async def test_an_autocommit_statement_commits_alone_and_a_lost_connection_is_replaced(
+    pg_db: Database,
+) -> None:
+    db = pg_db
+    in_transaction: list[bool] = []
+
+    async def fail_after_the_statement() -> None:
+        async with db.autocommit() as connection:
+            await bulk.insert(connection, table_of(ProcessedEvent), _ledger_rows(1, "alone"))
+            in_transaction.append(_asyncpg_of(connection).is_in_transaction())
+            raise RuntimeError("what follows the statement fails")
+
+    async def lose_the_connection() -> None:
+        async with db.autocommit() as connection:
+            async with db.engine.connect() as other:  # the server ends this session
+                pid = _asyncpg_of(connection).get_server_pid()
+                await other.exec_driver_sql(f"SELECT pg_terminate_backend({pid})")
+            await bulk.insert(connection, table_of(ProcessedEvent), _ledger_rows(1, "lost"))
+
+    with pytest.raises(RuntimeError):
+        await fail_after_the_statement()
+    assert in_transaction == [False]  # no BEGIN: the statement went to asyncpg by itself
+    assert await _keys(db, "alone") == 1  # committed alone, not rolled back with the block
+    with pytest.raises(Exception):  # noqa: B017, PT011 - asyncpg's, whichever it noticed first
+        await lose_the_connection()
+    for attempt in range(CORE_CONNECTIONS * 2 + 1):  # no pooled connection is the dead one
+        async with db.autocommit() as connection:
+            rows = _ledger_rows(1, f"again{attempt}")
+            await bulk.insert(connection, table_of(ProcessedEvent), rows)
+    assert await _keys(db, "again") == CORE_CONNECTIONS * 2 + 1
+
+
+async def _keys(db: Database, prefix: str) -> int:
+    async with db.transaction() as session:
+        kept = (await session.execute(select(ProcessedEvent.dedupe_key))).scalars().all()
+    return len([key for key in kept if key.startswith(prefix)])
 
 
 @pytest.mark.postgres
