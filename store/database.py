@@ -144,9 +144,10 @@ class Database:
             await connection.execution_options(isolation_level="AUTOCOMMIT")
             try:
                 yield connection
-            except Exception:
+            except BaseException:
                 # Statements go to asyncpg itself (store/bulk.py) and no rollback follows, so
-                # SQLAlchemy would never learn that the connection broke: it is not reused.
+                # SQLAlchemy would never learn that the connection broke, or that a cancelled
+                # statement is still under way on it: it is not reused.
                 await connection.invalidate()
                 raise
 

@@ -39,6 +39,7 @@ from gateway.core.streams import STREAMING_PLATFORMS, ActionStream, message_acti
 from gateway.errors import BusUnavailable
 from gateway.events import Action, Event, StreamRef, decode_event, utcnow
 from gateway.ids import derived_id
+from gateway.loops import StopSignal, stop_between_passes
 from gateway.metrics import Metrics
 from gateway.publisher import action_message
 from gateway.tools.base import Refs, Reply, Services, Turn
@@ -158,7 +159,8 @@ class Answerer:
         self._room = asyncio.Event()
         self._room.set()
         self.settled = Settled()
-        self._settle_soon = asyncio.Event()
+        self._stop = StopSignal()  # for the loops below; lanes look at `_stopping`
+        self._settle_soon = self._stop.wakes(asyncio.Event())
         # Settlements ride in the core's next recording transaction, unless doing so just
         # failed: then they are written apart until that works again, and can never again
         # hold up a batch of events.
@@ -188,9 +190,7 @@ class Answerer:
             for task in late:
                 task.cancel()
             await asyncio.gather(*late, return_exceptions=True)
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await stop_between_passes(self._stop, self._tasks)
         with contextlib.suppress(Exception):  # what is not settled is answered again, once
             await self._settle_now()
             async with self.db.begin() as db:  # the next start takes over at once
@@ -411,14 +411,15 @@ class Answerer:
         While the core is recording batches, they ride along with its next one instead (a
         transaction of their own each time cost a tenth of the service's CPU under load)."""
         delay = SETTLE_IDLE
-        while True:
+        while not self._stop.is_set:
             await self._settle_soon.wait()
             self._settle_soon.clear()
-            await asyncio.sleep(delay)
+            if await self._stop.pause(delay):
+                return  # stop() settles what is left
             busy_for = CORE_ACTIVE - (time.monotonic() - self._taken_at)
             if self._ride_along and busy_for > 0:  # the core takes them with its next batch
                 self._settle_soon.set()  # or, if it has gone idle, they are written then
-                await asyncio.sleep(busy_for)
+                await self._stop.pause(busy_for)
                 continue
             try:
                 await self._settle_now()
@@ -444,13 +445,13 @@ class Answerer:
             raise
 
     async def _every(self, seconds: float, work: Callable[[], Any]) -> None:
-        while True:
+        while not self._stop.is_set:
             try:
                 await work()
             except Exception as exc:
                 name = getattr(work, "__name__", work)
                 self.db.outage.failed(log, exc, "%s failed: %s", name, exc)
-            await asyncio.sleep(seconds)
+            await self._stop.pause(seconds)
 
 
 def _result(actions: list[Action]) -> dict[str, Any]:

@@ -5,7 +5,6 @@ adding a table is one line in `rules`."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -14,6 +13,7 @@ from sqlalchemy import Table
 
 from gateway.config import Settings
 from gateway.events import utcnow
+from gateway.loops import StopSignal, stop_between_passes
 from store import retention as pruning
 from store.database import Database
 
@@ -49,23 +49,21 @@ class Retention:
     def __init__(self, db: Database, rules: list[Rule], interval: timedelta) -> None:
         self.db, self.rules, self.interval = db, rules, interval
         self._task: asyncio.Task[None] | None = None
+        self._stop = StopSignal()
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="retention")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await stop_between_passes(self._stop, [self._task])
 
     async def _run(self) -> None:
-        while True:
+        while not self._stop.is_set:
             try:
                 await self.prune()
             except Exception as exc:  # an outage now is retried next round; never kill the loop
                 self.db.outage.failed(log, exc, "retention pass failed", traceback=True)
-            await asyncio.sleep(self.interval.total_seconds())
+            await self._stop.pause(self.interval.total_seconds())
 
     async def prune(self, now: datetime | None = None) -> dict[str, int]:
         """Delete what is older than each rule allows; returns the rows removed per table."""
@@ -86,5 +84,5 @@ class Retention:
             async with self.db.transaction() as session:
                 count = await pruning.delete_older(session, target, column, cutoff, CHUNK)
             removed += count
-            if count < CHUNK:
+            if count < CHUNK or self._stop.is_set:  # stopping: the rest waits for the next start
                 return removed

@@ -11,7 +11,6 @@ in-process bus, where only the serving process can publish.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 import uuid
@@ -35,6 +34,7 @@ from gateway.bus.topology import (
 from gateway.config import OperationsConfig
 from gateway.errors import BotgateError, BusUnavailable
 from gateway.events import utcnow
+from gateway.loops import StopSignal, stop_between_passes
 from store import audit
 from store import dead_letters as letters
 from store.database import Database
@@ -204,29 +204,25 @@ class Redriver:
     def __init__(self, bus: Bus, db: Database, config: OperationsConfig) -> None:
         self.bus, self.db, self.config = bus, db, config
         self._task: asyncio.Task[None] | None = None
-        self._wake = asyncio.Event()
+        self._stop = StopSignal()
+        self._wake = self._stop.wakes(asyncio.Event())
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="redriver")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await stop_between_passes(self._stop, [self._task])
 
     def wake(self) -> None:
         """Look now rather than at the next interval (a re-drive was just asked for)."""
         self._wake.set()
 
     async def _run(self) -> None:
-        while True:
+        interval = self.config.redrive_interval.total_seconds()
+        while not self._stop.is_set:
             try:
                 await drain(self.bus, self.db, self.config.redrive_limit)
             except Exception as exc:  # an outage now is retried next round; never kill the loop
                 self.db.outage.failed(log, exc, "re-driving dead letters failed", traceback=True)
             self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(
-                    self._wake.wait(), self.config.redrive_interval.total_seconds()
-                )
+            await self._stop.pause(interval, self._wake)
