@@ -130,9 +130,9 @@ def _manual_pages() -> list[tuple[str, list[Passage]]]:
     from gateway.kb.passages import split
 
     found = []
-    for root in (PYTHON_DOCS, POSTGRES_DOCS):
+    for manual, root in (("python", PYTHON_DOCS), ("postgres", POSTGRES_DOCS)):
         for page in sorted(Path(root).rglob("*.html")):
-            relative = str(page.relative_to(root))
+            relative = f"{manual}/{page.relative_to(root)}"  # (both have a glossary.html)
             if relative.startswith("_") or "index" in page.name:
                 continue
             try:

@@ -61,15 +61,16 @@ class _Index:
             start, end = postings.offsets[term], postings.offsets[term + 1]
             rows, tf = postings.rows[start:end], postings.frequencies[start:end]
             scores[rows] += _bm25(tf, len(rows), total, self.saturation[rows])
+        best = _best(scores, max(limit, POOLED))
         passages = [
-            (Candidate(postings.passage_ids[row], postings.document_ids[row]), float(scores[row]))
-            for row in _best(scores, limit)
+            (Candidate(postings.passage_ids[row], postings.document_ids[row]), score)
+            for row, score in zip(best[:limit].tolist(), scores[best[:limit]].tolist(), strict=True)
         ]
-        best = _best(scores, POOLED)
-        sums = _damped_sums(self.document_of[best], scores[best], len(self.documents))
+        pooled = best[:POOLED]
+        sums = _damped_sums(self.document_of[pooled], scores[pooled], len(self.documents))
         held = np.flatnonzero(sums)
-        documents = {self.documents[page]: float(sums[page]) for page in held}
-        return Ranked(passages, documents)
+        pages = map(self.documents.__getitem__, held.tolist())
+        return Ranked(passages, dict(zip(pages, sums[held].tolist(), strict=True)))
 
 
 @dataclass(frozen=True)
