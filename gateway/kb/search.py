@@ -260,7 +260,6 @@ class KnowledgeBase:
             usable = [c for c in collections if c.embedding_model == self.embedder.model_id]
             for collection in usable:  # (vectors of another model wait for the next import)
                 await self.vectors.load(session, collection)
-        # numpy works in a worker thread while the database ranks by keyword
         keyword, nearest = await asyncio.gather(
             self._keyword(session, collections, terms) if mode != "semantic" else _none(),
             self.vectors.nearest(usable, vector, CANDIDATES)
