@@ -10,12 +10,13 @@ found, so that each lies in 0..1 and the best document of each scores 1:
 
     score = KEYWORD * keyword + (1 - KEYWORD) * (BEST_PASSAGE * best + (1 - BEST_PASSAGE) * mean)
 
-The weights were chosen by 4-fold cross-validation on the two evaluation sets (the Python and
-PostgreSQL manuals' questions, both databases), among reciprocal rank fusion with weights,
-this combination, and both summed; the held-out questions took no part
-(`python -m benchmarks.kb tune`, docs/knowledge-base.md). Scores rather than ranks: reciprocal
-rank fusion of equals let three weaker rankings outvote the strong keyword one on the
-PostgreSQL manual, and its weighted form did worse in the cross-validation than this.
+The weights were chosen by 4-fold cross-validation on the two evaluation sets (the Python
+and PostgreSQL manuals' questions, on both databases), against reciprocal rank fusion with
+weights; the held-out questions chose nothing (`python -m benchmarks.kb tune`,
+docs/knowledge-base.md). Scores rather than ranks: reciprocal rank fusion of equals let
+three weaker rankings outvote the strong keyword one on the PostgreSQL manual, and with
+weights it did less well in the cross-validation than this. A semantic score missing for a
+document (below the nearest CANDIDATES) counts as the lowest one found.
 
 Documents come out in that order, each with its passages in the order of their own score
 (the sum of 1 / (K + rank) over the passage rankings), so an answer's passages are the best

@@ -14,6 +14,8 @@ part of a search (docs/knowledge-base.md has the figures). Here both databases g
 same ranking up to their stemmers, exact, in about a millisecond.
 
 The length of a passage is its number of distinct terms (PostgreSQL's `length(tsvector)`).
+A document's score is the BM25 of its BEST_PASSAGES best passages among the POOLED best,
+damped (gateway/kb/fusion.py weighs it against the semantic scores).
 """
 
 from __future__ import annotations
