@@ -3,17 +3,15 @@
     python -m benchmarks.kb import    --database-url URL [--docs FOLDER]
     python -m benchmarks.kb search    --database-url URL --passages N
     python -m benchmarks.kb threshold --database-url URL   (collections `python`, `postgres`)
-    python -m benchmarks.kb ablation  --database-url URL   (the same collections)
+    python -m benchmarks.kb tune      --database-url URL [--database-url URL2]   (the same)
 
 `import` imports the Python manual (Debian's python3-doc) into a fresh collection and prints
 passages per second. `search` builds a collection of N passages (the passages of the Python
 and PostgreSQL manuals, repeated until there are N), then times the fused search
 of the evaluation questions in this process, warm (the first round fills the caches and is
 not counted), and prints p50/p95 and the process's RSS. Each prints one JSON object. Use a
-database of its own: the collections it makes are named `bench-*`. `ablation` measures
-recall@5 and MRR of the fusion of each subset of the four document rankings search fuses,
-and of the four with other RRF constants, on the evaluation and held-out questions
-(docs/knowledge-base.md, "Rankings left out").
+database of its own: the collections it makes are named `bench-*`. `tune` is the
+cross-validation that chose the fusion's weights (benchmarks/kb_tune.py).
 """
 
 from __future__ import annotations
@@ -25,21 +23,17 @@ import os
 import resource
 import statistics
 import time
-import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from benchmarks.kb_tune import run_tune
 from gateway.config import DatabaseConfig, KbConfig
-from gateway.kb import fusion
 from gateway.kb.answer import relevance
 from gateway.kb.embeddings import to_bytes
 from gateway.kb.errors import QueryError
-from gateway.kb.eval import Case, load_cases
 from gateway.kb.importer import Importer
 from gateway.kb.passages import Passage
-from gateway.kb.query import query_terms
-from gateway.kb.search import CANDIDATES, KnowledgeBase
+from gateway.kb.search import KnowledgeBase
 from store import kb as records
 from store import migrate
 from store.database import Database
@@ -136,9 +130,9 @@ def _manual_pages() -> list[tuple[str, list[Passage]]]:
     from gateway.kb.passages import split
 
     found = []
-    for root in (PYTHON_DOCS, POSTGRES_DOCS):
+    for manual, root in (("python", PYTHON_DOCS), ("postgres", POSTGRES_DOCS)):
         for page in sorted(Path(root).rglob("*.html")):
-            relative = str(page.relative_to(root))
+            relative = f"{manual}/{page.relative_to(root)}"  # (both have a glossary.html)
             if relative.startswith("_") or "index" in page.name:
                 continue
             try:
@@ -178,105 +172,31 @@ async def _best(db: Database, kb: KnowledgeBase, collection: str, question: str)
     return max((relevance(hit) for hit in hits), default=0.0)
 
 
-# The four document rankings of a fused search (gateway/kb/search.py): by keyword, P the sum
-# of a page's best passages' BM25 and W the whole page's; by meaning, S the best passage's
-# cosine and C the mean vector's.
-SUBSETS = ("PWSC", "P", "W", "S", "C", "PW", "SC", "WSC", "PSC", "PWC", "PWS")
-RRF_CONSTANTS = (10, 20, 30, 40, 60, 100)
-QUESTION_SETS = {
-    "python": ("python-doc.jsonl", "python-doc-heldout.jsonl"),
-    "postgres": ("postgresql-doc.jsonl", "postgresql-doc-heldout.jsonl"),
-}
-
-
-@dataclass(frozen=True)
-class _Found:
-    """What one question's search found: its passages by keyword and by meaning, and the
-    four document rankings."""
-
-    case: Case
-    keyword: list[fusion.Candidate]
-    semantic: list[fusion.Candidate]
-    documents: dict[str, list[uuid.UUID]]
-
-    def recall_and_mrr(self, subset: str, paths: dict[uuid.UUID, str]) -> tuple[int, float]:
-        passages = []
-        if "P" in subset or "W" in subset:
-            passages.append(self.keyword)
-        if "S" in subset or "C" in subset:
-            passages.append(self.semantic)
-        fused = fusion.fuse(fusion.Rankings(passages, [self.documents[r] for r in subset]))
-        ranking = list(dict.fromkeys(paths[candidate.document] for candidate, _ in fused))
-        for rank, path in enumerate(ranking[:5], start=1):
-            if path in self.case.documents:
-                return 1, 1 / rank
-        return 0, 0.0
-
-
-async def run_ablation(db: Database, kb: KnowledgeBase) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for name, files in QUESTION_SETS.items():
-        async with db.transaction() as session:
-            collection = await records.collection(session, "default", name)
-            if collection is None:
-                continue  # import it (botgate kb import) to measure it
-            stored = await records.stored_documents(session, collection.id)
-        paths = {document.id: path for path, document in stored.items()}
-        for file in files:
-            found = [await _found(db, kb, collection, case) for case in load_cases(HERE / file)]
-            result[file] = {subset: _measured(found, subset, paths) for subset in SUBSETS}
-            for constant in RRF_CONSTANTS:
-                fusion.K, default = float(constant), fusion.K
-                result[file][f"PWSC, RRF k {constant}"] = _measured(found, "PWSC", paths)
-                fusion.K = default
-    return result
-
-
-def _measured(found: list[_Found], subset: str, paths: dict[uuid.UUID, str]) -> list[float]:
-    scores = [one.recall_and_mrr(subset, paths) for one in found]
-    return [round(sum(s[0] for s in scores) / len(found), 4),
-            round(sum(s[1] for s in scores) / len(found), 4)]  # fmt: skip
-
-
-async def _found(
-    db: Database, kb: KnowledgeBase, collection: records.Collection, case: Case
-) -> _Found:
-    try:
-        terms = query_terms(case.query, kb.config.language, kb.config.max_query_chars)
-    except QueryError:
-        return _Found(case, [], [], {key: [] for key in "PWSC"})
-    vector = (await kb.embedder.embed([case.query]))[0]
-    async with db.transaction() as session:
-        keyword = await kb.keywords.search(session, [collection], terms, CANDIDATES)
-        await kb.vectors.load(session, collection)
-    near = await kb.vectors.nearest([collection], vector, CANDIDATES)
-    semantic = [candidate for candidate, _ in near.passages]
-    by_passages, whole = keyword.documents
-    rankings = {"P": list(by_passages), "W": list(whole), "S": fusion.by_best_passage(semantic),
-                "C": [document for document, _ in near.documents]}  # fmt: skip
-    return _Found(case, list(keyword.passages[0]), semantic, rankings)
-
-
 async def main(arguments: argparse.Namespace) -> dict[str, Any]:
-    db = Database(DatabaseConfig(url=arguments.database_url))
-    await migrate.upgrade(db.engine)
+    dbs = [Database(DatabaseConfig(url=url)) for url in arguments.database_url]
+    db = dbs[0]
     try:
+        for each in dbs:
+            await migrate.upgrade(each.engine)
         async with KnowledgeBase(KbConfig()) as kb:
             if arguments.command == "import":
                 return await run_import(db, kb, arguments.docs)
             if arguments.command == "search":
                 return await run_search(db, kb, arguments.passages)
-            if arguments.command == "ablation":
-                return await run_ablation(db, kb)
+            if arguments.command == "tune":
+                return await run_tune(dbs, kb)
             return await run_threshold(db, kb)
     finally:
-        await db.close()
+        for each in dbs:
+            await each.close()
 
 
 def parse_arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.kb")
-    parser.add_argument("command", choices=["import", "search", "threshold", "ablation"])
-    parser.add_argument("--database-url", required=True)
+    parser.add_argument("command", choices=["import", "search", "threshold", "tune"])
+    parser.add_argument(
+        "--database-url", required=True, action="append", help="several for `tune`"
+    )
     parser.add_argument("--docs", default=PYTHON_DOCS)
     parser.add_argument("--passages", type=int, default=1000)
     return parser.parse_args()

@@ -18,6 +18,7 @@ from store import connect_errors, migrate
 from store.engine import (
     create_core_engine,
     create_engine,
+    create_read_engine,
     is_sqlite,
     sessionmaker,
     sqlite_file,
@@ -72,6 +73,8 @@ class Database:
         # one when a new connection to it succeeds (gateway/outage.py).
         self.outage = Outage(f"the database {self.url_for_display}")
         self._on_connect(self.engine)
+        self._config = config
+        self._read_engine: AsyncEngine | None = None  # PostgreSQL's, made on first use
         # The core's hot path has an engine of its own: a thread on SQLite, no pre-ping on
         # PostgreSQL (store/engine.py, store/threaded.py).
         self._core_engine: ThreadedEngine | AsyncEngine | None = None
@@ -151,6 +154,23 @@ class Database:
                 await connection.invalidate()
                 raise
 
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A session for reads outside a transaction, each statement seeing what is committed
+        when it runs: a hot read path of one round trip a statement. On PostgreSQL its
+        connections come without a pre-ping (store/engine.py, `create_read_engine`): a
+        statement on a connection that died fails with `connection_invalidated`, and the
+        caller reads again through `transaction`. On SQLite a SELECT opens no transaction."""
+        if is_sqlite(self.url):
+            async with self._sessions() as session:
+                yield session
+            return
+        if self._read_engine is None:
+            self._read_engine = create_read_engine(self._config)
+            self._on_connect(self._read_engine)
+        async with AsyncSession(self._read_engine, expire_on_commit=False) as session:
+            yield session
+
     async def ping(self) -> None:
         try:
             async with self.engine.connect() as connection:
@@ -175,5 +195,7 @@ class Database:
 
     async def close(self) -> None:
         await self.engine.dispose()
+        if self._read_engine is not None:
+            await self._read_engine.dispose()
         if self._core_engine is not None:
             await self._core_engine.dispose()

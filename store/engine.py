@@ -84,6 +84,26 @@ def create_core_engine(config: DatabaseConfig) -> AsyncEngine:
     )
 
 
+def create_read_engine(config: DatabaseConfig) -> AsyncEngine:
+    """PostgreSQL connections for single reads outside a transaction (`Database.read`): in
+    autocommit, so a statement is sent without BEGIN and COMMIT, read-only, and without a
+    pre-ping (asyncpg's is three round trips on every checkout). A read that meets a dead
+    connection fails with `connection_invalidated` set; its caller reads again the usual way.
+    """
+    return create_async_engine(
+        config.url,
+        echo=config.echo,
+        pool_size=config.pool_size,
+        max_overflow=config.pool_size,
+        pool_recycle=1800,
+        isolation_level="AUTOCOMMIT",
+        connect_args={
+            "timeout": CONNECT_TIMEOUT,
+            "server_settings": {"default_transaction_read_only": "on"},
+        },
+    )
+
+
 def sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
     # WAL lets readers (health checks, admin API) run beside the core's writes;
     # foreign keys are off by default in SQLite.

@@ -14,6 +14,8 @@ part of a search (docs/knowledge-base.md has the figures). Here both databases g
 same ranking up to their stemmers, exact, in about a millisecond.
 
 The length of a passage is its number of distinct terms (PostgreSQL's `length(tsvector)`).
+A document's score is the BM25 of its BEST_PASSAGES best passages among the POOLED best,
+damped (gateway/kb/fusion.py weighs it against the semantic scores).
 """
 
 from __future__ import annotations
@@ -35,8 +37,9 @@ from store import kb_search
 K1 = 1.2  # BM25's usual constants
 B = 0.75
 STEMS_CACHED = 20_000
-PER_DOCUMENT = 3  # a document's best passages that make its score in `by_passages`
-POOLED = 1000  # best passages whose documents' sums make `by_passages`
+BEST_PASSAGES = 5  # a document's best passages that make its score
+DAMPING = 0.5  # the weight of each next one: 1, 1/2, 1/4, ...
+POOLED = 1000  # best passages whose documents are scored
 
 
 @dataclass(frozen=True)
@@ -47,14 +50,12 @@ class _Index:
     saturation: npt.NDArray[np.float32]  # k1 * (1 - b + b * length / average), by row
     documents: tuple[uuid.UUID, ...]  # distinct, by document number
     document_of: npt.NDArray[np.intp]  # each row's document number
-    document_saturation: npt.NDArray[np.float32]  # as `saturation`, of whole documents
 
     def rank(self, stems: Sequence[str], limit: int) -> Ranked:
-        """The passages and the documents holding any of the stems, best first."""
+        """The passages holding any of the stems, best first, and their documents' scores."""
         postings = self.postings
-        total, pages = len(postings.passage_ids), len(self.documents)
+        total = len(postings.passage_ids)
         scores = np.zeros(total, dtype=np.float32)
-        page_scores = np.zeros(pages, dtype=np.float32)
         for stem in dict.fromkeys(stems):
             term = self.vocabulary.get(stem)
             if term is None:
@@ -62,42 +63,38 @@ class _Index:
             start, end = postings.offsets[term], postings.offsets[term + 1]
             rows, tf = postings.rows[start:end], postings.frequencies[start:end]
             scores[rows] += _bm25(tf, len(rows), total, self.saturation[rows])
-            page_tf = np.bincount(self.document_of[rows], weights=tf, minlength=pages).astype(
-                np.float32
-            )
-            held = np.flatnonzero(page_tf)
-            page_scores[held] += _bm25(
-                page_tf[held], len(held), pages, self.document_saturation[held]
-            )
+        best = _best(scores, max(limit, POOLED))
         passages = [
-            (Candidate(postings.passage_ids[row], postings.document_ids[row]), float(scores[row]))
-            for row in _best(scores, limit)
+            (Candidate(postings.passage_ids[row], postings.document_ids[row]), score)
+            for row, score in zip(best[:limit].tolist(), scores[best[:limit]].tolist(), strict=True)
         ]
-        documents = [self.documents[page] for page in _best(page_scores, limit)]
-        best = _best(scores, POOLED)
-        pooled = _top_sums(self.document_of[best], scores[best], len(self.documents))
-        by_passages = [self.documents[page] for page in _best(pooled, limit)]
-        return Ranked(passages, documents, by_passages)
+        pooled = best[:POOLED]
+        sums = _damped_sums(self.document_of[pooled], scores[pooled], len(self.documents))
+        held = np.flatnonzero(sums)
+        pages = map(self.documents.__getitem__, held.tolist())
+        return Ranked(passages, dict(zip(pages, sums[held].tolist(), strict=True)))
 
 
 @dataclass(frozen=True)
 class Ranked:
     passages: list[tuple[Candidate, float]]  # best first, with their BM25 scores
-    documents: list[uuid.UUID]  # best first, by BM25 of the whole document
-    by_passages: list[uuid.UUID]  # best first, by the sum of their PER_DOCUMENT best passages
+    documents: dict[uuid.UUID, float]  # the damped sum of their best passages' BM25
 
 
-def _top_sums(
+def _damped_sums(
     pages: npt.NDArray[np.intp], scores: npt.NDArray[np.float32], total: int
 ) -> npt.NDArray[np.float32]:
-    """Each document's sum of its PER_DOCUMENT best scores (`scores` best first)."""
+    """Each document's BEST_PASSAGES best scores, weighted 1, DAMPING, DAMPING^2, ... and
+    summed (`scores` best first). A page that answers a question usually does so in several
+    passages, but a long page's many middling ones should not outweigh a short page's best."""
     order = np.lexsort((-scores, pages))  # by document, each document's best first
     pages, scores = pages[order], scores[order]
     starts = np.flatnonzero(np.r_[True, pages[1:] != pages[:-1]])
     place = np.arange(len(pages)) - np.repeat(starts, np.diff(np.r_[starts, len(pages)]))
-    keep = place < PER_DOCUMENT
+    keep = place < BEST_PASSAGES
+    weighted = scores[keep] * DAMPING ** place[keep].astype(np.float32)
     sums: npt.NDArray[np.float32] = np.bincount(
-        pages[keep], weights=scores[keep], minlength=total
+        pages[keep], weights=weighted, minlength=total
     ).astype(np.float32)
     return sums
 
@@ -131,17 +128,10 @@ def _index(revision: int, postings: kb_search.Postings) -> _Index:
         dtype=np.intp,
         count=len(postings.document_ids),
     )
-    document_lengths = np.bincount(document_of, weights=lengths, minlength=len(numbers))
     vocabulary = {term: position for position, term in enumerate(postings.terms)}
     return _Index(
-        revision, postings, vocabulary, _saturation(lengths), tuple(numbers), document_of,
-        _saturation(document_lengths.astype(np.float32)),
-    )  # fmt: skip
-
-
-def _merged(ranked: list[tuple[int, uuid.UUID]], limit: int) -> list[uuid.UUID]:
-    ranked.sort(key=lambda pair: pair[0])
-    return [document for _, document in ranked[:limit]]
+        revision, postings, vocabulary, _saturation(lengths), tuple(numbers), document_of
+    )
 
 
 class KeywordIndex:
@@ -151,7 +141,7 @@ class KeywordIndex:
         self._indexes: dict[uuid.UUID, _Index] = {}
         self._locks: dict[uuid.UUID, asyncio.Lock] = {}
         self._max = max_collections
-        self._stems: dict[tuple[str, str], str] = {}
+        self._stems: dict[tuple[str, str, str], str] = {}  # (database, language, word)
 
     async def search(
         self,
@@ -160,35 +150,36 @@ class KeywordIndex:
         words: Sequence[str],
         limit: int,
     ) -> Rankings:
-        """The best `limit` passages of the collections for the question's words, and two
-        rankings of their documents (several collections: passages by score, documents
-        by rank)."""
+        """The best `limit` passages of the collections for the question's words, and the
+        keyword scores of the documents of the best POOLED passages (of each collection)."""
         passages: list[tuple[Candidate, float]] = []
-        by_passages: list[tuple[int, uuid.UUID]] = []
-        documents: list[tuple[int, uuid.UUID]] = []
+        documents: dict[uuid.UUID, float] = {}
         for collection in collections:
             index = await self._index(session, collection)
             stems = await self._stemmed(session, collection.language, words)
             ranked = index.rank(stems, limit)
             passages += ranked.passages
-            by_passages += enumerate(ranked.by_passages)
-            documents += enumerate(ranked.documents)
+            documents |= ranked.documents
         passages.sort(key=lambda pair: -pair[1])
-        return Rankings(
-            [[candidate for candidate, _ in passages[:limit]]],
-            [_merged(by_passages, limit), _merged(documents, limit)],
-        )
+        return Rankings([[candidate for candidate, _ in passages[:limit]]], keyword=documents)
+
+    def holds(self, collection: records.Collection) -> bool:
+        """Whether the collection's postings at its revision are in memory."""
+        cached = self._indexes.get(collection.id)
+        return cached is not None and cached.revision == collection.revision
 
     async def _stemmed(
         self, session: AsyncSession, language: str, words: Sequence[str]
     ) -> list[str]:
-        new = [word for word in words if (language, word) not in self._stems]
+        # (SQLite's Porter stemmer and PostgreSQL's Snowball one differ a little)
+        database = session.get_bind().dialect.name
+        new = [word for word in words if (database, language, word) not in self._stems]
         if new:
             if len(self._stems) + len(new) > STEMS_CACHED:
                 self._stems.clear()
             found = await kb_search.stems(session, language, new)
-            self._stems.update({(language, word): found.get(word, "") for word in new})
-        return [stem for word in words if (stem := self._stems[(language, word)])]
+            self._stems.update({(database, language, w): found.get(w, "") for w in new})
+        return [stem for word in words if (stem := self._stems[(database, language, word)])]
 
     async def _index(self, session: AsyncSession, collection: records.Collection) -> _Index:
         cached = self._indexes.get(collection.id)

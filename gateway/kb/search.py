@@ -1,7 +1,11 @@
 """`KnowledgeBase`: one per process. Searches collections by keyword and by meaning.
 
-The question is embedded before the read transaction opens (an embeddings API may be slow);
-the keyword query and the vectors are read in one short transaction.
+The question is embedded before any read (an embeddings API may be slow). The collections'
+postings and vectors are kept in memory per revision (gateway/kb/keyword.py, semantic.py), so
+a search of collections searched before ranks without the database and then reads, in one
+statement outside a transaction, the passages it found and the collections' revisions: when
+one changed meanwhile, the search is made again in a transaction that reads the collections
+first (and their postings and vectors anew). One round trip instead of four on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -14,12 +18,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.config import KbConfig
 from gateway.kb.embeddings import Embedder, StaticEmbedder, Vectors, embedder_for
 from gateway.kb.errors import CollectionNotFound, EmbeddingError, EmptyCollection, KbError
-from gateway.kb.fusion import Candidate, Rankings, by_best_passage, fuse
+from gateway.kb.fusion import Candidate, Rankings, fuse
 from gateway.kb.keyword import KeywordIndex
 from gateway.kb.query import query_terms
 from gateway.kb.semantic import Nearest, VectorCache
@@ -33,6 +38,7 @@ CANDIDATES = 100  # from each ranking, before fusion
 PER_DOCUMENT = 3  # passages of one document in a result, at most
 WARM_EVERY = 30.0  # seconds between looks for changed collections (KnowledgeBase.warm)
 STOP_WAIT = 10.0  # seconds a stop waits for a warming search to end
+KNOWN_SEARCHES = 256  # (organization, collections) pairs whose collections are remembered
 Used = tuple[str, Sequence[str]]  # an organization and collections a bot searches
 
 
@@ -57,6 +63,8 @@ class KnowledgeBase:
         self.embedder = embedder or embedder_for(config)
         self.vectors = VectorCache()
         self.keywords = KeywordIndex()
+        # the collections of the searches made lately, as last read: (organization, names)
+        self._known: dict[tuple[str, tuple[str, ...]], tuple[records.Collection, ...]] = {}
         self._keeping: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
 
@@ -126,6 +134,67 @@ class KnowledgeBase:
         """
         terms = query_terms(query, self.config.language, self.config.max_query_chars)
         vector = await self._query_vector(query) if mode != "keyword" else None
+        key = (organization, tuple(collections))
+        known = self._known.get(key)
+        if known is not None and self._cached(known, vector, mode):
+            try:
+                hits = await self._search_cached(db, known, terms, vector, mode, limit)
+            except DBAPIError as exc:  # a pooled connection died: read again the usual way
+                if not exc.connection_invalidated:
+                    raise
+                hits = None
+            if hits is not None:
+                return hits
+        found, hits = await self._search_fresh(
+            db, organization, collections, terms, vector, mode, limit
+        )
+        self._remember(key, found)
+        return hits
+
+    def _remember(self, key: tuple[str, tuple[str, ...]], found: list[records.Collection]) -> None:
+        if len(found) == len(set(key[1])):  # (with one missing, each search looks for it)
+            if len(self._known) >= KNOWN_SEARCHES:
+                self._known.clear()
+            self._known[key] = tuple(found)
+
+    async def _search_cached(
+        self,
+        db: Database,
+        collections: Sequence[records.Collection],
+        terms: Sequence[str],
+        vector: Vectors | None,
+        mode: Mode,
+        limit: int,
+    ) -> list[Hit] | None:
+        """A search ranked from the postings and vectors in memory, in one statement: the
+        passages found, and the collections' revisions that say whether the ranking is still
+        current (None when it may not be: then it is searched again the usual way)."""
+        async with db.read() as session:
+            ranked = _per_document(await self._rank(session, collections, terms, vector, mode))
+            if not ranked:
+                return None  # perhaps a change added what matches: `_search_fresh` tells
+            ids = [key for key, _ in ranked[:limit]]
+            rows, revisions = await records.passages_and_revisions(
+                session, [c.id for c in collections], ids
+            )
+            if any(revisions.get(c.id) != c.revision for c in collections) or not rows:
+                return None
+            cosines = await self._similarities(session, collections, rows, vector)
+        scores = dict(ranked)
+        return [_hit(row, scores[row.id], cosines.get(row.id)) for row in rows]
+
+    async def _search_fresh(
+        self,
+        db: Database,
+        organization: str,
+        collections: Sequence[str],
+        terms: Sequence[str],
+        vector: Vectors | None,
+        mode: Mode,
+        limit: int,
+    ) -> tuple[list[records.Collection], list[Hit]]:
+        """A search that reads the collections first (and their postings and vectors when
+        they changed), in one transaction."""
         async with db.transaction() as session:
             found = await records.collections(session, organization, collections)
             if not found:
@@ -136,7 +205,23 @@ class KnowledgeBase:
                 raise EmptyCollection(_empty(found))
             cosines = await self._similarities(session, found, rows, vector)
         scores = dict(ranked)
-        return [_hit(row, scores[row.id], cosines.get(row.id)) for row in rows]
+        return found, [_hit(row, scores[row.id], cosines.get(row.id)) for row in rows]
+
+    def _cached(
+        self, collections: Sequence[records.Collection], vector: Vectors | None, mode: Mode
+    ) -> bool:
+        """Whether a search of these collections (as last read) needs nothing more read."""
+        for collection in collections:
+            if mode != "semantic" and not self.keywords.holds(collection):
+                return False
+            semantic = mode != "keyword" and vector is not None
+            if (
+                semantic
+                and collection.embedding_model == self.embedder.model_id
+                and not self.vectors.holds(collection)
+            ):
+                return False
+        return True
 
     async def _similarities(
         self,
@@ -175,7 +260,6 @@ class KnowledgeBase:
             usable = [c for c in collections if c.embedding_model == self.embedder.model_id]
             for collection in usable:  # (vectors of another model wait for the next import)
                 await self.vectors.load(session, collection)
-        # numpy works in a worker thread while the database ranks by keyword
         keyword, nearest = await asyncio.gather(
             self._keyword(session, collections, terms) if mode != "semantic" else _none(),
             self.vectors.nearest(usable, vector, CANDIDATES)
@@ -185,9 +269,9 @@ class KnowledgeBase:
         semantic = [candidate for candidate, _ in nearest.passages]
         rankings = Rankings(
             [*keyword.passages, semantic] if semantic else keyword.passages,
-            [*keyword.documents, by_best_passage(semantic), [d for d, _ in nearest.documents]]
-            if semantic
-            else keyword.documents,
+            keyword.keyword,
+            nearest.best,
+            nearest.mean,
         )
         return fuse(rankings)
 
@@ -201,11 +285,11 @@ class KnowledgeBase:
 
 
 async def _none() -> Rankings:
-    return Rankings([], [])
+    return Rankings([])
 
 
 async def _nothing_near() -> Nearest:
-    return Nearest([], [])
+    return Nearest([], {}, {})
 
 
 def _per_document(ranked: list[tuple[Candidate, float]]) -> list[tuple[uuid.UUID, float]]:

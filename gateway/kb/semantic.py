@@ -16,7 +16,10 @@ all dimensions (the top 100 agree at 99 % with the exact ranking on both evaluat
 The matrix is kept as its two column blocks, so no row is stored twice.
 
 Each document also gets a vector, the normalised mean of its passages': what the page as a
-whole is about (the document ranking of gateway/kb/fusion.py).
+whole is about. A search gives gateway/kb/fusion.py two scores of documents: the cosine of
+the best passage of the documents of the nearest passages, and that of the mean vector of
+the nearest documents, as many of each as passages are asked for (the others count as the
+last of them there).
 """
 
 from __future__ import annotations
@@ -38,6 +41,9 @@ from store import kb as records
 PREFIX = 128  # dimensions of the first, coarse ranking of a large collection
 PREFILTER = 1000  # passages the coarse ranking keeps for the exact one
 TWO_STEPS = 8 * PREFILTER  # collections with more passages are searched in two steps
+# Up to this many passages a search runs in the event loop (about 2 ms at 50,000): handing
+# it to a thread cost more than that, in CPU and under load in waiting for the thread
+IN_LOOP = 100_000
 
 
 @dataclass(frozen=True)
@@ -67,7 +73,8 @@ class _Matrix:
 @dataclass(frozen=True)
 class Nearest:
     passages: list[tuple[Candidate, float]]  # best first, with cosines
-    documents: list[tuple[uuid.UUID, float]]
+    best: dict[uuid.UUID, float]  # the documents of those passages: their best one's cosine
+    mean: dict[uuid.UUID, float]  # the nearest documents by the cosine with their mean vector
 
 
 class VectorCache:
@@ -83,20 +90,25 @@ class VectorCache:
         """Have the collection's current vectors at hand (read them when they changed)."""
         await self._matrix(session, collection)
 
+    def holds(self, collection: records.Collection) -> bool:
+        """Whether the collection's vectors at its revision are in memory."""
+        return _current(self._matrices.get(collection.id), collection)
+
     async def nearest(
         self, collections: Sequence[records.Collection], query: Vectors, limit: int
     ) -> Nearest:
         """The passages and documents most similar to `query` (a unit vector), over the
-        collections `load` read; no database work, so it may run beside other queries."""
+        collections `load` read; no database work (in a thread for very large collections)."""
         matrices = [self._matrices.get(collection.id) for collection in collections]
         usable = [
             m for m in matrices
             if m is not None and m.passages and m.dimensions == query.shape[-1]
         ]  # fmt: skip
         if not usable:
-            return Nearest([], [])
-        found = await asyncio.to_thread(_nearest_all, usable, query.reshape(-1), limit)
-        return found
+            return Nearest([], {}, {})
+        if sum(len(m.passages) for m in usable) <= IN_LOOP:
+            return _nearest_all(usable, query.reshape(-1), limit)
+        return await asyncio.to_thread(_nearest_all, usable, query.reshape(-1), limit)
 
     async def similarities(
         self,
@@ -171,17 +183,23 @@ def _build(
 
 def _nearest_all(matrices: Sequence[_Matrix], query: Vectors, limit: int) -> Nearest:
     passages: list[tuple[Candidate, float]] = []
-    documents: list[tuple[uuid.UUID, float]] = []
+    means: list[tuple[uuid.UUID, float]] = []
     for matrix in matrices:
-        found = _nearest(matrix, query, limit)
-        passages += found.passages
-        documents += found.documents
-    passages.sort(key=lambda pair: -pair[1])
-    documents.sort(key=lambda pair: -pair[1])
-    return Nearest(passages[:limit], documents[:limit])
+        found, mean = _nearest(matrix, query, limit)
+        passages += found
+        means += mean
+    passages = sorted(passages, key=lambda pair: -pair[1])[:limit]
+    best: dict[uuid.UUID, float] = {}
+    for candidate, cosine in passages:
+        best.setdefault(candidate.document, cosine)
+    return Nearest(passages, best, dict(sorted(means, key=lambda pair: -pair[1])[:limit]))
 
 
-def _nearest(matrix: _Matrix, query: Vectors, limit: int) -> Nearest:
+def _nearest(
+    matrix: _Matrix, query: Vectors, limit: int
+) -> tuple[list[tuple[Candidate, float]], list[tuple[uuid.UUID, float]]]:
+    """The `limit` passages nearest the query (in two steps in a large collection), and the
+    `limit` documents whose mean vectors are."""
     if len(matrix.passages) > TWO_STEPS and matrix.head.shape[1] == PREFIX:
         coarse = matrix.head @ query[:PREFIX]
         rows = np.argpartition(-coarse, PREFILTER - 1)[:PREFILTER]
@@ -189,8 +207,7 @@ def _nearest(matrix: _Matrix, query: Vectors, limit: int) -> Nearest:
     else:
         exact = _top(matrix.cosines(query), limit)
     passages = [(matrix.passages[i], score) for i, score in exact]
-    documents = [(matrix.documents[i], score) for i, score in _top(matrix.centroids @ query, limit)]
-    return Nearest(passages, documents)
+    return passages, [(matrix.documents[i], s) for i, s in _top(matrix.centroids @ query, limit)]
 
 
 def _top(scores: Vectors, limit: int) -> list[tuple[int, float]]:

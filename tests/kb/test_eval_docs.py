@@ -37,11 +37,10 @@ HELD_OUT = {
     "python": HERE / "python-doc-heldout.jsonl",
     "postgres": HERE / "postgresql-doc-heldout.jsonl",
 }
-# The targets are recall@5 0.85 and MRR 0.75. The MRR floors are a little under
-# what the fusion reaches with the built-in static model (Python 0.750-0.753, PostgreSQL
-# 0.694-0.706 on the two databases; docs/knowledge-base.md has the figures).
+# The targets: recall@5 0.85 and MRR 0.75 (reached: Python 0.94 / 0.759-0.760,
+# PostgreSQL 0.92 / 0.795-0.798 on the two databases; docs/knowledge-base.md has the figures).
 MIN_RECALL = 0.85
-MIN_MRR = {"python": 0.74, "postgres": 0.68}
+MIN_MRR = 0.75
 MIN_HELD_OUT_RECALL = 0.75
 
 
@@ -66,7 +65,7 @@ async def test_fused_search_meets_the_floors_and_beats_keyword_search(
     keyword = await evaluate(kb, db, "default", manual, cases, k=5, mode="keyword")
     fused = await evaluate(kb, db, "default", manual, cases, k=5)
     assert fused.recall_at_k >= MIN_RECALL, fused.summary()
-    assert fused.mrr >= MIN_MRR[manual], fused.summary()
+    assert fused.mrr >= MIN_MRR, fused.summary()
     assert fused.recall_at_k >= keyword.recall_at_k, (fused.summary(), keyword.summary())
     assert fused.mrr >= keyword.mrr, (fused.summary(), keyword.summary())
     held_out = load_cases(HELD_OUT[manual])
@@ -75,3 +74,4 @@ async def test_fused_search_meets_the_floors_and_beats_keyword_search(
     fused = await evaluate(kb, db, "default", manual, held_out, k=5)
     assert fused.recall_at_k >= MIN_HELD_OUT_RECALL, fused.summary()
     assert fused.recall_at_k >= keyword.recall_at_k, (fused.summary(), keyword.summary())
+    assert fused.mrr >= keyword.mrr, (fused.summary(), keyword.summary())

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from aiohttp import web
+from sqlalchemy import Engine, event, text
+from sqlalchemy.pool import Pool
 
-from gateway.config import KbConfig
+from gateway.config import DatabaseConfig, KbConfig
 from gateway.kb import search
 from gateway.kb.embeddings import HttpEmbedder
 from gateway.kb.errors import CollectionNotFound, EmbeddingError, EmptyCollection, QueryError
 from gateway.kb.importer import Importer
 from gateway.kb.search import KnowledgeBase
 from store import kb as records
+from store import migrate
 from store.database import Database
 from tests.kb.conftest import import_folder, write_handbook
 from tests.support.pipeline import eventually
@@ -237,3 +242,71 @@ async def test_the_collections_bots_search_are_loaded_before_any_question(
         await eventually(loaded)
     finally:  # before the database closes: a search after that would open it again
         await kb.stop()
+
+
+@pytest.fixture
+def sent() -> Iterator[list[str]]:
+    """The statements sent from now on, and on connections opened from now on what asyncpg
+    sends besides its prepared statements: BEGIN, COMMIT, ROLLBACK and pre-pings."""
+    queries: list[str] = []
+
+    def log(record: Any) -> None:
+        queries.append(record.query)
+
+    def watch(dbapi_connection: Any, _record: object) -> None:
+        if hasattr(dbapi_connection._connection, "add_query_logger"):  # asyncpg
+            dbapi_connection._connection.add_query_logger(log)
+
+    def statement(_connection: object, _cursor: object, sql: str, *_: object) -> None:
+        queries.append(sql)
+
+    event.listen(Pool, "connect", watch)
+    event.listen(Engine, "before_cursor_execute", statement)
+    yield queries
+    event.remove(Engine, "before_cursor_execute", statement)
+    event.remove(Pool, "connect", watch)
+
+
+async def test_a_search_of_collections_in_memory_is_one_statement(
+    sent: list[str], kb: KnowledgeBase, handbook: Database
+) -> None:
+    """Once a collection's postings and vectors are in memory, a search reads the passages it
+    found and the collection's revision in one statement, outside a transaction."""
+    await kb.search(handbook, "acme", ["handbook"], "refunds for gift cards")
+    sent.clear()
+    hits = await kb.search(handbook, "acme", ["handbook"], "gift cards refunds")
+    await asyncio.sleep(0.01)  # asyncpg calls its query loggers soon after
+    assert hits[0].heading == "Refunds > Exceptions"
+    assert len(sent) == 1, sent
+    assert "kb_passages" in sent[0]
+    async with handbook.transaction() as session:
+        (collection,) = await records.collections(session, "acme", ["handbook"])
+        await records.delete_collection(session, collection.id)
+    with pytest.raises(CollectionNotFound):
+        await kb.search(handbook, "acme", ["handbook"], "gift cards refunds")
+
+
+@pytest.mark.postgres
+async def test_a_search_reads_again_when_its_connection_died(
+    kb: KnowledgeBase, postgres_url: str, tmp_path: Path
+) -> None:
+    """The read path's connections have no pre-ping: a search that meets a connection the
+    server closed (a restart, an idle timeout) is made again the usual way."""
+    db = Database(DatabaseConfig(url=postgres_url))
+    try:
+        await migrate.upgrade(db.engine)
+        await import_folder(kb, db, write_handbook(tmp_path / "docs"))
+        await kb.search(db, "acme", ["handbook"], "express delivery")
+        async with db.read() as session:  # the read connection in the pool, used once
+            await session.execute(text("SELECT 1"))
+        async with db.transaction() as session:
+            await session.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+        hits = await kb.search(db, "acme", ["handbook"], "express delivery")
+        assert hits[0].document == "shipping/europe.txt"
+    finally:
+        await db.close()
