@@ -213,6 +213,24 @@ def _asyncpg_driver(db: CoreConnection) -> Any:
     return driver if adapted.autocommit or driver.is_in_transaction() else None
 
 
+async def begin_now(db: AsyncConnection) -> None:
+    """Send a PostgreSQL transaction's BEGIN now, rather than with its first statement: then
+    every bulk statement, the first included, goes to asyncpg without SQLAlchemy's
+    per-statement work. Through the SQLAlchemy adapter's own transaction, which its commit
+    and rollback end; where the adapter is not the one this was written against (another
+    SQLAlchemy version), BEGIN stays lazy."""
+    adapted: Any = db.sync_connection.connection.dbapi_connection  # type: ignore[union-attr]
+    start = getattr(adapted, "_start_transaction", None)
+    if start is None or adapted.autocommit or getattr(adapted, "_transaction", True) is not None:
+        return
+    try:
+        async with adapted._execute_mutex:
+            await start()
+    except Exception as exc:  # the connection is gone or broken: not for the pool again
+        await db.invalidate()
+        raise StoreUnavailable(f"could not begin a transaction: {exc!r}") from exc
+
+
 # -- statements, built once per shape -------------------------------------------------------
 
 

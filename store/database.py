@@ -14,7 +14,7 @@ from gateway.config import DatabaseConfig
 from gateway.errors import DatabaseMissing, MigrationsPending, StoreUnavailable
 from gateway.outage import Outage
 from gateway.urls import hide_password
-from store import connect_errors, migrate
+from store import bulk, connect_errors, migrate
 from store.engine import (
     create_core_engine,
     create_engine,
@@ -131,6 +131,8 @@ class Database:
         runs on a thread of its own (store/threaded.py)."""
         assert self._core_engine is not None, "a read-only Database has no core transactions"
         async with self._core_engine.begin() as connection:
+            if isinstance(connection, AsyncConnection):  # PostgreSQL: see bulk.begin_now
+                await bulk.begin_now(connection)
             yield connection
 
     @asynccontextmanager

@@ -304,6 +304,23 @@ async def test_a_connection_lost_mid_transaction_is_a_store_outage(pg_db: Databa
 
 
 @pytest.mark.postgres
+async def test_a_core_transaction_has_begun_before_its_first_statement(pg_db: Database) -> None:
+    through_sqlalchemy: list[str] = []
+
+    def remember(*args: Any) -> None:
+        through_sqlalchemy.append(args[2])
+
+    async with pg_db.begin() as connection:
+        began = _asyncpg_of(connection).is_in_transaction()
+        event.listen(connection.sync_engine, "before_cursor_execute", remember)
+        await bulk.insert(connection, table_of(ProcessedEvent), _ledger_rows(2, "eager"))
+        event.remove(connection.sync_engine, "before_cursor_execute", remember)
+    assert began  # BEGIN went out with `begin`, not with the first statement
+    assert through_sqlalchemy == []  # so even the first bulk statement went to asyncpg
+    assert await _keys(pg_db, "eager") == 2  # and the commit ended that transaction
+
+
+@pytest.mark.postgres
 async def test_an_autocommit_statement_commits_alone_and_a_lost_connection_is_replaced(
     pg_db: Database,
 ) -> None:
