@@ -1,9 +1,11 @@
-"""The core consumer: takes events from `botgate.core` in batches, records each batch in one
-transaction (with the answers it owes), acknowledges it once committed, and hands the owed
-answers to the answerer, which runs the bots' tools after the commit.
+"""The core consumer: takes events from its shards of `botgate.core.<i>` (see shards.py) in
+batches, records each batch in one transaction (with the answers it owes), acknowledges it
+once committed, and hands the owed answers to the answerer, which runs the bots' tools after
+the commit.
 
-- Order: a batch is recorded in delivery order, so one conversation's events keep theirs, and
-  its owed answers are queued in that order.
+- Order: a conversation's events are in one shard queue, which one core at a time consumes; a
+  batch is recorded in delivery order, so they keep theirs, and its owed answers are queued in
+  that order.
 - A database outage holds the batch and retries it with back-off (nothing is acked or lost);
   on stop, held messages go back to the queue.
 - Any other failure splits the batch so that one bad event cannot hold up the rest; that
@@ -22,18 +24,18 @@ from dataclasses import dataclass
 from opentelemetry.trace import Span, SpanKind
 
 from gateway import codec, tracing
-from gateway.bus.base import Bus, Delivery, Failure, Message, Subscription
+from gateway.bus.base import Bus, Delivery, Failure, Message
 from gateway.bus.processing import dead_letter_now, give_up_or_retry
 from gateway.bus.topology import (
     CORE_QUEUE,
     DEAD_QUEUE,
     DEFAULT_EXCHANGE,
     HEADER_TRACEPARENT,
-    core_queue,
 )
 from gateway.config import Settings
 from gateway.core.answers import Answerer, Owed, reply_message
 from gateway.core.recorder import Arrival, Outcome, Recorder
+from gateway.core.shards import Rerouter, ShardHolder
 from gateway.errors import BusUnavailable, PermanentError
 from gateway.events import Event, decode_event
 from gateway.metrics import Metrics
@@ -70,22 +72,29 @@ class CoreConsumer:
         self._inbox: asyncio.Queue[Delivery] = asyncio.Queue()
         self._arrived = asyncio.Event()  # set by each delivery into the inbox
         self._filled = asyncio.Event()  # set when a full batch is waiting in the inbox
-        self._subscription: Subscription | None = None
+        self.shards = ShardHolder(
+            bus,
+            settings.bus.shards,
+            intake=self._inbox_put,
+            reroute=Rerouter(bus, settings.bus.shards, metrics),
+            prefetch=settings.bus.prefetch,
+            on_claim=answers.forget_takeovers,
+        )
         self._loop: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
 
     async def start(self) -> None:
-        await self.bus.declare_queue(core_queue())
         self._loop = asyncio.create_task(self._run(), name="core-consumer")
-        self._subscription = await self.bus.consume(
-            CORE_QUEUE, self._inbox_put, prefetch=self.settings.bus.prefetch
-        )
+        try:
+            await self.shards.start()
+        except BaseException:
+            self._loop.cancel()
+            raise
 
     async def stop(self) -> None:
         """Stop intake, let the batch in hand finish, hand back what was never started."""
         self._stopping.set()
-        if self._subscription is not None:
-            await self._subscription.cancel()
+        await self.shards.stop()
         grace = self.settings.server.shutdown_grace.total_seconds()
         try:
             if self._loop is not None:
@@ -123,7 +132,11 @@ class CoreConsumer:
                 await _set_within(self._filled, self.settings.core.batch_wait.total_seconds())
         batch: list[Delivery] = []
         while len(batch) < size and not self._inbox.empty():
-            batch.append(self._inbox.get_nowait())
+            delivery = self._inbox.get_nowait()
+            if self.shards.still_held(delivery):
+                batch.append(delivery)
+            else:  # its shard was handed back: the next holder has it (a no-op here)
+                await delivery.reject(requeue=True)
         return batch
 
     async def process(self, batch: list[Delivery]) -> None:
@@ -196,10 +209,19 @@ class CoreConsumer:
         return outcomes
 
     async def _one_by_one(self, items: list[_Item]) -> None:
+        """After a failed batch. An event that was not recorded holds back the later ones
+        of its conversation: they go back to the queue behind it, so order holds."""
+        behind: set[str] = set()
         for item in items:
+            key = item.event.conversation_key
+            if key in behind:
+                await self._hand_back([item], "an earlier event of its conversation failed")
+                continue
             outcomes = await self._record_held([item])
             if outcomes:
                 await self._finish([item], outcomes)
+            else:
+                behind.add(key)
 
     async def _finish(self, items: list[_Item], outcomes: list[Outcome]) -> None:
         """Committed: hand the owed answers over in order, answer webhooks waiting on events

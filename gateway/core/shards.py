@@ -1,0 +1,295 @@
+"""The core's share of the shard queues (docs/scaling.md).
+
+Events reach one of `[bus] shards` queues by their conversation (gateway/bus/topology.py).
+Each core consumes a shard queue only exclusively, so one core at a time records a
+conversation; the broker drops an exclusive consumer with its connection, so a core that dies
+(SIGKILL included) frees its shards at once, and its unacknowledged batch goes back to the head
+of each queue for the next holder (the inbox drops what was recorded already).
+
+Every core also consumes `botgate.core.members.<shards>`, whose consumer count is the number
+of cores. Every `interval` a core holding more than its fair share (shards / cores, rounded
+up) hands the surplus back and a core holding less claims free shards: cores joining or
+leaving re-balance within a few intervals. The shard queues are declared single-active-consumer
+too, so even a consumer that is not ours cannot split a conversation.
+
+A core refuses to start while a core with another shard count is running, and drains the shard
+queues of a larger layout left behind (their events are sent on to the shards of this one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import random
+import weakref
+from collections.abc import Callable, Coroutine
+from dataclasses import replace
+from typing import Any
+
+from gateway.bus.base import Bus, Delivery, Failure, Handler, QueueInUse, Subscription
+from gateway.bus.processing import dead_letter_now
+from gateway.bus.topology import (
+    CORE_QUEUE,
+    EVENTS_EXCHANGE,
+    HEADER_REROUTED,
+    HEADER_SHARD,
+    SHARDS_EXCHANGE,
+    Binding,
+    members_queue,
+    shard_label,
+    shard_of,
+    shard_queue,
+    shard_queue_name,
+    shards_exchange,
+    unrouted_exchange,
+    unrouted_queue,
+)
+from gateway.errors import BusUnavailable, ConfigError, PermanentError
+from gateway.events import decode_event
+from gateway.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+REBALANCE_INTERVAL = 1.0
+UNROUTED_PREFETCH = 50
+
+
+class ShardHolder:
+    def __init__(
+        self,
+        bus: Bus,
+        shards: int,
+        *,
+        intake: Handler,
+        reroute: Handler,
+        prefetch: int,
+        on_claim: Callable[[], None] = lambda: None,
+        interval: float = REBALANCE_INTERVAL,
+    ) -> None:
+        self.bus, self.shards, self.prefetch, self.interval = bus, shards, prefetch, interval
+        self._intake, self._reroute, self._on_claim = intake, reroute, on_claim
+        self.held: dict[int, Subscription] = {}
+        self._holdings: dict[int, object] = {}  # shard -> the token of its current holding
+        self._holding_of: weakref.WeakKeyDictionary[Delivery, tuple[int, object]] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._stale: list[str] = []  # shard queues of a larger layout, drained into this one
+        self._draining: dict[str, Subscription] = {}
+        self._fixed: list[Subscription] = []  # membership and the unrouted queue
+        self._order = random.sample(range(shards), shards)  # cores look at free shards apart
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await declare_topology(self.bus, self.shards)
+        self._stale = await _stale_queues(self.bus, self.shards)
+        await _check_layouts(self.bus, self.shards, self.shards + len(self._stale))
+        if await self.bus.has_queue(CORE_QUEUE):  # from before sharding: drain it, then quiet
+            await self.bus.unbind_queue(CORE_QUEUE, Binding(EVENTS_EXCHANGE, "#"))
+            self._stale.insert(0, CORE_QUEUE)
+        if self._stale:
+            log.warning(
+                "shard queues %s..%s are left from a layout with more shards than bus.shards = "
+                "%d; their events are sent on to the current shards",
+                self._stale[0],
+                self._stale[-1],
+                self.shards,
+            )
+        members = members_queue(self.shards).name
+        self._fixed.append(await self.bus.consume(members, _keep_out, prefetch=1))
+        self._fixed.append(
+            await self.bus.consume(unrouted_queue().name, self._reroute, prefetch=UNROUTED_PREFETCH)
+        )
+        await self.balance()
+        self._task = asyncio.create_task(self._keep_balancing(), name="core-shards")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        for subscription in [*self.held.values(), *self._draining.values(), *self._fixed]:
+            await subscription.cancel()
+        self.held.clear()
+        self._holdings.clear()
+        self._draining.clear()
+
+    async def _keep_balancing(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            try:
+                await self.balance()
+            except BusUnavailable as exc:  # the broker is away: the connection comes back
+                log.warning("cannot re-balance the shards now: %s", exc)
+
+    async def balance(self) -> None:
+        """Hand back the surplus over a fair share, or claim free shards up to it."""
+        for index, subscription in list(self.held.items()):
+            if subscription.lost:  # its channel or its lock is gone: another core may hold it
+                log.warning("lost shard %d (the broker connection dropped)", index)
+                await self._drop(index).cancel()
+        share = math.ceil(self.shards / await self._cores())
+        while len(self.held) > share:
+            index = max(self.held)
+            log.info("handing shard %d back (fair share: %d)", index, share)
+            await self._drop(index).cancel()
+        for index in self._order:
+            if len(self.held) >= share:
+                break
+            if index not in self.held:
+                await self._claim(index)
+        await self._drain_stale()
+
+    def _drop(self, index: int) -> Subscription:
+        self._holdings.pop(index, None)
+        return self.held.pop(index)
+
+    def still_held(self, delivery: Delivery) -> bool:
+        """Whether the shard the delivery came from is still held as it was then. One that
+        was handed back has been redelivered to the shard's next holder: recording it here
+        too, after that core recorded later events of the conversation, would answer them
+        out of order."""
+        try:
+            index, holding = self._holding_of.get(delivery, (None, None))
+        except TypeError:  # not one of ours (it cannot be referred to weakly)
+            return True
+        return index is None or self._holdings.get(index) is holding
+
+    async def _cores(self) -> int:
+        stats = await self.bus.queue_stats(members_queue(self.shards).name)
+        return max(1, stats.consumers if stats else 1)
+
+    async def _claim(self, index: int) -> None:
+        name = shard_queue_name(index)
+        self._on_claim()  # before its first delivery can arrive
+        holding = object()  # this holding of the shard, as against a later one
+
+        def intake(delivery: Delivery) -> Coroutine[Any, Any, None] | None:
+            self._holding_of[delivery] = (index, holding)
+            return self._intake(delivery)
+
+        subscription = await _take(self.bus, name, intake, self.prefetch)
+        if subscription is not None:
+            self._holdings[index] = holding
+            self.held[index] = subscription
+            log.info("holding shard %d", index)
+
+    async def _drain_stale(self) -> None:
+        for name in self._stale:
+            current = self._draining.get(name)
+            if current is None or current.lost:
+                subscription = await _take(self.bus, name, self._reroute, self.prefetch)
+                if subscription is not None:
+                    self._draining[name] = subscription
+
+
+async def declare_topology(bus: Bus, shards: int) -> None:
+    """The sharding exchanges and queues; what is there already stays (idempotent)."""
+    await bus.declare_exchange(unrouted_exchange())
+    await bus.declare_exchange(shards_exchange())
+    await bus.declare_queue(unrouted_queue())
+    await bus.declare_queue(members_queue(shards))
+    for index in range(shards):
+        await bus.declare_queue(shard_queue(index, shards))
+
+
+async def _take(bus: Bus, queue: str, handler: Handler, prefetch: int) -> Subscription | None:
+    stats = await bus.queue_stats(queue)
+    if stats is None or stats.consumers:
+        return None
+    try:
+        return await bus.consume(queue, handler, prefetch=prefetch, exclusive=True)
+    except QueueInUse:
+        return None  # another core was quicker
+
+
+async def _keep_out(delivery: Delivery) -> None:
+    """Nothing is published to the members queue; whatever is, is dropped."""
+    await delivery.ack()
+
+
+class Rerouter:
+    """Sends an event that reached no shard (the unrouted queue, a larger layout's queue, the
+    queue from before sharding) on to its shard in this layout. An event stamped for another
+    shard count means a process has another `bus.shards`: said once a minute, in one line."""
+
+    def __init__(self, bus: Bus, shards: int, metrics: Metrics | None = None) -> None:
+        self.bus, self.shards, self.metrics = bus, shards, metrics
+        self._said_at = -math.inf
+
+    async def __call__(self, delivery: Delivery) -> None:
+        message = delivery.message
+        try:
+            event = decode_event(message.body, message.model)
+        except PermanentError as exc:  # counted as the core counts an invalid event
+            if self.metrics is not None:
+                self.metrics.failed.labels("invalid").inc()
+                self.metrics.dead.labels("invalid").inc()
+            await dead_letter_now(delivery, Failure(str(exc), type(exc).__name__), self.metrics)
+            return
+        label = shard_label(shard_of(event.conversation_key, self.shards), self.shards)
+        if message.headers.get(HEADER_REROUTED):
+            reason = f"no shard queue is bound to {HEADER_SHARD} {label}"
+            await dead_letter_now(delivery, Failure(reason), self.metrics)
+            return
+        self._tell(message.headers.get(HEADER_SHARD))
+        headers = {**message.headers, HEADER_SHARD: label, HEADER_REROUTED: "1"}
+        onward = replace(message, exchange=SHARDS_EXCHANGE, headers=headers, model=None)
+        try:
+            await self.bus.publish(onward)
+        except BusUnavailable:
+            await delivery.reject(requeue=True)
+            return
+        await delivery.ack()
+
+    def _tell(self, stamped: str | None) -> None:
+        if stamped is None or stamped.endswith(f"/{self.shards}"):
+            return
+        now = asyncio.get_running_loop().time()
+        if now - self._said_at >= 60:
+            self._said_at = now
+            log.error(
+                "bus.shards: events arrive stamped for shard %s but this core has bus.shards = "
+                "%d; give every process the same bus.shards (they are sent on meanwhile)",
+                stamped,
+                self.shards,
+            )
+
+
+async def _stale_queues(bus: Bus, shards: int) -> list[str]:
+    """`botgate.core.<shards>` and up, while they exist: a larger layout's shards."""
+    stale: list[str] = []
+    index = shards
+    while await bus.has_queue(shard_queue_name(index)):
+        stale.append(shard_queue_name(index))
+        index += 1
+    return stale
+
+
+async def _check_layouts(bus: Bus, shards: int, limit: int) -> None:
+    """Refuse to run beside a core with another shard count: between them they would hand
+    one conversation to two cores. A layout no core runs any more loses its bindings."""
+    for other in range(1, limit + 1):
+        if other == shards:
+            continue
+        stats = await bus.queue_stats(members_queue(other).name)
+        if stats is None:
+            continue
+        if stats.consumers:
+            raise ConfigError(
+                f"bus.shards: this core has {shards} shards but {stats.consumers} running "
+                f"core(s) have {other}; give every process the same bus.shards (to change it, "
+                "stop the gateways, let the cores drain the queues, then restart all)"
+            )
+        await _forget_layout(bus, other)
+
+
+async def _forget_layout(bus: Bus, shards: int) -> None:
+    """Unbind a stopped layout's shard labels, so that a process still stamping events for it
+    sends them to the unrouted queue (and on to the right shard) rather than split them."""
+    for index in range(shards):
+        queue = shard_queue(index, shards)
+        for binding in queue.bindings:
+            await bus.unbind_queue(queue.name, binding)
+    await bus.delete_queue(members_queue(shards).name)

@@ -1,0 +1,106 @@
+"""Cores sharing the shard queues, on the in-process bus and on RabbitMQ: they split the shards
+between them and take over a stopped core's; events without a shard, or from an old layout,
+are recorded all the same; a core with another shard count does not start beside them."""
+
+from __future__ import annotations
+
+from contextlib import AsyncExitStack
+from dataclasses import replace
+
+import pytest
+
+from gateway.app import Runtime
+from gateway.bus.factory import create_bus
+from gateway.bus.topology import HEADER_SHARD, shard_queue_name
+from gateway.core.shards import declare_topology
+from gateway.errors import ConfigError
+from gateway.publisher import event_message
+from tests.support.events import inbound
+from tests.support.pipeline import count_rows, eventually, make_settings, running
+
+SHARDS = 4
+
+
+def _held(core: Runtime) -> set[int]:
+    assert core.core is not None
+    return set(core.core.shards.held)
+
+
+async def test_cores_split_the_shards_and_a_stopped_cores_move_to_the_other(
+    backend: tuple[str, str],
+) -> None:
+    settings = make_settings(*backend, bus={"shards": SHARDS})
+    async with AsyncExitStack() as stack:
+        first = await stack.enter_async_context(running(settings, "core", serve_http=False))
+        assert _held(first) == set(range(SHARDS))  # alone: all of them
+        async with running(settings, "core", serve_http=False) as second:
+
+            async def split() -> bool:
+                return len(_held(first)) == len(_held(second)) == SHARDS // 2
+
+            await eventually(split, timeout=20)
+            assert _held(first) | _held(second) == set(range(SHARDS))
+
+        async def all_back() -> bool:
+            return _held(first) == set(range(SHARDS))
+
+        await eventually(all_back, timeout=20)
+
+
+async def test_events_without_a_shard_or_stamped_for_another_count_are_recorded(
+    backend: tuple[str, str],
+) -> None:
+    settings = make_settings(*backend, bus={"shards": SHARDS})
+    async with running(settings, "core", serve_http=False) as core:
+        bus = create_bus(settings.bus.url)
+        await bus.connect()
+        try:
+            plain = event_message(inbound(1))
+            headers = {k: v for k, v in plain.headers.items() if k != HEADER_SHARD}
+            await bus.publish(replace(plain, headers=headers, model=None))
+            await bus.publish(event_message(inbound(2), shards=SHARDS * 2))
+            await bus.publish(event_message(inbound(3), shards=SHARDS))
+
+            async def recorded() -> bool:
+                return await count_rows(core, "messages") == 3
+
+            await eventually(recorded, timeout=20)
+        finally:
+            await bus.close()
+
+
+async def test_a_larger_old_layout_is_drained_into_the_new_shards(
+    backend: tuple[str, str],
+) -> None:
+    settings = make_settings(*backend, bus={"shards": SHARDS})
+    bus = create_bus(settings.bus.url)
+    await bus.connect()
+    try:
+        # what a stopped 8-shard layout left: its queues, with events waiting in them
+        await declare_topology(bus, 8)
+        for n in range(10):
+            await bus.publish(event_message(inbound(n, channel=f"room-{n}"), shards=8))
+        assert sum([await bus.queue_depth(shard_queue_name(i)) for i in range(SHARDS, 8)])
+        async with running(settings, "core", serve_http=False) as core:
+            # and a process still stamping for 8 shards
+            await bus.publish(event_message(inbound(10, channel="room-10"), shards=8))
+
+            async def recorded() -> bool:
+                return await count_rows(core, "messages") == 11
+
+            await eventually(recorded, timeout=20)
+        for index in range(SHARDS, 8):
+            assert await bus.queue_depth(shard_queue_name(index)) == 0
+    finally:
+        await bus.close()
+
+
+async def test_a_core_with_another_shard_count_does_not_start_beside_running_ones(
+    backend: tuple[str, str],
+) -> None:
+    settings = make_settings(*backend, bus={"shards": SHARDS})
+    other = make_settings(*backend, bus={"shards": SHARDS * 2})
+    async with running(settings, "core", serve_http=False):
+        with pytest.raises(ConfigError, match=r"^bus\.shards: .* running core\(s\) have 4"):
+            async with running(other, "core", serve_http=False, migrate=False):
+                pass
