@@ -67,6 +67,16 @@ from gateway.urls import hide_password
 
 log = logging.getLogger(__name__)
 
+
+def _not_a_cancelled_call(record: logging.LogRecord) -> bool:
+    """aiormq warns when a call of ours on a channel is cancelled (a timeout, a consumer
+    given up while the broker was away): the outage is already one line (gateway/outage.py),
+    and a call that really fails raises to its caller."""
+    return not (record.levelno == logging.WARNING and "cancelled" in str(record.msg))
+
+
+logging.getLogger("aiormq.channel").addFilter(_not_a_cancelled_call)
+
 CONNECT_TIMEOUT = 10.0
 CLOSE_TIMEOUT = 5.0
 OPERATION_TIMEOUT = 15.0  # declare, delete, consume, inspect: rare, and quorum queues are slow
@@ -442,6 +452,7 @@ class _ExclusiveConsumer:
         the next holder), then give the lock up."""
         if self._cancelled:
             return
+        lost = self.lost  # its connection dropped: the outage was logged where it was seen
         self._cancelled = True
         self._bus.forget(self)
         try:
@@ -450,7 +461,10 @@ class _ExclusiveConsumer:
                     await self._channel.close()
                 await self._bus.control.unlock(lock_name(self._queue), self._lock)
         except _BROKER_ERRORS:
-            log.warning("consumer channel did not close cleanly; the broker requeues its messages")
+            log.log(
+                logging.DEBUG if lost else logging.WARNING,
+                "consumer channel did not close cleanly; the broker requeues its messages",
+            )
 
 
 class _Closing(Protocol):

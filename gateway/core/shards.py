@@ -71,6 +71,7 @@ class ShardHolder:
         self.bus, self.shards, self.prefetch, self.interval = bus, shards, prefetch, interval
         self._intake, self._reroute, self._on_claim = intake, reroute, on_claim
         self.held: dict[int, Subscription] = {}
+        self._logged: set[int] = set()  # the shards the last "holding shards" line named
         self._holdings: dict[int, object] = {}  # shard -> the token of its current holding
         self._holding_of: weakref.WeakKeyDictionary[Delivery, tuple[int, object]] = (
             weakref.WeakKeyDictionary()
@@ -125,10 +126,12 @@ class ShardHolder:
 
     async def balance(self) -> None:
         """Hand back the surplus over a fair share, or claim free shards up to it."""
-        for index, subscription in list(self.held.items()):
-            if subscription.lost:  # its channel or its lock is gone: another core may hold it
-                log.warning("lost shard %d (the broker connection dropped)", index)
-                await self._drop(index).cancel()
+        lost = [index for index, subscription in self.held.items() if subscription.lost]
+        if lost:  # their channels or locks are gone: another core may hold them now
+            # INFO: the broker outage itself is the one WARNING (gateway/outage.py)
+            log.info("lost shards %s with the broker connection; claiming again", _listed(lost))
+        for index in lost:
+            await self._drop(index).cancel()
         share = math.ceil(self.shards / await self._cores())
         while len(self.held) > share:
             index = max(self.held)
@@ -139,6 +142,14 @@ class ShardHolder:
                 break
             if index not in self.held:
                 await self._claim(index)
+        if set(self.held) != self._logged:  # one line for what changed, not one per shard
+            self._logged = set(self.held)
+            log.info(
+                "holding shards %s (%d of %d)",
+                _listed(list(self.held)) or "none",
+                len(self.held),
+                self.shards,
+            )
         await self._drain_stale()
 
     def _drop(self, index: int) -> Subscription:
@@ -173,7 +184,7 @@ class ShardHolder:
         if subscription is not None:
             self._holdings[index] = holding
             self.held[index] = subscription
-            log.info("holding shard %d", index)
+            log.debug("holding shard %d", index)
 
     async def _drain_stale(self) -> None:
         for name in self._stale:
@@ -293,3 +304,7 @@ async def _forget_layout(bus: Bus, shards: int) -> None:
         for binding in queue.bindings:
             await bus.unbind_queue(queue.name, binding)
     await bus.delete_queue(members_queue(shards).name)
+
+
+def _listed(indexes: list[int]) -> str:
+    return ", ".join(str(index) for index in sorted(indexes))
