@@ -32,6 +32,7 @@ from typing import Any, Protocol
 import aio_pika
 import aiormq
 from aio_pika.abc import (
+    AbstractChannel,
     AbstractExchange,
     AbstractRobustChannel,
     AbstractRobustConnection,
@@ -320,8 +321,7 @@ class AmqpBus:
             async with _answer(f"consuming from {queue!r}", OPERATION_TIMEOUT):
                 await channel.initialize()
                 await channel.set_qos(prefetch_count=prefetch)
-                underlay = await channel.get_underlay_channel()
-                await underlay.basic_consume(queue, consumer.on_message)
+                await consumer.start()
         except BaseException:
             await consumer.cancel()
             raise
@@ -384,7 +384,8 @@ class _Consumer:
     def __init__(self, bus: AmqpBus, channel: AbstractRobustChannel, handler: Handler) -> None:
         self._bus, self._channel, self._handler = bus, channel, handler
         self._queue = ""
-        self._cancelled = False
+        self._tag: str | None = None
+        self._cancelled = self._paused = False
 
     async def start(self, queue: str) -> None:
         self._queue = queue
@@ -393,10 +394,10 @@ class _Consumer:
 
     async def _subscribe(self) -> None:
         underlay = await self._channel.get_underlay_channel()
-        await underlay.basic_consume(self._queue, self._on_message)
+        self._tag = (await underlay.basic_consume(self._queue, self._on_message)).consumer_tag
 
     async def _resubscribe(self, _channel: AbstractRobustChannel | None, /) -> None:
-        if self._cancelled:
+        if self._cancelled or self._paused:
             return
         try:
             await self._subscribe()
@@ -412,6 +413,11 @@ class _Consumer:
     @property
     def lost(self) -> bool:
         return False  # restored with the connection
+
+    async def pause(self) -> None:
+        if not (self._cancelled or self._paused):
+            self._paused = True
+            await _stop_consuming(self._channel, self._tag, self._queue)
 
     async def cancel(self) -> None:
         """Closing the channel stops deliveries and returns unsettled messages to the queue."""
@@ -434,7 +440,12 @@ class _ExclusiveConsumer:
     ) -> None:
         self._bus, self._channel, self._handler, self._queue = bus, channel, handler, queue
         self._lock = lock  # the control connection's generation that holds the lock
-        self._cancelled = False
+        self._tag: str | None = None
+        self._cancelled = self._paused = False
+
+    async def start(self) -> None:
+        underlay = await self._channel.get_underlay_channel()
+        self._tag = (await underlay.basic_consume(self._queue, self.on_message)).consumer_tag
 
     async def on_message(self, incoming: DeliveredMessage) -> None:
         work = start_handling(self._handler, _AmqpDelivery(self._bus, incoming, self._queue, self))
@@ -446,6 +457,13 @@ class _ExclusiveConsumer:
         return not self._cancelled and (
             self._channel.is_closed or not self._bus.control.holds_since(self._lock)
         )
+
+    async def pause(self) -> None:
+        """basic.cancel: nothing more is delivered, the lock stays; what is in hand can still
+        be acknowledged, and `cancel` (closing the channel) returns the rest in order."""
+        if not (self._cancelled or self._paused or self._channel.is_closed):
+            self._paused = True
+            await _stop_consuming(self._channel, self._tag, self._queue)
 
     async def cancel(self) -> None:
         """Close the channel (its unsettled messages go back to the head of the queue, for
@@ -465,6 +483,13 @@ class _ExclusiveConsumer:
                 logging.DEBUG if lost else logging.WARNING,
                 "consumer channel did not close cleanly; the broker requeues its messages",
             )
+
+
+async def _stop_consuming(channel: AbstractChannel, tag: str | None, queue: str) -> None:
+    if tag is not None:
+        async with _answer(f"pausing the consumer of {queue!r}", CLOSE_TIMEOUT):
+            underlay = await channel.get_underlay_channel()
+            await underlay.basic_cancel(tag)
 
 
 class _Closing(Protocol):

@@ -145,7 +145,13 @@ class QueueInUse(Exception):
 
 class Subscription(Protocol):
     async def cancel(self) -> None:
-        """Stop receiving; unsettled deliveries go back to the queue."""
+        """Stop receiving; unsettled deliveries go back to the queue (ahead of the messages
+        waiting there, in their order)."""
+        ...
+
+    async def pause(self) -> None:
+        """Stop receiving, but keep the queue (and its lock) until `cancel`: the deliveries
+        in hand can still be acknowledged, and `cancel` returns the others in order."""
         ...
 
     @property

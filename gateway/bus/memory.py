@@ -254,10 +254,15 @@ class _Consumer:
         self.unsettled: set[_MemoryDelivery] = set()
         self.tasks: set[asyncio.Task[None]] = set()
         self.active = True
+        self.paused = False  # still the queue's consumer (a single-active queue waits for it)
 
     def has_capacity(self) -> bool:
         # prefetch 0 means no limit, as in AMQP's basic.qos
-        return self.active and (self.prefetch <= 0 or len(self.unsettled) < self.prefetch)
+        return (
+            self.active
+            and not self.paused
+            and (self.prefetch <= 0 or len(self.unsettled) < self.prefetch)
+        )
 
     def deliver(self, delivery: _MemoryDelivery) -> None:
         self.unsettled.add(delivery)
@@ -332,6 +337,9 @@ class _MemorySubscription:
 
     async def cancel(self) -> None:
         await self._consumer.cancel()
+
+    async def pause(self) -> None:
+        self._consumer.paused = True
 
     @property
     def lost(self) -> bool:

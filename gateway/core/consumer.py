@@ -5,7 +5,9 @@ the commit.
 
 - Order: a conversation's events are in one shard queue, which one core at a time consumes; a
   batch is recorded in delivery order, so they keep theirs, and its owed answers are queued in
-  that order.
+  that order. A shard is handed over only after the batch in hand is committed and
+  acknowledged (`_turn`); what the inbox holds of it is left unsettled, for the broker to
+  return in order when the shard's consumer closes.
 - A database outage holds the batch and retries it with back-off (nothing is acked or lost);
   on stop, held messages go back to the queue.
 - Any other failure splits the batch so that one bad event cannot hold up the rest; that
@@ -44,7 +46,6 @@ from store.database import Database
 
 log = logging.getLogger(__name__)
 
-
 is_outage = is_database_outage
 
 
@@ -72,6 +73,9 @@ class CoreConsumer:
         self._inbox: asyncio.Queue[Delivery] = asyncio.Queue()
         self._arrived = asyncio.Event()  # set by each delivery into the inbox
         self._filled = asyncio.Event()  # set when a full batch is waiting in the inbox
+        # Held while a batch is taken from the inbox, recorded and settled: a shard is handed
+        # over between two batches, never during one (see `_between_batches`).
+        self._turn = asyncio.Lock()
         self.shards = ShardHolder(
             bus,
             settings.bus.shards,
@@ -79,6 +83,7 @@ class CoreConsumer:
             reroute=Rerouter(bus, settings.bus.shards, metrics),
             prefetch=settings.bus.prefetch,
             on_claim=answers.forget_takeovers,
+            between_batches=self._between_batches,
         )
         self._loop: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
@@ -92,18 +97,22 @@ class CoreConsumer:
             raise
 
     async def stop(self) -> None:
-        """Stop intake, let the batch in hand finish, hand back what was never started."""
+        """Stop intake, let the batch in hand finish, then close the shards' consumers: the
+        broker returns what was never started, in order, ahead of newer messages. (Not
+        rejected one by one: RabbitMQ 3.10's quorum queues put a rejected message behind
+        those waiting, docs/scaling.md.)"""
         self._stopping.set()
-        await self.shards.stop()
         grace = self.settings.server.shutdown_grace.total_seconds()
+        await self.shards.pause(grace)
         try:
             if self._loop is not None:
                 await asyncio.wait_for(self._loop, grace)
         except TimeoutError:
             # wait_for cancelled the work; its deliveries return to the queue with the bus
             log.warning("core batch did not finish within the shutdown grace; handing it back")
+        await self.shards.stop()
         while not self._inbox.empty():
-            await self._inbox.get_nowait().reject(requeue=True)
+            await self._inbox.get_nowait().reject(requeue=True)  # a no-op: the channels closed
 
     def _inbox_put(self, delivery: Delivery) -> None:
         self._inbox.put_nowait(delivery)  # unbounded: the bus's prefetch bounds it
@@ -114,30 +123,40 @@ class CoreConsumer:
     async def _run(self) -> None:
         while not self._stopping.is_set():
             await self.answers.room()  # too many answers owed: let the queue hold the rest
-            batch = await self._next_batch()
-            if batch:
-                await self.process(batch)
+            if not await self._batch_waiting():
+                continue
+            async with self._turn:
+                batch = self._next_batch()
+                if batch:
+                    await self.process(batch)
 
-    async def _next_batch(self) -> list[Delivery]:
+    async def _batch_waiting(self) -> bool:
         """Group commit: what queued up while the last batch was written goes next, at once.
         Only after an idle spell does the core linger (`batch_wait`, or until a full batch
         is waiting) so that a burst is written together rather than event by event."""
-        size = self.settings.core.batch_size
         if self._inbox.empty():
             self._arrived.clear()
             if not await _set_within(self._arrived, 0.2):  # 0.2 s: look at _stopping again
-                return []
-            if self._inbox.qsize() < size:
+                return False
+            if self._inbox.qsize() < self.settings.core.batch_size:
                 self._filled.clear()
                 await _set_within(self._filled, self.settings.core.batch_wait.total_seconds())
+        return True
+
+    def _next_batch(self) -> list[Delivery]:
+        """Up to a batch from the inbox. A delivery whose shard is being handed over (or was
+        lost) is left unsettled: closing its consumer returns it to the queue, in order."""
         batch: list[Delivery] = []
-        while len(batch) < size and not self._inbox.empty():
+        while len(batch) < self.settings.core.batch_size and not self._inbox.empty():
             delivery = self._inbox.get_nowait()
             if self.shards.still_held(delivery):
                 batch.append(delivery)
-            else:  # its shard was handed back: the next holder has it (a no-op here)
-                await delivery.reject(requeue=True)
         return batch
+
+    async def _between_batches(self) -> None:
+        """Returns once no batch is in hand: one under way is committed and acknowledged."""
+        async with self._turn:
+            pass
 
     async def process(self, batch: list[Delivery]) -> None:
         items = [item for item in [await self._decode(d) for d in batch] if item is not None]

@@ -12,6 +12,12 @@ up) hands the surplus back and a core holding less claims free shards: cores joi
 leaving re-balance within a few intervals. The shard queues are declared single-active-consumer
 too, so even a consumer that is not ours cannot split a conversation.
 
+A shard is handed over in order: the consumer takes no more of its deliveries into a batch
+and its deliveries stop (the lock kept), the batch in hand is committed and acknowledged, and
+only then is the channel closed (the broker returns what was never started, in order, ahead
+of newer messages) and the lock given up. The next holder never starts while this core still
+records anything of the shard.
+
 A core refuses to start while a core with another shard count is running, and drains the shard
 queues of a larger layout left behind (their events are sent on to the shards of this one).
 """
@@ -24,7 +30,7 @@ import logging
 import math
 import random
 import weakref
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import replace
 from typing import Any
 
@@ -54,6 +60,11 @@ log = logging.getLogger(__name__)
 
 REBALANCE_INTERVAL = 1.0
 UNROUTED_PREFETCH = 50
+RELEASE_TIMEOUT = 60.0  # seconds for the batch in hand to be settled before a hand-over
+
+
+async def _nothing() -> None:
+    return None
 
 
 class ShardHolder:
@@ -66,11 +77,16 @@ class ShardHolder:
         reroute: Handler,
         prefetch: int,
         on_claim: Callable[[], None] = lambda: None,
+        between_batches: Callable[[], Awaitable[None]] = _nothing,
         interval: float = REBALANCE_INTERVAL,
+        release_timeout: float = RELEASE_TIMEOUT,
     ) -> None:
         self.bus, self.shards, self.prefetch, self.interval = bus, shards, prefetch, interval
         self._intake, self._reroute, self._on_claim = intake, reroute, on_claim
+        self._between_batches = between_batches  # returns once no batch is in hand
+        self.release_timeout = release_timeout
         self.held: dict[int, Subscription] = {}
+        self._releasing: dict[int, asyncio.Task[None]] = {}  # shards being handed back
         self._logged: set[int] = set()  # the shards the last "holding shards" line named
         self._holdings: dict[int, object] = {}  # shard -> the token of its current holding
         self._holding_of: weakref.WeakKeyDictionary[Delivery, tuple[int, object]] = (
@@ -105,16 +121,35 @@ class ShardHolder:
         await self.balance()
         self._task = asyncio.create_task(self._keep_balancing(), name="core-shards")
 
-    async def stop(self) -> None:
+    async def pause(self, grace: float) -> None:
+        """The first half of a stop: no more deliveries from anywhere, the locks kept, so the
+        consumer can finish its batch in hand before `stop`. Hand-overs under way get `grace`
+        seconds to finish."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        for subscription in [*self.held.values(), *self._draining.values(), *self._fixed]:
+        if self._releasing:
+            _, late = await asyncio.wait(list(self._releasing.values()), timeout=grace)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+        for subscription in [*self._draining.values(), *self._fixed]:
+            await subscription.cancel()
+        self._draining.clear()
+        self._fixed.clear()
+        for subscription in self.held.values():
+            with contextlib.suppress(BusUnavailable):  # then `stop` closes it as it is
+                await subscription.pause()
+
+    async def stop(self) -> None:
+        """Close the shards' consumers (the broker returns what they held, in order) and give
+        their locks up."""
+        await self.pause(0)
+        for subscription in self.held.values():
             await subscription.cancel()
         self.held.clear()
         self._holdings.clear()
-        self._draining.clear()
 
     async def _keep_balancing(self) -> None:
         while True:
@@ -130,17 +165,17 @@ class ShardHolder:
         if lost:  # their channels or locks are gone: another core may hold them now
             # INFO: the broker outage itself is the one WARNING (gateway/outage.py)
             log.info("lost shards %s with the broker connection; claiming again", _listed(lost))
-        for index in lost:
-            await self._drop(index).cancel()
+        for index in lost:  # not paused: its consumer (or its lock) still keeps others out
+            self._release(index, pause=False)
         share = math.ceil(self.shards / await self._cores())
         while len(self.held) > share:
             index = max(self.held)
             log.info("handing shard %d back (fair share: %d)", index, share)
-            await self._drop(index).cancel()
+            self._release(index, pause=True)
         for index in self._order:
             if len(self.held) >= share:
                 break
-            if index not in self.held:
+            if index not in self.held and index not in self._releasing:
                 await self._claim(index)
         if set(self.held) != self._logged:  # one line for what changed, not one per shard
             self._logged = set(self.held)
@@ -152,9 +187,35 @@ class ShardHolder:
             )
         await self._drain_stale()
 
-    def _drop(self, index: int) -> Subscription:
-        self._holdings.pop(index, None)
-        return self.held.pop(index)
+    def _release(self, index: int, *, pause: bool) -> None:
+        """Hand the shard back in the background: its batch in hand may take a while."""
+        task = asyncio.create_task(self._hand_over(index, self.held.pop(index), pause))
+        self._releasing[index] = task
+        task.add_done_callback(lambda _: self._releasing.pop(index, None))
+
+    async def _hand_over(self, index: int, subscription: Subscription, pause: bool) -> None:
+        """Close the shard's consumer and give its lock up only once no batch of it is being
+        recorded. Closed with a batch in hand (as before), the next holder began on the same
+        events while this core still recorded them, and two cores recorded one conversation
+        at once (docs/scaling.md). A shard lost with the connection is not paused: while its
+        lock or its consumer is left, no other core takes it; when both are gone (the
+        connection dropped), nothing here can keep the next holder waiting."""
+        self._holdings.pop(index, None)  # from now the consumer takes none of its deliveries
+        try:
+            async with asyncio.timeout(self.release_timeout):
+                if pause:
+                    with contextlib.suppress(BusUnavailable):  # then the close stops them too
+                        await subscription.pause()
+                await self._between_batches()  # the batch in hand is committed and acked
+        except TimeoutError:
+            log.warning(
+                "handing shard %d back: a batch was still being recorded after %gs; closing "
+                "its consumer all the same",
+                index,
+                self.release_timeout,
+            )
+        finally:
+            await subscription.cancel()  # the broker returns the rest, in order, ahead
 
     def still_held(self, delivery: Delivery) -> bool:
         """Whether the shard the delivery came from is still held as it was then. One that

@@ -127,3 +127,32 @@ async def test_an_exclusive_consumer_locks_the_queue_until_it_goes(
         assert (await inbox.next()).message.message_id == "after"
     finally:
         await other.close()
+
+
+async def test_a_paused_consumer_keeps_its_lock_and_what_it_held_comes_back_first_in_order(
+    sharded: Bus, bus_url: str
+) -> None:
+    """How a core hands a shard over: pause, acknowledge the batch in hand, cancel. The next
+    consumer gets what was left unsettled, in order, before what arrived meanwhile."""
+    other = create_bus(bus_url)
+    await other.connect()
+    try:
+        queue = shard_queue_name(0)
+        first = Inbox()
+        holder = await sharded.consume(queue, first, prefetch=10, exclusive=True)
+        for n in range(5):
+            await sharded.publish(stamped(f"m{n}", "0/2"))
+        taken = await first.take(5)
+        await holder.pause()
+        await sharded.publish(stamped("m5", "0/2"))
+        with pytest.raises(QueueInUse):  # paused, it still holds the queue
+            await other.consume(queue, Inbox(), prefetch=10, exclusive=True)
+        await taken[0].ack()  # the batch in hand
+        await holder.cancel()
+        assert first.pending() == 0  # nothing was delivered after the pause
+        second = Inbox()
+        await other.consume(queue, second, prefetch=10, exclusive=True)
+        again = await second.take(5)
+        assert [d.message.message_id for d in again] == ["m1", "m2", "m3", "m4", "m5"]
+    finally:
+        await other.close()

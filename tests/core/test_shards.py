@@ -4,17 +4,24 @@ are recorded all the same; a core with another shard count does not start beside
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from dataclasses import replace
+from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from gateway.app import Runtime
 from gateway.bus.factory import create_bus
-from gateway.bus.topology import HEADER_SHARD, shard_queue_name
+from gateway.bus.topology import HEADER_SHARD, shard_of, shard_queue_name
+from gateway.core.recorder import Arrival
 from gateway.core.shards import declare_topology
 from gateway.errors import ConfigError
 from gateway.publisher import event_message
+from store.database import CoreConnection
+from store.models import Message
 from tests.support.events import inbound
 from tests.support.pipeline import count_rows, eventually, make_settings, running
 
@@ -104,3 +111,53 @@ async def test_a_core_with_another_shard_count_does_not_start_beside_running_one
         with pytest.raises(ConfigError, match=r"^bus\.shards: .* running core\(s\) have 4"):
             async with running(other, "core", serve_http=False, migrate=False):
                 pass
+
+
+async def test_a_shard_handed_back_waits_for_the_batch_in_hand_and_keeps_order(
+    backend: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The race behind an out-of-order recording: a core handed a shard back while a batch of
+    it was not yet committed, and the next holder started on the same events meanwhile."""
+    settings = make_settings(*backend, bus={"shards": 2})
+    room = next(f"room-{k}" for k in range(100) if shard_of(f"generic:helpdesk:room-{k}", 2) == 1)
+    events = [inbound(n, channel=room) for n in range(3)]
+    entered, gate = asyncio.Event(), asyncio.Event()
+    async with AsyncExitStack() as stack:
+        first = await stack.enter_async_context(running(settings, "core", serve_http=False))
+        assert first.core is not None
+        record = first.core.recorder.record
+
+        async def held_up(db: CoreConnection, batch: Sequence[Arrival], settle: Any = None) -> Any:
+            if any(arrival.event.id == events[0].id for arrival in batch):
+                entered.set()
+                await gate.wait()
+            return await record(db, batch, settle)
+
+        monkeypatch.setattr(first.core.recorder, "record", held_up)
+        bus = create_bus(settings.bus.url)
+        await bus.connect()
+        stack.push_async_callback(bus.close)
+        await bus.publish(event_message(events[0], shards=2))
+        await asyncio.wait_for(entered.wait(), 10)  # the first event's batch is in hand
+        for event in events[1:]:
+            await bus.publish(event_message(event, shards=2))
+        second = await stack.enter_async_context(
+            running(settings, "core", serve_http=False, migrate=False)
+        )
+
+        async def handing_back() -> bool:
+            return _held(first) == {0}
+
+        await eventually(handing_back, timeout=10)
+        await asyncio.sleep(2.5)  # the second core looks for free shards every second
+        assert 1 not in _held(second)
+        assert await count_rows(first, "messages") == 0
+        gate.set()
+
+        async def taken_over() -> bool:
+            return _held(second) == {1} and await count_rows(first, "messages") == 3
+
+        await eventually(taken_over, timeout=20)
+        async with first.db.transaction() as db:
+            query = select(Message.external_id).order_by(Message.id)
+            assert list((await db.execute(query)).scalars()) == ["0", "1", "2"]
