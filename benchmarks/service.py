@@ -226,6 +226,8 @@ class ServiceProcess:
         assert self._process.stderr is not None
         while line := (await self._process.stderr.readline()).decode(errors="replace"):
             self.log_tail.append(line.rstrip())
+            if self.on_line is not None:  # the start-up lines too
+                self.on_line(line.rstrip())
             if match := SERVING.search(line):
                 return match[1]
         code = await self._process.wait()

@@ -241,9 +241,18 @@ class ShardHolder:
             self._holding_of[delivery] = (index, holding)
             return self._intake(delivery)
 
-        subscription = await _take(self.bus, name, intake, self.prefetch)
+        # Held from before the consume: the first deliveries arrive while it is answered, and
+        # one taken for a holding that ended would be left unsettled (see `still_held`). Set
+        # only once the consume returned (as before), a waiting shard's first events were
+        # left, or (earlier still) rejected to the back of the queue: recorded after later ones.
+        self._holdings[index] = holding
+        subscription: Subscription | None = None
+        try:
+            subscription = await _take(self.bus, name, intake, self.prefetch)
+        finally:
+            if subscription is None and self._holdings.get(index) is holding:
+                del self._holdings[index]
         if subscription is not None:
-            self._holdings[index] = holding
             self.held[index] = subscription
             log.debug("holding shard %d", index)
 

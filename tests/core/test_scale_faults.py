@@ -21,6 +21,7 @@ from tests.support.cluster import (
     count_messages,
     diagnose,
     inbound_orders,
+    recording_story,
     replies,
 )
 from tests.support.pipeline import CallbackReceiver, eventually
@@ -47,7 +48,7 @@ async def test_a_core_killed_mid_stream_loses_and_reorders_nothing(
         await cluster.start("core-3", "core")
         await sending
         await _settled(postgres_url, receiver, sent, cluster)
-    _check(await inbound_orders(postgres_url), replies(receiver, sent), sent, "kill", cluster)
+    await _check(postgres_url, replies(receiver, sent), sent, "kill", cluster)
 
 
 async def test_a_backlog_drained_by_three_cores_started_together_keeps_order(
@@ -68,7 +69,7 @@ async def test_a_backlog_drained_by_three_cores_started_together_keeps_order(
             cluster.start("adapters-1", "adapters"),
         )
         await _settled(postgres_url, receiver, sent, cluster)
-    _check(await inbound_orders(postgres_url), replies(receiver, sent), sent, "backlog", cluster)
+    await _check(postgres_url, replies(receiver, sent), sent, "backlog", cluster)
 
 
 async def _settled(
@@ -92,20 +93,22 @@ async def _settled(
     await asyncio.sleep(1.0)  # anything sent twice would arrive by now
 
 
-def _check(
-    inbound: dict[str, list[str]],
+async def _check(
+    database_url: str,
     answered: dict[str, list[int]],
     sent: Conversations,
     run: str,
     cluster: Cluster,
 ) -> None:
-    if dump := os.environ.get("BOTGATE_CLUSTER_LOG"):  # every process's log, for a post-mortem
-        Path(dump).write_text("\n".join(cluster.lines))
+    _write_log(cluster)
+    inbound = await inbound_orders(database_url)
     expected = list(range(sent.length))
     assert len(inbound) == sent.count
     for k in range(sent.count):
         channel = sent.channel(k)
-        assert inbound[channel] == [f"{run}-{channel}-{n:04d}" for n in expected], channel
+        if inbound[channel] != [f"{run}-{channel}-{n:04d}" for n in expected]:
+            story = await recording_story(database_url, channel)
+            raise AssertionError(f"{channel} recorded out of order or not once:\n{story}")
     wrong = {channel: got for channel, got in answered.items() if got != expected}
     if wrong:
         ids = {i for i, (channel, _) in sent.event_ids.items() if channel in wrong}
@@ -114,3 +117,8 @@ def _check(
         joined = "\n".join(story[-80:])
         raise AssertionError(f"answered out of order or not once: {wrong}\n{joined}")
     assert len(answered) == sent.count
+
+
+def _write_log(cluster: Cluster) -> None:
+    if dump := os.environ.get("BOTGATE_CLUSTER_LOG"):  # every process's log, for a post-mortem
+        Path(dump).write_text("\n".join(cluster.lines))

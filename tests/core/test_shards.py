@@ -161,3 +161,28 @@ async def test_a_shard_handed_back_waits_for_the_batch_in_hand_and_keeps_order(
         async with first.db.transaction() as db:
             query = select(Message.external_id).order_by(Message.id)
             assert list((await db.execute(query)).scalars()) == ["0", "1", "2"]
+
+
+async def test_events_waiting_in_a_shard_when_a_core_claims_it_are_recorded_in_order(
+    backend: tuple[str, str],
+) -> None:
+    """The first deliveries of a claim arrive while the consume is being answered; they
+    belong to the new holding as much as the later ones (more wait than the prefetch)."""
+    settings = make_settings(*backend, bus={"shards": 2, "prefetch": 10})
+    bus = create_bus(settings.bus.url)
+    await bus.connect()
+    try:
+        await declare_topology(bus, 2)
+        for n in range(30):
+            await bus.publish(event_message(inbound(n, channel="room"), shards=2))
+        async with running(settings, "core", serve_http=False) as core:
+
+            async def recorded() -> bool:
+                return await count_rows(core, "messages") == 30
+
+            await eventually(recorded, timeout=20)
+            async with core.db.transaction() as db:
+                query = select(Message.external_id).order_by(Message.id)
+                assert list((await db.execute(query)).scalars()) == [str(n) for n in range(30)]
+    finally:
+        await bus.close()

@@ -152,6 +152,24 @@ async def inbound_orders(database_url: str) -> dict[str, list[str]]:
     return dict(orders)
 
 
+async def recording_story(database_url: str, channel: str) -> str:
+    """A channel's inbound messages in recorded (id) order, each with the time its batch
+    claimed it in the ledger: for a failure's story (a batch has one time)."""
+    engine = create_async_engine(database_url)
+    query = sa.text(
+        "SELECT m.external_id, m.id, p.processed_at FROM messages m "
+        "JOIN platform_channels c ON c.id = m.platform_channel_id "
+        "LEFT JOIN processed_events p ON p.event_id = m.event_id "
+        "WHERE m.direction = 'in' AND c.external_id = :channel ORDER BY m.id"
+    )
+    try:
+        async with engine.connect() as connection:
+            rows = (await connection.execute(query, {"channel": channel})).all()
+    finally:
+        await engine.dispose()
+    return "\n".join(f"{external} {row_id} claimed {at}" for external, row_id, at in rows)
+
+
 async def count_messages(database_url: str) -> int:
     engine = create_async_engine(database_url)
     try:
