@@ -123,31 +123,27 @@ class CoreConsumer:
     async def _run(self) -> None:
         while not self._stopping.is_set():
             await self.answers.room()  # too many answers owed: let the queue hold the rest
-            if not await self._batch_waiting():
-                continue
-            async with self._turn:
-                batch = self._next_batch()
+            async with self._turn:  # a hand-over waits for this (at most an idle spell's wait)
+                batch = await self._next_batch()
                 if batch:
                     await self.process(batch)
 
-    async def _batch_waiting(self) -> bool:
+    async def _next_batch(self) -> list[Delivery]:
         """Group commit: what queued up while the last batch was written goes next, at once.
         Only after an idle spell does the core linger (`batch_wait`, or until a full batch
-        is waiting) so that a burst is written together rather than event by event."""
+        is waiting) so that a burst is written together rather than event by event. A
+        delivery whose shard is being handed over (or was lost) is left unsettled: closing
+        its consumer returns it to the queue, in order."""
+        size = self.settings.core.batch_size
         if self._inbox.empty():
             self._arrived.clear()
             if not await _set_within(self._arrived, 0.2):  # 0.2 s: look at _stopping again
-                return False
-            if self._inbox.qsize() < self.settings.core.batch_size:
+                return []
+            if self._inbox.qsize() < size:
                 self._filled.clear()
                 await _set_within(self._filled, self.settings.core.batch_wait.total_seconds())
-        return True
-
-    def _next_batch(self) -> list[Delivery]:
-        """Up to a batch from the inbox. A delivery whose shard is being handed over (or was
-        lost) is left unsettled: closing its consumer returns it to the queue, in order."""
         batch: list[Delivery] = []
-        while len(batch) < self.settings.core.batch_size and not self._inbox.empty():
+        while len(batch) < size and not self._inbox.empty():
             delivery = self._inbox.get_nowait()
             if self.shards.still_held(delivery):
                 batch.append(delivery)
