@@ -374,12 +374,12 @@ async def set_embeddings(
     await _touch(session, collection_id, embedding_model=model)
 
 
-async def passages_by_id(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[PassageRow]:
-    """The passages with those ids, in the order of `ids` (unknown ids are left out)."""
-    if not ids:
-        return []
-    query = (
+def _passages(*leading: Any) -> Any:
+    """SELECT `leading`, then a `PassageRow`'s columns, of passages with their documents and
+    collections."""
+    return (
         select(
+            *leading,
             KbPassage.id,
             KbCollection.name,
             KbDocument.path,
@@ -390,28 +390,21 @@ async def passages_by_id(session: AsyncSession, ids: Sequence[uuid.UUID]) -> lis
         )
         .join(KbDocument, KbDocument.id == KbPassage.document_id)
         .join(KbCollection, KbCollection.id == KbPassage.collection_id)
-        .where(KbPassage.id.in_(list(ids)))
     )
+
+
+async def passages_by_id(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[PassageRow]:
+    """The passages with those ids, in the order of `ids` (unknown ids are left out)."""
+    if not ids:
+        return []
+    query = _passages().where(KbPassage.id.in_(list(ids)))
     rows = {row.id: PassageRow(*row) for row in (await session.execute(query)).all()}
     return [rows[key] for key in ids if key in rows]
 
 
 def _passages_and_revisions() -> Any:
-    passages = (
-        select(
-            KbPassage.collection_id,
-            KbCollection.revision,
-            KbPassage.id,
-            KbCollection.name,
-            KbDocument.path,
-            KbPassage.title,
-            KbPassage.heading,
-            KbPassage.text,
-            KbCollection.base_url,
-        )
-        .join(KbDocument, KbDocument.id == KbPassage.document_id)
-        .join(KbCollection, KbCollection.id == KbPassage.collection_id)
-        .where(KbPassage.id.in_(bindparam("ids", expanding=True)))
+    passages = _passages(KbPassage.collection_id, KbCollection.revision).where(
+        KbPassage.id.in_(bindparam("ids", expanding=True))
     )
     # (a join from the collections to their passages would walk all of a collection's
     # passages on SQLite, whose planner takes the collection's index over the ids)
