@@ -290,7 +290,8 @@ async def serve(options: argparse.Namespace) -> int:
     pipeline = RawPipeline(options, bus, writer)
     app = web.Application()
     app.router.add_post("/webhooks/generic/{bot}", pipeline.webhook)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    # as botgate's: a connection still open at SIGTERM is not waited on for 60 s
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=5)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", options.port)
     await site.start()
