@@ -14,6 +14,7 @@ import logging
 import time
 from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from gateway.errors import BusUnavailable, StoreUnavailable
@@ -25,9 +26,24 @@ DATABASE_OUTAGE_ERRORS = (OperationalError, InterfaceError, StoreUnavailable, OS
 
 def is_database_outage(exc: BaseException) -> bool:
     """Whether `exc` says the database cannot be reached (rather than that a statement failed)."""
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+    if isinstance(exc, DBAPIError) and (exc.connection_invalidated or _lost_under(exc.orig)):
         return True
     return isinstance(exc, DATABASE_OUTAGE_ERRORS)
+
+
+def _lost_under(error: BaseException | None) -> bool:
+    """The driver's error beneath SQLAlchemy's says the connection went, mid-statement, in
+    words SQLAlchemy does not take for a disconnect ("connection was closed in the middle of
+    operation")."""
+    return isinstance(getattr(error, "__cause__", None), _DRIVER_CONNECTION_LOST)
+
+
+_DRIVER_CONNECTION_LOST = (
+    asyncpg.PostgresConnectionError,  # class 08, and "connection was closed in the middle…"
+    asyncpg.exceptions.OperatorInterventionError,  # class 57: the server is shutting down
+    asyncpg.InterfaceError,  # "connection is closed"
+    ConnectionError,
+)
 
 
 def is_bus_outage(exc: BaseException) -> bool:

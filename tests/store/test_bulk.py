@@ -12,6 +12,7 @@ from typing import Any
 import asyncpg  # type: ignore[import-untyped]
 import pytest
 from sqlalchemy import Engine, event, select
+from sqlalchemy.dialects.postgresql import asyncpg as sqlalchemy_asyncpg
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -369,3 +370,18 @@ async def test_a_value_too_long_for_its_column_is_refused_not_cut(pg_db: Databas
     too_long = (DBAPIError, asyncpg.StringDataRightTruncationError)
     with pytest.raises(too_long, match="value too long"):
         await insert_a_long_key()
+
+
+def test_a_connection_lost_mid_statement_is_an_outage_and_a_refused_statement_is_not() -> None:
+    dbapi = sqlalchemy_asyncpg.AsyncAdapt_asyncpg_dbapi
+
+    def wrapped(driver_error: Exception, adapter_class: Any) -> DBAPIError:
+        try:  # as SQLAlchemy's adapter raises it: the driver's error as the cause
+            raise adapter_class(str(driver_error)) from driver_error
+        except Exception as adapter_error:
+            return DBAPIError.instance("SELECT 1", None, adapter_error, dbapi.Error)
+
+    lost = asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation")
+    refused = asyncpg.UniqueViolationError("duplicate key value")
+    assert is_outage(wrapped(lost, dbapi.Error))  # SQLAlchemy does not see a disconnect here
+    assert not is_outage(wrapped(refused, dbapi.IntegrityError))
