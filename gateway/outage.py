@@ -14,10 +14,10 @@ import logging
 import time
 from typing import Any
 
-import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from gateway.errors import BusUnavailable, StoreUnavailable
+from store.bulk import LOST_CONNECTION
 
 log = logging.getLogger(__name__)
 
@@ -35,15 +35,7 @@ def _lost_under(error: BaseException | None) -> bool:
     """The driver's error beneath SQLAlchemy's says the connection went, mid-statement, in
     words SQLAlchemy does not take for a disconnect ("connection was closed in the middle of
     operation")."""
-    return isinstance(getattr(error, "__cause__", None), _DRIVER_CONNECTION_LOST)
-
-
-_DRIVER_CONNECTION_LOST = (
-    asyncpg.PostgresConnectionError,  # class 08, and "connection was closed in the middle…"
-    asyncpg.exceptions.OperatorInterventionError,  # class 57: the server is shutting down
-    asyncpg.InterfaceError,  # "connection is closed"
-    ConnectionError,
-)
+    return isinstance(getattr(error, "__cause__", None), (*LOST_CONNECTION, ConnectionError))
 
 
 def is_bus_outage(exc: BaseException) -> bool:

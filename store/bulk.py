@@ -158,7 +158,7 @@ async def _run(
     if driver is not None:
         try:
             rows_back = await driver.fetch(statement.driver_sql, document.decode())
-        except _LOST_CONNECTION as exc:  # what SQLAlchemy would report as a disconnect
+        except LOST_CONNECTION as exc:  # what SQLAlchemy would report as a disconnect
             raise StoreUnavailable(f"the database connection was lost: {exc!r}") from exc
         return cast(Sequence[tuple[Any, ...]], rows_back)
     sqlite = db.driver_in_transaction() if isinstance(db, InlineConnection) else None
@@ -194,7 +194,7 @@ def _readers(dialect: Dialect, columns: tuple[Column[Any], ...]) -> tuple[Conver
     )
 
 
-_LOST_CONNECTION = (
+LOST_CONNECTION = (  # asyncpg's errors that mean the connection itself went
     asyncpg.PostgresConnectionError,  # class 08: the connection failed or is gone
     asyncpg.exceptions.OperatorInterventionError,  # class 57: shutdown, not accepting yet
     asyncpg.InterfaceError,  # "connection is closed"
@@ -202,15 +202,19 @@ _LOST_CONNECTION = (
 
 
 def _asyncpg_driver(db: CoreConnection) -> Any:
-    """asyncpg's connection under a PostgreSQL `db` whose transaction has begun, or that
-    commits each statement by itself (AUTOCOMMIT); else None. SQLAlchemy sends BEGIN lazily,
-    with a transaction's first statement: so that statement goes through SQLAlchemy, and the
-    ones after it straight to asyncpg."""
+    """asyncpg's connection under a PostgreSQL `db` whose transaction has begun (`begin_now`
+    sends BEGIN at once), or that commits each statement by itself (AUTOCOMMIT); else None,
+    and the statement goes through SQLAlchemy."""
     if not isinstance(db, AsyncConnection) or db.dialect.name != "postgresql":
         return None
-    adapted: Any = db.sync_connection.connection.dbapi_connection  # type: ignore[union-attr]
+    adapted = _adapted(db)
     driver = adapted.driver_connection
     return driver if adapted.autocommit or driver.is_in_transaction() else None
+
+
+def _adapted(db: AsyncConnection) -> Any:
+    """SQLAlchemy's adapter around the asyncpg connection of `db`."""
+    return db.sync_connection.connection.dbapi_connection  # type: ignore[union-attr]
 
 
 async def begin_now(db: AsyncConnection) -> None:
@@ -219,7 +223,7 @@ async def begin_now(db: AsyncConnection) -> None:
     per-statement work. Through the SQLAlchemy adapter's own transaction, which its commit
     and rollback end; where the adapter is not the one this was written against (another
     SQLAlchemy version), BEGIN stays lazy."""
-    adapted: Any = db.sync_connection.connection.dbapi_connection  # type: ignore[union-attr]
+    adapted = _adapted(db)
     start = getattr(adapted, "_start_transaction", None)
     if start is None or adapted.autocommit or getattr(adapted, "_transaction", True) is not None:
         return
