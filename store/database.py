@@ -135,6 +135,21 @@ class Database:
                 await bulk.begin_now(connection)
             yield connection
 
+    async def write(
+        self,
+        work: Callable[Concatenate[CoreConnection, P], Coroutine[Any, Any, T]],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        """Database-only `work(db, ...)` in a transaction of its own, committed when it
+        returns. On SQLite the work and the commit are one job on the database thread, which
+        goes on to the next transaction queued without waiting for the event loop."""
+        engine = self._core_engine
+        if isinstance(engine, ThreadedEngine):
+            return await engine.transact(work, *args, **kwargs)
+        async with self.begin() as db:
+            return await work(db, *args, **kwargs)
+
     @asynccontextmanager
     async def autocommit(self) -> AsyncIterator[CoreConnection]:
         """A connection of the core's whose every statement commits by itself: for a single

@@ -2,14 +2,19 @@
 
 Through aiosqlite every statement crosses threads four times (cursor, execute, fetch, close),
 and under load each crossing back waits its turn behind everything else ready on the event
-loop. Here one synchronous SQLAlchemy connection lives on a dedicated thread:
-- `execute` runs a statement there with its rows fetched in the same call: one crossing.
-- `complete` runs a whole piece of database-only work there (a coroutine that awaits nothing
-  but `InlineConnection.execute`, which never suspends): one crossing for many statements.
-- Work registered with `before_commit` crosses together with the commit.
+loop. Here one synchronous SQLAlchemy connection lives on a dedicated thread, and the thread
+runs transactions one after the other, from a queue, never waiting on the event loop between
+two of them:
+- `transact` runs a whole transaction there (database-only work and its commit): one job.
+- A `begin` block whose statements are only `before_commit` work is one job too, at its end.
+- Any other `begin` block is a session: at its first statement it takes the thread, which then
+  runs each statement the block sends (`execute`, `complete`: one crossing each, rows fetched
+  in the same call) until the block ends; transactions queued meanwhile wait their turn.
+- `complete` runs database-only work (a coroutine that awaits nothing but
+  `InlineConnection.execute`, which never suspends) in one crossing for many statements.
 SQLite itself runs without the GIL, beside the event loop, and a writer waiting for another
 connection's lock waits on that thread, not on the loop. There is one connection, so
-transactions take turns (`begin` holds a lock for the whole block).
+transactions take turns: the thread is the lock, and the queue keeps their order.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import queue
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -30,6 +36,7 @@ from sqlalchemy.util.typing import TupleAny
 
 T = TypeVar("T")
 P = ParamSpec("P")
+Work = Callable[..., Coroutine[Any, Any, Any]]
 
 
 class InlineConnection:
@@ -53,19 +60,59 @@ class InlineConnection:
         return cast(sqlite3.Connection, self._connection.connection.driver_connection)
 
 
+class _Session:
+    """A transaction whose statements come one by one from the event loop: it holds the
+    database thread from its first statement to its end."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._calls: queue.SimpleQueue[tuple[Callable[[], Any], asyncio.Future[Any], bool]] = (
+            queue.SimpleQueue()
+        )
+
+    def send(self, call: Callable[[], Any], *, last: bool = False) -> asyncio.Future[Any]:
+        """Queue a call for the thread (never blocks); its future has the result."""
+        future = self._loop.create_future()
+        self._calls.put((call, future, last))
+        return future
+
+    def serve(self) -> None:
+        """On the thread: run the calls in order until the last one."""
+        last = False
+        while not last:
+            call, future, last = self._calls.get()
+            try:
+                result = call()
+            except BaseException as exc:  # handed to the caller, whatever it is
+                self._loop.call_soon_threadsafe(_fail, future, exc)
+            else:
+                self._loop.call_soon_threadsafe(_succeed, future, result)
+
+
+def _succeed(future: asyncio.Future[Any], result: Any) -> None:
+    if not future.done():  # a caller that was cancelled no longer waits
+        future.set_result(result)
+
+
+def _fail(future: asyncio.Future[Any], exc: BaseException) -> None:
+    if not future.done():
+        future.set_exception(exc)
+
+
 class ThreadedConnection:
     """The connection as seen from the event loop: every call is handed to the thread."""
 
     def __init__(self, engine: ThreadedEngine) -> None:
         self._engine = engine
-        self.before_commit: list[Callable[[InlineConnection], Coroutine[Any, Any, None]]] = []
+        self.before_commit: list[Work] = []
+        self._session: _Session | None = None
 
     @property
     def dialect(self) -> Dialect:
         return self._engine.dialect
 
     async def execute(self, statement: Executable, parameters: Any = None) -> Result[*TupleAny]:
-        return await self._engine.run(self._engine.execute_now, statement, parameters)
+        return await self._call(functools.partial(self._engine.execute_now, statement, parameters))
 
     async def complete(
         self,
@@ -74,8 +121,26 @@ class ThreadedConnection:
         **kwargs: P.kwargs,
     ) -> T:
         """Run `work(connection, ...)` to its end on the thread, in one hand-off."""
-        now = functools.partial(self._engine.complete_now, work, *args, **kwargs)
-        return await self._engine.run(now)
+        return await self._call(functools.partial(self._engine.complete_now, work, *args, **kwargs))
+
+    async def _call(self, call: Callable[[], T]) -> T:
+        if self._session is None:  # the first statement: the transaction takes the thread
+            self._session = _Session(asyncio.get_running_loop())
+            self._engine.start(self._session.serve)
+        return cast(T, await self._session.send(call))
+
+    async def end(self, *, commit: bool) -> None:
+        """Commit (after the `before_commit` work) or roll back. Once the end is queued the
+        thread is released whatever happens to the caller, a cancellation included."""
+        end = functools.partial(
+            self._engine.end_now, commit=commit, last=self.before_commit if commit else ()
+        )
+        if self._session is None:
+            if commit and self.before_commit:
+                await self._engine.run(end)  # the whole transaction in one job
+            return
+        session, self._session = self._session, None
+        await asyncio.shield(session.send(end, last=True))
 
 
 class ThreadedEngine:
@@ -88,24 +153,38 @@ class ThreadedEngine:
         self.dialect = self._engine.dialect
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="botgate-sqlite")
         self._connection: Connection | None = None  # touched on the thread only
-        self._turn = asyncio.Lock()  # one transaction at a time on the one connection
 
     async def run(self, work: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """`work` as the thread's next job, after those queued before it."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, functools.partial(work, *args, **kwargs))
+
+    def start(self, job: Callable[[], None]) -> None:
+        """Queue a job whose result no one awaits (a session: its calls report back)."""
+        self._executor.submit(job)
+
+    async def transact(
+        self,
+        work: Callable[Concatenate[InlineConnection, P], Coroutine[Any, Any, T]],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        """Database-only `work(connection, ...)` in a transaction of its own, committed: one
+        job, so the thread goes from the last transaction to this one without waiting for
+        the event loop."""
+        return await self.run(self._transact_now, work, *args, **kwargs)
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[ThreadedConnection]:
         """A transaction: begun by its first statement, committed when the block ends."""
-        async with self._turn:
-            connection = ThreadedConnection(self)
-            try:
-                yield connection
-            except BaseException:
-                with contextlib.suppress(Exception):  # the block's own error is what counts
-                    await self.run(self._end, commit=False)
-                raise
-            await self.run(self._end, commit=True, last=connection.before_commit)
+        connection = ThreadedConnection(self)
+        try:
+            yield connection
+        except BaseException:
+            with contextlib.suppress(Exception):  # the block's own error is what counts
+                await connection.end(commit=False)
+            raise
+        await connection.end(commit=True)
 
     # -- on the thread -------------------------------------------------------------------------
 
@@ -128,18 +207,25 @@ class ThreadedEngine:
         coroutine.close()
         raise RuntimeError(f"{work.__qualname__} awaited something other than the database")
 
+    def _transact_now(
+        self, work: Callable[..., Coroutine[Any, Any, T]], *args: Any, **kwargs: Any
+    ) -> T:
+        try:
+            result = self.complete_now(work, *args, **kwargs)
+        except BaseException:
+            with contextlib.suppress(Exception):  # the work's own error is what counts
+                self.end_now(commit=False)
+            raise
+        self.end_now(commit=True)
+        return result
+
     def _current(self) -> Connection:
         """The thread's connection (opened again after a failure invalidated it)."""
         if self._connection is None or self._connection.invalidated or self._connection.closed:
             self._connection = self._engine.connect()
         return self._connection
 
-    def _end(
-        self,
-        *,
-        commit: bool,
-        last: Sequence[Callable[[InlineConnection], Coroutine[Any, Any, None]]] = (),
-    ) -> None:
+    def end_now(self, *, commit: bool, last: Sequence[Work] = ()) -> None:
         """Commit, after the transaction's `last` work; or roll back."""
         try:
             for work in last if commit else ():

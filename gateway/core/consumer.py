@@ -187,8 +187,7 @@ class CoreConsumer:
         arrivals = [_arrival(item) for item in items]
         settle = self.answers.take_settled()  # answers published since: settled in this one
         try:
-            async with self.db.begin() as db:
-                outcomes = await self.recorder.record(db, arrivals, settle)
+            outcomes = await self.db.write(self.recorder.record, arrivals, settle)
         except BaseException as exc:
             self.answers.give_back(settle, suspect=not is_outage(exc))
             raise

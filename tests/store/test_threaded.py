@@ -130,8 +130,8 @@ async def test_transactions_take_turns_on_the_one_connection(db: Database) -> No
 
     async def transaction(name: str) -> None:
         async with db.begin() as connection:
+            await connection.execute(text("SELECT 1"))  # from here the thread is its own
             order.append(f"{name} begins")
-            await connection.execute(text("SELECT 1"))
             await asyncio.sleep(0.02)  # the other one would interleave here
             order.append(f"{name} ends")
 
