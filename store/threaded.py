@@ -172,7 +172,8 @@ class ThreadedEngine:
         """Database-only `work(connection, ...)` in a transaction of its own, committed: one
         job, so the thread goes from the last transaction to this one without waiting for
         the event loop."""
-        return await self.run(self._transact_now, work, *args, **kwargs)
+        job: functools.partial[T] = functools.partial(self._transact_now, work, *args, **kwargs)
+        return await self.run(job)
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[ThreadedConnection]:
