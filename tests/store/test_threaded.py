@@ -168,3 +168,64 @@ async def test_statements_after_the_first_go_to_sqlite_itself_with_the_same_resu
         async with db.begin() as connection:
             await complete(connection, collide)
     assert await _names(db) == ["a", "b"]  # the refused transaction left nothing
+
+
+async def test_write_commits_its_work_in_one_job_and_rolls_back_a_failure(db: Database) -> None:
+    async def write(connection: CoreConnection, name: str, fail: bool = False) -> str:
+        await bulk.insert(connection, table_of(PlatformChannel), [_row(name)])
+        if fail:
+            raise RuntimeError("refused")
+        return threading.current_thread().name
+
+    thread = await db.write(write, "kept")
+    assert thread != threading.current_thread().name  # work and commit ran on the thread
+    with pytest.raises(RuntimeError, match="refused"):
+        await db.write(write, "dropped", fail=True)
+    assert await _names(db) == ["kept"]
+
+
+async def test_a_cancelled_session_gives_the_thread_back_rolled_back(db: Database) -> None:
+    """A block cancelled while it holds the thread ends its session (rolled back): the next
+    transactions run, and nothing of the cancelled one is kept."""
+    holding = asyncio.Event()
+
+    async def write(connection: CoreConnection) -> None:
+        await bulk.insert(connection, table_of(PlatformChannel), [_row("cancelled")])
+
+    async def held() -> None:
+        async with db.begin() as connection:
+            await complete(connection, write)
+            holding.set()
+            await asyncio.sleep(30)  # cancelled here, with the thread held
+
+    task = asyncio.create_task(held())
+    await holding.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+    async def after(connection: CoreConnection) -> None:
+        await bulk.insert(connection, table_of(PlatformChannel), [_row("after")])
+
+    await asyncio.wait_for(db.write(after), 5)
+    assert await _names(db) == ["after"]
+
+
+async def test_transactions_run_in_the_order_they_were_queued(db: Database) -> None:
+    """Jobs queue on the thread: a transaction queued while a session holds it runs after
+    the session ends, in queue order, without a turn of the event loop between them."""
+    order: list[str] = []
+
+    async def mark(connection: CoreConnection, name: str) -> None:
+        order.append(name)
+
+    async def session() -> None:
+        async with db.begin() as connection:
+            await connection.execute(text("SELECT 1"))
+            order.append("session")
+            await asyncio.sleep(0.05)
+
+    first = asyncio.create_task(session())
+    await asyncio.sleep(0.01)
+    await asyncio.gather(first, db.write(mark, "second"), db.write(mark, "third"))
+    assert order == ["session", "second", "third"]
