@@ -1,5 +1,6 @@
 """Prepares a run's database: the schema (the project's own migrations, so botgate and the raw
-pipeline write the same tables), the bench bot, and optionally a stored history.
+pipeline write the same tables), the bench bot and its knowledge base, and optionally a stored
+history.
 
 The history is inserted set-based inside the database (`generate_series` on PostgreSQL, a
 recursive CTE on SQLite), so 100k messages take seconds: N messages and N de-duplication
@@ -10,11 +11,12 @@ grow with the tables.
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 from sqlalchemy import text
 
-from gateway.config import load_settings
+from gateway.config import Settings, load_settings
 from gateway.crypto import vault_for
 from store.bots import sync_bots
 from store.database import Database
@@ -80,17 +82,51 @@ STATEMENTS = (
 
 
 async def prepare_database(config: Path, preload: int) -> None:
-    """Migrate, register the configured bots, and store `preload` messages."""
+    """Migrate, register the configured bots, fill their knowledge base, and store `preload`
+    messages."""
     settings = load_settings(config, environ={})
     db = Database(settings.database)
     try:
         await db.migrate()
         async with db.transaction() as session:
             await sync_bots(session, settings, vault_for(settings))
+        for collection in {name for bot in settings.bots for name in bot.kb}:
+            await import_documents(db, settings, collection)
         if preload > 0:
             await store_history(db, settings.bots[0].name, preload)
     finally:
         await db.close()
+
+
+async def import_documents(db: Database, settings: Settings, collection: str) -> None:
+    """A small generated manual in `collection`, imported as `botgate kb import` does: the
+    bench bot searches a real knowledge base (its model loaded, its collection kept warm)."""
+    from gateway.kb.importer import Importer
+    from gateway.kb.search import KnowledgeBase
+
+    with tempfile.TemporaryDirectory(prefix="botgate-bench-kb-") as directory:
+        for page in range(KB_PAGES):
+            (Path(directory) / f"page-{page:02d}.md").write_text(_page(page))
+        async with KnowledgeBase(settings.kb) as base:
+            importer = Importer(base, db, "default", collection)
+            report = await importer.run([Path(directory)])
+    if report.failed:
+        raise RuntimeError(f"bench: the knowledge base import failed: {report.summary()}")
+
+
+KB_PAGES = 30
+_TOPICS = ("billing", "accounts", "deliveries", "returns", "security", "notifications")
+
+
+def _page(number: int) -> str:
+    topic = _TOPICS[number % len(_TOPICS)]
+    sections = [
+        f"## {topic.title()} question {number}.{part}\n\nHow {topic} works, part {part}: "
+        f"requests about {topic} are answered within {number + part} hours, and the "
+        f"{topic} team keeps a record of every change for {part + 1} years.\n"
+        for part in range(4)
+    ]
+    return f"# {topic.title()} guide {number}\n\n" + "\n".join(sections)
 
 
 async def store_history(db: Database, bot: str, messages: int) -> None:

@@ -145,12 +145,14 @@ def write_config(
         lines += _table(f"tools.{SLOW_TOOL}", {"kind": "http", "url": tool_url, "secret": SECRET})
     tools = ["help", SLOW_TOOL] if tool_url else ["help"]
     lines += ["[[bots]]", f'name = "{BOT}"', f"tools = {json.dumps(tools)}"]
+    lines += [f"kb = {json.dumps([KB_COLLECTION])}"]  # KB-enabled, as users run it
     lines += _table("bots.generic", {"secret": SECRET, "callback_url": callback_url})
     path.write_text("\n".join(lines) + "\n")
     return path
 
 
 SLOW_TOOL = "slow"
+KB_COLLECTION = "bench-docs"  # the bench bot's knowledge base (benchmarks/preload.py fills it)
 
 
 def service_tables(database_url: str, bus_url: str) -> str:

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from benchmarks.load import Budget, LoadGenerator
-from benchmarks.preload import prepare_database
+from benchmarks.preload import KB_PAGES, prepare_database
 from benchmarks.receiver import Receiver
-from benchmarks.service import BOT, SECRET, ServiceProcess, write_config
+from benchmarks.service import BOT, KB_COLLECTION, SECRET, ServiceProcess, write_config
 
 TABLES = ("processed_events", "platform_users", "platform_channels", "user_sessions", "messages")
 EVENTS, CONVERSATIONS = 30, 5
@@ -76,3 +76,23 @@ async def test_rows_written_for_each_message(tmp_path: Path, target: str) -> Non
         "messages": 2 * EVENTS,  # in and out
         "replies without a session": 0,
     }
+
+
+async def test_the_bench_bot_searches_a_filled_knowledge_base(tmp_path: Path) -> None:
+    """The bench measures a KB-enabled bot, as users run it: its collection is imported
+    before the run (the service then loads the model and keeps the collection warm)."""
+    database = tmp_path / "bench.db"
+    config = write_config(
+        tmp_path / "botgate.toml", f"sqlite+aiosqlite:///{database}", "memory://", "http://x/cb"
+    )
+    await prepare_database(config, preload=0)
+    assert f'kb = ["{KB_COLLECTION}"]' in config.read_text()
+    with sqlite3.connect(database) as db:
+        documents, passages = db.execute(
+            "SELECT count(DISTINCT d.id), count(p.id) FROM kb_collections c"
+            " JOIN kb_documents d ON d.collection_id = c.id"
+            " JOIN kb_passages p ON p.document_id = d.id WHERE c.name = ?",
+            (KB_COLLECTION,),
+        ).fetchone()
+    assert documents == KB_PAGES
+    assert passages >= KB_PAGES
