@@ -48,9 +48,25 @@ _OWED_COLUMNS = (
 )
 
 
-async def owe(db: CoreConnection, rows: list[dict[str, Any]]) -> None:
-    """Write owed answers (columns of `OwedAnswer`; `event` may be an orjson.Fragment)."""
-    await bulk.insert(db, table_of(OwedAnswer), rows)
+OWED_COLUMNS = (
+    "id",
+    "event_id",
+    "bot_id",
+    "conversation_key",
+    "event",
+    "refs",
+    "reply_to",
+    "traceparent",
+    "owner",
+    "claimed_until",
+    "attempts",
+    "created_at",
+)
+
+
+async def owe(db: CoreConnection, rows: list[tuple[Any, ...]]) -> None:
+    """Write owed answers: tuples of `OWED_COLUMNS` (`event` may be an orjson.Fragment)."""
+    await bulk.insert(db, table_of(OwedAnswer), rows, columns=OWED_COLUMNS)
 
 
 async def settle(

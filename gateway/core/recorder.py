@@ -16,6 +16,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import orjson
+from pydantic import BaseModel
 
 from gateway.config import Settings
 from gateway.core.cache import BoundedCache
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 INBOUND_MESSAGE_TYPES = frozenset({"message.created", "command.invoked"})
 OUTBOUND = "message.sent"  # the bot's own message: no speaker, no say over the channel
 SESSION_TYPES = INBOUND_MESSAGE_TYPES | {"interaction.clicked"}
+CHANGE_TYPES = frozenset({"message.updated", "message.deleted"})
 ANSWERED_TYPES = frozenset({"message.created", "command.invoked", "interaction.clicked"})
 
 
@@ -74,7 +76,7 @@ class Outcome:
         return self.refs is not None
 
 
-@dataclass
+@dataclass(slots=True)
 class _Refs:
     channel_id: uuid.UUID
     user_id: uuid.UUID | None  # the platform identity (platform_users)
@@ -131,33 +133,40 @@ class Recorder:
 
     def _owed_rows(
         self, fresh: list[tuple[Arrival, Outcome]], refs: dict[uuid.UUID, _Refs]
-    ) -> list[dict[str, Any]]:
+    ) -> list[tuple[Any, ...]]:
+        """Rows of `outbox.OWED_COLUMNS`."""
         now = utcnow()
         until = now + self.lease
-        rows: list[dict[str, Any]] = []
+        rows: list[tuple[Any, ...]] = []
         for arrival, outcome in fresh:
             event, ref = arrival.event, refs[arrival.event.id]
             if not (should_answer(event) and ref.first_sighting):
                 continue
-            outcome.refs = Refs(
-                self.bot_ids[event.bot], ref.channel_id, ref.user_id, ref.person_id, ref.session_id
-            )
+            bot_id = self.bot_ids[event.bot]
+            outcome.refs = Refs(bot_id, ref.channel_id, ref.user_id, ref.person_id, ref.session_id)
             rows.append(
-                {
-                    "id": outcome.ledger_id,
-                    "event_id": event.id,
-                    "bot_id": outcome.refs.bot_id,
-                    "conversation_key": event.conversation_key,
-                    "event": orjson.Fragment(arrival.body),
-                    "refs": outcome.refs.to_json(),
-                    "reply_to": arrival.reply_to,
-                    "traceparent": arrival.traceparent,
-                    "owner": self.owner,
-                    "claimed_until": until,
-                    "attempts": 1,
+                (
+                    outcome.ledger_id,
+                    event.id,
+                    bot_id,
+                    event.conversation_key,
+                    orjson.Fragment(arrival.body),
+                    # Refs.to_json's document: orjson writes the UUIDs as their text
+                    {
+                        "bot_id": bot_id,
+                        "channel_id": ref.channel_id,
+                        "platform_user_id": ref.user_id,
+                        "user_id": ref.person_id,
+                        "session_id": ref.session_id,
+                    },
+                    arrival.reply_to,
+                    arrival.traceparent,
+                    self.owner,
+                    until,
+                    1,  # attempts
                     # a microsecond apart: answers taken over after a crash keep their order
-                    "created_at": now + timedelta(microseconds=len(rows)),
-                }
+                    now + timedelta(microseconds=len(rows)),
+                )
             )
         return rows
 
@@ -235,7 +244,8 @@ class Recorder:
             db, [self._click_row(e, refs[e.id]) for e in events if e.interaction]
         )
         for event in events:
-            await self._apply_change(db, event, refs[event.id])
+            if event.type in CHANGE_TYPES:  # rare: spare the others a coroutine each
+                await self._apply_change(db, event, refs[event.id])
 
     @staticmethod
     def _mark_first_sightings(
@@ -294,8 +304,8 @@ class Recorder:
             "text": event.message.text,
             "thread_id": event.thread_id,
             "reply_to_id": event.message.reply_to_id,
-            "attachments": [a.model_dump(mode="json") for a in event.message.attachments],
-            "citations": [c.model_dump(mode="json") for c in event.message.citations],
+            "attachments": _dumped(event.message.attachments),
+            "citations": _dumped(event.message.citations),
             "occurred_at": event.occurred_at,
         }
 
@@ -310,3 +320,7 @@ class Recorder:
             "value": event.interaction.value,
             "event_id": event.id,
         }
+
+
+def _dumped(models: Sequence[BaseModel]) -> list[dict[str, Any]]:
+    return [m.model_dump(mode="json") for m in models] if models else []
