@@ -159,7 +159,7 @@ async def _run(
     db: CoreConnection, statement: _Statement, matrix: Sequence[Any]
 ) -> Sequence[tuple[Any, ...]]:
     """The statement's returned rows (tuples, or records that unpack like them)."""
-    document = orjson.dumps(matrix, default=_other_uuid)
+    document = _document(matrix)
     driver = _asyncpg_driver(db)
     if driver is not None:
         try:
@@ -392,6 +392,19 @@ def _sqlite_converter(column: Column[Any]) -> Convert:
     if isinstance(column.type, UTCDateTime | DateTime):
         return _sqlite_datetime
     return _same
+
+
+# asyncpg's UUID's own text, in C: the values orjson leaves to a `default` are nearly all
+# ids read back from PostgreSQL, and a Python function for each cost more than the document.
+# Given anything else it raises TypeError, and _other_uuid has its say.
+_ASYNCPG_UUID_TEXT = asyncpg.pgproto.pgproto.UUID.__str__
+
+
+def _document(matrix: Sequence[Any]) -> bytes:
+    try:
+        return orjson.dumps(matrix, default=_ASYNCPG_UUID_TEXT)
+    except TypeError:
+        return orjson.dumps(matrix, default=_other_uuid)
 
 
 def _other_uuid(value: Any) -> str:
