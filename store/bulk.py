@@ -24,11 +24,11 @@ from __future__ import annotations
 import re
 import sqlite3
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import TYPE_CHECKING, Any, cast
 
 import asyncpg  # type: ignore[import-untyped]
@@ -59,6 +59,7 @@ class _Statement:
     driver_sql: str  # the same for asyncpg (`$1`) or sqlite3 (`:rows`)
     columns: Callable[[dict[str, Any]], tuple[Any, ...]]  # a row's values, in document order
     converted: tuple[tuple[int, Convert], ...]  # the values that need converting, by position
+    aware: tuple[int, ...]  # the timestamps that must have a time zone, by position
     returned: tuple[Column[Any], ...]  # the RETURNING or selected columns
 
     @property
@@ -67,17 +68,27 @@ class _Statement:
 
     def matrix(self, rows: Sequence[Any], *, named: bool = True) -> Sequence[Any]:
         """The rows as arrays of column values: dicts picked in C (`itemgetter`), or sequences
-        already in column order (`named=False`); only the values whose type asks for it go
-        through a Python conversion."""
+        already in column order (`named=False`). Values are checked and converted a column
+        at a time, by `map` (no Python loop over rows); only the conversions themselves are
+        Python, and the timestamps' is cached."""
+        matrix = list(map(self.columns, rows)) if named else rows
+        for index in self.aware:
+            _refuse_naive(map(itemgetter(index), matrix))
         if not self.converted:
-            return list(map(self.columns, rows)) if named else rows
-        matrix: list[Any] = []
-        for row in rows:
-            values = list(self.columns(row) if named else row)
-            for index, convert in self.converted:
-                values[index] = convert(values[index])
-            matrix.append(values)
-        return matrix
+            return matrix
+        columns: list[Any] = list(zip(*matrix, strict=True))
+        for index, convert in self.converted:
+            columns[index] = map(convert, columns[index])
+        return list(zip(*columns, strict=True))
+
+
+def _refuse_naive(values: Iterable[datetime | None]) -> None:
+    """As `aware` for each value, in C: is there a time zone missing (None values pass)."""
+    if None in map(_TIME_ZONE, filter(None, values)):
+        raise ValueError("naive datetime: botgate stores aware UTC timestamps only")
+
+
+_TIME_ZONE = attrgetter("tzinfo")
 
 
 def _statement(
@@ -86,9 +97,14 @@ def _statement(
     driver_sql = re.sub(r":rows\b", "$1", sql) if source.postgresql else sql
     returned = tuple(table.c[name] for name in returning)
     converted = tuple(
-        (index, convert) for index, convert in enumerate(source.converters) if convert is not _same
+        (index, convert)
+        for index, convert in enumerate(source.converters)
+        if convert is not _same and convert is not aware
     )
-    return _Statement(_typed(sql, returned), driver_sql, _picker(columns), converted, returned)
+    checked = tuple(index for index, convert in enumerate(source.converters) if convert is aware)
+    return _Statement(
+        _typed(sql, returned), driver_sql, _picker(columns), converted, checked, returned
+    )
 
 
 def _picker(columns: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
@@ -189,18 +205,14 @@ def _run_sqlite(
     readers = _readers(dialect, statement.returned)
     if not rows or not readers:
         return rows
-    uuids: dict[str, uuid.UUID | None] = {}  # a batch's rows repeat some (its bot's id)
-    read_rows: list[tuple[Any, ...]] = []
-    for row in rows:
-        values = list(row)
-        for index, read in readers:
-            value = values[index]
-            if read is _uuid_of_hex:
-                values[index] = uuids.get(value) or uuids.setdefault(value, read(value))
-            else:
-                values[index] = read(value)
-        read_rows.append(tuple(values))
-    return read_rows
+    columns: list[Any] = list(zip(*rows, strict=True))  # read a column at a time
+    for index, read in readers:
+        if read is _uuid_of_hex:  # a batch's rows repeat some (its bot's id): each read once
+            uuids = {value: read(value) for value in set(columns[index])}
+            columns[index] = map(uuids.__getitem__, columns[index])
+        else:
+            columns[index] = map(read, columns[index])
+    return list(zip(*columns, strict=True))
 
 
 @lru_cache(maxsize=128)
