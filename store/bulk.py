@@ -138,19 +138,66 @@ async def insert(
 
 async def update_by_id(db: CoreConnection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
     """UPDATE each row's other columns where `id` matches (rows share their keys)."""
-    if not rows:
-        return
-    columns = ("id", *(key for key in rows[0] if key != "id"))
-    statement = _update(db.dialect.name, table, columns)
-    await _run(db, statement, statement.matrix(rows))
+    await write_together(db, updating_by_id(db, table, rows))
 
 
 async def delete_by_id(db: CoreConnection, table: Table, ids: Sequence[Any]) -> None:
     """DELETE the rows whose `id` is one of `ids`."""
+    await write_together(db, deleting_by_id(db, table, ids))
+
+
+@dataclass(frozen=True)
+class Write:
+    """A statement that returns nothing, with its rows: for `write_together`."""
+
+    statement: _Statement
+    matrix: Sequence[Any]
+
+
+def inserting(db: CoreConnection, table: Table, rows: Sequence[dict[str, Any]]) -> Write | None:
+    """`insert` of the rows (no conflict clause), to be written by `write_together`."""
+    if not rows:
+        return None
+    statement = _insert(db.dialect.name, table, tuple(rows[0]), (), (), ())
+    return Write(statement, statement.matrix(rows))
+
+
+def updating_by_id(
+    db: CoreConnection, table: Table, rows: Sequence[dict[str, Any]]
+) -> Write | None:
+    """`update_by_id` of the rows, to be written by `write_together`."""
+    if not rows:
+        return None
+    columns = ("id", *(key for key in rows[0] if key != "id"))
+    statement = _update(db.dialect.name, table, columns)
+    return Write(statement, statement.matrix(rows))
+
+
+def deleting_by_id(db: CoreConnection, table: Table, ids: Sequence[Any]) -> Write | None:
+    """`delete_by_id` of the ids, to be written by `write_together`."""
     if not ids:
-        return
+        return None
     statement = _delete(db.dialect.name, table)
-    await _run(db, statement, statement.matrix([(row_id,) for row_id in ids], named=False))
+    return Write(statement, statement.matrix([(row_id,) for row_id in ids], named=False))
+
+
+async def write_together(db: CoreConnection, *writes: Write | None) -> None:
+    """The writes, in order (None: nothing to write). On PostgreSQL, several go as one
+    statement, the first ones data-modifying WITH queries of the last: one round trip, and
+    one statement for the server. None of them sees the others' changes there, so they must
+    not depend on one another (other tables, or other rows)."""
+    present = [write for write in writes if write is not None]
+    driver = _asyncpg_driver(db) if len(present) > 1 else None
+    if driver is None:
+        for write in present:
+            await _run(db, write.statement, write.matrix)
+        return
+    sql = _together(tuple(write.statement.driver_sql for write in present))
+    documents = [_document(write.matrix).decode() for write in present]
+    try:
+        await driver.execute(sql, *documents)
+    except LOST_CONNECTION as exc:  # what SQLAlchemy would report as a disconnect
+        raise StoreUnavailable(f"the database connection was lost: {exc!r}") from exc
 
 
 async def select_matching(
@@ -296,6 +343,15 @@ def _insert(
     if returning:
         sql += f" RETURNING {_names(returning)}"
     return _statement(sql, table, source, columns, returning)
+
+
+@lru_cache(maxsize=32)
+def _together(statements: tuple[str, ...]) -> str:
+    """PostgreSQL statements (each with its document as `$1`) as one: the last one's, with
+    the others as WITH queries; each document a parameter of its own."""
+    numbered = [re.sub(r"\$1\b", f"${n}", sql) for n, sql in enumerate(statements, 1)]
+    queries = ", ".join(f"w{n} AS ({sql})" for n, sql in enumerate(numbered[:-1], 1))
+    return f"WITH {queries} {numbered[-1]}"
 
 
 @lru_cache(maxsize=128)
