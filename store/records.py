@@ -275,20 +275,43 @@ def _stamped(rows: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
     return [{**row, "updated_at": now} for row in rows]
 
 
+MESSAGE_COLUMNS = (
+    "id",
+    "direction",
+    "external_id",
+    "platform_channel_id",
+    "platform_user_id",
+    "session_id",
+    "bot_id",
+    "event_id",
+    "text",
+    "thread_id",
+    "reply_to_id",
+    "attachments",
+    "citations",
+    "occurred_at",
+    "created_at",
+    "updated_at",
+)
+
+
+def _message_key(row: tuple[Any, ...]) -> tuple[int, str]:
+    """(channel, external id): in the order of the channel id's text, without making it."""
+    return (row[3].int, row[2])
+
+
 async def insert_messages(
-    db: CoreConnection, rows: list[dict[str, Any]]
+    db: CoreConnection, rows: list[tuple[Any, ...]]
 ) -> set[tuple[uuid.UUID, str]]:
-    """One row per platform message: a second insert of the same message is ignored.
-    Returns the (channel, external id) of the rows inserted now."""
+    """One row per platform message (tuples of `MESSAGE_COLUMNS`): a second insert of the
+    same message is ignored. Returns the (channel, external id) of the rows inserted now."""
     if not rows:
         return set()
-    for row in rows:
-        row.setdefault("id", new_id())
-        row.setdefault("created_at", row["occurred_at"])
-        row.setdefault("updated_at", row["occurred_at"])
-    rows.sort(key=lambda r: (r["platform_channel_id"].int, r["external_id"]))  # as their text
+    rows.sort(key=_message_key)
     key = ["platform_channel_id", "external_id"]
-    inserted = await bulk.insert(db, table_of(Message), rows, conflict=key, returning=key)
+    inserted = await bulk.insert(
+        db, table_of(Message), rows, columns=MESSAGE_COLUMNS, conflict=key, returning=key
+    )
     return {(channel, external) for channel, external in inserted}
 
 

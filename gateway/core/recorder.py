@@ -21,6 +21,7 @@ from pydantic import BaseModel
 from gateway.config import Settings
 from gateway.core.cache import BoundedCache
 from gateway.events import Action, Event, utcnow
+from gateway.ids import new_id
 from gateway.tools.base import Refs
 from store import outbox, records
 from store.database import CoreConnection, complete
@@ -288,23 +289,29 @@ class Recorder:
         elif event.type == "message.deleted":
             await records.mark_deleted(db, ref.channel_id, message.id, event.occurred_at)
 
-    def _message_row(self, event: Event, ref: _Refs, direction: str) -> dict[str, Any]:
-        assert event.message is not None
-        return {
-            "direction": direction,
-            "external_id": event.message.id,
-            "platform_channel_id": ref.channel_id,
-            "platform_user_id": ref.user_id,
-            "session_id": ref.session_id,
-            "bot_id": self.bot_ids[event.bot],
-            "event_id": event.id,
-            "text": event.message.text,
-            "thread_id": event.thread_id,
-            "reply_to_id": event.message.reply_to_id,
-            "attachments": _dumped(event.message.attachments),
-            "citations": _dumped(event.message.citations),
-            "occurred_at": event.occurred_at,
-        }
+    def _message_row(self, event: Event, ref: _Refs, direction: str) -> tuple[Any, ...]:
+        """A row of `records.MESSAGE_COLUMNS`."""
+        message = event.message
+        assert message is not None
+        at = event.occurred_at
+        return (
+            new_id(),
+            direction,
+            message.id,
+            ref.channel_id,
+            ref.user_id,
+            ref.session_id,
+            self.bot_ids[event.bot],
+            event.id,
+            message.text,
+            event.thread_id,
+            message.reply_to_id,
+            _dumped(message.attachments),
+            _dumped(message.citations),
+            at,  # occurred, created and updated
+            at,
+            at,
+        )
 
     def _click_row(self, event: Event, ref: _Refs) -> dict[str, Any]:
         assert event.interaction is not None
