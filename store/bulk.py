@@ -9,7 +9,8 @@ on SQLite). Why:
 - Rows cost no per-value bind processing in Python. Typed arrays (`unnest`) were tried first
   on PostgreSQL: asyncpg's per-element array encoding cost about five times the JSON document
   in client CPU. Values are converted once, into what the column types store, so the ORM reads
-  these rows like any other.
+  these rows like any other. On SQLite the select list does what it can of that (a UUID's hex,
+  a JSON value's text): SQLite's C rather than a Python call per value.
 
 Statements run on the caller's connection, inside its transaction. On PostgreSQL they go to
 asyncpg itself, under SQLAlchemy's connection: they need none of SQLAlchemy's per-statement
@@ -23,11 +24,11 @@ from __future__ import annotations
 import re
 import sqlite3
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import TYPE_CHECKING, Any, cast
 
 import asyncpg  # type: ignore[import-untyped]
@@ -40,6 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import TextClause
 
 from gateway.errors import StoreUnavailable
+from gateway.ids import uuid_of_int
 from store.base import UTCDateTime, aware
 from store.threaded import InlineConnection
 
@@ -57,24 +59,36 @@ class _Statement:
     driver_sql: str  # the same for asyncpg (`$1`) or sqlite3 (`:rows`)
     columns: Callable[[dict[str, Any]], tuple[Any, ...]]  # a row's values, in document order
     converted: tuple[tuple[int, Convert], ...]  # the values that need converting, by position
+    aware: tuple[int, ...]  # the timestamps that must have a time zone, by position
     returned: tuple[Column[Any], ...]  # the RETURNING or selected columns
 
     @property
     def returns_rows(self) -> bool:
         return bool(self.returned)
 
-    def matrix(self, rows: Sequence[dict[str, Any]]) -> list[Any]:
-        """The rows as arrays of column values: picked in C (`itemgetter`), and only the
-        values whose type asks for it go through a Python conversion."""
+    def matrix(self, rows: Sequence[Any], *, named: bool = True) -> Sequence[Any]:
+        """The rows as arrays of column values: dicts picked in C (`itemgetter`), or sequences
+        already in column order (`named=False`). Values are checked and converted a column
+        at a time, by `map` (no Python loop over rows); only the conversions themselves are
+        Python, and the timestamps' is cached."""
+        matrix = list(map(self.columns, rows)) if named else rows
+        for index in self.aware:
+            _refuse_naive(map(itemgetter(index), matrix))
         if not self.converted:
-            return list(map(self.columns, rows))
-        matrix: list[Any] = []
-        for row in rows:
-            values = list(self.columns(row))
-            for index, convert in self.converted:
-                values[index] = convert(values[index])
-            matrix.append(values)
-        return matrix
+            return matrix
+        columns: list[Any] = list(zip(*matrix, strict=True))
+        for index, convert in self.converted:
+            columns[index] = map(convert, columns[index])
+        return list(zip(*columns, strict=True))
+
+
+def _refuse_naive(values: Iterable[datetime | None]) -> None:
+    """As `aware` for each value, in C: is there a time zone missing (None values pass)."""
+    if None in map(_TIME_ZONE, filter(None, values)):
+        raise ValueError("naive datetime: botgate stores aware UTC timestamps only")
+
+
+_TIME_ZONE = attrgetter("tzinfo")
 
 
 def _statement(
@@ -83,9 +97,14 @@ def _statement(
     driver_sql = re.sub(r":rows\b", "$1", sql) if source.postgresql else sql
     returned = tuple(table.c[name] for name in returning)
     converted = tuple(
-        (index, convert) for index, convert in enumerate(source.converters) if convert is not _same
+        (index, convert)
+        for index, convert in enumerate(source.converters)
+        if convert is not _same and convert is not aware
     )
-    return _Statement(_typed(sql, returned), driver_sql, _picker(columns), converted, returned)
+    checked = tuple(index for index, convert in enumerate(source.converters) if convert is aware)
+    return _Statement(
+        _typed(sql, returned), driver_sql, _picker(columns), converted, checked, returned
+    )
 
 
 def _picker(columns: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
@@ -98,36 +117,87 @@ def _picker(columns: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, .
 async def insert(
     db: CoreConnection,
     table: Table,
-    rows: Sequence[dict[str, Any]],
+    rows: Sequence[dict[str, Any]] | Sequence[Sequence[Any]],
     *,
+    columns: Sequence[str] = (),
     conflict: Sequence[str] = (),
     update: Sequence[str] = (),
     returning: Sequence[str] = (),
 ) -> Sequence[tuple[Any, ...]]:
-    """INSERT the rows (all with the same keys). With `conflict`: rows that collide on those
-    columns update the `update` columns, or are skipped when `update` is empty."""
+    """INSERT the rows: dicts with the same keys, or (with `columns`, cheaper to build) tuples
+    of those columns' values. With `conflict`: rows that collide on those columns update the
+    `update` columns, or are skipped when `update` is empty."""
     if not rows:
         return []
-    columns = tuple(rows[0])
+    names = tuple(columns) or tuple(cast(dict[str, Any], rows[0]))
     statement = _insert(
-        db.dialect.name, table, columns, tuple(conflict), tuple(update), tuple(returning)
+        db.dialect.name, table, names, tuple(conflict), tuple(update), tuple(returning)
     )
-    return await _run(db, statement, rows)
+    return await _run(db, statement, statement.matrix(rows, named=not columns))
 
 
 async def update_by_id(db: CoreConnection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
     """UPDATE each row's other columns where `id` matches (rows share their keys)."""
-    if not rows:
-        return
-    columns = ("id", *(key for key in rows[0] if key != "id"))
-    await _run(db, _update(db.dialect.name, table, columns), rows)
+    await write_together(db, updating_by_id(db, table, rows))
 
 
 async def delete_by_id(db: CoreConnection, table: Table, ids: Sequence[Any]) -> None:
     """DELETE the rows whose `id` is one of `ids`."""
+    await write_together(db, deleting_by_id(db, table, ids))
+
+
+@dataclass(frozen=True)
+class Write:
+    """A statement that returns nothing, with its rows: for `write_together`."""
+
+    statement: _Statement
+    matrix: Sequence[Any]
+
+
+def inserting(db: CoreConnection, table: Table, rows: Sequence[dict[str, Any]]) -> Write | None:
+    """`insert` of the rows (no conflict clause), to be written by `write_together`."""
+    if not rows:
+        return None
+    statement = _insert(db.dialect.name, table, tuple(rows[0]), (), (), ())
+    return Write(statement, statement.matrix(rows))
+
+
+def updating_by_id(
+    db: CoreConnection, table: Table, rows: Sequence[dict[str, Any]]
+) -> Write | None:
+    """`update_by_id` of the rows, to be written by `write_together`."""
+    if not rows:
+        return None
+    columns = ("id", *(key for key in rows[0] if key != "id"))
+    statement = _update(db.dialect.name, table, columns)
+    return Write(statement, statement.matrix(rows))
+
+
+def deleting_by_id(db: CoreConnection, table: Table, ids: Sequence[Any]) -> Write | None:
+    """`delete_by_id` of the ids, to be written by `write_together`."""
     if not ids:
+        return None
+    statement = _delete(db.dialect.name, table)
+    return Write(statement, statement.matrix([(row_id,) for row_id in ids], named=False))
+
+
+async def write_together(db: CoreConnection, *writes: Write | None) -> None:
+    """The writes, in order (None: nothing to write). On PostgreSQL, several go as one
+    statement, the first ones data-modifying WITH queries of the last: one round trip, and
+    one statement for the server. None of them sees the others' changes there, so they must
+    not depend on one another (other tables, or other rows)."""
+    present = [write for write in writes if write is not None]
+    driver = _asyncpg_driver(db) if len(present) > 1 else None
+    if driver is None:
+        for write in present:
+            await _run(db, write.statement, write.matrix)
         return
-    await _run(db, _delete(db.dialect.name, table), [{"id": row_id} for row_id in ids])
+    sql = _together(tuple(write.statement.driver_sql for write in present))
+    documents = [_document(write.matrix).decode() for write in present]
+    try:
+        await driver.execute(sql, *documents)
+    except LOST_CONNECTION as exc:  # what SQLAlchemy would report as a disconnect
+        raise StoreUnavailable(f"the database connection was lost: {exc!r}") from exc
 
 
 async def select_matching(
@@ -145,15 +215,14 @@ async def select_matching(
         return []
     columns = tuple(key_columns)
     statement = _select(db.dialect.name, table, columns, tuple(returning), where)
-    rows = [dict(zip(columns, key, strict=True)) for key in keys]
-    return await _run(db, statement, rows)
+    return await _run(db, statement, statement.matrix(keys, named=False))
 
 
 async def _run(
-    db: CoreConnection, statement: _Statement, rows: Sequence[dict[str, Any]]
+    db: CoreConnection, statement: _Statement, matrix: Sequence[Any]
 ) -> Sequence[tuple[Any, ...]]:
     """The statement's returned rows (tuples, or records that unpack like them)."""
-    document = orjson.dumps(statement.matrix(rows), default=_other_uuid)
+    document = _document(matrix)
     driver = _asyncpg_driver(db)
     if driver is not None:
         try:
@@ -180,18 +249,30 @@ def _run_sqlite(
         raise DBAPIError.instance(
             statement.driver_sql, None, exc, sqlite3.Error, dialect=dialect
         ) from exc
-    if not rows:
-        return []
     readers = _readers(dialect, statement.returned)
-    return [tuple(read(value) for read, value in zip(readers, row, strict=True)) for row in rows]
+    if not rows or not readers:
+        return rows
+    columns: list[Any] = list(zip(*rows, strict=True))  # read a column at a time
+    for index, read in readers:
+        if read is _uuid_of_hex:  # a batch's rows repeat some (its bot's id): each read once
+            uuids = {value: read(value) for value in set(columns[index])}
+            columns[index] = map(uuids.__getitem__, columns[index])
+        else:
+            columns[index] = map(read, columns[index])
+    return list(zip(*columns, strict=True))
 
 
 @lru_cache(maxsize=128)
-def _readers(dialect: Dialect, columns: tuple[Column[Any], ...]) -> tuple[Convert, ...]:
-    """Each column type's own result processing for `dialect` (nothing to do: unchanged)."""
-    return tuple(
-        column.type._cached_result_processor(dialect, None) or _same for column in columns
-    )
+def _readers(dialect: Dialect, columns: tuple[Column[Any], ...]) -> tuple[tuple[int, Convert], ...]:
+    """The column types' own result processing for `dialect`, by position, for the columns
+    that have any; a UUID's is done without `uuid.UUID()` parsing its text again."""
+    readers = []
+    for index, column in enumerate(columns):
+        if isinstance(column.type, Uuid) and column.type.as_uuid:
+            readers.append((index, _uuid_of_hex))
+        elif read := column.type._cached_result_processor(dialect, None):
+            readers.append((index, read))
+    return tuple(readers)
 
 
 LOST_CONNECTION = (  # asyncpg's errors that mean the connection itself went
@@ -264,6 +345,15 @@ def _insert(
     return _statement(sql, table, source, columns, returning)
 
 
+@lru_cache(maxsize=32)
+def _together(statements: tuple[str, ...]) -> str:
+    """PostgreSQL statements (each with its document as `$1`) as one: the last one's, with
+    the others as WITH queries; each document a parameter of its own."""
+    numbered = [re.sub(r"\$1\b", f"${n}", sql) for n, sql in enumerate(statements, 1)]
+    queries = ", ".join(f"w{n} AS ({sql})" for n, sql in enumerate(numbered[:-1], 1))
+    return f"WITH {queries} {numbered[-1]}"
+
+
 @lru_cache(maxsize=128)
 def _update(dialect: str, table: Table, columns: tuple[str, ...]) -> _Statement:
     source = _source(dialect, table, columns)
@@ -315,7 +405,7 @@ def _source(dialect: str, table: Table, columns: tuple[str, ...]) -> _Source:
         select = ", ".join(f"{_pg_value(i, c)} AS {_q(c.name)}" for i, c in enumerate(kinds))
         rows = "json_array_elements(CAST(:rows AS json)) AS x(value)"
         return _Source(select, rows, tuple(_pg_converter(c) for c in kinds), True)
-    select = ", ".join(f"json_extract(value, '$[{i}]') AS {_q(c)}" for i, c in enumerate(columns))
+    select = ", ".join(f"{_sqlite_value(i, c)} AS {_q(c.name)}" for i, c in enumerate(kinds))
     converters = tuple(_sqlite_converter(c) for c in kinds)
     return _Source(select, "json_each(:rows)", converters, False)
 
@@ -354,14 +444,35 @@ def _pg_converter(column: Column[Any]) -> Convert:
     return aware if isinstance(column.type, UTCDateTime) else _same
 
 
-def _sqlite_converter(column: Column[Any]) -> Convert:
+def _sqlite_value(index: int, column: Column[Any]) -> str:
+    """The column's value in row `value`, as SQLAlchemy would store it: a UUID (orjson's text)
+    as its 32 hex digits (what `Uuid` writes where there is no native type); a JSON value as
+    its text (orjson's compact own: `->` keeps it; a JSON null is SQL NULL)."""
     if _is_json(column):
-        return _json_text
+        return f"NULLIF(value -> '$[{index}]', 'null')"
+    extracted = f"json_extract(value, '$[{index}]')"
     if isinstance(column.type, Uuid):
-        return _uuid_hex
+        return f"replace({extracted}, '-', '')"
+    return extracted
+
+
+def _sqlite_converter(column: Column[Any]) -> Convert:
     if isinstance(column.type, UTCDateTime | DateTime):
         return _sqlite_datetime
     return _same
+
+
+# asyncpg's UUID's own text, in C: the values orjson leaves to a `default` are nearly all
+# ids read back from PostgreSQL, and a Python function for each cost more than the document.
+# Given anything else it raises TypeError, and _other_uuid has its say.
+_ASYNCPG_UUID_TEXT = asyncpg.pgproto.pgproto.UUID.__str__
+
+
+def _document(matrix: Sequence[Any]) -> bytes:
+    try:
+        return orjson.dumps(matrix, default=_ASYNCPG_UUID_TEXT)
+    except TypeError:
+        return orjson.dumps(matrix, default=_other_uuid)
 
 
 def _other_uuid(value: Any) -> str:
@@ -375,12 +486,12 @@ def _same(value: Any) -> Any:
     return value
 
 
-def _json_text(value: Any) -> str | None:
-    return None if value is None else orjson.dumps(value).decode()
-
-
-def _uuid_hex(value: uuid.UUID | None) -> str | None:
-    return None if value is None else value.hex
+def _uuid_of_hex(value: str | None) -> uuid.UUID | None:
+    """What `uuid.UUID(value)` gives for the 32 hex digits `Uuid` stores, for a third of the
+    cost (its parsing was a tenth of the statement's)."""
+    if value is None or len(value) != 32:
+        return None if value is None else uuid.UUID(value)
+    return uuid_of_int(int(value, 16))
 
 
 @lru_cache(maxsize=4096)  # a batch repeats its timestamps (received, created, updated)
@@ -388,4 +499,6 @@ def _sqlite_datetime(value: datetime | None) -> str | None:
     """SQLAlchemy's storage format for SQLite: "2026-11-22 12:00:00.000000", in UTC."""
     if value is None:
         return None
-    return aware(value).astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+    if aware(value).utcoffset():
+        value = value.astimezone(UTC)
+    return value.isoformat(" ", "microseconds")[:26]  # without its "+00:00"

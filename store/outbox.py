@@ -48,9 +48,25 @@ _OWED_COLUMNS = (
 )
 
 
-async def owe(db: CoreConnection, rows: list[dict[str, Any]]) -> None:
-    """Write owed answers (columns of `OwedAnswer`; `event` may be an orjson.Fragment)."""
-    await bulk.insert(db, table_of(OwedAnswer), rows)
+OWED_COLUMNS = (
+    "id",
+    "event_id",
+    "bot_id",
+    "conversation_key",
+    "event",
+    "refs",
+    "reply_to",
+    "traceparent",
+    "owner",
+    "claimed_until",
+    "attempts",
+    "created_at",
+)
+
+
+async def owe(db: CoreConnection, rows: list[tuple[Any, ...]]) -> None:
+    """Write owed answers: tuples of `OWED_COLUMNS` (`event` may be an orjson.Fragment)."""
+    await bulk.insert(db, table_of(OwedAnswer), rows, columns=OWED_COLUMNS)
 
 
 async def settle(
@@ -61,10 +77,13 @@ async def settle(
 ) -> None:
     """Answers published: forget them, keep each event's result (by ledger row id) and the
     tool calls made."""
-    await bulk.delete_by_id(db, table_of(OwedAnswer), list(answered))
     rows = [{"id": row_id, "result": result} for row_id, result in results.items()]
-    await bulk.update_by_id(db, table_of(ProcessedEvent), rows)
-    await log_tool_calls(db, tool_calls)
+    await bulk.write_together(  # independent: three tables (one round trip on PostgreSQL)
+        db,
+        bulk.deleting_by_id(db, table_of(OwedAnswer), list(answered)),
+        bulk.updating_by_id(db, table_of(ProcessedEvent), rows),
+        bulk.inserting(db, table_of(ToolCallRecord), tool_calls),
+    )
 
 
 async def log_tool_calls(db: CoreConnection, tool_calls: list[dict[str, Any]]) -> None:

@@ -39,32 +39,32 @@ ChannelKey = tuple[uuid.UUID, str, str]  # (bot, platform, external id): a chat 
 SessionKey = tuple[uuid.UUID, uuid.UUID, uuid.UUID]  # (bot, platform user, platform channel)
 
 
+_LEDGER_COLUMNS = (
+    "id", "dedupe_key", "event_id", "event_type", "platform", "bot", "processed_at", "result"
+)  # fmt: skip
+
+
 async def claim(
     db: CoreConnection, events: Sequence[Event], now: datetime
 ) -> tuple[dict[str, uuid.UUID], dict[str, dict[str, Any]]]:
     """Enter the events in the ledger. Returns the keys claimed now (with their ledger row
     ids), and the stored result of every key that was claimed before."""
-    rows: dict[str, dict[str, Any]] = {
-        e.dedupe_key: {
-            "id": new_id(),
-            "dedupe_key": e.dedupe_key,
-            "event_id": e.id,
-            "event_type": e.type,
-            "platform": e.platform,
-            "bot": e.bot,
-            "processed_at": now,
-            "result": {},
-        }
+    rows: dict[str, tuple[Any, ...]] = {
+        e.dedupe_key: (new_id(), e.dedupe_key, e.id, e.type, e.platform, e.bot, now, {})
         for e in reversed(events)  # the first delivery of a key in the batch wins
     }
-    ordered = [rows[key] for key in sorted(rows)]
     inserted = await bulk.insert(
-        db, table_of(ProcessedEvent), ordered, conflict=["dedupe_key"], returning=["dedupe_key"]
+        db,
+        table_of(ProcessedEvent),
+        [rows[key] for key in sorted(rows)],
+        columns=_LEDGER_COLUMNS,
+        conflict=["dedupe_key"],
+        returning=["dedupe_key"],
     )
-    claimed = {key: rows[key]["id"] for (key,) in inserted}
-    earlier = set(rows) - set(claimed)
-    if not earlier:
+    claimed = {key: rows[key][0] for (key,) in inserted}
+    if len(claimed) == len(rows):
         return claimed, {}
+    earlier = set(rows) - set(claimed)
     query = select(ProcessedEvent.dedupe_key, ProcessedEvent.result).where(
         ProcessedEvent.dedupe_key.in_(earlier)
     )
@@ -166,6 +166,11 @@ async def upsert_channels(
     return ids | await _upsert_channels(db, rest, ["updated_at"])
 
 
+def _by_id_number(key: ChannelKey) -> tuple[int, str, str]:
+    """The order of the keys' text (a UUID's text sorts as its number), without making it."""
+    return (key[0].int, key[1], key[2])
+
+
 async def _upsert_channels(
     db: CoreConnection, rows: dict[ChannelKey, dict[str, Any]], changed: list[str]
 ) -> dict[ChannelKey, uuid.UUID]:
@@ -175,7 +180,7 @@ async def _upsert_channels(
     written = await bulk.insert(
         db,
         table_of(PlatformChannel),
-        [rows[k] for k in sorted(rows, key=lambda k: (str(k[0]), k[1], k[2]))],
+        [rows[k] for k in sorted(rows, key=_by_id_number)],
         conflict=key,
         update=changed,
         returning=[*key, "id"],
@@ -206,7 +211,7 @@ class SessionBook:
         found = await bulk.select_matching(
             db,
             table_of(UserSession),
-            sorted(keys),
+            sorted(keys, key=_by_numbers),
             key_columns=key_columns,
             returning=(*key_columns, "id", "last_activity_at"),
             where="ended_at IS NULL",
@@ -261,24 +266,52 @@ class SessionBook:
         }
 
 
+def _by_numbers(key: SessionKey) -> tuple[int, int, int]:
+    """The order of the keys' ids (a UUID compares as its number), compared as numbers."""
+    return (key[0].int, key[1].int, key[2].int)
+
+
 def _stamped(rows: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
     return [{**row, "updated_at": now} for row in rows]
 
 
+MESSAGE_COLUMNS = (
+    "id",
+    "direction",
+    "external_id",
+    "platform_channel_id",
+    "platform_user_id",
+    "session_id",
+    "bot_id",
+    "event_id",
+    "text",
+    "thread_id",
+    "reply_to_id",
+    "attachments",
+    "citations",
+    "occurred_at",
+    "created_at",
+    "updated_at",
+)
+
+
+def _message_key(row: tuple[Any, ...]) -> tuple[int, str]:
+    """(channel, external id): in the order of the channel id's text, without making it."""
+    return (row[3].int, row[2])
+
+
 async def insert_messages(
-    db: CoreConnection, rows: list[dict[str, Any]]
+    db: CoreConnection, rows: list[tuple[Any, ...]]
 ) -> set[tuple[uuid.UUID, str]]:
-    """One row per platform message: a second insert of the same message is ignored.
-    Returns the (channel, external id) of the rows inserted now."""
+    """One row per platform message (tuples of `MESSAGE_COLUMNS`): a second insert of the
+    same message is ignored. Returns the (channel, external id) of the rows inserted now."""
     if not rows:
         return set()
-    for row in rows:
-        row.setdefault("id", new_id())
-        row.setdefault("created_at", row["occurred_at"])
-        row.setdefault("updated_at", row["occurred_at"])
-    rows.sort(key=lambda r: (str(r["platform_channel_id"]), r["external_id"]))
+    rows.sort(key=_message_key)
     key = ["platform_channel_id", "external_id"]
-    inserted = await bulk.insert(db, table_of(Message), rows, conflict=key, returning=key)
+    inserted = await bulk.insert(
+        db, table_of(Message), rows, columns=MESSAGE_COLUMNS, conflict=key, returning=key
+    )
     return {(channel, external) for channel, external in inserted}
 
 

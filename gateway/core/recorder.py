@@ -16,10 +16,12 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import orjson
+from pydantic import BaseModel
 
 from gateway.config import Settings
 from gateway.core.cache import BoundedCache
 from gateway.events import Action, Event, utcnow
+from gateway.ids import new_id
 from gateway.tools.base import Refs
 from store import outbox, records
 from store.database import CoreConnection, complete
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
 INBOUND_MESSAGE_TYPES = frozenset({"message.created", "command.invoked"})
 OUTBOUND = "message.sent"  # the bot's own message: no speaker, no say over the channel
 SESSION_TYPES = INBOUND_MESSAGE_TYPES | {"interaction.clicked"}
+CHANGE_TYPES = frozenset({"message.updated", "message.deleted"})
 ANSWERED_TYPES = frozenset({"message.created", "command.invoked", "interaction.clicked"})
 
 
@@ -74,7 +77,7 @@ class Outcome:
         return self.refs is not None
 
 
-@dataclass
+@dataclass(slots=True)
 class _Refs:
     channel_id: uuid.UUID
     user_id: uuid.UUID | None  # the platform identity (platform_users)
@@ -130,34 +133,41 @@ class Recorder:
         return outcomes
 
     def _owed_rows(
-        self, fresh: list[tuple[Arrival, Outcome]], refs: dict[uuid.UUID, _Refs]
-    ) -> list[dict[str, Any]]:
+        self, fresh: list[tuple[Arrival, Outcome]], refs: list[_Refs]
+    ) -> list[tuple[Any, ...]]:
+        """Rows of `outbox.OWED_COLUMNS`."""
         now = utcnow()
         until = now + self.lease
-        rows: list[dict[str, Any]] = []
-        for arrival, outcome in fresh:
-            event, ref = arrival.event, refs[arrival.event.id]
+        rows: list[tuple[Any, ...]] = []
+        for (arrival, outcome), ref in zip(fresh, refs, strict=True):
+            event = arrival.event
             if not (should_answer(event) and ref.first_sighting):
                 continue
-            outcome.refs = Refs(
-                self.bot_ids[event.bot], ref.channel_id, ref.user_id, ref.person_id, ref.session_id
-            )
+            bot_id = self.bot_ids[event.bot]
+            outcome.refs = Refs(bot_id, ref.channel_id, ref.user_id, ref.person_id, ref.session_id)
             rows.append(
-                {
-                    "id": outcome.ledger_id,
-                    "event_id": event.id,
-                    "bot_id": outcome.refs.bot_id,
-                    "conversation_key": event.conversation_key,
-                    "event": orjson.Fragment(arrival.body),
-                    "refs": outcome.refs.to_json(),
-                    "reply_to": arrival.reply_to,
-                    "traceparent": arrival.traceparent,
-                    "owner": self.owner,
-                    "claimed_until": until,
-                    "attempts": 1,
+                (
+                    outcome.ledger_id,
+                    event.id,
+                    bot_id,
+                    event.conversation_key,
+                    orjson.Fragment(arrival.body),
+                    # Refs.to_json's document: orjson writes the UUIDs as their text
+                    {
+                        "bot_id": bot_id,
+                        "channel_id": ref.channel_id,
+                        "platform_user_id": ref.user_id,
+                        "user_id": ref.person_id,
+                        "session_id": ref.session_id,
+                    },
+                    arrival.reply_to,
+                    arrival.traceparent,
+                    self.owner,
+                    until,
+                    1,  # attempts
                     # a microsecond apart: answers taken over after a crash keep their order
-                    "created_at": now + timedelta(microseconds=len(rows)),
-                }
+                    now + timedelta(microseconds=len(rows)),
+                )
             )
         return rows
 
@@ -167,31 +177,32 @@ class Recorder:
             return Outcome(event)  # not answered yet, or nothing to answer
         return Outcome(event, replies=[Action.model_validate(a) for a in result["actions"]])
 
-    async def _store(self, db: CoreConnection, events: list[Event]) -> dict[uuid.UUID, _Refs]:
-        channels = await self._channels(db, events)
-        speakers = [(e, e.user) for e in events if e.user is not None and e.type != OUTBOUND]
+    async def _store(self, db: CoreConnection, events: list[Event]) -> list[_Refs]:
+        """What each event was filed under, in the order of `events`."""
+        refs = [_Refs(channel_id, None) for channel_id in await self._channels(db, events)]
+        speakers = [
+            (e, e.user, ref)
+            for e, ref in zip(events, refs, strict=True)
+            if e.user is not None and e.type != OUTBOUND
+        ]
         users = await records.upsert_users(
-            db, [(e.platform, user, e.occurred_at) for e, user in speakers]
+            db, [(e.platform, user, e.occurred_at) for e, user, _ in speakers]
         )
-        refs = {e.id: _Refs(channels[self._channel_key(e)], None) for e in events}
-        for e, user in speakers:
+        for e, user, ref in speakers:
             speaker = users[(e.platform, user.id)]
-            refs[e.id].user_id, refs[e.id].person_id = speaker.platform_user_id, speaker.user_id
-        await self._open_sessions(db, events, refs)
-        await self._store_messages(db, events, refs)
+            ref.user_id, ref.person_id = speaker.platform_user_id, speaker.user_id
+        filed = list(zip(events, refs, strict=True))
+        await self._open_sessions(db, filed)
+        await self._store_messages(db, filed)
         return refs
 
-    def _channel_key(self, event: Event) -> records.ChannelKey:
-        return (self.bot_ids[event.bot], event.platform, event.channel.id)
-
-    async def _channels(
-        self, db: CoreConnection, events: list[Event]
-    ) -> dict[records.ChannelKey, uuid.UUID]:
-        """Inbound events state their channel (upserted); the bot's sends only need its id."""
+    async def _channels(self, db: CoreConnection, events: list[Event]) -> list[uuid.UUID]:
+        """Each event's channel id. Inbound events state their channel (upserted); the bot's
+        sends only need its id."""
+        keys = [(self.bot_ids[e.bot], e.platform, e.channel.id) for e in events]
         known: dict[records.ChannelKey, uuid.UUID] = {}
         wanted = []
-        for event in events:
-            key = self._channel_key(event)
+        for event, key in zip(events, keys, strict=True):
             cached = self.channel_ids.get(key) if event.type == OUTBOUND else None
             if cached is not None:
                 known[key] = cached
@@ -200,19 +211,20 @@ class Recorder:
         written = await records.upsert_channels(db, wanted, utcnow())
         for written_key, channel_id in written.items():
             self.channel_ids.put(written_key, channel_id)
-        return known | written
+        known |= written
+        return [known[key] for key in keys]
 
-    async def _open_sessions(
-        self, db: CoreConnection, events: list[Event], refs: dict[uuid.UUID, _Refs]
-    ) -> None:
+    async def _open_sessions(self, db: CoreConnection, filed: list[tuple[Event, _Refs]]) -> None:
         book = records.SessionBook(self.settings.sessions.idle_timeout)
-        wanted = [(e, self._session_key(e, refs[e.id])) for e in events if e.type in SESSION_TYPES]
-        keyed = [(e, key) for e, key in wanted if key is not None]
-        await book.load(db, {key for _, key in keyed})
-        for event, key in keyed:
-            session_id = book.touch(key, event.occurred_at)
-            refs[event.id].session_id = session_id
-            self.session_of_event.put(event.id, session_id)
+        keyed = [
+            (e, ref, key)
+            for e, ref in filed
+            if e.type in SESSION_TYPES and (key := self._session_key(e, ref)) is not None
+        ]
+        await book.load(db, {key for _, _, key in keyed})
+        for event, ref, key in keyed:
+            ref.session_id = book.touch(key, event.occurred_at)
+            self.session_of_event.put(event.id, ref.session_id)
         await book.flush(db, utcnow())
 
     def _session_key(self, event: Event, ref: _Refs) -> records.SessionKey | None:
@@ -220,38 +232,35 @@ class Recorder:
             return None
         return (self.bot_ids[event.bot], ref.user_id, ref.channel_id)
 
-    async def _store_messages(
-        self, db: CoreConnection, events: list[Event], refs: dict[uuid.UUID, _Refs]
-    ) -> None:
-        await self._file_replies(db, [e for e in events if e.type == OUTBOUND], refs)
+    async def _store_messages(self, db: CoreConnection, filed: list[tuple[Event, _Refs]]) -> None:
+        await self._file_replies(db, [(e, ref) for e, ref in filed if e.type == OUTBOUND])
         rows = [
-            self._message_row(e, refs[e.id], "out" if e.type == OUTBOUND else "in")
-            for e in events
+            self._message_row(e, ref, "out" if e.type == OUTBOUND else "in")
+            for e, ref in filed
             if e.message is not None and (e.type in INBOUND_MESSAGE_TYPES or e.type == OUTBOUND)
         ]
         inserted = await records.insert_messages(db, rows)
-        self._mark_first_sightings(events, refs, inserted)
+        self._mark_first_sightings(filed, inserted)
         await records.insert_clicks(
-            db, [self._click_row(e, refs[e.id]) for e in events if e.interaction]
+            db, [self._click_row(e, ref) for e, ref in filed if e.interaction]
         )
-        for event in events:
-            await self._apply_change(db, event, refs[event.id])
+        for event, ref in filed:
+            if event.type in CHANGE_TYPES:  # rare: spare the others a coroutine each
+                await self._apply_change(db, event, ref)
 
     @staticmethod
     def _mark_first_sightings(
-        events: list[Event], refs: dict[uuid.UUID, _Refs], inserted: set[tuple[uuid.UUID, str]]
+        filed: list[tuple[Event, _Refs]], inserted: set[tuple[uuid.UUID, str]]
     ) -> None:
-        for event in events:
+        for event, ref in filed:
             if event.message is not None and event.type in INBOUND_MESSAGE_TYPES:
-                key = (refs[event.id].channel_id, event.message.id)
-                refs[event.id].first_sighting = key in inserted
+                key = (ref.channel_id, event.message.id)
+                ref.first_sighting = key in inserted
                 inserted.discard(key)  # later events of the batch with this message are repeats
 
-    async def _file_replies(
-        self, db: CoreConnection, sent: list[Event], refs: dict[uuid.UUID, _Refs]
-    ) -> None:
+    async def _file_replies(self, db: CoreConnection, sent: list[tuple[Event, _Refs]]) -> None:
         """File each of the bot's own messages in the session of the message it answers."""
-        answered = {e.message.in_reply_to for e in sent if e.message and e.message.in_reply_to}
+        answered = {e.message.in_reply_to for e, _ in sent if e.message and e.message.in_reply_to}
         known: dict[uuid.UUID, uuid.UUID | None] = {
             event_id: session_id
             for event_id in answered
@@ -259,9 +268,8 @@ class Recorder:
         }
         known |= await records.sessions_of_events(db, answered - set(known))
         latest: dict[tuple[uuid.UUID, uuid.UUID], uuid.UUID | None] = {}
-        for event in sent:
+        for event, ref in sent:
             target = event.message.in_reply_to if event.message else None
-            ref = refs[event.id]
             ref.session_id = known.get(target) if target else None
             if ref.session_id is None:  # sent by another service: the channel's open session
                 key = (self.bot_ids[event.bot], ref.channel_id)
@@ -281,23 +289,29 @@ class Recorder:
         elif event.type == "message.deleted":
             await records.mark_deleted(db, ref.channel_id, message.id, event.occurred_at)
 
-    def _message_row(self, event: Event, ref: _Refs, direction: str) -> dict[str, Any]:
-        assert event.message is not None
-        return {
-            "direction": direction,
-            "external_id": event.message.id,
-            "platform_channel_id": ref.channel_id,
-            "platform_user_id": ref.user_id,
-            "session_id": ref.session_id,
-            "bot_id": self.bot_ids[event.bot],
-            "event_id": event.id,
-            "text": event.message.text,
-            "thread_id": event.thread_id,
-            "reply_to_id": event.message.reply_to_id,
-            "attachments": [a.model_dump(mode="json") for a in event.message.attachments],
-            "citations": [c.model_dump(mode="json") for c in event.message.citations],
-            "occurred_at": event.occurred_at,
-        }
+    def _message_row(self, event: Event, ref: _Refs, direction: str) -> tuple[Any, ...]:
+        """A row of `records.MESSAGE_COLUMNS`."""
+        message = event.message
+        assert message is not None
+        at = event.occurred_at
+        return (
+            new_id(),
+            direction,
+            message.id,
+            ref.channel_id,
+            ref.user_id,
+            ref.session_id,
+            self.bot_ids[event.bot],
+            event.id,
+            message.text,
+            event.thread_id,
+            message.reply_to_id,
+            _dumped(message.attachments),
+            _dumped(message.citations),
+            at,  # occurred, created and updated
+            at,
+            at,
+        )
 
     def _click_row(self, event: Event, ref: _Refs) -> dict[str, Any]:
         assert event.interaction is not None
@@ -310,3 +324,7 @@ class Recorder:
             "value": event.interaction.value,
             "event_id": event.id,
         }
+
+
+def _dumped(models: Sequence[BaseModel]) -> list[dict[str, Any]]:
+    return [m.model_dump(mode="json") for m in models] if models else []
