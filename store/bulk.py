@@ -447,16 +447,22 @@ def _pg_converter(column: Column[Any]) -> Convert:
 def _sqlite_value(index: int, column: Column[Any]) -> str:
     """The column's value in row `value`, as SQLAlchemy would store it: a UUID (orjson's text)
     as its 32 hex digits (what `Uuid` writes where there is no native type); a JSON value as
-    its text (orjson's compact own: `->` keeps it; a JSON null is SQL NULL)."""
-    if _is_json(column):
-        return f"NULLIF(value -> '$[{index}]', 'null')"
+    its text (orjson's compact own: `->` keeps it; a JSON null is SQL NULL). An SQLite older
+    than 3.38 has no `->`: there the JSON text is made in Python."""
     extracted = f"json_extract(value, '$[{index}]')"
+    if _is_json(column):
+        return f"NULLIF(value -> '$[{index}]', 'null')" if _SQLITE_ARROW else extracted
     if isinstance(column.type, Uuid):
         return f"replace({extracted}, '-', '')"
     return extracted
 
 
+_SQLITE_ARROW = sqlite3.sqlite_version_info >= (3, 38)
+
+
 def _sqlite_converter(column: Column[Any]) -> Convert:
+    if _is_json(column) and not _SQLITE_ARROW:
+        return _json_text
     if isinstance(column.type, UTCDateTime | DateTime):
         return _sqlite_datetime
     return _same
@@ -484,6 +490,10 @@ def _other_uuid(value: Any) -> str:
 
 def _same(value: Any) -> Any:
     return value
+
+
+def _json_text(value: Any) -> str | None:
+    return None if value is None else orjson.dumps(value).decode()
 
 
 def _uuid_of_hex(value: str | None) -> uuid.UUID | None:

@@ -3,13 +3,16 @@ ORM reads, with SQL that does not change with the number of rows."""
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
+import orjson
 import pytest
 from sqlalchemy import Engine, event, select
 from sqlalchemy.dialects.postgresql import asyncpg as sqlalchemy_asyncpg
@@ -22,7 +25,7 @@ from gateway.crypto import Vault, generate_key
 from gateway.ids import new_id
 from store import bots as bot_records
 from store import bulk
-from store.database import Database
+from store.database import CoreConnection, Database
 from store.engine import CORE_CONNECTIONS
 from store.models import (
     Message,
@@ -385,3 +388,31 @@ def test_a_connection_lost_mid_statement_is_an_outage_and_a_refused_statement_is
     refused = asyncpg.UniqueViolationError("duplicate key value")
     assert is_outage(wrapped(lost, dbapi.Error))  # SQLAlchemy does not see a disconnect here
     assert not is_outage(wrapped(refused, dbapi.IntegrityError))
+
+
+@pytest.mark.parametrize("arrow", [True, False], ids=["json-arrow", "sqlite-before-3.38"])
+async def test_sqlite_stores_json_and_uuids_as_sqlalchemy_would(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, arrow: bool
+) -> None:
+    """On SQLite the select list makes a UUID's hex and a JSON value's text (with `->`, or in
+    Python where SQLite predates it): the stored text is what SQLAlchemy itself writes."""
+    monkeypatch.setattr(bulk, "_SQLITE_ARROW", arrow and bulk._SQLITE_ARROW)
+    for cached in (bulk._insert, bulk._update, bulk._delete, bulk._select):
+        cached.cache_clear()  # statements built under the other setting
+    path = tmp_path / "json.db"
+    values: list[Any] = [{"a": [1, {"b": None}], "c": 'ü "𝄞" \\'}, [], ["x", 2.5, True], "null"]
+    async with _migrated(f"sqlite+aiosqlite:///{path}") as db:
+        rows = [
+            {**_ledger_rows(1, f"json-{n}")[0], "result": value} for n, value in enumerate(values)
+        ]
+
+        async def write(connection: CoreConnection) -> None:
+            await bulk.insert(connection, table_of(ProcessedEvent), rows)
+
+        await db.write(write)
+    for cached in (bulk._insert, bulk._update, bulk._delete, bulk._select):
+        cached.cache_clear()
+    with sqlite3.connect(path) as raw:
+        stored = dict(raw.execute("SELECT id, result FROM processed_events").fetchall())
+    for row in rows:
+        assert stored[row["id"].hex] == orjson.dumps(row["result"]).decode()
