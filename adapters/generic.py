@@ -7,7 +7,6 @@ Signature: `X-Botgate-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>"
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import hmac
 import re
 import time
@@ -20,20 +19,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from adapters.base import AdapterContext, InboundRequest, Parsed, SendResult, WebhookReply
 from adapters.payload import load_object, validate
-from adapters.text import parse_command, strip_leading_mention
+from adapters.text import command_fields, strip_leading_mention
 from adapters.verify import check_window, required, same
-from gateway import codec
 from gateway.config import BotConfig, GenericConfig, ServerConfig, Settings, parse_duration
 from gateway.errors import PayloadError, PermanentError, SignatureError, TransientError
-from gateway.events import (
-    Action,
-    ChannelRef,
-    ChannelType,
-    Event,
-    ExternalId,
-    MessageBody,
-    UserRef,
-)
+from gateway.events import FIRST_DELIVERY, Action, ChannelType, Event, ExternalId
 from gateway.events import conversation_key as make_conversation_key
 from gateway.ids import derived_id, new_id
 from gateway.tracing import current_traceparent
@@ -44,10 +34,12 @@ DELIVERY_HEADER = "X-Botgate-Delivery"
 _SECONDS = re.compile(r"^\d{1,6}(\.\d{1,3})?$")
 
 
-def sign(secret: str, timestamp: int | str, body: bytes) -> str:
-    """The `X-Botgate-Signature` value for a body sent at `timestamp`."""
-    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
-    return f"sha256={mac.hexdigest()}"
+def sign(secret: str | bytes, timestamp: int | str, body: bytes) -> str:
+    """The `X-Botgate-Signature` value for a body sent at `timestamp`. `hmac.digest` is the
+    one-shot C HMAC: several times faster than an `hmac.new` object, the same digest."""
+    key = secret.encode() if isinstance(secret, str) else secret
+    mac = hmac.digest(key, f"{timestamp}.".encode() + body, "sha256")
+    return f"sha256={mac.hex()}"
 
 
 def signed_headers(secret: str, body: bytes, now: float | None = None) -> dict[str, str]:
@@ -60,7 +52,7 @@ def signed_headers(secret: str, body: bytes, now: float | None = None) -> dict[s
 
 
 def verify_signature(
-    secret: str, request: InboundRequest, window_seconds: float, now: float | None = None
+    secret: str | bytes, request: InboundRequest, window_seconds: float, now: float | None = None
 ) -> None:
     signature, timestamp = required(request, SIGNATURE_HEADER, TIMESTAMP_HEADER)
     check_window(timestamp, TIMESTAMP_HEADER, window_seconds, now)
@@ -139,49 +131,56 @@ class GenericAdapter:
         self.server = settings.server
         self.backoff_base = 1.0  # seconds; 1, 2, 4, ... between callback attempts
         self._http: aiohttp.ClientSession | None = None
+        # per-bot constants of every request
+        self._secret = self.config.secret.encode()
+        self._handles = (f"@{bot.name}",)
+        self._dedupe_prefix = f"generic:{bot.name}:event:"
 
     def verify(self, request: InboundRequest) -> None:
-        verify_signature(self.config.secret, request, self.window)
+        verify_signature(self._secret, request, self.window)
 
     def parse(self, request: InboundRequest) -> Parsed:
         body = load_object(request.body, "not a generic message")
         inbound = validate(GenericMessage, body, "not a generic message")
-        event = self.to_event(inbound, request.received_at, request_id(request))
-        reply = WebhookReply(202, codec.dumps({"event_id": str(event.id)}))
+        # the derived id only when the message has no id of its own (a uuid5 per request)
+        derived = None if inbound.event_id else request_id(request)
+        event = self.to_event(inbound, request.received_at, derived)
+        reply = WebhookReply(202, b'{"event_id":"%s"}' % str(event.id).encode())
         wait = requested_wait(request.query.get("wait"), self.server)
         return Parsed((event,), reply, reply_wait=wait)
 
     def to_event(
         self, inbound: GenericMessage, received_at: datetime, derived_id: str | None = None
     ) -> Event:
+        """The event, validated once as a whole: nested dicts rather than nested models (one
+        pydantic call instead of six; the same validators, clipping and bounds run)."""
         message_id = inbound.event_id or derived_id or str(new_id())
-        text, mentioned = strip_leading_mention(inbound.text, (f"@{self.bot.name}",))
-        channel = ChannelRef(
-            id=inbound.channel.id, type=inbound.channel.type, name=inbound.channel.name
-        )
-        return Event(
-            type="message.created",
-            platform="generic",
-            bot=self.bot.name,
-            dedupe_key=f"generic:{self.bot.name}:event:{message_id}",
-            occurred_at=received_at,
-            received_at=received_at,
-            conversation_key=make_conversation_key(
-                "generic", self.bot.name, channel.id, inbound.thread_id
-            ),
-            user=UserRef(
-                id=inbound.user.id, name=inbound.user.name, display_name=inbound.user.display_name
-            ),
-            channel=channel,
-            thread_id=inbound.thread_id,
-            message=MessageBody(
-                id=message_id,
-                text=inbound.text,
-                reply_to_id=inbound.reply_to_id,
-                mentions_bot=mentioned,
-                command=parse_command(text, self.bot.name),
-            ),
-            raw=inbound.model_dump(mode="json"),
+        text, mentioned = strip_leading_mention(inbound.text, self._handles)
+        user, channel, thread_id = inbound.user, inbound.channel, inbound.thread_id
+        return Event.model_validate(
+            {
+                "type": "message.created",
+                "platform": "generic",
+                "bot": self.bot.name,
+                "dedupe_key": self._dedupe_prefix + message_id,
+                "occurred_at": received_at,
+                "received_at": received_at,
+                "delivery": FIRST_DELIVERY,
+                "conversation_key": make_conversation_key(
+                    "generic", self.bot.name, channel.id, thread_id
+                ),
+                "user": {"id": user.id, "name": user.name, "display_name": user.display_name},
+                "channel": {"id": channel.id, "type": channel.type, "name": channel.name},
+                "thread_id": thread_id,
+                "message": {
+                    "id": message_id,
+                    "text": inbound.text,
+                    "reply_to_id": inbound.reply_to_id,
+                    "mentions_bot": mentioned,
+                    "command": command_fields(text, self.bot.name),
+                },
+                "raw": inbound.model_dump(mode="json"),
+            }
         )
 
     async def start(self, context: AdapterContext) -> None:

@@ -157,6 +157,11 @@ class Delivery(_Model):
     retry_reason: str | None = None
 
 
+# The delivery of an event just received, shared: models are frozen, and building one per
+# event (the default factory) is a pydantic call on every webhook.
+FIRST_DELIVERY = Delivery()
+
+
 class Event(_Model):
     schema_: Literal["botgate.event/1"] = Field(EVENT_SCHEMA, alias="schema")
     id: UUID = Field(default_factory=new_id)

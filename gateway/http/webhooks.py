@@ -34,10 +34,13 @@ class WebhookDeps:
     replies: ReplyWaiter
     metrics: Metrics
 
+    def __post_init__(self) -> None:
+        self._platforms = frozenset(platform for platform, _ in self.adapters)
+
     def platform_label(self, platform: str) -> str:
         """A metric label only from configured values: a path anyone can make up must not
         create a series (20,000 random paths made 20,000 of them)."""
-        return platform if any(platform == known for known, _ in self.adapters) else UNKNOWN
+        return platform if platform in self._platforms else UNKNOWN
 
 
 WEBHOOK_DEPS = web.AppKey("webhook_deps", WebhookDeps)
