@@ -33,6 +33,7 @@ from gateway.events import (
     ExternalId,
     MessageBody,
     UserRef,
+    encode,
 )
 from gateway.events import conversation_key as make_conversation_key
 from gateway.ids import derived_id, new_id
@@ -198,7 +199,7 @@ class GenericAdapter:
         message_id = action.message_id if action.type != "message.send" else str(action.id)
         if not self.config.callback_url:
             return SendResult(message_id=message_id, text=action.text)
-        body = action.model_dump_json(by_alias=True).encode()
+        body = encode(action)
         last_error = "no attempt made"
         for attempt in range(self.config.callback_attempts):
             if attempt:
