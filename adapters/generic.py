@@ -23,7 +23,7 @@ from adapters.text import command_fields, strip_leading_mention
 from adapters.verify import check_window, required, same
 from gateway.config import BotConfig, GenericConfig, ServerConfig, Settings, parse_duration
 from gateway.errors import PayloadError, PermanentError, SignatureError, TransientError
-from gateway.events import FIRST_DELIVERY, Action, ChannelType, Event, ExternalId
+from gateway.events import FIRST_DELIVERY, Action, ChannelType, Event, ExternalId, encode
 from gateway.events import conversation_key as make_conversation_key
 from gateway.ids import derived_id, new_id
 from gateway.tracing import current_traceparent
@@ -197,7 +197,7 @@ class GenericAdapter:
         message_id = action.message_id if action.type != "message.send" else str(action.id)
         if not self.config.callback_url:
             return SendResult(message_id=message_id, text=action.text)
-        body = action.model_dump_json(by_alias=True).encode()
+        body = encode(action)
         last_error = "no attempt made"
         for attempt in range(self.config.callback_attempts):
             if attempt:

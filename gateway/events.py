@@ -279,7 +279,10 @@ def conversation_key(platform: str, bot: str, channel_id: str, thread_id: str | 
 
 
 def encode(model: Event | Action | ToolCall) -> bytes:
-    return model.model_dump_json(by_alias=True).encode()
+    """The model's JSON (by alias), as `model_dump_json` writes it: the serializer's bytes
+    directly, without the detour through `str` (and its keyword arguments) that took twice
+    as long."""
+    return model.__pydantic_serializer__.to_json(model, by_alias=True)
 
 
 def decode_event(body: bytes, model: object = None) -> Event:

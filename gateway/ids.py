@@ -3,6 +3,7 @@ what they name (UUIDv5), the same every time."""
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Callable
 
@@ -27,6 +28,10 @@ def uuid_of_int(number: int) -> uuid.UUID:
     return made
 
 
+_V5_CLEAR = ~(0xF000 << 64 | 0xC000 << 48)  # the version and variant bits
+_V5_SET = 5 << 76 | 0x8000 << 48  # version 5, RFC 4122 variant
+
+
 def new_id() -> uuid.UUID:
     """A standard-library UUIDv7."""
     if _uuid7_int is None:
@@ -35,5 +40,8 @@ def new_id() -> uuid.UUID:
 
 
 def derived_id(namespace: uuid.UUID, name: str) -> uuid.UUID:
-    """The UUIDv5 of `name` in `namespace` (as `uuid.uuid5`, about four times faster)."""
-    return compat.uuid5(namespace, name)
+    """The UUIDv5 of `name` in `namespace`, as `uuid.uuid5` makes it: SHA-1 here too, with the
+    standard-library UUID made directly from its number (half the time of
+    `uuid_utils.compat.uuid5`, which converts the namespace and the result)."""
+    digest = hashlib.sha1(namespace.bytes + name.encode(), usedforsecurity=False).digest()
+    return uuid_of_int(int.from_bytes(digest[:16]) & _V5_CLEAR | _V5_SET)

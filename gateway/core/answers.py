@@ -78,6 +78,15 @@ class Settled:
     def __bool__(self) -> bool:
         return bool(self.ids)
 
+    def add(
+        self, row_id: uuid.UUID, result: dict[str, Any], calls: list[dict[str, Any]], key: str
+    ) -> None:
+        """One answer published."""
+        self.ids.append(row_id)
+        self.results[row_id] = result
+        self.tool_calls += calls
+        self.keys.append(key)
+
     def merge(self, other: Settled) -> None:
         self.ids += other.ids
         self.results |= other.results
@@ -202,6 +211,7 @@ class Answerer:
         """Queue answers in recorded order; each conversation's lane answers them in turn."""
         for owed in answers:
             self._enqueue(owed)
+        self._count(len(answers))  # once for the batch (a gauge update each cost as much)
 
     def wait_with(self, dedupe_key: str, reply_to: str) -> bool:
         """A duplicate's webhook waits for the answer under way to its first delivery."""
@@ -219,6 +229,7 @@ class Answerer:
         await self._room.wait()
 
     def _enqueue(self, owed: Owed, *, first: bool = False) -> None:
+        """Queue one answer on its lane; the caller counts it (`_count`)."""
         key = owed.event.conversation_key
         lane = self._lanes.get(key)
         if lane is None:
@@ -228,7 +239,6 @@ class Answerer:
             task.add_done_callback(self._working.discard)
         (lane.items.appendleft if first else lane.items.append)(owed)
         self._by_key[owed.event.dedupe_key] = owed
-        self._count(+1)
 
     def _count(self, change: int) -> None:
         self._pending += change
@@ -269,8 +279,10 @@ class Answerer:
             now = utcnow()
             lapsed = [row_id for row_id, until in theirs if until < now]
             if lapsed:
-                for owed in reversed(await self._claim(lapsed, now)):
+                claimed = await self._claim(lapsed, now)
+                for owed in reversed(claimed):
                     self._enqueue(owed, first=True)
+                self._count(len(claimed))
                 continue
             wait = min(until for _, until in theirs) - now
             await asyncio.sleep(min(max(wait.total_seconds(), 0.05), self.lease))
@@ -286,12 +298,10 @@ class Answerer:
             replies = [Reply(say(turn.language, "apology", tool="help"))]
         streamed = await stream.close() if stream is not None else None
         actions = to_actions(owed.event, replies, owed.id, streamed)
-        await self._publish(owed, actions)
+        published = await self._publish(owed, actions)
         key = owed.event.dedupe_key
         self._given[key] = actions  # for a duplicate arriving before the settlement is written
-        self.settled.merge(
-            Settled([owed.id], {owed.id: _result(actions)}, turn.tool_calls, [key])
-        )
+        self.settled.add(owed.id, _result(published), turn.tool_calls, key)
         self._settle_soon.set()
         self.metrics.processing_seconds.observe(time.perf_counter() - started)
 
@@ -320,11 +330,12 @@ class Answerer:
             stream=stream,
         )
 
-    async def _publish(self, owed: Owed, actions: list[Action]) -> None:
-        """Publish, holding on through a bus outage (the answer is owed until it is out)."""
+    async def _publish(self, owed: Owed, actions: list[Action]) -> list[Message]:
+        """Publish, holding on through a bus outage (the answer is owed until it is out); the
+        actions' messages."""
         headers = _headers(owed)
-        messages = [action_message(a, owed.traceparent, headers) for a in actions]
-        messages += [
+        published = [action_message(a, owed.traceparent, headers) for a in actions]
+        messages = published + [
             reply_message(target, owed.event.id, actions)
             for target in filter(None, [owed.reply_to, *owed.waiters])
         ]
@@ -332,7 +343,7 @@ class Answerer:
         while True:
             try:
                 await self._publish_all(messages)
-                return
+                return published
             except BusUnavailable as exc:
                 if self._stopping:
                     raise
@@ -374,6 +385,7 @@ class Answerer:
         for row in rows:
             log.info("answering event %s again: its owner stopped before answering", row.id)
             self._enqueue(self._owed_from(row))
+        self._count(len(rows))
 
     @staticmethod
     def _owed_from(row: outbox.Owed) -> Owed:
@@ -454,5 +466,7 @@ class Answerer:
             await self._stop.pause(seconds)
 
 
-def _result(actions: list[Action]) -> dict[str, Any]:
-    return {"actions": [a.model_dump(mode="json", by_alias=True) for a in actions]}
+def _result(published: list[Message]) -> dict[str, Any]:
+    """The event's result: its actions as published (their JSON read back costs a fraction of
+    dumping the models a second time, and is the same)."""
+    return {"actions": [codec.loads(message.body) for message in published]}

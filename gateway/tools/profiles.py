@@ -23,6 +23,13 @@ class _Expiring(Generic[K, V]):
         self.ttl, self.size = ttl, size
         self._entries: dict[K, tuple[float, V]] = {}
 
+    def fresh(self, key: K) -> tuple[V] | None:
+        """The value, if it is cached and not expired: (value,), else None."""
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] > time.monotonic():
+            return (entry[1],)
+        return None
+
     async def get(self, key: K, load: Callable[[], Awaitable[V]]) -> V:
         now = time.monotonic()
         entry = self._entries.get(key)
@@ -49,6 +56,8 @@ class Profiles:
         """The person's chosen language (`/lang`), or None."""
         if user_id is None:
             return None
+        if (cached := self._languages.fresh(user_id)) is not None:
+            return cached[0]  # the usual case: no closure to make
 
         async def load() -> str | None:
             async with self.db.transaction() as session:
@@ -63,6 +72,8 @@ class Profiles:
         """Tools attached to the session by a tool (beyond the bot's own)."""
         if session_id is None:
             return ()
+        if (cached := self._session_tools.fresh(session_id)) is not None:
+            return cached[0]
 
         async def load() -> tuple[str, ...]:
             async with self.db.transaction() as session:

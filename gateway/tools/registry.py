@@ -43,6 +43,9 @@ class ToolRegistry:
         self.settings, self.bus = settings, bus
         self._tools: dict[str, Tool] = {**builtin_tools(), **(extra or {})}
         self._stack = AsyncExitStack()
+        # One higher whenever a tool is registered: what is derived from the tools (`help`'s
+        # text) is cached under it.
+        self.generation = 0
 
     async def start(self) -> None:
         try:
@@ -50,6 +53,7 @@ class ToolRegistry:
             wanted = {name for bot in self.settings.bots for name in bot.tools}
             missing = wanted - set(self._tools) - set(self.settings.tools) - BUILTIN_NAMES
             self._tools.update(entry_point_tools(missing))
+            self.generation += 1
         except BaseException:
             await self._stack.aclose()
             raise
@@ -68,6 +72,7 @@ class ToolRegistry:
             self._stack.push_async_callback(answers.stop)
         for name, config in configured.items():
             self._tools[name] = self._configured(name, config, http, answers)
+            self.generation += 1
 
     @staticmethod
     def _configured(
@@ -94,6 +99,7 @@ class ToolRegistry:
     def add(self, tool: Tool) -> None:
         """Register a tool made in code (a built-in of another part, a test's)."""
         self._tools[tool.name] = tool
+        self.generation += 1
 
     def get(self, name: str) -> Tool | None:
         return self._tools.get(name)

@@ -32,7 +32,10 @@ class ToolRunner:
         started = time.perf_counter()
         try:
             async with asyncio.timeout(tool.timeout):
-                replies = await self._traced(tool, call)
+                with tracing.span(
+                    "tool.call", parent=call.turn.traceparent, attributes=_attributes(tool, call)
+                ):
+                    replies = await tool.run(call)
         except TimeoutError:
             self._log(call, "timeout", time.perf_counter() - started, f"none in {tool.timeout}s")
             if not apologise:
@@ -46,12 +49,6 @@ class ToolRunner:
             return [Reply(say(language, "apology", tool=call.tool))]
         self._log(call, "ok", time.perf_counter() - started, None)
         return replies
-
-    @staticmethod
-    async def _traced(tool: Tool, call: ToolCall) -> list[Reply]:
-        attributes = {"botgate.tool": tool.name, "botgate.bot": call.event.bot}
-        with tracing.span("tool.call", parent=call.turn.traceparent, attributes=attributes):
-            return await tool.run(call)
 
     def _log(self, call: ToolCall, outcome: str, seconds: float, error: str | None) -> None:
         self.metrics.tool_calls.labels(call.tool, outcome).inc()
@@ -72,3 +69,7 @@ class ToolRunner:
                 "created_at": utcnow(),
             }
         )
+
+
+def _attributes(tool: Tool, call: ToolCall) -> dict[str, str]:
+    return {"botgate.tool": tool.name, "botgate.bot": call.event.bot}
