@@ -273,20 +273,16 @@ class ActionRunner:
         """Send unless the ledger has it; the result, or None when it was sent before."""
         if action.stream is not None:
             await self.pacer.close(action.stream.id)
-        key, lock = self._chat_lock(action)  # as `_lane`, without a generator per send
-        try:
-            async with lock:
-                result = await self.ledger.sent_before(action.id) if again else None
-                if result is not None:
-                    self.metrics.actions.labels(action.platform, "duplicate").inc()
-                    return None
-                result = await adapter.send(action)
-                await self.ledger.record(action, result)  # before the ack: never sent twice
-                self.metrics.actions.labels(action.platform, "sent").inc()
-                if action.stream is not None:
-                    self.pacer.finished(action.stream.id)
-        finally:
-            self._chat_unlocked(key, lock)
+        async with self._lane(action):
+            result = await self.ledger.sent_before(action.id) if again else None
+            if result is not None:
+                self.metrics.actions.labels(action.platform, "duplicate").inc()
+                return None
+            result = await adapter.send(action)
+            await self.ledger.record(action, result)  # before the ack: never sent twice
+            self.metrics.actions.labels(action.platform, "sent").inc()
+            if action.stream is not None:
+                self.pacer.finished(action.stream.id)
         return result
 
     async def _hold(
@@ -377,22 +373,14 @@ class ActionRunner:
     @asynccontextmanager
     async def _lane(self, action: Action) -> AsyncIterator[None]:
         """One send at a time in a chat: a snapshot being shown and a send do not overlap."""
-        key, lock = self._chat_lock(action)
+        key = (action.platform, action.bot, action.channel_id)
+        lock = self._locks.get(key) or self._locks.setdefault(key, asyncio.Lock())
         try:
             async with lock:
                 yield
         finally:
-            self._chat_unlocked(key, lock)
-
-    def _chat_lock(self, action: Action) -> tuple[tuple[str, str, str], asyncio.Lock]:
-        key = (action.platform, action.bot, action.channel_id)
-        lock = self._locks.get(key) or self._locks.setdefault(key, asyncio.Lock())
-        return key, lock
-
-    def _chat_unlocked(self, key: tuple[str, str, str], lock: asyncio.Lock) -> None:
-        """Forget the chat's lock once no one holds or waits for it."""
-        if not lock.locked() and self._locks.get(key) is lock:
-            del self._locks[key]
+            if not lock.locked() and self._locks.get(key) is lock:
+                del self._locks[key]
 
     async def _failed(
         self,

@@ -141,11 +141,6 @@ async def update_by_id(db: CoreConnection, table: Table, rows: Sequence[dict[str
     await write_together(db, updating_by_id(db, table, rows))
 
 
-async def delete_by_id(db: CoreConnection, table: Table, ids: Sequence[Any]) -> None:
-    """DELETE the rows whose `id` is one of `ids`."""
-    await write_together(db, deleting_by_id(db, table, ids))
-
-
 @dataclass(frozen=True)
 class Write:
     """A statement that returns nothing, with its rows: for `write_together`."""
@@ -174,7 +169,7 @@ def updating_by_id(
 
 
 def deleting_by_id(db: CoreConnection, table: Table, ids: Sequence[Any]) -> Write | None:
-    """`delete_by_id` of the ids, to be written by `write_together`."""
+    """DELETE the rows whose `id` is one of `ids`, to be written by `write_together`."""
     if not ids:
         return None
     statement = _delete(db.dialect.name, table)

@@ -37,7 +37,7 @@ class Owed:
     attempts: int
 
 
-_OWED_COLUMNS = (
+_READ_BACK = (  # what an owed answer is read back with (`Owed`)
     OwedAnswer.id,
     OwedAnswer.conversation_key,
     OwedAnswer.event,
@@ -47,8 +47,7 @@ _OWED_COLUMNS = (
     OwedAnswer.attempts,
 )
 
-
-OWED_COLUMNS = (
+OWED_COLUMNS = (  # what `owe` writes, in this order
     "id",
     "event_id",
     "bot_id",
@@ -149,7 +148,7 @@ async def _claim(
         .values(owner=owner, claimed_until=until, attempts=OwedAnswer.attempts + 1)
     )
     query = (
-        select(*_OWED_COLUMNS)
+        select(*_READ_BACK)
         .where(OwedAnswer.id.in_(ids), OwedAnswer.owner == owner)
         .order_by(OwedAnswer.created_at, OwedAnswer.id)
     )

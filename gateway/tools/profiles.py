@@ -31,14 +31,12 @@ class _Expiring(Generic[K, V]):
         return None
 
     async def get(self, key: K, load: Callable[[], Awaitable[V]]) -> V:
-        now = time.monotonic()
-        entry = self._entries.get(key)
-        if entry is not None and entry[0] > now:
-            return entry[1]
+        if (cached := self.fresh(key)) is not None:
+            return cached[0]
         value = await load()
         if len(self._entries) >= self.size:
             self._entries.clear()  # rare: a cheap bound instead of an LRU's bookkeeping
-        self._entries[key] = (now + self.ttl, value)
+        self._entries[key] = (time.monotonic() + self.ttl, value)
         return value
 
     def forget(self, key: K) -> None:
