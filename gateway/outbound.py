@@ -161,7 +161,8 @@ class ActionRunner:
     ) -> None:
         self.bus, self.db, self.settings, self.metrics = bus, db, settings, metrics
         self.adapters = adapters
-        self._locks: dict[tuple[str, str, str], asyncio.Lock] = {}
+        self._lanes: dict[tuple[str, str, str], asyncio.Lock] = {}
+        self._lane_users: dict[tuple[str, str, str], int] = {}
         self._subscriptions: list[Subscription] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self.stopping = False
@@ -374,13 +375,19 @@ class ActionRunner:
     async def _lane(self, action: Action) -> AsyncIterator[None]:
         """One send at a time in a chat: a snapshot being shown and a send do not overlap."""
         key = (action.platform, action.bot, action.channel_id)
-        lock = self._locks.get(key) or self._locks.setdefault(key, asyncio.Lock())
+        lock = self._lanes.get(key) or self._lanes.setdefault(key, asyncio.Lock())
+        # Counted, not `lock.locked()`: just after a release the lock is unlocked while the
+        # next waiter has yet to take it, and a new lock then would let a later send overtake.
+        self._lane_users[key] = self._lane_users.get(key, 0) + 1
         try:
             async with lock:
                 yield
         finally:
-            if not lock.locked() and self._locks.get(key) is lock:
-                del self._locks[key]
+            self._lane_users[key] -= 1
+            if not self._lane_users[key]:
+                del self._lane_users[key]
+                if self._lanes.get(key) is lock:
+                    del self._lanes[key]
 
     async def _failed(
         self,
@@ -422,7 +429,7 @@ class ActionRunner:
         delay = 0.5
         while True:
             try:
-                await publish_event(self.bus, event, traceparent)
+                await publish_event(self.bus, event, traceparent, shards=self.settings.bus.shards)
                 return
             except BusUnavailable as exc:
                 self.bus.outage.failed(log, exc, "cannot report sent %s yet: %s", action.id, exc)
