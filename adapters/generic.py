@@ -42,7 +42,7 @@ def sign(secret: str | bytes, timestamp: int | str, body: bytes) -> str:
     return f"sha256={mac.hex()}"
 
 
-def signed_headers(secret: str, body: bytes, now: float | None = None) -> dict[str, str]:
+def signed_headers(secret: str | bytes, body: bytes, now: float | None = None) -> dict[str, str]:
     timestamp = int(time.time() if now is None else now)
     return {
         SIGNATURE_HEADER: sign(secret, timestamp, body),
@@ -214,7 +214,8 @@ class GenericAdapter:
         """One delivery attempt; the error in words, or '' on a 2xx answer."""
         if self._http is None:
             raise TransientError("the generic adapter is not started")
-        headers = {**signed_headers(self.config.secret, body), DELIVERY_HEADER: str(action.id)}
+        headers = signed_headers(self._secret, body)  # a fresh dict: extended in place
+        headers[DELIVERY_HEADER] = str(action.id)
         if traceparent := current_traceparent.get():
             headers["traceparent"] = traceparent
         assert self.config.callback_url is not None
