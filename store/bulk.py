@@ -154,11 +154,11 @@ async def insert_new(
     collide on `conflict`: the `returning` columns of the rows inserted now, which must be
     given as they are read back (keys: text, UUIDs).
 
-    Through sqlite3 itself, each row RETURNING gives back is one more sqlite3 step, and
-    sqlite3 lets go of the GIL and takes it back around every step: under load, each time a
-    wait behind the event loop. There the statement returns nothing: when it inserted every
-    row (the common case) the rows' own values are the answer, and otherwise the ones that
-    went in are read back by their ids."""
+    Through sqlite3 itself, RETURNING costs a sqlite3 step per row (each a release and
+    re-take of the GIL) and a Python tuple per row, for values the caller mostly has. There
+    the statement returns nothing: when it inserted every row (the common case) the rows'
+    own values are the answer, and otherwise the ones that went in are read back by their
+    ids."""
     if not rows:
         return []
     sqlite = _sqlite_driver(db)
@@ -171,7 +171,7 @@ async def insert_new(
     document = _document(statement.matrix(rows, named=False)).decode()
     if _execute_sqlite(sqlite, db.dialect, statement, document).rowcount == len(rows):
         picked = [names.index(name) for name in returning]
-        return [tuple(row[index] for index in picked) for row in rows]
+        return [tuple(map(row.__getitem__, picked)) for row in rows]
     index = names.index("id")
     return await select_matching(
         db, table, [(row[index],) for row in rows], key_columns=["id"], returning=returning
