@@ -26,7 +26,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Coroutine, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -148,6 +148,15 @@ class _Bot:
             self.runner.busy(-1)
 
 
+@dataclass(eq=False)
+class _ChatLane:
+    """One chat's send lock, with how many sends hold it or wait for it."""
+
+    key: tuple[str, str, str]
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0
+
+
 class ActionRunner:
     def __init__(
         self,
@@ -159,7 +168,7 @@ class ActionRunner:
     ) -> None:
         self.bus, self.db, self.settings, self.metrics = bus, db, settings, metrics
         self.adapters = adapters
-        self._locks: dict[tuple[str, str, str], asyncio.Lock] = {}
+        self._locks: dict[tuple[str, str, str], _ChatLane] = {}
         self._subscriptions: list[Subscription] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self.stopping = False
@@ -273,7 +282,7 @@ class ActionRunner:
         """Send unless the ledger has it; the result, or None when it was sent before."""
         if action.stream is not None:
             await self.pacer.close(action.stream.id)
-        lock = await self._enter_lane(action)
+        lane = await self._enter_lane(action)
         try:
             result = await self.ledger.sent_before(action.id) if again else None
             if result is not None:
@@ -285,7 +294,7 @@ class ActionRunner:
             if action.stream is not None:
                 self.pacer.finished(action.stream.id)
         finally:
-            self._leave_lane(action, lock)
+            self._leave_lane(lane)
         return result
 
     async def _hold(
@@ -365,37 +374,42 @@ class ActionRunner:
         await delivery.ack()
 
     async def _show(self, adapter: Adapter, action: Action) -> None:
-        lock = await self._enter_lane(action)
+        lane = await self._enter_lane(action)
         try:
             await adapter.send(action)
         except TransientError:
             self.metrics.actions.labels(action.platform, "slowed").inc()
             raise
         finally:
-            self._leave_lane(action, lock)
+            self._leave_lane(lane)
         self.metrics.actions.labels(action.platform, "shown").inc()
 
     # One send at a time in a chat: a snapshot being shown and a send do not overlap. The
     # chat's lock is taken and given back by hand (`_enter_lane`, then `_leave_lane` in a
     # `finally`) rather than through an asynccontextmanager, whose async generator cost
     # several times the lock itself on every send.
-    async def _enter_lane(self, action: Action) -> asyncio.Lock:
+    async def _enter_lane(self, action: Action) -> _ChatLane:
         key = (action.platform, action.bot, action.channel_id)
-        lock = self._locks.get(key) or self._locks.setdefault(key, asyncio.Lock())
+        lane = self._locks.get(key) or self._locks.setdefault(key, _ChatLane(key))
+        lane.users += 1  # counted before waiting: a woken waiter still holds the lane
         try:
-            await lock.acquire()
-        except BaseException:  # cancelled while waiting: an idle lock is not kept
-            self._forget_lane(key, lock)
+            await lane.lock.acquire()
+        except BaseException:  # cancelled while waiting: an idle lane is not kept
+            self._forget_lane(lane)
             raise
-        return lock
+        return lane
 
-    def _leave_lane(self, action: Action, lock: asyncio.Lock) -> None:
-        lock.release()
-        self._forget_lane((action.platform, action.bot, action.channel_id), lock)
+    def _leave_lane(self, lane: _ChatLane) -> None:
+        lane.lock.release()
+        self._forget_lane(lane)
 
-    def _forget_lane(self, key: tuple[str, str, str], lock: asyncio.Lock) -> None:
-        if not lock.locked() and self._locks.get(key) is lock:
-            del self._locks[key]
+    def _forget_lane(self, lane: _ChatLane) -> None:
+        """Forget the chat's lane once nobody holds or waits for it. `lock.locked()` would
+        not do: between a release and the woken waiter's turn it reads False, and a send
+        arriving then would get a new lock and overlap the waiter."""
+        lane.users -= 1
+        if not lane.users and self._locks.get(lane.key) is lane:
+            del self._locks[lane.key]
 
     async def _failed(
         self,

@@ -121,27 +121,44 @@ def action_in(chat: str) -> Action:
 async def test_a_chat_sends_one_at_a_time_and_its_lock_is_forgotten_after() -> None:
     runner = lane_runner()
     first, second = action_in("room-1"), action_in("room-1")
-    lock = await runner._enter_lane(first)
+    lane = await runner._enter_lane(first)
     waiting = asyncio.create_task(runner._enter_lane(second))
     await asyncio.sleep(0)
     assert not waiting.done()  # the same chat waits its turn
     other = await runner._enter_lane(action_in("room-2"))  # another chat does not
-    runner._leave_lane(first, lock)
-    assert await waiting is lock
-    runner._leave_lane(second, lock)
-    runner._leave_lane(action_in("room-2"), other)
+    runner._leave_lane(lane)
+    assert await waiting is lane
+    runner._leave_lane(lane)
+    runner._leave_lane(other)
+    assert runner._locks == {}
+
+
+async def test_a_send_arriving_as_a_waiter_is_woken_still_waits_its_turn() -> None:
+    """Between a release and the woken waiter's first step the lock reads unlocked; a third
+    send arriving then must queue behind the waiter, not get a lock of its own."""
+    runner = lane_runner()
+    lane = await runner._enter_lane(action_in("room-1"))
+    second = asyncio.create_task(runner._enter_lane(action_in("room-1")))
+    await asyncio.sleep(0)
+    runner._leave_lane(lane)  # wakes `second`, which has not run yet
+    third = asyncio.create_task(runner._enter_lane(action_in("room-1")))
+    assert await second is lane
+    await asyncio.sleep(0)
+    assert not third.done()  # behind `second`, on the same lane
+    runner._leave_lane(lane)
+    assert await third is lane
+    runner._leave_lane(lane)
     assert runner._locks == {}
 
 
 async def test_a_send_cancelled_while_waiting_leaves_no_idle_lock() -> None:
     runner = lane_runner()
-    sending = action_in("room-1")
-    lock = await runner._enter_lane(sending)
+    lane = await runner._enter_lane(action_in("room-1"))
     waiting = asyncio.create_task(runner._enter_lane(action_in("room-1")))
     await asyncio.sleep(0)
     waiting.cancel()
     with pytest.raises(asyncio.CancelledError):
         await waiting
     assert runner._locks  # still held by the send under way
-    runner._leave_lane(sending, lock)
+    runner._leave_lane(lane)
     assert runner._locks == {}
