@@ -12,10 +12,10 @@ import re
 import time
 import uuid
 from datetime import datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import aiohttp
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from adapters.base import AdapterContext, InboundRequest, Parsed, SendResult, WebhookReply
 from adapters.payload import load_object, validate
@@ -32,6 +32,8 @@ SIGNATURE_HEADER = "X-Botgate-Signature"
 TIMESTAMP_HEADER = "X-Botgate-Timestamp"
 DELIVERY_HEADER = "X-Botgate-Delivery"
 _SECONDS = re.compile(r"^\d{1,6}(\.\d{1,3})?$")
+NOT_GENERIC = "not a generic message"
+TEXT_MAX = 65536
 
 
 def sign(secret: str | bytes, timestamp: int | str, body: bytes) -> str:
@@ -42,7 +44,7 @@ def sign(secret: str | bytes, timestamp: int | str, body: bytes) -> str:
     return f"sha256={mac.hex()}"
 
 
-def signed_headers(secret: str, body: bytes, now: float | None = None) -> dict[str, str]:
+def signed_headers(secret: str | bytes, body: bytes, now: float | None = None) -> dict[str, str]:
     timestamp = int(time.time() if now is None else now)
     return {
         SIGNATURE_HEADER: sign(secret, timestamp, body),
@@ -99,15 +101,45 @@ class _Channel(BaseModel):
 
 class GenericMessage(BaseModel):
     """The body of `POST /webhooks/generic/{bot}`. Identifiers longer than the store keeps are
-    refused (400); names are cut to fit by the event schema."""
+    refused (400); names are cut to fit by the event schema. Requests are read without it when
+    they can be (`message_fields`); it stays the schema of record, and names any fault."""
 
     model_config = ConfigDict(extra="ignore")
     event_id: ExternalId | None = None
     user: _User
     channel: _Channel
-    text: str = Field(max_length=65536)
+    text: str = Field(max_length=TEXT_MAX)
     thread_id: ExternalId | None = None
     reply_to_id: ExternalId | None = None
+
+
+def message_fields(body: dict[str, Any]) -> dict[str, Any] | None:
+    """`GenericMessage.model_validate(body).model_dump(mode="json")` without the model, for a
+    body whose fields all have the types the model takes unchanged (text, or None where it is
+    optional); None for any other body, which the model then reads or refuses. Identifier
+    bounds are left to the event schema, which has the same ones."""
+    user, channel, text = body.get("user"), body.get("channel"), body.get("text")
+    event_id = body.get("event_id")
+    if not (isinstance(user, dict) and isinstance(channel, dict) and isinstance(text, str)):
+        return None
+    if len(text) > TEXT_MAX or not (event_id is None or isinstance(event_id, str)):
+        return None
+    return {
+        "event_id": event_id,
+        "user": {
+            "id": user.get("id"),
+            "name": user.get("name"),
+            "display_name": user.get("display_name"),
+        },
+        "channel": {
+            "id": channel.get("id"),
+            "type": channel.get("type", "direct"),
+            "name": channel.get("name"),
+        },
+        "text": text,
+        "thread_id": body.get("thread_id"),
+        "reply_to_id": body.get("reply_to_id"),
+    }
 
 
 def request_id(request: InboundRequest) -> str:
@@ -140,23 +172,38 @@ class GenericAdapter:
         verify_signature(self._secret, request, self.window)
 
     def parse(self, request: InboundRequest) -> Parsed:
-        body = load_object(request.body, "not a generic message")
-        inbound = validate(GenericMessage, body, "not a generic message")
-        # the derived id only when the message has no id of its own (a uuid5 per request)
-        derived = None if inbound.event_id else request_id(request)
-        event = self.to_event(inbound, request.received_at, derived)
+        body = load_object(request.body, NOT_GENERIC)
+        event = self._event(body, request)
         reply = WebhookReply(202, b'{"event_id":"%s"}' % str(event.id).encode())
         wait = requested_wait(request.query.get("wait"), self.server)
         return Parsed((event,), reply, reply_wait=wait)
 
+    def _event(self, body: dict[str, Any], request: InboundRequest) -> Event:
+        """The event of the body, validated once: the message is read straight from the body
+        when its fields have the types `GenericMessage` takes as they are, and the event
+        schema checks the same bounds. Any fault is named as `GenericMessage` names it."""
+        message = message_fields(body)
+        if message is None:
+            message = validate(GenericMessage, body, NOT_GENERIC).model_dump(mode="json")
+        # the derived id only when the message has no id of its own (a uuid5 per request)
+        derived = None if message["event_id"] is not None else request_id(request)
+        try:
+            return self.to_event(message, request.received_at, derived)
+        except ValidationError:
+            validate(GenericMessage, body, NOT_GENERIC)  # the sender's fault, in their terms
+            raise  # a message the event schema refuses: the webhook answers 400 with why
+
     def to_event(
-        self, inbound: GenericMessage, received_at: datetime, derived_id: str | None = None
+        self, message: dict[str, Any], received_at: datetime, derived_id: str | None = None
     ) -> Event:
-        """The event, validated once as a whole: nested dicts rather than nested models (one
-        pydantic call instead of six; the same validators, clipping and bounds run)."""
-        message_id = inbound.event_id or derived_id or str(new_id())
-        text, mentioned = strip_leading_mention(inbound.text, self._handles)
-        user, channel, thread_id = inbound.user, inbound.channel, inbound.thread_id
+        """The event of a message (the fields of `GenericMessage`, as its `model_dump` has
+        them), validated once as a whole: nested dicts rather than nested models (one pydantic
+        call instead of six; the same validators, clipping and bounds run). The message is
+        kept whole as the event's `raw`."""
+        event_id, text, thread_id = message["event_id"], message["text"], message["thread_id"]
+        message_id = event_id if event_id is not None else derived_id or str(new_id())
+        stripped, mentioned = strip_leading_mention(text, self._handles)
+        channel = message["channel"]
         return Event.model_validate(
             {
                 "type": "message.created",
@@ -167,19 +214,19 @@ class GenericAdapter:
                 "received_at": received_at,
                 "delivery": FIRST_DELIVERY,
                 "conversation_key": make_conversation_key(
-                    "generic", self.bot.name, channel.id, thread_id
+                    "generic", self.bot.name, channel["id"], thread_id
                 ),
-                "user": {"id": user.id, "name": user.name, "display_name": user.display_name},
-                "channel": {"id": channel.id, "type": channel.type, "name": channel.name},
+                "user": message["user"],
+                "channel": channel,
                 "thread_id": thread_id,
                 "message": {
                     "id": message_id,
-                    "text": inbound.text,
-                    "reply_to_id": inbound.reply_to_id,
+                    "text": text,
+                    "reply_to_id": message["reply_to_id"],
                     "mentions_bot": mentioned,
-                    "command": command_fields(text, self.bot.name),
+                    "command": command_fields(stripped, self.bot.name),
                 },
-                "raw": inbound.model_dump(mode="json"),
+                "raw": message,
             }
         )
 
@@ -214,7 +261,8 @@ class GenericAdapter:
         """One delivery attempt; the error in words, or '' on a 2xx answer."""
         if self._http is None:
             raise TransientError("the generic adapter is not started")
-        headers = {**signed_headers(self.config.secret, body), DELIVERY_HEADER: str(action.id)}
+        headers = signed_headers(self._secret, body)  # a fresh dict: extended in place
+        headers[DELIVERY_HEADER] = str(action.id)
         if traceparent := current_traceparent.get():
             headers["traceparent"] = traceparent
         assert self.config.callback_url is not None

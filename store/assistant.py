@@ -58,16 +58,24 @@ async def spend(
     """Add one request's tokens to the bot's day (concurrent cores add up, none is lost)."""
     table = table_of(AssistantUsage)
     module: Any = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = module.insert(table).values(
-        id=uuid.uuid4(), bot_id=bot_id, day=day, requests=1, tokens_in=tokens_in,
-        tokens_out=tokens_out,
-    ).on_conflict_do_update(
-        index_elements=["bot_id", "day"],
-        set_={
-            "requests": table.c.requests + 1,
-            "tokens_in": table.c.tokens_in + tokens_in,
-            "tokens_out": table.c.tokens_out + tokens_out,
-            "updated_at": func.now(),
-        },
+    statement = (
+        module.insert(table)
+        .values(
+            id=uuid.uuid4(),
+            bot_id=bot_id,
+            day=day,
+            requests=1,
+            tokens_in=tokens_in,
+            tokens_out=tokens_out,
+        )
+        .on_conflict_do_update(
+            index_elements=["bot_id", "day"],
+            set_={
+                "requests": table.c.requests + 1,
+                "tokens_in": table.c.tokens_in + tokens_in,
+                "tokens_out": table.c.tokens_out + tokens_out,
+                "updated_at": func.now(),
+            },
+        )
     )
     await session.execute(statement)

@@ -141,6 +141,43 @@ async def update_by_id(db: CoreConnection, table: Table, rows: Sequence[dict[str
     await write_together(db, updating_by_id(db, table, rows))
 
 
+async def insert_new(
+    db: CoreConnection,
+    table: Table,
+    rows: Sequence[Sequence[Any]],
+    *,
+    columns: Sequence[str],
+    conflict: Sequence[str],
+    returning: Sequence[str],
+) -> Sequence[tuple[Any, ...]]:
+    """INSERT the rows (tuples of `columns`, among them a fresh `id`), skipping those that
+    collide on `conflict`: the `returning` columns of the rows inserted now, which must be
+    given as they are read back (keys: text, UUIDs).
+
+    Through sqlite3 itself, RETURNING costs a sqlite3 step per row (each a release and
+    re-take of the GIL) and a Python tuple per row, for values the caller mostly has. There
+    the statement returns nothing: when it inserted every row (the common case) the rows'
+    own values are the answer, and otherwise the ones that went in are read back by their
+    ids."""
+    if not rows:
+        return []
+    sqlite = _sqlite_driver(db)
+    if sqlite is None:
+        return await insert(
+            db, table, rows, columns=columns, conflict=conflict, returning=returning
+        )
+    names = tuple(columns)
+    statement = _insert(db.dialect.name, table, names, tuple(conflict), (), ())
+    document = _document(statement.matrix(rows, named=False)).decode()
+    if _execute_sqlite(sqlite, db.dialect, statement, document).rowcount == len(rows):
+        picked = [names.index(name) for name in returning]
+        return [tuple(map(row.__getitem__, picked)) for row in rows]
+    index = names.index("id")
+    return await select_matching(
+        db, table, [(row[index],) for row in rows], key_columns=["id"], returning=returning
+    )
+
+
 @dataclass(frozen=True)
 class Write:
     """A statement that returns nothing, with its rows: for `write_together`."""
@@ -225,11 +262,17 @@ async def _run(
         except LOST_CONNECTION as exc:  # what SQLAlchemy would report as a disconnect
             raise StoreUnavailable(f"the database connection was lost: {exc!r}") from exc
         return cast(Sequence[tuple[Any, ...]], rows_back)
-    sqlite = db.driver_in_transaction() if isinstance(db, InlineConnection) else None
+    sqlite = _sqlite_driver(db)
     if sqlite is not None:
         return _run_sqlite(sqlite, db.dialect, statement, document.decode())
     result = await db.execute(statement.sql, {"rows": document.decode()})
     return cast(Sequence[tuple[Any, ...]], result.all()) if statement.returns_rows else []
+
+
+def _sqlite_driver(db: CoreConnection) -> sqlite3.Connection | None:
+    """sqlite3's own connection under `db`, on the database thread in a begun transaction;
+    else None, and statements go through SQLAlchemy."""
+    return db.driver_in_transaction() if isinstance(db, InlineConnection) else None
 
 
 def _run_sqlite(
@@ -238,12 +281,7 @@ def _run_sqlite(
     """The statement through sqlite3 itself, on the database thread: SQLAlchemy's statement
     and result processing cost more than SQLite's work here. Errors and returned values are
     what SQLAlchemy would have made of them (its exception classes, its column types)."""
-    try:
-        rows = connection.execute(statement.driver_sql, {"rows": document}).fetchall()
-    except sqlite3.Error as exc:
-        raise DBAPIError.instance(
-            statement.driver_sql, None, exc, sqlite3.Error, dialect=dialect
-        ) from exc
+    rows = _execute_sqlite(connection, dialect, statement, document).fetchall()
     readers = _readers(dialect, statement.returned)
     if not rows or not readers:
         return rows
@@ -255,6 +293,18 @@ def _run_sqlite(
         else:
             columns[index] = map(read, columns[index])
     return list(zip(*columns, strict=True))
+
+
+def _execute_sqlite(
+    connection: sqlite3.Connection, dialect: Dialect, statement: _Statement, document: str
+) -> sqlite3.Cursor:
+    """Its errors are SQLAlchemy's exception classes, as through SQLAlchemy."""
+    try:
+        return connection.execute(statement.driver_sql, {"rows": document})
+    except sqlite3.Error as exc:
+        raise DBAPIError.instance(
+            statement.driver_sql, None, exc, sqlite3.Error, dialect=dialect
+        ) from exc
 
 
 @lru_cache(maxsize=128)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from typing import Any, Concatenate, ParamSpec, TypeVar
@@ -15,6 +16,7 @@ from gateway.errors import DatabaseMissing, MigrationsPending, StoreUnavailable
 from gateway.outage import Outage
 from gateway.urls import hide_password
 from store import bulk, connect_errors, migrate
+from store.checkpoint import WalCheckpointer
 from store.engine import (
     create_core_engine,
     create_engine,
@@ -22,7 +24,7 @@ from store.engine import (
     is_sqlite,
     sessionmaker,
     sqlite_file,
-    sqlite_pragmas,
+    sqlite_writer_pragmas,
 )
 from store.threaded import InlineConnection, ThreadedConnection, ThreadedEngine
 
@@ -80,12 +82,18 @@ class Database:
         self._core_engine: ThreadedEngine | AsyncEngine | None = None
         if not read_only:
             self._core_engine = (
-                ThreadedEngine(config.url, sqlite_pragmas)
+                ThreadedEngine(config.url, sqlite_writer_pragmas)
                 if is_sqlite(config.url)
                 else create_core_engine(config)
             )
             if isinstance(self._core_engine, AsyncEngine):
                 self._on_connect(self._core_engine)
+        # SQLite: the WAL is copied back into the file on a thread of its own, never by a
+        # commit of the core's (store/checkpoint.py)
+        path = sqlite_file(config.url) if is_sqlite(config.url) else None
+        self._checkpointer = WalCheckpointer(path) if path is not None and not read_only else None
+        if self._checkpointer is not None:
+            self._checkpointer.start()
 
     def _on_connect(self, engine: AsyncEngine) -> None:
         event.listen(engine.sync_engine, "connect", lambda *_: self.outage.back())
@@ -216,3 +224,5 @@ class Database:
             await self._read_engine.dispose()
         if self._core_engine is not None:
             await self._core_engine.dispose()
+        if self._checkpointer is not None:  # last: its connection's close checkpoints the rest
+            await asyncio.to_thread(self._checkpointer.stop)

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from gateway.config import DatabaseConfig
+from store.checkpoint import writer_pragmas
 
 CONNECT_TIMEOUT = 10  # seconds: an unreachable PostgreSQL host fails start-up in time
 CORE_CONNECTIONS = 4  # the core's writers at once (create_core_engine)
@@ -30,13 +31,14 @@ def sqlite_file(url: str) -> Path | None:
 
 def create_engine(config: DatabaseConfig, *, read_only: bool = False) -> AsyncEngine:
     """The engine of the process. `read_only`: no writes on any connection, and on SQLite
-    the file must exist already (it is opened, never created)."""
+    the file must exist already (it is opened, never created). A writing SQLite engine leaves
+    WAL checkpoints to the process's WalCheckpointer (store/checkpoint.py)."""
     if is_sqlite(config.url):
         url = _existing_sqlite(config.url) if read_only else config.url
         engine = create_async_engine(
             url, echo=config.echo, connect_args={"timeout": 30}, json_deserializer=orjson.loads
         )
-        pragmas = sqlite_read_only_pragmas if read_only else sqlite_pragmas
+        pragmas = sqlite_read_only_pragmas if read_only else sqlite_writer_pragmas
         event.listen(engine.sync_engine, "connect", pragmas)
         return engine
     server_settings = {"default_transaction_read_only": "on"} if read_only else {}
@@ -112,6 +114,14 @@ def sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEnt
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def sqlite_writer_pragmas(dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry) -> None:
+    """A connection of a process whose WalCheckpointer checkpoints for it."""
+    sqlite_pragmas(dbapi_connection, record)
+    cursor: Any = dbapi_connection.cursor()
+    writer_pragmas(cursor)
     cursor.close()
 
 

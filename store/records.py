@@ -53,7 +53,7 @@ async def claim(
         e.dedupe_key: (new_id(), e.dedupe_key, e.id, e.type, e.platform, e.bot, now, {})
         for e in reversed(events)  # the first delivery of a key in the batch wins
     }
-    inserted = await bulk.insert(
+    inserted = await bulk.insert_new(
         db,
         table_of(ProcessedEvent),
         [rows[key] for key in sorted(rows)],
@@ -309,7 +309,7 @@ async def insert_messages(
         return set()
     rows.sort(key=_message_key)
     key = ["platform_channel_id", "external_id"]
-    inserted = await bulk.insert(
+    inserted = await bulk.insert_new(
         db, table_of(Message), rows, columns=MESSAGE_COLUMNS, conflict=key, returning=key
     )
     return {(channel, external) for channel, external in inserted}

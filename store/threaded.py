@@ -200,7 +200,7 @@ class ThreadedEngine:
         *args: Any,
         **kwargs: Any,
     ) -> T:
-        coroutine = work(InlineConnection(self._current()), *args, **kwargs)
+        coroutine = work(InlineConnection(self._begun()), *args, **kwargs)
         try:
             coroutine.send(None)
         except StopIteration as done:
@@ -219,6 +219,15 @@ class ThreadedEngine:
             raise
         self.end_now(commit=True)
         return result
+
+    def _begun(self) -> Connection:
+        """The thread's connection with its transaction begun (SQLAlchemy sends nothing for
+        that: sqlite3 begins at the first write), so that every statement of the work, the
+        first one included, may go to sqlite3 itself (`driver_in_transaction`)."""
+        connection = self._current()
+        if not connection.in_transaction():
+            connection.begin()
+        return connection
 
     def _current(self) -> Connection:
         """The thread's connection (opened again after a failure invalidated it)."""

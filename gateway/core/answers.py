@@ -159,7 +159,11 @@ class Answerer:
         self.lease = settings.core.answer_lease.total_seconds()
         self._bots = {bot.name: bot for bot in settings.bots}
         self._lanes: dict[str, _Lane] = {}
-        self._working: set[asyncio.Task[None]] = set()
+        # Lanes no worker has taken yet, in the order they were opened; `_standby`: a worker
+        # has been started and has not yet run (it takes them when it does).
+        self._ready: deque[tuple[str, _Lane]] = deque()
+        self._standby = False
+        self._working: set[asyncio.Task[None]] = set()  # the workers
         self._in_flight = asyncio.Semaphore(settings.core.max_in_flight)
         # For a duplicate's webhook (?wait): answers under way, and answers given but not yet
         # settled in the database, by dedupe key.
@@ -196,17 +200,28 @@ class Answerer:
         """Let the answers under way finish within the grace; what is left stays owed in the
         database (its claim lapses and it is answered after the restart)."""
         self._stopping = True
-        grace = self.settings.server.shutdown_grace.total_seconds()
-        if self._working:
-            _, late = await asyncio.wait(self._working, timeout=grace)
-            for task in late:
-                task.cancel()
-            await asyncio.gather(*late, return_exceptions=True)
+        await self._finish_workers(self.settings.server.shutdown_grace.total_seconds())
         await stop_between_passes(self._stop, self._tasks)
         with contextlib.suppress(Exception):  # what is not settled is answered again, once
             await self._settle_now()
             async with self.db.begin() as db:  # the next start takes over at once
                 await outbox.release(db, self.owner, utcnow())
+
+    async def _finish_workers(self, grace: float) -> None:
+        """Wait for the workers within `grace` (a worker may start another as it goes: those
+        are waited for too), then cancel the late ones."""
+        deadline = time.monotonic() + grace
+        while self._working:
+            left = deadline - time.monotonic()
+            _, late = await asyncio.wait(set(self._working), timeout=max(left, 0))
+            if late:
+                for task in late:
+                    task.cancel()
+                await asyncio.gather(*late, return_exceptions=True)
+                break
+        while self._ready:  # never taken by a worker (cancelled before it ran): still owed
+            key, lane = self._ready.popleft()
+            self._close(key, lane)
 
     # -- intake ------------------------------------------------------------------------------
 
@@ -243,9 +258,8 @@ class Answerer:
         lane = self._lanes.get(key)
         if lane is None:
             lane = self._lanes[key] = _Lane()
-            task = asyncio.create_task(self._drain(key, lane), name=f"lane {key}")
-            self._working.add(task)
-            task.add_done_callback(self._working.discard)
+            self._ready.append((key, lane))
+            self._wake()
         (lane.items.appendleft if first else lane.items.append)(owed)
         self._by_key[owed.event.dedupe_key] = owed
 
@@ -258,6 +272,31 @@ class Answerer:
             self._room.set()
 
     # -- lanes -------------------------------------------------------------------------------
+    #
+    # Workers drain the lanes: a worker takes the ready lanes one after another, and before
+    # each it makes sure a standby worker is started if more are waiting. An answer that
+    # does not wait (`/help`: nothing to wait for) leaves the standby nothing to do, so a
+    # batch of answers costs a task or two rather than a task per conversation; an answer
+    # that waits (a tool, the bus, the database, `max_in_flight`) lets the standby take the
+    # next lane at once, and so on: every lane runs as soon as the ones before it wait, as
+    # with a task per lane.
+
+    def _wake(self) -> None:
+        """Start a standby worker for the ready lanes, unless one is about to run."""
+        if self._standby:
+            return
+        self._standby = True
+        task = asyncio.create_task(self._work(), name="answers-lanes")
+        self._working.add(task)
+        task.add_done_callback(self._working.discard)
+
+    async def _work(self) -> None:
+        self._standby = False
+        while self._ready:
+            key, lane = self._ready.popleft()
+            if self._ready:
+                self._wake()  # for the lanes after this one, should its answers wait
+            await self._drain(key, lane)
 
     async def _drain(self, key: str, lane: _Lane) -> None:
         try:
@@ -277,9 +316,13 @@ class Answerer:
                     self._by_key.pop(owed.event.dedupe_key, None)
                     self._count(-1)
         finally:
-            if self._lanes.get(key) is lane:
-                del self._lanes[key]
-            self._count(-len(lane.items))  # stopping: left owed in the database
+            self._close(key, lane)
+
+    def _close(self, key: str, lane: _Lane) -> None:
+        if self._lanes.get(key) is lane:
+            del self._lanes[key]
+        if lane.items:  # stopping: left owed in the database
+            self._count(-len(lane.items))
 
     async def _take_over(self, key: str, lane: _Lane) -> None:
         """Answers another process owes in this conversation, recorded before this lane's
@@ -356,10 +399,12 @@ class Answerer:
         actions' messages."""
         headers = _headers(owed)
         published = [action_message(a, owed.traceparent, headers) for a in actions]
-        messages = published + [
-            reply_message(target, owed.event.id, actions)
-            for target in filter(None, [owed.reply_to, *owed.waiters])
-        ]
+        messages = published
+        if owed.reply_to or owed.waiters:  # webhooks waiting for the replies (`?wait=1`)
+            messages = published + [
+                reply_message(target, owed.event.id, actions)
+                for target in filter(None, [owed.reply_to, *owed.waiters])
+            ]
         delay = 0.5
         while True:
             try:

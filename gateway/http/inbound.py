@@ -25,11 +25,14 @@ async def read_body(request: web.Request, limit: int) -> bytes:
         )
     chunks: list[bytes] = []
     size = 0
-    while chunk := await request.content.read(_CHUNK):
+    content = request.content
+    while chunk := await content.read(_CHUNK):
         size += len(chunk)
         if size > limit:
             raise PayloadTooLarge(f"body is over the {limit}-byte limit")
         chunks.append(chunk)
+        if content.at_eof():  # all there: no read just to learn that nothing follows
+            break
     return b"".join(chunks)  # one chunk, the usual webhook: that chunk itself, not a copy
 
 

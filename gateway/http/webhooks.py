@@ -51,21 +51,34 @@ ROUTE = "/webhooks/{platform}/{bot}"
 async def handle_webhook(request: web.Request) -> web.StreamResponse:
     deps = request.app[WEBHOOK_DEPS]
     platform, bot = request.match_info["platform"], request.match_info["bot"]
-    label = deps.platform_label(platform)
     started = time.perf_counter()
     incoming = request.headers.get(HEADER_TRACEPARENT)
+    try:
+        if tracing.enabled():
+            response = await _traced(deps, request, platform, bot, incoming)
+        else:  # no span to make: the events carry the caller's trace context
+            response = await _handle(deps, request, platform, bot, incoming)
+    except BotgateError as exc:
+        deps.metrics.received.labels(deps.platform_label(platform), str(exc.http_status)).inc()
+        raise
+    label = deps.platform_label(platform)
+    deps.metrics.received.labels(label, str(response.status)).inc()
+    deps.metrics.webhook_seconds.labels(label).observe(time.perf_counter() - started)
+    return response
+
+
+async def _traced(
+    deps: WebhookDeps, request: web.Request, platform: str, bot: str, incoming: str | None
+) -> web.StreamResponse:
+    """The request in a server span; the events carry that span as their trace context."""
     with tracing.span(f"POST {ROUTE}", parent=incoming, kind=SpanKind.SERVER) as span:
-        # the events carry this request's span, or (tracing off) the caller's trace context
         traceparent = tracing.traceparent_of(span) or incoming
         try:
             response = await _handle(deps, request, platform, bot, traceparent)
         except BotgateError as exc:
             _describe(span, platform, bot, exc.http_status)
-            deps.metrics.received.labels(label, str(exc.http_status)).inc()
             raise
         _describe(span, platform, bot, response.status)
-    deps.metrics.received.labels(label, str(response.status)).inc()
-    deps.metrics.webhook_seconds.labels(label).observe(time.perf_counter() - started)
     return response
 
 

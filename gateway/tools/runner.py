@@ -4,8 +4,10 @@ person, and every call is counted and logged (tool, outcome, duration)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
+from contextlib import AbstractAsyncContextManager
 
 from gateway import tracing
 from gateway.events import utcnow
@@ -31,7 +33,7 @@ class ToolRunner:
             return [Reply(say(language, "too_long", tool=tool.name, limit=f"{MAX_ARGS:,}"))]
         started = time.perf_counter()
         try:
-            async with asyncio.timeout(tool.timeout):
+            async with _limit(tool):
                 with tracing.span(
                     "tool.call", parent=call.turn.traceparent, attributes=_attributes(tool, call)
                 ):
@@ -69,6 +71,15 @@ class ToolRunner:
                 "created_at": utcnow(),
             }
         )
+
+
+def _limit(tool: Tool) -> AbstractAsyncContextManager[object]:
+    """The tool's timeout; none for a tool that never waits (`BuiltinTool.waits`): a timeout
+    interrupts only a wait, so its timer would be set and cancelled for nothing."""
+    return asyncio.timeout(tool.timeout) if getattr(tool, "waits", True) else _NO_LIMIT
+
+
+_NO_LIMIT = contextlib.nullcontext()
 
 
 def _attributes(tool: Tool, call: ToolCall) -> dict[str, str]:

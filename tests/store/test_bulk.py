@@ -25,7 +25,7 @@ from gateway.crypto import Vault, generate_key
 from gateway.ids import new_id
 from store import bots as bot_records
 from store import bulk
-from store.database import CoreConnection, Database
+from store.database import CoreConnection, Database, complete
 from store.engine import CORE_CONNECTIONS
 from store.models import (
     Message,
@@ -160,6 +160,33 @@ async def test_conflicts_update_the_named_columns_or_skip_the_row(db: Database) 
     async with db.transaction() as session:
         names = dict((await session.execute(select(table.c.external_id, table.c.name))).all())
     assert names == {"a": "A2", "b": "B", "c": "C", "d": "D"}
+
+
+async def test_insert_new_returns_the_rows_inserted_now(db: Database) -> None:
+    """Through sqlite3 itself it answers from the rows when all went in, and reads back the
+    ones that did otherwise; PostgreSQL and SQLAlchemy's way return them (RETURNING)."""
+    table, key = table_of(PlatformChannel), ["bot_id", "platform", "external_id"]
+    bot = await _bot_id(db)
+    columns = tuple(_channel(bot, "x"))
+
+    async def write(connection: CoreConnection, names: list[str]) -> list[tuple[Any, ...]]:
+        rows = [tuple(_channel(bot, name).values()) for name in names]
+        returning = ["external_id", "bot_id"]
+        written = await bulk.insert_new(
+            connection, table, rows, columns=columns, conflict=key, returning=returning
+        )
+        return sorted(written)
+
+    async with db.begin() as connection:
+        fresh = await complete(connection, write, ["a", "b"])
+        mixed = await complete(connection, write, ["b", "c", "a", "d"])
+        through_sqlalchemy = await write(connection, ["d", "e"])
+    assert fresh == [("a", bot), ("b", bot)]
+    assert mixed == [("c", bot), ("d", bot)]
+    assert through_sqlalchemy == [("e", bot)]
+    async with db.transaction() as session:
+        names = (await session.execute(select(table.c.external_id))).scalars().all()
+    assert sorted(names) == ["a", "b", "c", "d", "e"]
 
 
 async def test_update_by_id_and_select_matching(db: Database) -> None:

@@ -139,23 +139,24 @@ async def test_transactions_take_turns_on_the_one_connection(db: Database) -> No
     assert order == ["a begins", "a ends", "b begins", "b ends"]
 
 
-async def test_statements_after_the_first_go_to_sqlite_itself_with_the_same_results(
+async def test_bulk_statements_go_to_sqlite_itself_with_the_same_results(
     db: Database,
 ) -> None:
-    """Past a transaction's first statement, bulk statements skip SQLAlchemy: what they
-    return is still typed by the columns, and SQLite's refusals are SQLAlchemy's errors."""
+    """Inside database-only work, bulk statements skip SQLAlchemy from the first one on:
+    what they return is still typed by the columns, and SQLite's refusals are SQLAlchemy's
+    errors."""
     table = table_of(PlatformChannel)
     returning = ["id", "bot_id", "external_id", "created_at"]
 
-    async def write(connection: CoreConnection) -> tuple[Any, Any, bool]:
-        first = await bulk.insert(connection, table, [_row("a")], returning=returning)
-        later = await bulk.insert(connection, table, [_row("b")], returning=returning)
+    async def write(connection: CoreConnection) -> tuple[Any, bool]:
         assert isinstance(connection, InlineConnection)
-        return first[0], later[0], connection.driver_in_transaction() is not None
+        direct = connection.driver_in_transaction() is not None
+        return (await bulk.insert(connection, table, [_row("b")], returning=returning))[0], direct
 
-    async with db.begin() as connection:
-        first, later, direct = await complete(connection, write)
-    assert direct  # the second statement could take the short way
+    async with db.begin() as connection:  # the first one through SQLAlchemy
+        first = (await bulk.insert(connection, table, [_row("a")], returning=returning))[0]
+        later, direct = await complete(connection, write)
+    assert direct
     assert [type(value) for value in later] == [type(value) for value in first]
     assert (later[1], later[2]) == (BOT["id"], "b")
     assert later[3].tzinfo is not None

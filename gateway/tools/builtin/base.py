@@ -11,3 +11,6 @@ class BuiltinTool:
     description: str
     timeout: float = 10.0
     parameters: Mapping[str, Any] | None = None
+    # False for a tool that answers from memory and never awaits anything that waits: the
+    # runner sets no timer for it, as a timeout could never interrupt it.
+    waits: bool = True

@@ -18,6 +18,7 @@ CACHED_TEXTS = 1_000  # (bot, language, session tools) texts kept; then the cach
 class HelpTool(BuiltinTool):
     name = "help"
     description = "list what I can do"
+    waits = False  # built from the registry in memory (see BuiltinTool.waits)
 
     def __init__(self) -> None:
         # The text is the same for every call with the same tools, language and session
