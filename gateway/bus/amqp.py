@@ -37,6 +37,7 @@ from aio_pika.abc import (
     AbstractRobustChannel,
     AbstractRobustConnection,
     ExchangeType,
+    TimeoutType,
 )
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS, ChannelNotFoundEntity
 from aiormq.abc import DeliveredMessage
@@ -90,6 +91,19 @@ OWN_MODELS_KEPT = 1024
 _BROKER_ERRORS = (*CONNECTION_EXCEPTIONS, TimeoutError)
 
 
+class _ClosedIfRefused(aio_pika.RobustConnection):
+    """A robust connection that closes itself when its first connect fails. Left open,
+    aio-pika's `__del__` calls `close()` from the garbage collector, where no loop runs it
+    ("coroutine 'RobustConnection.close' was never awaited", at a random later moment)."""
+
+    async def connect(self, timeout: TimeoutType = None) -> None:
+        try:
+            await super().connect(timeout)
+        except BaseException:
+            await self.close()
+            raise
+
+
 class AmqpBus:
     """`amqp://user:pass@host:5672/vhost`: the `Bus` on RabbitMQ."""
 
@@ -128,6 +142,7 @@ class AmqpBus:
                     timeout=CONNECT_TIMEOUT,
                     reconnect_interval=self._reconnect_interval,
                     client_properties={"connection_name": "botgate"},
+                    connection_class=_ClosedIfRefused,
                 )
         except _BROKER_ERRORS as exc:
             raise BusUnavailable(explain(exc, self._url, self.url_for_display)) from exc

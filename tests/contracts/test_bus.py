@@ -7,7 +7,7 @@ same queue and waits for that one: queues are FIFO, so everything before it has 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
 import pytest
@@ -38,14 +38,6 @@ QUEUE_KINDS = {
     "quorum": QueueSpec(QUEUE, (Binding(EVENTS_EXCHANGE, "#"),)),
     "classic": QueueSpec(QUEUE, (Binding(EVENTS_EXCHANGE, "#"),), quorum=False),
 }
-
-
-@pytest.fixture
-async def bus(bus_url: str) -> AsyncIterator[Bus]:
-    bus = create_bus(bus_url)
-    await bus.connect()
-    yield bus
-    await bus.close()
 
 
 @pytest.fixture
