@@ -34,13 +34,12 @@ class AdapterHost:
     async def publish_event(self, event: Event) -> None:
         """An event an adapter received by itself (polling, a socket): a trace starts here."""
         if not tracing.enabled():
-            await publish_event(self._bus, event, shards=self.settings.bus.shards)
+            await publish_event(self._bus, event)
             return
         attributes = {"botgate.platform": event.platform, "botgate.bot": event.bot}
         name = f"receive {event.platform}"
         with tracing.span(name, kind=SpanKind.CONSUMER, attributes=attributes) as span:
-            traceparent = tracing.traceparent_of(span)
-            await publish_event(self._bus, event, traceparent, shards=self.settings.bus.shards)
+            await publish_event(self._bus, event, tracing.traceparent_of(span))
 
     def commands(self, bot: str) -> list[CommandSpec]:
         config = self.settings.bot(bot)

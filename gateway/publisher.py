@@ -4,30 +4,15 @@ trace context."""
 from __future__ import annotations
 
 from gateway.bus.base import Bus, Message
-from gateway.bus.topology import (
-    ACTIONS_EXCHANGE,
-    DEFAULT_SHARDS,
-    EVENTS_EXCHANGE,
-    HEADER_SHARD,
-    HEADER_TRACEPARENT,
-    shard_label,
-    shard_of,
-)
+from gateway.bus.topology import ACTIONS_EXCHANGE, EVENTS_EXCHANGE, HEADER_TRACEPARENT
 from gateway.events import Action, Event, encode
 from gateway.tracing import new_traceparent
 
 
 def event_message(
-    event: Event,
-    traceparent: str | None = None,
-    reply_to: str | None = None,
-    *,
-    shards: int = DEFAULT_SHARDS,
+    event: Event, traceparent: str | None = None, reply_to: str | None = None
 ) -> Message:
-    """The event for `botgate.events`, stamped with its conversation's shard (`[bus] shards`)
-    for the core's shard queues; the public routing key is the contract's."""
-    shard = shard_label(shard_of(event.conversation_key, shards), shards)
-    headers = {HEADER_TRACEPARENT: traceparent or new_traceparent(), HEADER_SHARD: shard}
+    headers = {HEADER_TRACEPARENT: traceparent or new_traceparent()}
     return Message(
         EVENTS_EXCHANGE,
         event.routing_key,
@@ -52,12 +37,7 @@ def action_message(
 
 
 async def publish_event(
-    bus: Bus,
-    event: Event,
-    traceparent: str | None = None,
-    reply_to: str | None = None,
-    *,
-    shards: int = DEFAULT_SHARDS,
+    bus: Bus, event: Event, traceparent: str | None = None, reply_to: str | None = None
 ) -> None:
     """Returns once the bus confirmed the event; raises BusUnavailable otherwise."""
-    await bus.publish(event_message(event, traceparent, reply_to, shards=shards))
+    await bus.publish(event_message(event, traceparent, reply_to))

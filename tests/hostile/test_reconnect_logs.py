@@ -11,7 +11,6 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from gateway.bus.amqp import AmqpBus
-from gateway.bus.topology import shard_queue_name
 from gateway.outage import Outage
 from tests.support.pipeline import (
     GenericClient,
@@ -81,7 +80,7 @@ async def test_a_rabbitmq_reconnect_is_one_warning_and_one_line_on_recovery(
             caplog.clear()
 
             async def ready() -> bool:
-                return await bus.has_queue(shard_queue_name(0))
+                return await bus.has_queue("botgate.core")
 
             await _outage(proxy, bus.outage, ready)
             client = GenericClient(runtime.http.url)
