@@ -39,6 +39,7 @@ from benchmarks.service import (
     BOT,
     SECRET,
     SLOW_TOOL,
+    ProcessGroup,
     ServiceProcess,
     fresh_backends,
     write_config,
@@ -61,6 +62,8 @@ class BenchOptions:
     drain: float = 5.0
     config: str | None = None
     tool_latency: float | None = None  # seconds: every event calls an http tool this slow
+    processes: dict[str, int] | None = None  # roles as separate processes: role -> count
+    shards: int | None = None  # [bus] shards for the run (default: the config's, or 16)
 
 
 @dataclass
@@ -105,7 +108,8 @@ async def run_target(target: str, options: BenchOptions) -> dict[str, Any]:
                 prepared = time.perf_counter()
                 await prepare_database(config, options.preload)
                 prepared = time.perf_counter() - prepared
-                process = _process(target, config, load_settings(config, environ={}), callback)
+                settings = load_settings(config, environ={})
+                process = _process(target, config, settings, callback, options.processes)
                 measured, service = await _measure(process, receiver, options)
         finally:
             await receiver.stop()
@@ -123,6 +127,8 @@ async def run_target(target: str, options: BenchOptions) -> dict[str, Any]:
         {
             "rejected_callbacks": receiver.rejected,
             "prepare_s": round(prepared, 2),
+            **({"processes": options.processes} if options.processes else {}),
+            **({"shards": options.shards} if options.shards else {}),
             **({"tool_latency_ms": options.tool_latency * 1000} if options.tool_latency else {}),
         },
     )
@@ -135,19 +141,28 @@ async def run_target(target: str, options: BenchOptions) -> dict[str, Any]:
 
 
 def _tuning(options: BenchOptions) -> dict[str, Any]:
-    if options.config is None:
-        return {}
-    with open(options.config, "rb") as file:
-        return tomllib.load(file)
+    tuning: dict[str, Any] = {}
+    if options.config is not None:
+        with open(options.config, "rb") as file:
+            tuning = tomllib.load(file)
+    if options.shards is not None:
+        tuning["bus"] = {**tuning.get("bus", {}), "shards": options.shards}
+    return tuning
 
 
 def _concurrency(options: BenchOptions) -> int | None:
     return options.concurrency if options.mode == "closed" else None
 
 
-def _process(target: str, config: Path, settings: Settings, callback: str) -> ServiceProcess:
+def _process(
+    target: str,
+    config: Path,
+    settings: Settings,
+    callback: str,
+    processes: dict[str, int] | None = None,
+) -> ServiceProcess | ProcessGroup:
     if target == "botgate":
-        return ServiceProcess.botgate(config)
+        return ProcessGroup(config, processes) if processes else ServiceProcess.botgate(config)
     argv = [
         "--database-url", settings.database.url,
         "--bus-url", settings.bus.url,
@@ -162,7 +177,7 @@ def _process(target: str, config: Path, settings: Settings, callback: str) -> Se
 
 
 async def _measure(
-    process: ServiceProcess, receiver: Receiver, options: BenchOptions
+    process: ServiceProcess | ProcessGroup, receiver: Receiver, options: BenchOptions
 ) -> tuple[Measured, Usage]:
     base_url = await process.start()
     try:
@@ -175,7 +190,10 @@ async def _measure(
 
 
 async def _drive(
-    process: ServiceProcess, webhook_url: str, receiver: Receiver, options: BenchOptions
+    process: ServiceProcess | ProcessGroup,
+    webhook_url: str,
+    receiver: Receiver,
+    options: BenchOptions,
 ) -> Measured:
     me = UsageSampler(os.getpid())
     me.sample()

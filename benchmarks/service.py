@@ -105,7 +105,8 @@ async def purge_amqp(url: str) -> None:
 
     from benchmarks.raw import RAW_QUEUES
 
-    queues = ("botgate.core", f"botgate.actions.generic.{BOT}", *RAW_QUEUES)
+    shards = [f"botgate.core.{index}" for index in range(1024)]  # as many as bus.shards takes
+    queues = ("botgate.core", *shards, f"botgate.actions.generic.{BOT}", *RAW_QUEUES)
     connection = await aio_pika.connect(url)
     try:
         for queue in queues:
@@ -227,6 +228,8 @@ class ServiceProcess:
         assert self._process.stderr is not None
         while line := (await self._process.stderr.readline()).decode(errors="replace"):
             self.log_tail.append(line.rstrip())
+            if self.on_line is not None:  # the start-up lines too
+                self.on_line(line.rstrip())
             if match := SERVING.search(line):
                 return match[1]
         code = await self._process.wait()
@@ -270,3 +273,58 @@ class ServiceProcess:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         return code
+
+
+ROLES = ("gateway", "core", "adapters")
+
+
+def parse_processes(spec: str) -> dict[str, int]:
+    """`gateway=1,core=3,adapters=2` -> {"gateway": 1, "core": 3, "adapters": 2}."""
+    counts: dict[str, int] = {}
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        role, _, count = part.partition("=")
+        if role not in ROLES or not count.isdigit() or int(count) < 1:
+            raise ValueError(
+                f"--processes: {part!r} is not ROLE=N with ROLE one of {', '.join(ROLES)}"
+            )
+        counts[role] = int(count)
+    missing = [role for role in ROLES if role not in counts]
+    if missing:
+        raise ValueError(f"--processes: no count for {', '.join(missing)} (e.g. gateway=1,...)")
+    return counts
+
+
+class ProcessGroup:
+    """The roles as separate processes (`botgate serve --role ...`), started and stopped as
+    one: what `ServiceProcess` offers, with the webhooks on the first gateway (several
+    gateways share the load round robin only behind a balancer, which the bench has not)."""
+
+    def __init__(self, config: Path, counts: Mapping[str, int]) -> None:
+        self.label = "botgate " + ",".join(f"{role}={n}" for role, n in counts.items())
+        serve = [sys.executable, "-m", "gateway", "serve", "--config", str(config)]
+        self.processes = [
+            ServiceProcess(f"{role}-{n}", [*serve, "--role", role, "--no-migrate"])
+            for role in ROLES
+            for n in range(counts[role])
+        ]
+        self.url = ""
+
+    @property
+    def log_tail(self) -> deque[str]:
+        lines: deque[str] = deque(maxlen=40)
+        for process in self.processes:
+            lines.extend(f"{process.label}: {line}" for line in process.log_tail)
+        return lines
+
+    async def start(self, timeout: float = 90) -> str:
+        urls = await asyncio.gather(*(p.start(timeout) for p in self.processes))
+        self.url = urls[0]  # the first is a gateway
+        return self.url
+
+    def usage(self) -> Usage:
+        usages = [process.usage() for process in self.processes]
+        return Usage(sum(u.peak_rss_mb for u in usages), sum(u.cpu_seconds for u in usages))
+
+    async def stop(self, timeout: float = 30) -> int | None:
+        codes = await asyncio.gather(*(p.stop(timeout) for p in self.processes))
+        return next((code for code in codes if code not in (0, None)), 0)

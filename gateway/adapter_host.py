@@ -34,12 +34,13 @@ class AdapterHost:
     async def publish_event(self, event: Event) -> None:
         """An event an adapter received by itself (polling, a socket): a trace starts here."""
         if not tracing.enabled():
-            await publish_event(self._bus, event)
+            await publish_event(self._bus, event, shards=self.settings.bus.shards)
             return
         attributes = {"botgate.platform": event.platform, "botgate.bot": event.bot}
         name = f"receive {event.platform}"
         with tracing.span(name, kind=SpanKind.CONSUMER, attributes=attributes) as span:
-            await publish_event(self._bus, event, tracing.traceparent_of(span))
+            traceparent = tracing.traceparent_of(span)
+            await publish_event(self._bus, event, traceparent, shards=self.settings.bus.shards)
 
     def commands(self, bot: str) -> list[CommandSpec]:
         config = self.settings.bot(bot)

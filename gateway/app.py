@@ -27,7 +27,13 @@ from gateway.automations.schedule import Clock
 from gateway.automations.service import Automations
 from gateway.bus.base import Bus
 from gateway.bus.factory import create_bus
-from gateway.bus.topology import AUTOMATIONS_QUEUE, CORE_QUEUE, DEAD_QUEUE, actions_queue
+from gateway.bus.topology import (
+    AUTOMATIONS_QUEUE,
+    DEAD_QUEUE,
+    UNROUTED_QUEUE,
+    actions_queue,
+    shard_queue_name,
+)
 from gateway.config import Settings
 from gateway.console import ConsoleDeps
 from gateway.core.answers import Answerer
@@ -295,13 +301,15 @@ class Runtime:
 
     def _queue_sampler(self) -> QueueSampler:
         """Every queue of the gateway's topology that this configuration has."""
-        queues = [CORE_QUEUE, DEAD_QUEUE, AUTOMATIONS_QUEUE]
+        shards = [shard_queue_name(index) for index in range(self.settings.bus.shards)]
+        queues = [*shards, UNROUTED_QUEUE, DEAD_QUEUE, AUTOMATIONS_QUEUE]
         queues += [actions_queue(platform, bot) for platform, bot in sorted(self.adapters)]
         return QueueSampler(self.bus, self.metrics, queues)
 
 
-def bus_options(settings: Settings) -> dict[str, float]:
+def bus_options(settings: Settings) -> dict[str, float | str]:
     return {
         "publish_timeout": settings.bus.publish_timeout.total_seconds(),
         "reconnect_interval": settings.bus.reconnect_interval.total_seconds(),
+        "queue_type": settings.bus.queue_type,
     }

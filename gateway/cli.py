@@ -195,6 +195,10 @@ def chat(config_path: str | None, bot_name: str | None) -> None:
               help="Every event calls an http tool answering after MS milliseconds.")  # fmt: skip
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False),
               help="TOML whose [core], [database], [bus], [sessions] tune the run.")  # fmt: skip
+@click.option("--processes", default=None, metavar="gateway=1,core=3,adapters=2",
+              help="Roles as separate processes (PostgreSQL and RabbitMQ only).")  # fmt: skip
+@click.option("--shards", type=click.IntRange(1, 1024), default=None,
+              help="[bus] shards for the run (1: one ordered queue for all).")  # fmt: skip
 def bench(compare_raw: bool, rounds: int, output: str | None, **options: Any) -> None:
     """Drive signed webhook events through the whole pipeline; print one JSON object."""
     from benchmarks.bench import BenchOptions, run_bench
@@ -210,6 +214,8 @@ def bench(compare_raw: bool, rounds: int, output: str | None, **options: Any) ->
         if compare_raw:
             raise click.UsageError("--tool-latency runs botgate alone: drop --compare-raw")
         options["tool_latency"] /= 1000
+    if options["processes"] is not None:
+        options["processes"] = _split_roles(options)
     bench_options = BenchOptions(
         database_url=options.pop("database_url") or "sqlite+aiosqlite://",
         config=options.pop("config_path"),
@@ -224,6 +230,20 @@ def bench(compare_raw: bool, rounds: int, output: str | None, **options: Any) ->
         return 0
 
     run(bench_and_report)
+
+
+def _split_roles(options: dict[str, Any]) -> dict[str, int]:
+    from benchmarks.service import parse_processes
+
+    try:
+        counts = parse_processes(options["processes"])
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    if not str(options["bus_url"]).startswith("amqp"):
+        raise click.UsageError("--processes needs --bus-url amqp://...: memory:// is in-process")
+    if not str(options["database_url"] or "").startswith("postgresql"):
+        raise click.UsageError("--processes needs --database-url postgresql+asyncpg://...")
+    return counts
 
 
 @main.command()

@@ -29,6 +29,7 @@ from pydantic import (
     model_validator,
 )
 
+from gateway.bus.topology import DEFAULT_SHARDS
 from gateway.config_errors import Origin, describe
 from gateway.errors import ConfigError
 from gateway.kb.languages import check_language
@@ -124,6 +125,11 @@ class BusConfig(_Section):
     max_attempts: int = Field(5, ge=1)
     reconnect_interval: Duration = timedelta(seconds=2)
     publish_timeout: Duration = timedelta(seconds=5)
+    # Events are spread over this many ordered queues by conversation; the cores share them.
+    # Every process must have the same number; change it only with the pipeline drained.
+    shards: int = Field(DEFAULT_SHARDS, ge=1, le=1024)
+    # "quorum" queues are replicated over a RabbitMQ cluster; "classic" ones live on one node.
+    queue_type: Literal["quorum", "classic"] = "quorum"
 
     @field_validator("url")
     @classmethod

@@ -451,7 +451,7 @@ class ActionRunner:
         delay = 0.5
         while True:
             try:
-                await publish_event(self.bus, event, traceparent)
+                await publish_event(self.bus, event, traceparent, shards=self.settings.bus.shards)
                 return
             except BusUnavailable as exc:
                 self.bus.outage.failed(log, exc, "cannot report sent %s yet: %s", action.id, exc)

@@ -115,15 +115,19 @@ async def claim_expired(
 
 
 async def owed_in_conversation(
-    db: CoreConnection, conversation_key: str, owner: str
-) -> list[tuple[uuid.UUID, datetime]]:
-    """Answers owed in a conversation under another owner's claim: (id, claimed until)."""
+    db: CoreConnection, conversation_key: str, owner: str, mine: uuid.UUID
+) -> list[tuple[uuid.UUID, datetime, bool]]:
+    """Answers owed in a conversation under another owner's claim: (id, claimed until,
+    recorded before the owed row `mine`), oldest first."""
+    recorded = select(OwedAnswer.created_at).where(OwedAnswer.id == mine).scalar_subquery()
     query = (
-        select(OwedAnswer.id, OwedAnswer.claimed_until)
+        select(OwedAnswer.id, OwedAnswer.claimed_until, OwedAnswer.created_at < recorded)
         .where(OwedAnswer.conversation_key == conversation_key, OwedAnswer.owner != owner)
         .order_by(OwedAnswer.created_at, OwedAnswer.id)
     )
-    return [(row_id, until) for row_id, until in (await db.execute(query)).all()]
+    return [
+        (row_id, until, bool(before)) for row_id, until, before in (await db.execute(query)).all()
+    ]
 
 
 async def claim(

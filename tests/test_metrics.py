@@ -34,7 +34,7 @@ async def test_metrics_show_queues_dead_letters_and_process_resources(
         await eventually(lambda: _dead_letters_counted(runtime))
         exposition = await _scrape(runtime)
 
-    assert 'botgate_queue_consumers{queue="botgate.core"} 1.0' in exposition
+    assert 'botgate_queue_consumers{queue="botgate.core.0"} 1.0' in exposition  # a shard
     assert 'botgate_queue_consumers{queue="botgate.actions.generic.helpdesk"} 1.0' in exposition
     assert 'botgate_queue_messages{queue="botgate.dead"} 0.0' in exposition  # kept, not queued
     assert 'botgate_queue_messages{queue="botgate.automations"}' not in exposition  # no queue

@@ -27,11 +27,12 @@ import logging
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Protocol
 
 import aio_pika
 import aiormq
 from aio_pika.abc import (
+    AbstractChannel,
     AbstractExchange,
     AbstractRobustChannel,
     AbstractRobustConnection,
@@ -42,15 +43,41 @@ from aio_pika.exceptions import CONNECTION_EXCEPTIONS, ChannelNotFoundEntity
 from aiormq.abc import DeliveredMessage
 from pamqp.commands import Basic
 
-from gateway.bus.base import Failure, Handler, Message, QueueStats, dead_copy, start_handling
+from gateway.bus.amqp_control import ControlLink
+from gateway.bus.base import (
+    Failure,
+    Handler,
+    Message,
+    QueueInUse,
+    QueueStats,
+    dead_copy,
+    start_handling,
+)
 from gateway.bus.connect_errors import explain, quiet_first_connect
 from gateway.bus.reconnect_log import quiet_reconnects
-from gateway.bus.topology import DEFAULT_EXCHANGE, EXCHANGES, Binding, QueueSpec, dead_queue
+from gateway.bus.topology import (
+    DEFAULT_EXCHANGE,
+    EXCHANGES,
+    Binding,
+    ExchangeSpec,
+    QueueSpec,
+    dead_queue,
+)
 from gateway.errors import BusUnavailable
 from gateway.outage import Outage, is_bus_outage, reason
 from gateway.urls import hide_password
 
 log = logging.getLogger(__name__)
+
+
+def _not_a_cancelled_call(record: logging.LogRecord) -> bool:
+    """aiormq warns when a call of ours on a channel is cancelled (a timeout, a consumer
+    given up while the broker was away): the outage is already one line (gateway/outage.py),
+    and a call that really fails raises to its caller."""
+    return not (record.levelno == logging.WARNING and "cancelled" in str(record.msg))
+
+
+logging.getLogger("aiormq.channel").addFilter(_not_a_cancelled_call)
 
 CONNECT_TIMEOUT = 10.0
 CLOSE_TIMEOUT = 5.0
@@ -81,9 +108,15 @@ class AmqpBus:
     """`amqp://user:pass@host:5672/vhost`: the `Bus` on RabbitMQ."""
 
     def __init__(
-        self, url: str, *, publish_timeout: float = 5.0, reconnect_interval: float = 2.0
+        self,
+        url: str,
+        *,
+        publish_timeout: float = 5.0,
+        reconnect_interval: float = 2.0,
+        queue_type: str = "quorum",
     ) -> None:
         self.url_for_display = hide_password(url)
+        self._queue_type = queue_type  # of the shared durable queues: "quorum" or "classic"
         self._url = url
         self._publish_timeout = publish_timeout
         self._reconnect_interval = reconnect_interval
@@ -92,9 +125,10 @@ class AmqpBus:
         self._confirming: aiormq.Channel | None = None  # the publisher's current aiormq channel
         self._topology: AbstractRobustChannel | None = None
         self._exchanges: dict[str, AbstractExchange] = {}
-        self._consumers: set[_Consumer] = set()
+        self._consumers: set[_Consumer | _ExclusiveConsumer] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self.own_models = _OwnModels(OWN_MODELS_KEPT)
+        self.control = ControlLink(url, OPERATION_TIMEOUT)  # locks and inspection
         self.outage = Outage(f"RabbitMQ at {self.url_for_display}", is_outage=is_bus_outage)
 
     async def connect(self) -> None:
@@ -154,6 +188,7 @@ class AmqpBus:
         self._publisher = self._topology = self._confirming = None
         if connection is not None:
             await connection.close()
+        await self.control.close()
 
     def _live(self) -> AbstractRobustConnection:
         if self._connection is None or self._connection.is_closed:
@@ -204,19 +239,33 @@ class AmqpBus:
 
     async def declare_queue(self, spec: QueueSpec) -> None:
         channel = self._channel(self._topology)
+        options = _queue_options(spec, self._queue_type)
         try:
             async with _answer(f"declaring queue {spec.name!r}", OPERATION_TIMEOUT):
-                queue = await channel.declare_queue(spec.name, **_queue_options(spec))
+                queue = await channel.declare_queue(spec.name, **options)
                 for binding in spec.bindings:
-                    await queue.bind(binding.exchange, binding.pattern)
+                    await queue.bind(
+                        binding.exchange, binding.pattern, arguments=_binding_arguments(binding)
+                    )
         except BusUnavailable as exc:
             if isinstance(exc.__cause__, aiormq.exceptions.ChannelPreconditionFailed):
-                raise BusUnavailable(
-                    f"queue {spec.name!r} exists on RabbitMQ with other settings (an older "
-                    "botgate declared it); stop every botgate process, let the queue drain, "
-                    f"delete it (rabbitmqctl delete_queue {spec.name}), then start again"
-                ) from exc
+                raise BusUnavailable(_inequivalent(spec.name, self._queue_type)) from exc
             raise
+
+    async def declare_exchange(self, spec: ExchangeSpec) -> None:
+        channel = self._channel(self._topology)
+        arguments: dict[str, Any] | None = None
+        if spec.alternate:
+            arguments = {"alternate-exchange": spec.alternate}
+        async with _answer(f"declaring exchange {spec.name!r}", OPERATION_TIMEOUT):
+            exchange = await channel.declare_exchange(
+                spec.name, ExchangeType(spec.kind), durable=True, arguments=arguments
+            )
+            for source in spec.sources:
+                await exchange.bind(
+                    source.exchange, source.pattern, arguments=_binding_arguments(source)
+                )
+        self._exchanges[spec.name] = exchange
 
     async def unbind_queue(self, name: str, binding: Binding) -> None:
         # On a channel of its own: a missing queue closes the channel it was asked on, and the
@@ -226,7 +275,10 @@ class AmqpBus:
             async with _answer(f"unbinding queue {name!r}", OPERATION_TIMEOUT), channel:
                 underlay = await channel.get_underlay_channel()
                 await underlay.queue_unbind(
-                    queue=name, exchange=binding.exchange, routing_key=binding.pattern
+                    queue=name,
+                    exchange=binding.exchange,
+                    routing_key=binding.pattern,
+                    arguments=_binding_arguments(binding),
                 )
         except BusUnavailable as exc:
             if not isinstance(exc.__cause__, ChannelNotFoundEntity):
@@ -242,9 +294,13 @@ class AmqpBus:
         assert channel is not None
         return channel
 
-    async def consume(self, queue: str, handler: Handler, *, prefetch: int) -> _Consumer:
+    async def consume(
+        self, queue: str, handler: Handler, *, prefetch: int, exclusive: bool = False
+    ) -> _Consumer | _ExclusiveConsumer:
         if await self.queue_stats(queue) is None:
             raise BusUnavailable(f"queue {queue!r} is not declared")
+        if exclusive:
+            return await self._consume_exclusive(queue, handler, prefetch)
         async with _answer(f"consuming from {queue!r}", OPERATION_TIMEOUT):
             channel = await _open_channel(self._live(), confirms=False)
         consumer = _Consumer(self, channel, handler)
@@ -263,6 +319,30 @@ class AmqpBus:
         self._consumers.add(consumer)
         return consumer
 
+    async def _consume_exclusive(
+        self, queue: str, handler: Handler, prefetch: int
+    ) -> _ExclusiveConsumer:
+        """Hold the queue's lock (`<queue>.lock`, on the control connection), then consume.
+        RabbitMQ's own exclusive consumer is no lock on a quorum queue (a second one is let
+        in). On a plain channel, not restored after a reconnection: the consumer is `lost`
+        then, as another process may hold the queue by then."""
+        async with _answer(f"locking {queue!r}", OPERATION_TIMEOUT):
+            generation = await self.control.lock(lock_name(queue))
+        if generation is None:
+            raise QueueInUse(f"queue {queue!r} is held by another consumer")
+        channel = aio_pika.Channel(self._live(), publisher_confirms=False)
+        consumer = _ExclusiveConsumer(self, channel, handler, queue, generation)
+        try:
+            async with _answer(f"consuming from {queue!r}", OPERATION_TIMEOUT):
+                await channel.initialize()
+                await channel.set_qos(prefetch_count=prefetch)
+                await consumer.start()
+        except BaseException:
+            await consumer.cancel()
+            raise
+        self._consumers.add(consumer)
+        return consumer
+
     async def queue_depth(self, name: str) -> int:
         stats = await self.queue_stats(name)
         return stats.ready if stats else 0
@@ -271,6 +351,16 @@ class AmqpBus:
         return await self.queue_stats(name) is not None
 
     async def queue_stats(self, name: str) -> QueueStats | None:
+        self._live()
+        try:
+            async with _answer(f"inspecting queue {name!r}", OPERATION_TIMEOUT):
+                return await self.control.stats(name)
+        except BusUnavailable as exc:
+            if not isinstance(exc.__cause__, aiormq.exceptions.ChannelLockedResource):
+                raise
+        return await self._own_queue_stats(name)  # an exclusive queue of this connection
+
+    async def _own_queue_stats(self, name: str) -> QueueStats | None:
         # A plain (not robust) channel: a 404 closes it, and it must not be restored.
         channel = aio_pika.Channel(self._live(), publisher_confirms=False)
         try:
@@ -287,7 +377,7 @@ class AmqpBus:
         connection = self._connection
         return connection is not None and not connection.is_closed and connection.connected.is_set()
 
-    def forget(self, consumer: _Consumer) -> None:
+    def forget(self, consumer: _Consumer | _ExclusiveConsumer) -> None:
         self._consumers.discard(consumer)
 
     def spawn(self, handling: Coroutine[Any, Any, None]) -> None:
@@ -309,7 +399,8 @@ class _Consumer:
     def __init__(self, bus: AmqpBus, channel: AbstractRobustChannel, handler: Handler) -> None:
         self._bus, self._channel, self._handler = bus, channel, handler
         self._queue = ""
-        self._cancelled = False
+        self._tag: str | None = None
+        self._cancelled = self._paused = False
 
     async def start(self, queue: str) -> None:
         self._queue = queue
@@ -318,10 +409,10 @@ class _Consumer:
 
     async def _subscribe(self) -> None:
         underlay = await self._channel.get_underlay_channel()
-        await underlay.basic_consume(self._queue, self._on_message)
+        self._tag = (await underlay.basic_consume(self._queue, self._on_message)).consumer_tag
 
     async def _resubscribe(self, _channel: AbstractRobustChannel | None, /) -> None:
-        if self._cancelled:
+        if self._cancelled or self._paused:
             return
         try:
             await self._subscribe()
@@ -330,9 +421,18 @@ class _Consumer:
             raise
 
     async def _on_message(self, incoming: DeliveredMessage) -> None:
-        work = start_handling(self._handler, _AmqpDelivery(self._bus, incoming, self._queue))
+        work = start_handling(self._handler, _AmqpDelivery(self._bus, incoming, self._queue, self))
         if work is not None:
             self._bus.spawn(work)
+
+    @property
+    def lost(self) -> bool:
+        return False  # restored with the connection
+
+    async def pause(self) -> None:
+        if not (self._cancelled or self._paused):
+            self._paused = True
+            await _stop_consuming(self._channel, self._tag, self._queue)
 
     async def cancel(self) -> None:
         """Closing the channel stops deliveries and returns unsettled messages to the queue."""
@@ -345,6 +445,72 @@ class _Consumer:
                 await self._channel.close()
         except _BROKER_ERRORS:
             log.warning("consumer channel did not close cleanly; the broker requeues its messages")
+
+
+class _ExclusiveConsumer:
+    """An exclusive consumer on a plain channel: `lost` once the channel or its lock is gone."""
+
+    def __init__(
+        self, bus: AmqpBus, channel: aio_pika.Channel, handler: Handler, queue: str, lock: int
+    ) -> None:
+        self._bus, self._channel, self._handler, self._queue = bus, channel, handler, queue
+        self._lock = lock  # the control connection's generation that holds the lock
+        self._tag: str | None = None
+        self._cancelled = self._paused = False
+
+    async def start(self) -> None:
+        underlay = await self._channel.get_underlay_channel()
+        self._tag = (await underlay.basic_consume(self._queue, self.on_message)).consumer_tag
+
+    async def on_message(self, incoming: DeliveredMessage) -> None:
+        work = start_handling(self._handler, _AmqpDelivery(self._bus, incoming, self._queue, self))
+        if work is not None:
+            self._bus.spawn(work)
+
+    @property
+    def lost(self) -> bool:
+        return not self._cancelled and (
+            self._channel.is_closed or not self._bus.control.holds_since(self._lock)
+        )
+
+    async def pause(self) -> None:
+        """basic.cancel: nothing more is delivered, the lock stays; what is in hand can still
+        be acknowledged, and `cancel` (closing the channel) returns the rest in order."""
+        if not (self._cancelled or self._paused or self._channel.is_closed):
+            self._paused = True
+            await _stop_consuming(self._channel, self._tag, self._queue)
+
+    async def cancel(self) -> None:
+        """Close the channel (its unsettled messages go back to the head of the queue, for
+        the next holder), then give the lock up."""
+        if self._cancelled:
+            return
+        lost = self.lost  # its connection dropped: the outage was logged where it was seen
+        self._cancelled = True
+        self._bus.forget(self)
+        try:
+            async with asyncio.timeout(CLOSE_TIMEOUT):
+                if not self._channel.is_closed:
+                    await self._channel.close()
+                await self._bus.control.unlock(lock_name(self._queue), self._lock)
+        except _BROKER_ERRORS:
+            log.log(
+                logging.DEBUG if lost else logging.WARNING,
+                "consumer channel did not close cleanly; the broker requeues its messages",
+            )
+
+
+async def _stop_consuming(channel: AbstractChannel, tag: str | None, queue: str) -> None:
+    if tag is not None:
+        async with _answer(f"pausing the consumer of {queue!r}", CLOSE_TIMEOUT):
+            underlay = await channel.get_underlay_channel()
+            await underlay.basic_cancel(tag)
+
+
+class _Closing(Protocol):
+    """A consumer whose channel is closed, or being closed, once `_cancelled` is set."""
+
+    _cancelled: bool
 
 
 class _OwnModels:
@@ -375,7 +541,10 @@ class _OwnModels:
 
 
 class _AmqpDelivery:
-    def __init__(self, bus: AmqpBus, incoming: DeliveredMessage, queue: str) -> None:
+    def __init__(
+        self, bus: AmqpBus, incoming: DeliveredMessage, queue: str, consumer: _Closing
+    ) -> None:
+        self._consumer = consumer
         self._bus, self._channel, self._queue = bus, incoming.channel, queue
         deliver = incoming.delivery
         assert isinstance(deliver, Basic.Deliver)
@@ -400,7 +569,7 @@ class _AmqpDelivery:
         await self._channel.basic_reject(self._tag, requeue=requeue, wait=False)
 
     async def dead_letter(self, failure: Failure) -> None:
-        if self._settled or self._channel.is_closed:
+        if self._settled or self._gone():
             return  # the broker has it back already; it will be redelivered
         self._settled = True
         try:
@@ -414,7 +583,16 @@ class _AmqpDelivery:
         if self._settled:
             return
         self._settled = True
+        if self._gone():
+            return  # the broker has it back, or will have once the channel's close is done
         await _settle_quietly(settle, self.message)
+
+    def _gone(self) -> bool:
+        """Whether its channel is closed or being closed. Nothing may go out on it then: a
+        frame that reaches RabbitMQ after the channel's close (an ack sent while the close
+        was on its way) closes the whole connection (`CHANNEL_ERROR - expected
+        'channel.open'`), every consumer's channel with it; handing shards back met this."""
+        return self._consumer._cancelled or self._channel.is_closed
 
 
 @asynccontextmanager
@@ -456,22 +634,42 @@ async def _finish(tasks: list[asyncio.Task[None]]) -> None:
     await asyncio.gather(*tasks, return_exceptions=True)
 
 
-def _queue_options(spec: QueueSpec) -> dict[str, Any]:
+def _queue_options(spec: QueueSpec, queue_type: str = "quorum") -> dict[str, Any]:
     if spec.exclusive:
         return {"durable": False, "exclusive": True, "auto_delete": True}
     arguments: dict[str, Any] = {}
-    if spec.quorum and spec.durable:
+    if spec.quorum and spec.durable and queue_type == "quorum":
         arguments["x-queue-type"] = "quorum"
-    if spec.expires_s is not None:
-        arguments["x-expires"] = int(spec.expires_s * 1000)
     if spec.single_active:
         arguments["x-single-active-consumer"] = True
+    if spec.expires_s is not None:
+        arguments["x-expires"] = int(spec.expires_s * 1000)
     if spec.ttl_s is not None:
         arguments["x-message-ttl"] = int(spec.ttl_s * 1000)
     if spec.dead_letter_to is not None:
         arguments["x-dead-letter-exchange"] = DEFAULT_EXCHANGE
         arguments["x-dead-letter-routing-key"] = spec.dead_letter_to
     return {"durable": spec.durable, "arguments": arguments or None}
+
+
+def lock_name(queue: str) -> str:
+    return f"{queue}.lock"
+
+
+def _binding_arguments(binding: Binding) -> dict[str, Any] | None:
+    if binding.header is None:
+        return None
+    name, value = binding.header
+    return {"x-match": "all", name: value}
+
+
+def _inequivalent(queue: str, queue_type: str) -> str:
+    return (
+        f"queue {queue!r} exists on RabbitMQ with other settings (an older botgate declared "
+        f'it, or one with another bus.queue_type than "{queue_type}"); stop every botgate '
+        f"process, let the queue drain, delete it (rabbitmqctl delete_queue {queue}), then "
+        "start again"
+    )
 
 
 def _properties(message: Message) -> Basic.Properties:

@@ -17,6 +17,7 @@ from gateway.bus.topology import (
     HEADER_ORIGIN_EXCHANGE,
     HEADER_REASON,
     HEADER_TRACEPARENT,
+    SHARDS_EXCHANGE,
 )
 from gateway.events import EventType, Platform
 from gateway.schemas import component_schemas
@@ -152,12 +153,14 @@ def _channels() -> dict[str, Any]:
             "messages": {"toolAnswer": _ref("messages", "toolAnswer")},
         },
         "coreQueue": {
-            "address": CORE_QUEUE,
-            "title": CORE_QUEUE,
-            "description": "Quorum queue bound to botgate.events with `#`: the core records "
-            "and answers every event.",
+            "address": None,
+            "title": f"{CORE_QUEUE}.{{shard}}",
+            "description": f"The core's shard queues `{CORE_QUEUE}.0` ... (`[bus] shards`), fed "
+            f"from botgate.events through the headers exchange `{SHARDS_EXCHANGE}` on the "
+            "event's `botgate-shard` header (its conversation's shard); one core at a time "
+            "consumes each, so a conversation is recorded and answered in order. Botgate's own.",
             "messages": {"event": event},
-            "bindings": _queue(CORE_QUEUE),
+            "bindings": _queue(f"{CORE_QUEUE}.{{shard}}"),
         },
         "adapterQueue": {
             "address": "botgate.actions.{platform}.{bot}",

@@ -8,6 +8,13 @@ Semantics both must keep:
   `botgate.dead` with the reason, the error and the attempts in its headers. Unsettled
   messages are redelivered when the consumer stops or its connection drops.
 - At most `prefetch` unsettled messages are in a consumer's hands at once.
+- A queue declared `single_active` delivers to one consumer at a time (the earliest); the
+  next takes over when it goes, after its unsettled messages are back in the queue.
+- An `exclusive` consume takes the queue's lock: another exclusive consume is refused
+  (QueueInUse) until it is cancelled or its connection drops (a lock that dies with its
+  holder). Other consumers are not kept out; on a single-active queue they wait.
+- Private exchanges (`declare_exchange`) route by topic, header or to all, are fed from other
+  exchanges, and hand what they cannot route to their alternate exchange.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from gateway.bus.topology import (
     HEADER_ORIGIN_QUEUE,
     HEADER_REASON,
     Binding,
+    ExchangeSpec,
     QueueSpec,
 )
 from gateway.outage import Outage
@@ -131,9 +139,25 @@ def _log_failure(message: Message) -> None:
     )
 
 
+class QueueInUse(Exception):
+    """An exclusive consume on a queue that another consumer holds."""
+
+
 class Subscription(Protocol):
     async def cancel(self) -> None:
-        """Stop receiving; unsettled deliveries go back to the queue."""
+        """Stop receiving; unsettled deliveries go back to the queue (ahead of the messages
+        waiting there, in their order)."""
+        ...
+
+    async def pause(self) -> None:
+        """Stop receiving, but keep the queue (and its lock) until `cancel`: the deliveries
+        in hand can still be acknowledged, and `cancel` returns the others in order."""
+        ...
+
+    @property
+    def lost(self) -> bool:
+        """An exclusive consumer whose connection dropped: it receives nothing any more, and
+        another consumer may hold the queue now. (Others consume again after a reconnect.)"""
         ...
 
 
@@ -153,6 +177,8 @@ class Bus(Protocol):
 
     async def declare_queue(self, spec: QueueSpec) -> None: ...
 
+    async def declare_exchange(self, spec: ExchangeSpec) -> None: ...
+
     async def unbind_queue(self, name: str, binding: Binding) -> None:
         """Remove one binding of the queue; a queue or binding that is not there is no error."""
         ...
@@ -161,8 +187,11 @@ class Bus(Protocol):
 
     async def has_queue(self, name: str) -> bool: ...
 
-    async def consume(self, queue: str, handler: Handler, *, prefetch: int) -> Subscription:
-        """Deliver messages of `queue` to `handler`; the handler settles each one."""
+    async def consume(
+        self, queue: str, handler: Handler, *, prefetch: int, exclusive: bool = False
+    ) -> Subscription:
+        """Deliver messages of `queue` to `handler`; the handler settles each one. An
+        `exclusive` consume raises QueueInUse when another exclusive consumer holds it."""
         ...
 
     async def queue_depth(self, name: str) -> int:

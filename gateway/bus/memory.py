@@ -10,14 +10,24 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
-from gateway.bus.base import Failure, Handler, Message, QueueStats, dead_copy, start_handling
+from gateway.bus.base import (
+    Failure,
+    Handler,
+    Message,
+    QueueInUse,
+    QueueStats,
+    dead_copy,
+    start_handling,
+)
 from gateway.bus.topology import (
     DEFAULT_EXCHANGE,
     EXCHANGES,
     Binding,
+    ExchangeSpec,
     QueueSpec,
     dead_queue,
     topic_matches,
@@ -33,6 +43,13 @@ class _Queue:
     consumers: list[_Consumer] = field(default_factory=list)
     turn: itertools.count[int] = field(default_factory=itertools.count)
 
+    def locked(self) -> bool:
+        return any(consumer.exclusive for consumer in self.consumers)
+
+
+# Where a message goes from one exchange: queues, and exchanges bound to it
+_Route = tuple[list[str], list[str]]
+
 
 class MemoryBroker:
     """Exchanges, bindings and queues of one in-process bus."""
@@ -42,9 +59,11 @@ class MemoryBroker:
     def __init__(self) -> None:
         self.queues: dict[str, _Queue] = {}
         self.exchanges: set[str] = set(EXCHANGES)
+        self.private: dict[str, ExchangeSpec] = {}  # declared with declare_exchange
         self.refuse_publishes = False  # simulates a broker that cannot confirm
-        # (exchange, routing key) -> the bound queues' names; dropped when bindings change
-        self._routes: dict[tuple[str, str], list[str]] = {}
+        # (exchange, routing key or header values) -> where it goes; dropped when bindings change
+        self._routes: dict[tuple[str, str], _Route] = {}
+        self._header_names_of: dict[str, list[str]] = {}  # headers exchange -> names bound on
 
     @classmethod
     def named(cls, name: str) -> MemoryBroker:
@@ -61,21 +80,30 @@ class MemoryBroker:
         elif set(spec.bindings) - set(queue.spec.bindings):
             merged = tuple(dict.fromkeys(queue.spec.bindings + spec.bindings))
             queue.spec = replace(queue.spec, bindings=merged)
-        self._routes.clear()
+        self._changed()
+
+    def declare_exchange(self, spec: ExchangeSpec) -> None:
+        known = self.private.get(spec.name)
+        if known is not None:
+            sources = tuple(dict.fromkeys(known.sources + spec.sources))
+            spec = replace(spec, sources=sources)
+        self.private[spec.name] = spec
+        self.exchanges.add(spec.name)
+        self._changed()
 
     def unbind(self, name: str, binding: Binding) -> None:
         queue = self.queues.get(name)
         if queue is not None and binding in queue.spec.bindings:
             kept = tuple(b for b in queue.spec.bindings if b != binding)
             queue.spec = replace(queue.spec, bindings=kept)
-            self._routes.clear()
+            self._changed()
 
     def remove(self, name: str) -> None:
         self.queues.pop(name, None)
-        self._routes.clear()
+        self._changed()
 
     def route(self, message: Message) -> None:
-        for name in self._bound(message.exchange, message.routing_key):
+        for name in dict.fromkeys(self._targets(message.exchange, message)):
             queue = self.queues[name]
             queue.ready.append((message, 1))
             if queue.spec.ttl_s is not None:
@@ -96,26 +124,72 @@ class MemoryBroker:
         if target is not None:
             self.route(replace(message, exchange=DEFAULT_EXCHANGE, routing_key=target))
 
-    def _bound(self, exchange: str, routing_key: str) -> list[str]:
-        """The queues a message goes to; topic matching is done once per routing key."""
-        key = (exchange, routing_key)
-        names = self._routes.get(key)
-        if names is None:
-            if exchange == DEFAULT_EXCHANGE:
-                names = [routing_key] if routing_key in self.queues else []
-            else:
-                names = [
-                    name
-                    for name, queue in self.queues.items()
-                    if any(
-                        b.exchange == exchange and topic_matches(b.pattern, routing_key)
-                        for b in queue.spec.bindings
-                    )
-                ]
-            if len(self._routes) > 10_000:  # routing keys are few; never let it grow unbounded
-                self._routes.clear()
-            self._routes[key] = names
+    def _targets(self, exchange: str, message: Message) -> list[str]:
+        """The queues a message reaches from `exchange`, through the exchanges bound to it
+        and, where an exchange routes it nowhere, through its alternate exchange."""
+        spec = self.private.get(exchange)
+        if spec is None or spec.kind == "topic":
+            queues, exchanges = self._bound(exchange, message.routing_key)
+        else:
+            queues, exchanges = self._matched(spec, message)
+        names = list(queues)
+        for downstream in exchanges:
+            names.extend(self._targets(downstream, message))
+        if not queues and not exchanges and spec is not None and spec.alternate:
+            names.extend(self._targets(spec.alternate, message))
         return names
+
+    def _bound(self, exchange: str, routing_key: str) -> _Route:
+        """Topic matching, done once per routing key."""
+        key = (exchange, routing_key)
+        route = self._routes.get(key)
+        if route is None:
+            if exchange == DEFAULT_EXCHANGE:
+                route = ([routing_key] if routing_key in self.queues else [], [])
+            else:
+                route = (
+                    [name for name, q in self.queues.items() if _topic(q.spec.bindings, key)],
+                    [name for name, x in self.private.items() if _topic(x.sources, key)],
+                )
+            self._cache(key, route)
+        return route
+
+    def _matched(self, spec: ExchangeSpec, message: Message) -> _Route:
+        """A headers exchange (one header per binding, matched exactly) or a fanout."""
+        values = ""
+        if spec.kind == "headers":
+            names = self._header_names(spec.name)
+            values = "\0".join(message.headers.get(name, "\1") for name in names)
+        key = (spec.name, values)
+        route = self._routes.get(key)
+        if route is None:
+            headers = message.headers if spec.kind == "headers" else None
+            route = (
+                [n for n, q in self.queues.items() if _takes(spec.name, q.spec.bindings, headers)],
+                [n for n, x in self.private.items() if _takes(spec.name, x.sources, headers)],
+            )
+            self._cache(key, route)
+        return route
+
+    def _header_names(self, exchange: str) -> list[str]:
+        names = self._header_names_of.get(exchange)
+        if names is None:
+            names = self._header_names_of[exchange] = self._find_header_names(exchange)
+        return names
+
+    def _find_header_names(self, exchange: str) -> list[str]:
+        bindings = [b for q in self.queues.values() for b in q.spec.bindings]
+        bindings += [b for x in self.private.values() for b in x.sources]
+        return sorted({b.header[0] for b in bindings if b.exchange == exchange and b.header})
+
+    def _changed(self) -> None:
+        self._routes.clear()
+        self._header_names_of.clear()
+
+    def _cache(self, key: tuple[str, str], route: _Route) -> None:
+        if len(self._routes) > 10_000:  # routing keys are few; never let it grow unbounded
+            self._changed()
+        self._routes[key] = route
 
     def requeue(self, queue: _Queue, message: Message, attempt: int) -> None:
         queue.ready.appendleft((message, _next_attempt(queue.spec, attempt)))
@@ -142,6 +216,24 @@ class MemoryBroker:
         return None
 
 
+def _topic(bindings: tuple[Binding, ...], key: tuple[str, str]) -> bool:
+    exchange, routing_key = key
+    return any(
+        b.exchange == exchange and b.header is None and topic_matches(b.pattern, routing_key)
+        for b in bindings
+    )
+
+
+def _takes(exchange: str, bindings: tuple[Binding, ...], headers: Mapping[str, str] | None) -> bool:
+    """Bound to a fanout (`headers` None), or to a headers exchange by a header it has."""
+    for b in bindings:
+        if b.exchange != exchange:
+            continue
+        if headers is None or (b.header is not None and headers.get(b.header[0]) == b.header[1]):
+            return True
+    return False
+
+
 def _next_attempt(spec: QueueSpec, attempt: int) -> int:
     """Quorum queues count deliveries; a classic queue only knows "redelivered" (attempt 2)."""
     counts = spec.quorum and spec.durable and not spec.exclusive
@@ -149,15 +241,28 @@ def _next_attempt(spec: QueueSpec, attempt: int) -> int:
 
 
 class _Consumer:
-    def __init__(self, broker: MemoryBroker, queue: _Queue, handler: Handler, prefetch: int):
+    def __init__(
+        self,
+        broker: MemoryBroker,
+        queue: _Queue,
+        handler: Handler,
+        prefetch: int,
+        exclusive: bool = False,
+    ):
         self.broker, self.queue, self.handler, self.prefetch = broker, queue, handler, prefetch
+        self.exclusive = exclusive
         self.unsettled: set[_MemoryDelivery] = set()
         self.tasks: set[asyncio.Task[None]] = set()
         self.active = True
+        self.paused = False  # still the queue's consumer (a single-active queue waits for it)
 
     def has_capacity(self) -> bool:
         # prefetch 0 means no limit, as in AMQP's basic.qos
-        return self.active and (self.prefetch <= 0 or len(self.unsettled) < self.prefetch)
+        return (
+            self.active
+            and not self.paused
+            and (self.prefetch <= 0 or len(self.unsettled) < self.prefetch)
+        )
 
     def deliver(self, delivery: _MemoryDelivery) -> None:
         self.unsettled.add(delivery)
@@ -178,12 +283,11 @@ class _Consumer:
         self.active = False
         if self in self.queue.consumers:
             self.queue.consumers.remove(self)
-        # All back at the head in their order before any is handed out again
+        # All back at the head, in their order, before anyone gets one (single active consumer)
         for delivery in sorted(self.unsettled, key=lambda d: d.sequence, reverse=True):
             delivery.settled_as = "returned"
-            self.queue.ready.appendleft(
-                (delivery.message, _next_attempt(self.queue.spec, delivery.attempt))
-            )
+            attempt = _next_attempt(self.queue.spec, delivery.attempt)
+            self.queue.ready.appendleft((delivery.message, attempt))
         self.unsettled.clear()
         self.broker.dispatch(self.queue)
 
@@ -234,6 +338,13 @@ class _MemorySubscription:
     async def cancel(self) -> None:
         await self._consumer.cancel()
 
+    async def pause(self) -> None:
+        self._consumer.paused = True
+
+    @property
+    def lost(self) -> bool:
+        return False  # the in-process broker never drops a connection
+
 
 class MemoryBus:
     """`memory://[name]`: an in-process broker shared by every bus of the same name."""
@@ -280,6 +391,9 @@ class MemoryBus:
         if spec.exclusive:
             self._exclusive.add(spec.name)
 
+    async def declare_exchange(self, spec: ExchangeSpec) -> None:
+        self.broker.declare_exchange(spec)
+
     async def unbind_queue(self, name: str, binding: Binding) -> None:
         self.broker.unbind(name, binding)
 
@@ -289,12 +403,16 @@ class MemoryBus:
     async def has_queue(self, name: str) -> bool:
         return name in self.broker.queues
 
-    async def consume(self, queue: str, handler: Handler, *, prefetch: int) -> _MemorySubscription:
+    async def consume(
+        self, queue: str, handler: Handler, *, prefetch: int, exclusive: bool = False
+    ) -> _MemorySubscription:
         broker = self.broker
         if queue not in broker.queues:
             raise BusUnavailable(f"queue {queue!r} is not declared")
         target = broker.queues[queue]
-        consumer = _Consumer(broker, target, handler, prefetch)
+        if exclusive and target.locked():
+            raise QueueInUse(f"queue {queue!r} has a consumer that holds it exclusively")
+        consumer = _Consumer(broker, target, handler, prefetch, exclusive)
         target.consumers.append(consumer)
         self._consumers.append(consumer)
         broker.dispatch(target)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Literal
 
 EVENTS_EXCHANGE = "botgate.events"
 ACTIONS_EXCHANGE = "botgate.actions"
@@ -22,7 +24,19 @@ EXCHANGES = (
     WEBCHAT_EXCHANGE,
 )
 DEFAULT_EXCHANGE = ""  # routes straight to the queue named by the routing key
-CORE_QUEUE = "botgate.core"
+CORE_QUEUE = "botgate.core"  # before sharding: one queue; now the prefix of the shard queues
+# Sharding (docs/scaling.md): botgate.events -> SHARDS_EXCHANGE (headers, on HEADER_SHARD) ->
+# one of the shard queues `botgate.core.<i>`. An event whose shard has no queue (no header, or
+# one stamped for another shard count) falls to the alternate exchange and UNROUTED_QUEUE,
+# from which a core sends it on to the right shard: nothing is dropped.
+SHARDS_EXCHANGE = "botgate.core.shards"
+UNROUTED_EXCHANGE = "botgate.core.unrouted"
+UNROUTED_QUEUE = "botgate.core.unrouted"
+MEMBERS_QUEUE = "botgate.core.members"  # `.<shards>`: every core of that layout consumes it
+DEFAULT_SHARDS = 16
+# "<index>/<shards>", stamped by the publisher. Not `x-`: a headers exchange ignores those.
+HEADER_SHARD = "botgate-shard"
+HEADER_REROUTED = "x-botgate-rerouted"  # sent on from the unrouted queue once already
 DEAD_QUEUE = "botgate.dead"
 AUTOMATIONS_QUEUE = "botgate.automations"  # the events that fire automations
 REPLY_QUEUE_EXPIRES_S = 300.0
@@ -53,10 +67,28 @@ def actions_queue(platform: str, bot: str) -> str:
     return f"{ACTIONS_EXCHANGE}.{platform}.{bot}"
 
 
+ExchangeKind = Literal["topic", "headers", "fanout"]
+
+
 @dataclass(frozen=True)
 class Binding:
+    """To a topic exchange by `pattern`; to a headers exchange by `header` (name, value),
+    which must match exactly; to a fanout exchange, everything."""
+
     exchange: str
     pattern: str
+    header: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class ExchangeSpec:
+    """A private exchange: fed from other exchanges (`sources`), and handing what it cannot
+    route to `alternate` (AMQP `alternate-exchange`)."""
+
+    name: str
+    kind: ExchangeKind
+    sources: tuple[Binding, ...] = ()
+    alternate: str | None = None
 
 
 @dataclass(frozen=True)
@@ -82,8 +114,44 @@ class QueueSpec:
     dead_letter_to: str | None = None  # ... into this queue (through the default exchange)
 
 
-def core_queue() -> QueueSpec:
-    return QueueSpec(CORE_QUEUE, (Binding(EVENTS_EXCHANGE, "#"),))
+def shard_of(conversation_key: str, shards: int) -> int:
+    """The shard of a conversation: stable across processes, versions and machines."""
+    return zlib.crc32(conversation_key.encode()) % shards
+
+
+def shard_label(index: int, shards: int) -> str:
+    """The HEADER_SHARD value: with the count, so that an event stamped under another shard
+    count matches no binding and is sent on by a core instead of splitting a conversation."""
+    return f"{index}/{shards}"
+
+
+def shard_queue_name(index: int) -> str:
+    return f"{CORE_QUEUE}.{index}"
+
+
+def shards_exchange() -> ExchangeSpec:
+    return ExchangeSpec(
+        SHARDS_EXCHANGE, "headers", (Binding(EVENTS_EXCHANGE, "#"),), UNROUTED_EXCHANGE
+    )
+
+
+def unrouted_exchange() -> ExchangeSpec:
+    return ExchangeSpec(UNROUTED_EXCHANGE, "fanout")
+
+
+def shard_queue(index: int, shards: int) -> QueueSpec:
+    header = (HEADER_SHARD, shard_label(index, shards))
+    binding = Binding(SHARDS_EXCHANGE, "", header)
+    return QueueSpec(shard_queue_name(index), (binding,), single_active=True)
+
+
+def unrouted_queue() -> QueueSpec:
+    return QueueSpec(UNROUTED_QUEUE, (Binding(UNROUTED_EXCHANGE, ""),), single_active=True)
+
+
+def members_queue(shards: int) -> QueueSpec:
+    """Its consumers are the running cores with this shard count."""
+    return QueueSpec(f"{MEMBERS_QUEUE}.{shards}")
 
 
 def adapter_queue(platform: str, bot: str) -> QueueSpec:

@@ -52,6 +52,8 @@ log = logging.getLogger(__name__)
 SETTLE_IDLE = 0.02  # seconds after an answer before its settlement may be written apart
 CORE_ACTIVE = 0.5  # seconds: a core that took settlements this recently takes the next ones
 
+TAKE_OVER_POLL = 0.5  # seconds between looks at answers another process owes first
+
 
 @dataclass
 class Owed:
@@ -168,6 +170,7 @@ class Answerer:
         self._by_key: dict[str, Owed] = {}
         self._given: dict[str, list[Action]] = {}
         self._checked: BoundedCache[str, bool] = BoundedCache()  # conversations taken over
+        self._claims = 0  # shards this core claimed: a check begun before one is stale
         self._pending = 0
         self._room = asyncio.Event()
         self._room.set()
@@ -243,6 +246,12 @@ class Answerer:
         """Returns when fewer than `core.max_pending` answers are owed in this process."""
         await self._room.wait()
 
+    def forget_takeovers(self) -> None:
+        """This core took a shard: its conversations may have been answered elsewhere since
+        this process last looked, so each lane checks again for answers others still owe."""
+        self._checked.clear()
+        self._claims += 1
+
     def _enqueue(self, owed: Owed, *, first: bool = False) -> None:
         """Queue one answer on its lane; the caller counts it (`_count`)."""
         key = owed.event.conversation_key
@@ -291,9 +300,14 @@ class Answerer:
 
     async def _drain(self, key: str, lane: _Lane) -> None:
         try:
-            if self._checked.get(key) is None:
-                await self._take_over(key, lane)
             while lane.items and not self._stopping:
+                # Checked again whenever this core took a shard (the cache was cleared): the
+                # conversation may have been answered elsewhere meanwhile. A swept row is
+                # always checked: another core may have swept an earlier one of its turn.
+                if lane.items[0].replay or self._checked.get(key) is None:
+                    await self._take_over(key, lane)
+                    if not lane.items or self._stopping:
+                        break
                 owed = lane.items.popleft()
                 try:
                     async with self._in_flight:
@@ -311,24 +325,31 @@ class Answerer:
             self._count(-len(lane.items))
 
     async def _take_over(self, key: str, lane: _Lane) -> None:
-        """Answers another process owes in this conversation come first: wait for their claims
-        to lapse (their owner crashed, or is finishing them), then answer them here."""
-        while not self._stopping:
+        """Answers another process owes in this conversation, recorded before this lane's
+        next one, come first: wait for them to be answered, or for their claims to lapse
+        (their owner crashed) and answer them here. Later ones another core owes wait for
+        ours (were both to wait for all, two cores would wait for each other). The lane skips
+        this check from then on only once no other process owes anything in the conversation
+        (until this core claims a shard again)."""
+        while not self._stopping and lane.items:
+            claims = self._claims
             async with self.db.begin() as db:
-                theirs = await outbox.owed_in_conversation(db, key, self.owner)
-            if not theirs:
-                self._checked.put(key, True)
+                theirs = await outbox.owed_in_conversation(db, key, self.owner, lane.items[0].id)
+            earlier = [(row_id, until) for row_id, until, before in theirs if before]
+            if not earlier:
+                if not theirs and claims == self._claims:  # a claim meanwhile: look again
+                    self._checked.put(key, True)
                 return
             now = utcnow()
-            lapsed = [row_id for row_id, until in theirs if until < now]
+            lapsed = [row_id for row_id, until in earlier if until < now]
             if lapsed:
                 claimed = await self._claim(lapsed, now)
                 for owed in reversed(claimed):
                     self._enqueue(owed, first=True)
                 self._count(len(claimed))
                 continue
-            wait = min(until for _, until in theirs) - now
-            await asyncio.sleep(min(max(wait.total_seconds(), 0.05), self.lease))
+            wait = min(until for _, until in earlier) - now
+            await asyncio.sleep(min(max(wait.total_seconds(), 0.05), TAKE_OVER_POLL))
 
     async def _answer(self, owed: Owed) -> None:
         started = time.perf_counter()
@@ -427,9 +448,11 @@ class Answerer:
             rows = await outbox.claim_expired(
                 db, self.owner, now, now + timedelta(seconds=self.lease), limit=100
             )
-        for row in rows:
+        # Ahead of what a lane holds already: a row whose owner stopped was nearly always
+        # recorded before what this core recorded since in the conversation.
+        for row in reversed(rows):
             log.info("answering event %s again: its owner stopped before answering", row.id)
-            self._enqueue(self._owed_from(row))
+            self._enqueue(self._owed_from(row), first=True)
         self._count(len(rows))
 
     @staticmethod

@@ -1,9 +1,13 @@
-"""The core consumer: takes events from `botgate.core` in batches, records each batch in one
-transaction (with the answers it owes), acknowledges it once committed, and hands the owed
-answers to the answerer, which runs the bots' tools after the commit.
+"""The core consumer: takes events from its shards of `botgate.core.<i>` (see shards.py) in
+batches, records each batch in one transaction (with the answers it owes), acknowledges it
+once committed, and hands the owed answers to the answerer, which runs the bots' tools after
+the commit.
 
-- Order: a batch is recorded in delivery order, so one conversation's events keep theirs, and
-  its owed answers are queued in that order.
+- Order: a conversation's events are in one shard queue, which one core at a time consumes; a
+  batch is recorded in delivery order, so they keep theirs, and its owed answers are queued in
+  that order. A shard is handed over only after the batch in hand is committed and
+  acknowledged (`_turn`); what the inbox holds of it is left unsettled, for the broker to
+  return in order when the shard's consumer closes.
 - A database outage holds the batch and retries it with back-off (nothing is acked or lost);
   on stop, held messages go back to the queue.
 - Any other failure splits the batch so that one bad event cannot hold up the rest; that
@@ -23,18 +27,18 @@ from dataclasses import dataclass
 from opentelemetry.trace import Span, SpanKind
 
 from gateway import codec, tracing
-from gateway.bus.base import Bus, Delivery, Failure, Message, Subscription
+from gateway.bus.base import Bus, Delivery, Failure, Message
 from gateway.bus.processing import dead_letter_now, give_up_or_retry
 from gateway.bus.topology import (
     CORE_QUEUE,
     DEAD_QUEUE,
     DEFAULT_EXCHANGE,
     HEADER_TRACEPARENT,
-    core_queue,
 )
 from gateway.config import Settings
 from gateway.core.answers import Answerer, Owed, reply_message
 from gateway.core.recorder import Arrival, Outcome, Recorder
+from gateway.core.shards import Rerouter, ShardHolder
 from gateway.errors import BusUnavailable, PermanentError
 from gateway.events import Event, decode_event
 from gateway.metrics import Metrics
@@ -42,7 +46,6 @@ from gateway.outage import is_database_outage
 from store.database import Database
 
 log = logging.getLogger(__name__)
-
 
 is_outage = is_database_outage
 
@@ -73,31 +76,46 @@ class CoreConsumer:
         self._inbox: deque[Delivery] = deque()
         self._arrived = asyncio.Event()  # set by each delivery into the inbox
         self._filled = asyncio.Event()  # set when a full batch is waiting in the inbox
-        self._subscription: Subscription | None = None
+        # Held while a batch is taken from the inbox, recorded and settled: a shard is handed
+        # over between two batches, never during one (see `_between_batches`).
+        self._turn = asyncio.Lock()
+        self.shards = ShardHolder(
+            bus,
+            settings.bus.shards,
+            intake=self._inbox_put,
+            reroute=Rerouter(bus, settings.bus.shards, metrics),
+            prefetch=settings.bus.prefetch,
+            on_claim=answers.forget_takeovers,
+            between_batches=self._between_batches,
+        )
         self._loop: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
 
     async def start(self) -> None:
-        await self.bus.declare_queue(core_queue())
         self._loop = asyncio.create_task(self._run(), name="core-consumer")
-        self._subscription = await self.bus.consume(
-            CORE_QUEUE, self._inbox_put, prefetch=self.settings.bus.prefetch
-        )
+        try:
+            await self.shards.start()
+        except BaseException:
+            self._loop.cancel()
+            raise
 
     async def stop(self) -> None:
-        """Stop intake, let the batch in hand finish, hand back what was never started."""
+        """Stop intake, let the batch in hand finish, then close the shards' consumers: the
+        broker returns what was never started, in order, ahead of newer messages. (Not
+        rejected one by one: RabbitMQ 3.10's quorum queues put a rejected message behind
+        those waiting, docs/scaling.md.)"""
         self._stopping.set()
-        if self._subscription is not None:
-            await self._subscription.cancel()
         grace = self.settings.server.shutdown_grace.total_seconds()
+        await self.shards.pause(grace)
         try:
             if self._loop is not None:
                 await asyncio.wait_for(self._loop, grace)
         except TimeoutError:
             # wait_for cancelled the work; its deliveries return to the queue with the bus
             log.warning("core batch did not finish within the shutdown grace; handing it back")
+        await self.shards.stop()
         while self._inbox:
-            await self._inbox.popleft().reject(requeue=True)
+            await self._inbox.popleft().reject(requeue=True)  # a no-op: the channels closed
 
     def _inbox_put(self, delivery: Delivery) -> None:
         self._inbox.append(delivery)  # unbounded: the bus's prefetch bounds it
@@ -108,14 +126,17 @@ class CoreConsumer:
     async def _run(self) -> None:
         while not self._stopping.is_set():
             await self.answers.room()  # too many answers owed: let the queue hold the rest
-            batch = await self._next_batch()
-            if batch:
-                await self.process(batch)
+            async with self._turn:  # a hand-over waits for this (at most an idle spell's wait)
+                batch = await self._next_batch()
+                if batch:
+                    await self.process(batch)
 
     async def _next_batch(self) -> list[Delivery]:
         """Group commit: what queued up while the last batch was written goes next, at once.
         Only after an idle spell does the core linger (`batch_wait`, or until a full batch
-        is waiting) so that a burst is written together rather than event by event."""
+        is waiting) so that a burst is written together rather than event by event. A
+        delivery whose shard is being handed over (or was lost) is left unsettled: closing
+        its consumer returns it to the queue, in order."""
         size = self.settings.core.batch_size
         if not self._inbox:
             self._arrived.clear()
@@ -126,8 +147,15 @@ class CoreConsumer:
                 await _set_within(self._filled, self.settings.core.batch_wait.total_seconds())
         batch: list[Delivery] = []
         while len(batch) < size and self._inbox:
-            batch.append(self._inbox.popleft())
+            delivery = self._inbox.popleft()
+            if self.shards.still_held(delivery):
+                batch.append(delivery)
         return batch
+
+    async def _between_batches(self) -> None:
+        """Returns once no batch is in hand: one under way is committed and acknowledged."""
+        async with self._turn:
+            pass
 
     async def process(self, batch: list[Delivery]) -> None:
         items = [item for item in [await self._decode(d) for d in batch] if item is not None]
@@ -198,10 +226,19 @@ class CoreConsumer:
         return outcomes
 
     async def _one_by_one(self, items: list[_Item]) -> None:
+        """After a failed batch. An event that was not recorded holds back the later ones
+        of its conversation: they go back to the queue behind it, so order holds."""
+        behind: set[str] = set()
         for item in items:
+            key = item.event.conversation_key
+            if key in behind:
+                await self._hand_back([item], "an earlier event of its conversation failed")
+                continue
             outcomes = await self._record_held([item])
             if outcomes:
                 await self._finish([item], outcomes)
+            else:
+                behind.add(key)
 
     async def _finish(self, items: list[_Item], outcomes: list[Outcome]) -> None:
         """Committed: hand the owed answers over in order, answer webhooks waiting on events

@@ -112,7 +112,7 @@ async def _handle(
     if parsed.reply_wait is not None and parsed.events:
         return await _publish_and_wait(deps, parsed, parsed.reply_wait, traceparent)
     for event in parsed.events:
-        await publish_event(deps.bus, event, traceparent)
+        await publish_event(deps.bus, event, traceparent, shards=deps.settings.bus.shards)
         deps.metrics.published.labels(platform).inc()
     return reply_response(parsed.reply) if parsed.reply else json_response(200, {"ok": True})
 
@@ -135,9 +135,15 @@ async def _publish_and_wait(
     first, *rest = parsed.events
     deps.replies.expect(first.id)
     try:
-        await publish_event(deps.bus, first, traceparent, reply_to=deps.replies.queue)
+        await publish_event(
+            deps.bus,
+            first,
+            traceparent,
+            reply_to=deps.replies.queue,
+            shards=deps.settings.bus.shards,
+        )
         for event in rest:
-            await publish_event(deps.bus, event, traceparent)
+            await publish_event(deps.bus, event, traceparent, shards=deps.settings.bus.shards)
     except BotgateError:
         deps.replies.forget(first.id)
         raise

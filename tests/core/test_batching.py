@@ -21,7 +21,7 @@ def consumer(batch_size: int, batch_wait: str) -> CoreConsumer:
         core={"batch_size": batch_size, "batch_wait": batch_wait},
     )
     bus, db = cast(Bus, None), cast(Database, None)  # batching touches neither
-    answers = cast(Answerer, SimpleNamespace(owner="test-core"))
+    answers = cast(Answerer, SimpleNamespace(owner="test-core", forget_takeovers=lambda: None))
     return CoreConsumer(bus, db, settings, {}, Metrics(), answers)
 
 

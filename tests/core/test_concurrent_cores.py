@@ -31,6 +31,11 @@ async def test_racing_cores_make_one_row_each_and_fail_no_batch(
         bus = create_bus(amqp_url)
         await bus.connect()
         stack.push_async_callback(bus.close)
+
+        async def shared() -> bool:  # the cores re-balance their shards as each one joins
+            return all(core.core and core.core.shards.held for core in cores)
+
+        await eventually(shared, timeout=30)
         for n in range(EVENTS):  # each person writes in each room: every core meets them all
             person, room = f"person-{n % PEOPLE}", f"room-{(n // PEOPLE) % PEOPLE}"
             await publish_event(bus, inbound(n, user=person, channel=room))

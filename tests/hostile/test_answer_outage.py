@@ -10,6 +10,7 @@ import logging
 import pytest
 
 from gateway import codec
+from gateway.bus.topology import shard_queue_name
 from gateway.tools.base import Reply, ToolCall
 from gateway.tools.builtin.base import BuiltinTool
 from tests.support.pipeline import (
@@ -85,7 +86,9 @@ async def test_an_answer_ready_while_rabbitmq_is_down_is_published_once_it_is_ba
                 return await count_rows(runtime, "messages") == 2
 
             await eventually(answer_recorded)
-            pending = await runtime.bus.queue_depth("botgate.core")
+            shards = range(runtime.settings.bus.shards)
+            pending = sum([await runtime.bus.queue_depth(shard_queue_name(i)) for i in shards])
+            assert await runtime.bus.has_queue(shard_queue_name(0))  # the depths were real
     assert status == 202
     assert arrived_while_down == 0
     answers = [codec.loads(body) for _, body in callback.requests]

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from gateway.bus.amqp import AmqpBus
+from gateway.bus.topology import shard_queue_name
 from gateway.outage import Outage
 from tests.support.pipeline import (
     GenericClient,
@@ -80,7 +81,7 @@ async def test_a_rabbitmq_reconnect_is_one_warning_and_one_line_on_recovery(
             caplog.clear()
 
             async def ready() -> bool:
-                return await bus.has_queue("botgate.core")
+                return await bus.has_queue(shard_queue_name(0))
 
             await _outage(proxy, bus.outage, ready)
             client = GenericClient(runtime.http.url)

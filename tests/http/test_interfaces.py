@@ -61,7 +61,7 @@ async def test_the_asyncapi_document_is_valid_for_the_asyncapi_parser(served: st
     exchanges = {c["bindings"]["amqp"].get("exchange", {}).get("name") for c in _channels(document)}
     assert {EVENTS_EXCHANGE, ACTIONS_EXCHANGE, "botgate.dead", "botgate.tools"} <= exchanges
     queues = {c["bindings"]["amqp"].get("queue", {}).get("name") for c in _channels(document)}
-    assert {"botgate.core", "botgate.dead", "botgate.automations"} <= queues
+    assert {"botgate.core.{shard}", "botgate.dead", "botgate.automations"} <= queues
 
 
 def _channels(document: dict[str, Any]) -> list[dict[str, Any]]:

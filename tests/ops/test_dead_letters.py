@@ -112,7 +112,8 @@ async def test_an_invalid_event_is_kept_across_a_restart_and_re_driving_it_again
     async with running(settings) as runtime:
         (letter,) = await dead_letters(runtime)
         assert letter["reason"].startswith("invalid event: type: Field required")
-        assert (letter["error"], letter["origin_queue"]) == ("PermanentError", "botgate.core")
+        assert letter["error"] == "PermanentError"
+        assert letter["origin_queue"].startswith("botgate.core.")  # the event's shard
 
         config = config_file(tmp_path, *backend)
         listed = await botgate("dead", "list", "--json", config=config)

@@ -239,7 +239,7 @@ async def test_replay_publishes_in_order_and_keeps_off_the_core_queue(
         for own in ("botgate.core", "botgate.actions.generic.helpdesk"):
             with pytest.raises(ReplayRefused, match="--allow-core"):
                 await target_of(bus, own, False)
-        assert await target_of(bus, "botgate.core", True) == ("", "botgate.core")
+        assert await target_of(bus, "botgate.core.0", True) == ("", "botgate.core.0")
         processed = await count_rows(runtime, "processed_events")
 
         config = config_file(tmp_path, *backend)
