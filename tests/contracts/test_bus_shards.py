@@ -4,8 +4,6 @@ consumer queues, and exclusive consumers that lock a queue."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from gateway.bus.base import Bus, Message, QueueInUse
@@ -26,14 +24,6 @@ from gateway.bus.topology import (
 from tests.contracts.inbox import Inbox
 
 PUBLIC = "test.public"  # another service's queue on the public exchange
-
-
-@pytest.fixture
-async def bus(bus_url: str) -> AsyncIterator[Bus]:
-    bus = create_bus(bus_url)
-    await bus.connect()
-    yield bus
-    await bus.close()
 
 
 @pytest.fixture
