@@ -12,6 +12,10 @@ Why a connection of its own:
   and deletes it when this one closes, so a process that dies, even by SIGKILL, frees its
   locks at once. Not restored after a reconnection: a holder learns that its locks lapsed
   from `generation`, and gives up what they guarded.
+
+Every wait on the broker is bounded with `asyncio.timeout`, not `asyncio.wait_for`: on Python
+3.11 `wait_for` drops a cancel of its caller that comes in the loop pass of the answer, and
+the cores' balancing loop, stopped by a cancel, then went on (gateway/core/shards.py).
 """
 
 from __future__ import annotations
@@ -49,9 +53,8 @@ class ControlLink:
         async with self._turn:
             channel = await self._ready()
             try:
-                await asyncio.wait_for(
-                    channel.queue_declare(name, exclusive=True, auto_delete=False), self._timeout
-                )
+                async with asyncio.timeout(self._timeout):
+                    await channel.queue_declare(name, exclusive=True, auto_delete=False)
             except aiormq.exceptions.ChannelLockedResource:
                 self._channel = None  # closed by the broker
                 return None
@@ -62,16 +65,16 @@ class ControlLink:
             if not self.holds_since(generation):
                 return  # died with its connection
             channel = await self._ready()
-            await asyncio.wait_for(channel.queue_delete(name), self._timeout)
+            async with asyncio.timeout(self._timeout):
+                await channel.queue_delete(name)
 
     async def stats(self, name: str) -> QueueStats | None:
         """Messages waiting and consumers of queue `name`; None if there is no such queue."""
         async with self._turn:
             channel = await self._ready()
             try:
-                declared = await asyncio.wait_for(
-                    channel.queue_declare(name, passive=True), self._timeout
-                )
+                async with asyncio.timeout(self._timeout):
+                    declared = await channel.queue_declare(name, passive=True)
             except aiormq.exceptions.ChannelNotFoundEntity:
                 self._channel = None  # closed by the broker
                 return None
@@ -83,19 +86,21 @@ class ControlLink:
     async def _ready(self) -> aiormq.abc.AbstractChannel:
         if self._connection is None or self._connection.is_closed:
             self._channel = None
-            self._connection = await asyncio.wait_for(
-                aiormq.connect(self._url, client_properties={"connection_name": "botgate-control"}),
-                CONNECT_TIMEOUT,
-            )
+            async with asyncio.timeout(CONNECT_TIMEOUT):
+                self._connection = await aiormq.connect(
+                    self._url, client_properties={"connection_name": "botgate-control"}
+                )
             self.generation += 1
         if self._channel is None or self._channel.is_closed:
-            self._channel = await asyncio.wait_for(self._connection.channel(), self._timeout)
+            async with asyncio.timeout(self._timeout):
+                self._channel = await self._connection.channel()
         return self._channel
 
     async def close(self) -> None:
         connection, self._connection, self._channel = self._connection, None, None
         if connection is not None and not connection.is_closed:
             try:
-                await asyncio.wait_for(connection.close(), CONNECT_TIMEOUT)
+                async with asyncio.timeout(CONNECT_TIMEOUT):
+                    await connection.close()
             except (aiormq.exceptions.AMQPError, OSError, TimeoutError):
                 log.info("the control connection did not close cleanly; the broker drops it")

@@ -54,6 +54,7 @@ from gateway.bus.topology import (
 )
 from gateway.errors import BusUnavailable, ConfigError, PermanentError
 from gateway.events import decode_event
+from gateway.loops import StopSignal, stop_between_passes
 from gateway.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -97,6 +98,7 @@ class ShardHolder:
         self._fixed: list[Subscription] = []  # membership and the unrouted queue
         self._order = random.sample(range(shards), shards)  # cores look at free shards apart
         self._task: asyncio.Task[None] | None = None
+        self._stop = StopSignal()
 
     async def start(self) -> None:
         await declare_topology(self.bus, self.shards)
@@ -125,10 +127,12 @@ class ShardHolder:
         """The first half of a stop: no more deliveries from anywhere, the locks kept, so the
         consumer can finish its batch in hand before `stop`. Hand-overs under way get `grace`
         seconds to finish."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        # Not a bare cancel-and-await: the cancel can be lost. On Python 3.11 an
+        # `asyncio.wait_for` (aiormq's RPC timeouts, the control link's) whose answer arrives in
+        # the loop pass of the cancel returns the answer and drops the cancel; the balancing
+        # loop went on and this await never returned (a stop hung for good after an outage).
+        # The loop also looks at the signal between passes, so it ends all the same.
+        await stop_between_passes(self._stop, [self._task], grace=0)
         if self._releasing:
             _, late = await asyncio.wait(list(self._releasing.values()), timeout=grace)
             for task in late:
@@ -152,8 +156,7 @@ class ShardHolder:
         self._holdings.clear()
 
     async def _keep_balancing(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval)
+        while not await self._stop.pause(self.interval):
             try:
                 await self.balance()
             except BusUnavailable as exc:  # the broker is away: the connection comes back
