@@ -10,7 +10,8 @@ from gateway.bus.memory import MemoryBroker
 from tests.support import services
 
 # Page tests in a real browser: the fixtures `browser`, `browser_context`, `screenshots`.
-pytest_plugins = ["tests.support.browser"]
+# A test failed by pytest-timeout shows what each asyncio task was waiting for.
+pytest_plugins = ["tests.support.browser", "tests.support.hang_dump"]
 
 
 @pytest.fixture
