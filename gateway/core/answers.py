@@ -171,6 +171,9 @@ class Answerer:
         self._given: dict[str, list[Action]] = {}
         self._checked: BoundedCache[str, bool] = BoundedCache()  # conversations taken over
         self._claims = 0  # shards this core claimed: a check begun before one is stale
+        # Held by a sweep from its claim until its rows are in their lanes, and by a lane's
+        # look at what others owe: rows a sweep claimed are either someone else's or queued.
+        self._sweeping = asyncio.Lock()
         self._pending = 0
         self._room = asyncio.Event()
         self._room.set()
@@ -333,7 +336,9 @@ class Answerer:
         (until this core claims a shard again)."""
         while not self._stopping and lane.items:
             claims = self._claims
-            async with self.db.begin() as db:
+            # Not between a sweep's claim and its queueing: rows it claimed here would be
+            # neither another's nor in the lane yet, and a later answer went out first.
+            async with self._sweeping, self.db.begin() as db:
                 theirs = await outbox.owed_in_conversation(db, key, self.owner, lane.items[0].id)
             earlier = [(row_id, until) for row_id, until, before in theirs if before]
             if not earlier:
@@ -443,17 +448,18 @@ class Answerer:
         """Answers whose owner crashed, in conversations no new message brought here."""
         if self._pending >= self.settings.core.max_pending:
             return
-        now = utcnow()
-        async with self.db.begin() as db:
-            rows = await outbox.claim_expired(
-                db, self.owner, now, now + timedelta(seconds=self.lease), limit=100
-            )
-        # Ahead of what a lane holds already: a row whose owner stopped was nearly always
-        # recorded before what this core recorded since in the conversation.
-        for row in reversed(rows):
-            log.info("answering event %s again: its owner stopped before answering", row.id)
-            self._enqueue(self._owed_from(row), first=True)
-        self._count(len(rows))
+        async with self._sweeping:
+            now = utcnow()
+            async with self.db.begin() as db:
+                rows = await outbox.claim_expired(
+                    db, self.owner, now, now + timedelta(seconds=self.lease), limit=100
+                )
+            # Ahead of what a lane holds already: a row whose owner stopped was nearly always
+            # recorded before what this core recorded since in the conversation.
+            for row in reversed(rows):
+                log.info("answering event %s again: its owner stopped before answering", row.id)
+                self._enqueue(self._owed_from(row), first=True)
+            self._count(len(rows))
 
     @staticmethod
     def _owed_from(row: outbox.Owed) -> Owed:
