@@ -7,10 +7,11 @@ Why it is built this way:
   from the channel's reopen callback: a broker restart is a pause.
 - One publishing channel with publisher confirms. aiormq matches each confirm to its delivery
   tag, so many publishes are in flight at once; nothing serialises them behind a lock.
-- The hot path (publish, ack, reject) talks to aiormq's channel directly: pamqp properties
-  instead of an `aio_pika.Message`, aiormq's own publish timeout instead of a second one, and no
-  wait for the socket write (the confirm is what counts; an ack is never answered). It only
-  waits for aio-pika's robust channel after a reconnection has replaced the aiormq channel.
+- The hot path (publish, ack, reject) talks to aiormq's channel directly, without an
+  `aio_pika.Message`, and waits for no socket write (the confirm is what counts; an ack is
+  never answered). Publishes and acks are encoded by gateway/bus/amqp_wire.py and queued for
+  aiormq's writer in one step; aiormq's own publish is the fallback when its queue is full.
+  It only waits for aio-pika's robust channel after a reconnection replaced the aiormq one.
 - One channel per consumer, so `prefetch` is that consumer's own QoS, and cancelling it
   (closing its channel) hands exactly its unsettled messages back to the queue.
 - Handlers run in tasks of our own rather than aiormq's, which are cancelled with their
@@ -42,6 +43,7 @@ from aio_pika.exceptions import CONNECTION_EXCEPTIONS, ChannelNotFoundEntity
 from aiormq.abc import DeliveredMessage
 from pamqp.commands import Basic
 
+from gateway.bus.amqp_wire import ConfirmedPublisher, try_ack
 from gateway.bus.base import Failure, Handler, Message, QueueStats, dead_copy, start_handling
 from gateway.bus.connect_errors import explain, quiet_first_connect
 from gateway.bus.reconnect_log import quiet_reconnects
@@ -56,7 +58,6 @@ CONNECT_TIMEOUT = 10.0
 CLOSE_TIMEOUT = 5.0
 OPERATION_TIMEOUT = 15.0  # declare, delete, consume, inspect: rare, and quorum queues are slow
 DEFAULT_CONTENT_TYPE = "application/json"
-PERSISTENT = int(aio_pika.DeliveryMode.PERSISTENT)
 DELIVERY_COUNT = "x-delivery-count"  # set by quorum queues; exposed as `attempt`, not a header
 # Models kept for this process's own consumers. All roles in one process consume nearly all
 # they publish within a few hundred messages; with the roles apart, the oldest age out.
@@ -95,6 +96,7 @@ class AmqpBus:
         self._consumers: set[_Consumer] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self.own_models = _OwnModels(OWN_MODELS_KEPT)
+        self._publishing = ConfirmedPublisher()
         self.outage = Outage(f"RabbitMQ at {self.url_for_display}", is_outage=is_bus_outage)
 
     async def connect(self) -> None:
@@ -178,19 +180,10 @@ class AmqpBus:
         channel = self._confirming
         if channel is None or channel.is_closed:
             channel = await self._reopened_publisher(deadline)
-        remaining = deadline - loop.time()
-        if remaining <= 0:
+        if loop.time() >= deadline:
             raise TimeoutError
-        # mandatory=False: an unroutable message is dropped, as on the in-process bus
-        await channel.basic_publish(
-            message.body,
-            exchange=message.exchange,
-            routing_key=message.routing_key,
-            properties=_properties(message),
-            mandatory=False,
-            timeout=remaining,
-            wait=False,
-        )
+        # not mandatory: an unroutable message is dropped, as on the in-process bus
+        await self._publishing.publish(channel, message, deadline)
 
     async def _reopened_publisher(self, deadline: float) -> aiormq.Channel:
         """The publisher's aiormq channel, once aio-pika has restored it after a reconnection."""
@@ -394,7 +387,8 @@ class _AmqpDelivery:
     # An ack or reject is never answered, so there is nothing to wait for once it is queued
     # for the socket; if the connection drops first, the broker redelivers the message.
     async def _ack(self) -> None:
-        await self._channel.basic_ack(self._tag, wait=False)
+        if not try_ack(self._channel, self._tag):
+            await self._channel.basic_ack(self._tag, wait=False)
 
     async def _reject(self, requeue: bool) -> None:
         await self._channel.basic_reject(self._tag, requeue=requeue, wait=False)
@@ -472,17 +466,6 @@ def _queue_options(spec: QueueSpec) -> dict[str, Any]:
         arguments["x-dead-letter-exchange"] = DEFAULT_EXCHANGE
         arguments["x-dead-letter-routing-key"] = spec.dead_letter_to
     return {"durable": spec.durable, "arguments": arguments or None}
-
-
-def _properties(message: Message) -> Basic.Properties:
-    return Basic.Properties(
-        content_type=message.content_type,
-        message_id=message.message_id,
-        headers=dict(message.headers) if message.headers else None,
-        reply_to=message.reply_to,
-        correlation_id=message.correlation_id,
-        delivery_mode=PERSISTENT,
-    )
 
 
 def _message(
