@@ -10,7 +10,7 @@ Why it is built this way:
 - The hot path (publish, ack, reject) talks to aiormq's channel directly, without an
   `aio_pika.Message`, and waits for no socket write (the confirm is what counts; an ack is
   never answered). Publishes and acks are encoded by gateway/bus/amqp_wire.py and queued for
-  aiormq's writer in one step; aiormq's own publish is the fallback when its queue is full.
+  aiormq's writer in one step.
   It only waits for aio-pika's robust channel after a reconnection replaced the aiormq one.
 - One channel per consumer, so `prefetch` is that consumer's own QoS, and cancelling it
   (closing its channel) hands exactly its unsettled messages back to the queue.

@@ -10,8 +10,12 @@ confirm is awaited with one timer.
 Ordering: the broker numbers a channel's publishes in the order it receives them, and aiormq
 matches each confirm to the number we take from `channel.delivery_tag`. Taking the number
 and queueing the frames happen in one synchronous step, and aiormq's single writer sends
-the queue in order, so the numbers agree. When the queue is full or aiormq's own publish
-holds the channel's lock, the publish goes through aiormq instead, which waits its turn.
+the queue in order, so the numbers agree. When the queue is full, a publish waits for room
+holding `ConfirmedPublisher._turn`, and every later publish queues behind it.
+
+It relies on aiormq's channel attributes (`delivery_tag`, `confirmations`, `write_queue`,
+`create_future`), hence the pinned aiormq major version; tests/contracts/test_amqp_wire.py
+checks the bytes against pamqp and the order on a real broker.
 """
 
 from __future__ import annotations
