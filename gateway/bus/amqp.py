@@ -7,10 +7,11 @@ Why it is built this way:
   from the channel's reopen callback: a broker restart is a pause.
 - One publishing channel with publisher confirms. aiormq matches each confirm to its delivery
   tag, so many publishes are in flight at once; nothing serialises them behind a lock.
-- The hot path (publish, ack, reject) talks to aiormq's channel directly: pamqp properties
-  instead of an `aio_pika.Message`, aiormq's own publish timeout instead of a second one, and no
-  wait for the socket write (the confirm is what counts; an ack is never answered). It only
-  waits for aio-pika's robust channel after a reconnection has replaced the aiormq channel.
+- The hot path (publish, ack, reject) talks to aiormq's channel directly, without an
+  `aio_pika.Message`, and waits for no socket write (the confirm is what counts; an ack is
+  never answered). Publishes and acks are encoded by gateway/bus/amqp_wire.py and queued for
+  aiormq's writer in one step.
+  It only waits for aio-pika's robust channel after a reconnection replaced the aiormq one.
 - One channel per consumer, so `prefetch` is that consumer's own QoS, and cancelling it
   (closing its channel) hands exactly its unsettled messages back to the queue.
 - Handlers run in tasks of our own rather than aiormq's, which are cancelled with their
@@ -44,6 +45,7 @@ from aiormq.abc import DeliveredMessage
 from pamqp.commands import Basic
 
 from gateway.bus.amqp_control import ControlLink
+from gateway.bus.amqp_wire import ConfirmedPublisher, try_ack
 from gateway.bus.base import (
     Failure,
     Handler,
@@ -83,7 +85,6 @@ CONNECT_TIMEOUT = 10.0
 CLOSE_TIMEOUT = 5.0
 OPERATION_TIMEOUT = 15.0  # declare, delete, consume, inspect: rare, and quorum queues are slow
 DEFAULT_CONTENT_TYPE = "application/json"
-PERSISTENT = int(aio_pika.DeliveryMode.PERSISTENT)
 DELIVERY_COUNT = "x-delivery-count"  # set by quorum queues; exposed as `attempt`, not a header
 # Models kept for this process's own consumers. All roles in one process consume nearly all
 # they publish within a few hundred messages; with the roles apart, the oldest age out.
@@ -128,6 +129,7 @@ class AmqpBus:
         self._consumers: set[_Consumer | _ExclusiveConsumer] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self.own_models = _OwnModels(OWN_MODELS_KEPT)
+        self._publishing = ConfirmedPublisher()
         self.control = ControlLink(url, OPERATION_TIMEOUT)  # locks and inspection
         self.outage = Outage(f"RabbitMQ at {self.url_for_display}", is_outage=is_bus_outage)
 
@@ -213,19 +215,10 @@ class AmqpBus:
         channel = self._confirming
         if channel is None or channel.is_closed:
             channel = await self._reopened_publisher(deadline)
-        remaining = deadline - loop.time()
-        if remaining <= 0:
+        if loop.time() >= deadline:
             raise TimeoutError
-        # mandatory=False: an unroutable message is dropped, as on the in-process bus
-        await channel.basic_publish(
-            message.body,
-            exchange=message.exchange,
-            routing_key=message.routing_key,
-            properties=_properties(message),
-            mandatory=False,
-            timeout=remaining,
-            wait=False,
-        )
+        # not mandatory: an unroutable message is dropped, as on the in-process bus
+        await self._publishing.publish(channel, message, deadline)
 
     async def _reopened_publisher(self, deadline: float) -> aiormq.Channel:
         """The publisher's aiormq channel, once aio-pika has restored it after a reconnection."""
@@ -563,7 +556,8 @@ class _AmqpDelivery:
     # An ack or reject is never answered, so there is nothing to wait for once it is queued
     # for the socket; if the connection drops first, the broker redelivers the message.
     async def _ack(self) -> None:
-        await self._channel.basic_ack(self._tag, wait=False)
+        if not try_ack(self._channel, self._tag):
+            await self._channel.basic_ack(self._tag, wait=False)
 
     async def _reject(self, requeue: bool) -> None:
         await self._channel.basic_reject(self._tag, requeue=requeue, wait=False)
@@ -669,17 +663,6 @@ def _inequivalent(queue: str, queue_type: str) -> str:
         f'it, or one with another bus.queue_type than "{queue_type}"); stop every botgate '
         f"process, let the queue drain, delete it (rabbitmqctl delete_queue {queue}), then "
         "start again"
-    )
-
-
-def _properties(message: Message) -> Basic.Properties:
-    return Basic.Properties(
-        content_type=message.content_type,
-        message_id=message.message_id,
-        headers=dict(message.headers) if message.headers else None,
-        reply_to=message.reply_to,
-        correlation_id=message.correlation_id,
-        delivery_mode=PERSISTENT,
     )
 
 
