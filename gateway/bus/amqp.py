@@ -45,7 +45,7 @@ from aiormq.abc import DeliveredMessage
 from pamqp.commands import Basic
 
 from gateway.bus.amqp_control import ControlLink
-from gateway.bus.amqp_wire import ConfirmedPublisher, try_ack
+from gateway.bus.amqp_wire import ConfirmedPublisher, WriteBatches, try_ack
 from gateway.bus.base import (
     Failure,
     Handler,
@@ -129,7 +129,8 @@ class AmqpBus:
         self._consumers: set[_Consumer | _ExclusiveConsumer] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self.own_models = _OwnModels(OWN_MODELS_KEPT)
-        self._publishing = ConfirmedPublisher()
+        self.write_batches = WriteBatches()  # a loop turn's publishes and acks, together
+        self._publishing = ConfirmedPublisher(self.write_batches)
         self.control = ControlLink(url, OPERATION_TIMEOUT)  # locks and inspection
         self.outage = Outage(f"RabbitMQ at {self.url_for_display}", is_outage=is_bus_outage)
 
@@ -556,7 +557,7 @@ class _AmqpDelivery:
     # An ack or reject is never answered, so there is nothing to wait for once it is queued
     # for the socket; if the connection drops first, the broker redelivers the message.
     async def _ack(self) -> None:
-        if not try_ack(self._channel, self._tag):
+        if not try_ack(self._bus.write_batches, self._channel, self._tag):
             await self._channel.basic_ack(self._tag, wait=False)
 
     async def _reject(self, requeue: bool) -> None:

@@ -4,14 +4,15 @@ Why: aiormq's `basic_publish` marshals every frame through pamqp's per-field enc
 the channel's lock, and opens two context managers and a timeout for each message; an ack
 goes through the same marshalling. On RabbitMQ that was the largest single cost of an event
 (three publishes and three acks each; about a sixth of the process's CPU). Here a publish is
-a few `struct.pack` calls and one `put_nowait` on the connection's write queue, and its
-confirm is awaited with one timer.
+a few `struct.pack` calls appended to the loop turn's batch on the connection's write
+queue, and its confirm is awaited with one timer.
 
 Ordering: the broker numbers a channel's publishes in the order it receives them, and aiormq
 matches each confirm to the number we take from `channel.delivery_tag`. Taking the number
 and queueing the frames happen in one synchronous step, and aiormq's single writer sends
-the queue in order, so the numbers agree. When the queue is full, a publish waits for room
-holding `ConfirmedPublisher._turn`, and every later publish queues behind it.
+the queue in order, so the numbers agree. The frames of one loop turn travel together
+(`WriteBatches`); when the queue is full, a publish waits for room holding
+`ConfirmedPublisher._turn`, and every later publish queues behind it.
 
 It relies on aiormq's channel attributes (`delivery_tag`, `confirmations`, `write_queue`,
 `create_future`), hence the pinned aiormq major version; tests/contracts/test_amqp_wire.py
@@ -25,7 +26,6 @@ import struct
 from collections.abc import Mapping
 
 import aiormq
-from aiormq.abc import ChannelFrame
 
 from gateway.bus.base import Message
 
@@ -102,6 +102,8 @@ def content_header(channel: int, message: Message) -> bytes:
 def body_frames(channel: int, body: bytes, frame_max: int) -> bytes:
     """The body cut to the connection's negotiated frame size."""
     room = frame_max - _FRAME_OVERHEAD
+    if len(body) <= room:
+        return _frame(_BODY, channel, body) if body else b""
     return b"".join(
         _frame(_BODY, channel, body[start : start + room]) for start in range(0, len(body), room)
     )
@@ -111,30 +113,113 @@ def ack_frame(channel: int, delivery_tag: int) -> bytes:
     return _ACK_FRAME.pack(_METHOD, channel, _ACK_SIZE, _BASIC, _ACK, delivery_tag, 0) + FRAME_END
 
 
+class _Batch:
+    """Frames that travel as one item of aiormq's write queue (its writer reads `payload`,
+    `should_close`, `should_drain`; nothing waits for a batch to be written). Frames join
+    it until the writer takes it."""
+
+    __slots__ = ("parts", "taken")
+    should_close = False
+    should_drain = False
+
+    def __init__(self, first: bytes) -> None:
+        self.parts = [first]
+        self.taken = False
+
+    @property
+    def payload(self) -> bytes:
+        self.taken = True
+        return b"".join(self.parts)
+
+    def drain(self) -> None:
+        """Nothing to do: nobody waits for the write."""
+
+
+class WriteBatches:
+    """Puts the frames queued during one event-loop turn into one item of a connection's
+    write queue: one pass of aiormq's writer and one socket write for a batch's acks or a
+    burst of publishes, and the ten-item queue is never the limit.
+
+    A frame that joins the open batch may overtake frames aiormq queued after that batch
+    (another channel's, or a consumer channel's cancel or close): harmless for an ack or a
+    publish. Publishes keep their order among themselves (ConfirmedPublisher).
+    """
+
+    def __init__(self) -> None:
+        self._open: _Batch | None = None
+        self._queue: asyncio.Queue[object] | None = None
+
+    def add(self, queue: asyncio.Queue[object], frames: bytes) -> bool:
+        """Queue `frames` now; False when the queue is full and no batch is open."""
+        batch = self._open
+        if batch is not None and not batch.taken and self._queue is queue:
+            batch.parts.append(frames)
+            return True
+        if queue.full():
+            return False
+        batch = self._start(queue, _Batch(frames))
+        queue.put_nowait(batch)
+        return True
+
+    async def add_when_room(self, queue: asyncio.Queue[object], frames: bytes) -> None:
+        """Queue `frames` as a new batch once the queue has room; later frames join it."""
+        batch = _Batch(frames)
+        await queue.put(batch)
+        self._start(queue, batch)
+
+    def _start(self, queue: asyncio.Queue[object], batch: _Batch) -> _Batch:
+        self._open, self._queue = batch, queue
+        return batch
+
+
 class ConfirmedPublisher:
     """Publishes on aiormq channels in confirm mode (one at a time: the bus's publisher).
 
     A publish takes the channel's next delivery tag and queues its frames in one synchronous
-    step. Only when aiormq's write queue is full does it wait for room, holding `_turn` so
-    that every publish after it queues behind it and the tags stay in send order.
+    step. Only when aiormq's write queue is full (and no batch is open) does it wait for
+    room, holding `_turn`: every publish after it queues behind it, so that the tags stay
+    in send order.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, batches: WriteBatches) -> None:
+        self._batches = batches
         self._methods: dict[tuple[int, str, str], bytes] = {}
         self._turn = asyncio.Lock()
 
     async def publish(self, channel: aiormq.Channel, message: Message, deadline: float) -> None:
         """Queue the message and wait for its confirm until `deadline` (loop time)."""
+        if channel.is_closed:
+            raise aiormq.exceptions.ChannelInvalidStateError(f"{channel!r} closed")
         frames = self._encode(channel, message)
-        confirmation = None if self._turn.locked() else _queue_now(channel, frames)
-        if confirmation is None:
+        queued = not self._turn.locked() and self._batches.add(channel.write_queue, frames)
+        if queued:
+            confirmation = _next_confirmation(channel)
+        else:
             async with asyncio.timeout_at(deadline), self._turn:
-                confirmation = await _queue_when_room(channel, frames)
+                confirmation = await self._queue_when_room(channel, frames)
         timer = asyncio.get_running_loop().call_at(deadline, _time_out, confirmation)
         try:
             await confirmation
         finally:
             timer.cancel()
+
+    async def _queue_when_room(
+        self, channel: aiormq.Channel, frames: bytes
+    ) -> asyncio.Future[object]:
+        if channel.is_closed:
+            raise aiormq.exceptions.ChannelInvalidStateError(f"{channel!r} closed")
+        confirmation = _next_confirmation(channel)
+        if self._batches.add(channel.write_queue, frames):  # after the publish that waited
+            return confirmation
+        try:
+            await self._batches.add_when_room(channel.write_queue, frames)
+        except BaseException:
+            # Never sent: give the tag back (we hold the turn, so it is still the last one)
+            channel.confirmations.pop(channel.delivery_tag, None)
+            channel.delivery_tag -= 1
+            confirmation.cancel()
+            raise
+        return confirmation
 
     def _encode(self, channel: aiormq.Channel, message: Message) -> bytes:
         number = channel.number
@@ -150,32 +235,9 @@ class ConfirmedPublisher:
         )
 
 
-def _queue_now(channel: aiormq.Channel, frames: bytes) -> asyncio.Future[object] | None:
-    if channel.write_queue.full():
-        return None
-    confirmation = _next_confirmation(channel)
-    channel.write_queue.put_nowait(ChannelFrame(payload=frames, should_close=False))
-    return confirmation
-
-
-async def _queue_when_room(channel: aiormq.Channel, frames: bytes) -> asyncio.Future[object]:
-    confirmation = _next_confirmation(channel)
-    try:
-        await channel.write_queue.put(ChannelFrame(payload=frames, should_close=False))
-    except BaseException:
-        # Never sent: give the tag back (we hold the turn, so it is still the last one)
-        channel.confirmations.pop(channel.delivery_tag, None)
-        channel.delivery_tag -= 1
-        confirmation.cancel()
-        raise
-    return confirmation
-
-
 def _next_confirmation(channel: aiormq.Channel) -> asyncio.Future[object]:
-    """The future aiormq resolves with the broker's confirm of the next publish; the
+    """The future aiormq resolves with the broker's confirm of the publish just queued; the
     channel's future store fails it if the channel closes first."""
-    if channel.is_closed:
-        raise aiormq.exceptions.ChannelInvalidStateError(f"{channel!r} closed")
     channel.delivery_tag += 1
     confirmation = channel.create_future()
     channel.confirmations[channel.delivery_tag] = confirmation
@@ -187,12 +249,8 @@ def _time_out(confirmation: asyncio.Future[object]) -> None:
         confirmation.set_exception(TimeoutError())
 
 
-def try_ack(channel: aiormq.abc.AbstractChannel, delivery_tag: int) -> bool:
+def try_ack(batches: WriteBatches, channel: aiormq.abc.AbstractChannel, tag: int) -> bool:
     """Queue an ack; False when it must go through aiormq (closing channel, full queue)."""
     if not isinstance(channel, aiormq.Channel) or channel.is_closed:
         return False
-    if channel.write_queue.full():
-        return False
-    frame_bytes = ack_frame(channel.number, delivery_tag)
-    channel.write_queue.put_nowait(ChannelFrame(payload=frame_bytes, should_close=False))
-    return True
+    return batches.add(channel.write_queue, ack_frame(channel.number, tag))

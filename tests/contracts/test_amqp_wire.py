@@ -16,6 +16,8 @@ from pamqp.header import ContentHeader
 
 from gateway.bus.amqp_wire import (
     PERSISTENT,
+    ConfirmedPublisher,
+    WriteBatches,
     ack_frame,
     body_frames,
     content_header,
@@ -117,3 +119,66 @@ async def test_a_burst_larger_than_the_write_queue_is_confirmed_and_kept_in_orde
         assert delivery.message.routing_key == message.routing_key
     await asyncio.sleep(0)  # the acks are queued for the writer; depth reads a fresh channel
     assert await bus.queue_depth(queue.name) == 0
+
+
+class FakeChannel:
+    """What ConfirmedPublisher uses of an aiormq channel, with a write queue of one item."""
+
+    number = 1
+    is_closed = False
+    max_content_size = FRAME_MAX - 8
+    CONTENT_FRAME_SIZE = 8
+
+    def __init__(self) -> None:
+        self.write_queue: asyncio.Queue[object] = asyncio.Queue(maxsize=1)
+        self.delivery_tag = 0
+        self.confirmations: dict[int, asyncio.Future[object]] = {}
+
+    def create_future(self) -> asyncio.Future[object]:
+        return asyncio.get_running_loop().create_future()
+
+
+def event_named(name: str) -> Message:
+    return Message(EVENTS_EXCHANGE, "k", name.encode(), name)
+
+
+async def test_frames_of_one_loop_turn_travel_as_one_write_queue_item() -> None:
+    batches = WriteBatches()
+    queue: asyncio.Queue[object] = asyncio.Queue(maxsize=1)
+    assert batches.add(queue, b"a")
+    assert batches.add(queue, b"b")
+    first = queue.get_nowait()
+    assert first.payload == b"ab"  # type: ignore[attr-defined]  # the writer takes it
+    assert batches.add(queue, b"c")  # a new batch: the taken one is closed
+    other: asyncio.Queue[object] = asyncio.Queue(maxsize=1)
+    other.put_nowait(object())
+    assert not batches.add(other, b"y")  # full, and no batch of ours is open in it
+    assert queue.get_nowait().payload == b"c"  # type: ignore[attr-defined]
+
+
+async def test_publishes_that_wait_for_room_keep_their_delivery_tags_in_send_order() -> None:
+    """The queue is full (another item) and holds no batch of ours: the first publish waits
+    for room, and those that come once there is room queue behind it, not ahead."""
+    channel = FakeChannel()
+    channel.write_queue.put_nowait(object())  # e.g. a heartbeat, not ours
+    publisher = ConfirmedPublisher(WriteBatches())
+    deadline = asyncio.get_running_loop().time() + 10
+    names = ["first", "second", "third"]
+    publishes = [asyncio.create_task(publisher.publish(channel, event_named("first"), deadline))]  # type: ignore[arg-type]
+    await asyncio.sleep(0)
+    assert channel.delivery_tag == 1  # the first has its tag and waits for room
+    channel.write_queue.get_nowait()  # the writer takes the foreign item: room for one
+    publishes += [  # arriving now, they must not take the room the first is waiting for
+        asyncio.create_task(publisher.publish(channel, event_named(n), deadline))  # type: ignore[arg-type]
+        for n in names[1:]
+    ]
+    payloads = [await asyncio.wait_for(channel.write_queue.get(), 5)]
+    while channel.delivery_tag < len(names) or not channel.write_queue.empty():
+        payloads.append(await asyncio.wait_for(channel.write_queue.get(), 5))
+    wire = b"".join(item.payload for item in payloads)  # type: ignore[attr-defined]
+    positions = [wire.index(n.encode(), 20) for n in names]
+    assert positions == sorted(positions)  # sent in publish order...
+    for tag in (1, 2, 3):  # ...and the broker's confirms 1, 2, 3 answer them in that order
+        channel.confirmations[tag].set_result(tag)
+    await asyncio.wait_for(asyncio.gather(*publishes), 5)
+    assert [p.done() and p.exception() is None for p in publishes] == [True] * 3
