@@ -167,11 +167,11 @@ async def test_publishes_that_wait_for_room_keep_their_delivery_tags_in_send_ord
     publishes = [asyncio.create_task(publisher.publish(channel, event_named("first"), deadline))]  # type: ignore[arg-type]
     await asyncio.sleep(0)
     assert channel.delivery_tag == 1  # the first has its tag and waits for room
-    channel.write_queue.get_nowait()  # the writer takes the foreign item: room for one
-    publishes += [  # arriving now, they must not take the room the first is waiting for
+    publishes += [  # they take their first step before the first publish wakes up
         asyncio.create_task(publisher.publish(channel, event_named(n), deadline))  # type: ignore[arg-type]
         for n in names[1:]
     ]
+    channel.write_queue.get_nowait()  # the writer takes the foreign item: room for one
     payloads = [await asyncio.wait_for(channel.write_queue.get(), 5)]
     while channel.delivery_tag < len(names) or not channel.write_queue.empty():
         payloads.append(await asyncio.wait_for(channel.write_queue.get(), 5))
