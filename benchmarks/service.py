@@ -205,6 +205,14 @@ class ServiceProcess:
         assert self._process is not None, "the service is not started"
         return self._process.pid
 
+    def kill(self) -> None:
+        """SIGKILL now, unless it has exited already: then its pid may be another process's
+        (pids wrap quickly on a busy machine), which a bare `os.kill` would hit."""
+        assert self._process is not None, "the service is not started"
+        if self._process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self._process.kill()  # asyncio and Popen check that it is still our child
+
     @classmethod
     def botgate(cls, config: Path) -> ServiceProcess:
         return cls("botgate", [sys.executable, "-m", "gateway", "serve", "--config", str(config)])

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
 import sys
 import uuid
 from collections import defaultdict
@@ -92,7 +90,7 @@ class Cluster:
     async def kill(self, name: str) -> None:
         """SIGKILL: no shutdown, the broker sees the connection drop."""
         process = self.processes.pop(name)
-        os.kill(process.pid, signal.SIGKILL)
+        process.kill()
         await process.stop()
 
 
