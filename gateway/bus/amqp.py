@@ -415,9 +415,7 @@ class _Consumer:
             raise
 
     async def _on_message(self, incoming: DeliveredMessage) -> None:
-        work = start_handling(self._handler, _AmqpDelivery(self._bus, incoming, self._queue, self))
-        if work is not None:
-            self._bus.spawn(work)
+        _hand_over(self._bus, self._handler, incoming, self._queue, self)
 
     @property
     def lost(self) -> bool:
@@ -457,9 +455,7 @@ class _ExclusiveConsumer:
         self._tag = (await underlay.basic_consume(self._queue, self.on_message)).consumer_tag
 
     async def on_message(self, incoming: DeliveredMessage) -> None:
-        work = start_handling(self._handler, _AmqpDelivery(self._bus, incoming, self._queue, self))
-        if work is not None:
-            self._bus.spawn(work)
+        _hand_over(self._bus, self._handler, incoming, self._queue, self)
 
     @property
     def lost(self) -> bool:
@@ -532,6 +528,15 @@ class _OwnModels:
 
     def __len__(self) -> int:
         return len(self._kept)
+
+
+def _hand_over(
+    bus: AmqpBus, handler: Handler, incoming: DeliveredMessage, queue: str, consumer: _Closing
+) -> None:
+    """A delivery to its handler; the work it returns runs in a task of the bus's own."""
+    work = start_handling(handler, _AmqpDelivery(bus, incoming, queue, consumer))
+    if work is not None:
+        bus.spawn(work)
 
 
 class _AmqpDelivery:

@@ -37,7 +37,6 @@ _PUBLISH, _ACK = 40, 80
 _ACK_FRAME = struct.Struct(">BHIHHQB")  # frame head + class, method, tag, multiple
 _ACK_SIZE = _ACK_FRAME.size - _FRAME.size
 _HEADER_HEAD = struct.Struct(">HHQH")  # class, weight, body size, property flags
-_FRAME_OVERHEAD = _FRAME.size + len(FRAME_END)
 PERSISTENT = 2  # delivery mode
 
 # Basic.Properties flags (AMQP 0-9-1, 4.2.6.1): the properties botgate sets
@@ -99,9 +98,9 @@ def content_header(channel: int, message: Message) -> bytes:
     return _frame(_HEADER, channel, payload)
 
 
-def body_frames(channel: int, body: bytes, frame_max: int) -> bytes:
-    """The body cut to the connection's negotiated frame size."""
-    room = frame_max - _FRAME_OVERHEAD
+def body_frames(channel: int, body: bytes, room: int) -> bytes:
+    """The body cut into frames of at most `room` bytes (aiormq's `max_content_size`: the
+    connection's negotiated frame size less a frame's own bytes)."""
     if len(body) <= room:
         return _frame(_BODY, channel, body) if body else b""
     return b"".join(
@@ -229,10 +228,8 @@ class ConfirmedPublisher:
             if len(self._methods) >= _MAX_CACHED_METHODS:
                 self._methods.clear()
             method = self._methods[key] = publish_method(number, *key[1:])
-        frame_max = channel.max_content_size + channel.CONTENT_FRAME_SIZE
-        return (
-            method + content_header(number, message) + body_frames(number, message.body, frame_max)
-        )
+        room = channel.max_content_size
+        return method + content_header(number, message) + body_frames(number, message.body, room)
 
 
 def _next_confirmation(channel: aiormq.Channel) -> asyncio.Future[object]:
