@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import faulthandler
 import hmac
 import signal
 import sys
@@ -43,6 +44,7 @@ from benchmarks.raw_store import RawEvent, Writer, open_writer
 EVENTS_QUEUE, ACTIONS_QUEUE = "raw.events", "raw.actions"
 RAW_QUEUES = (EVENTS_QUEUE, ACTIONS_QUEUE)
 SIGNATURE_WINDOW = 300
+STEP_TIMEOUT = 5.0  # seconds each shutdown step may take
 
 
 @dataclass(frozen=True)
@@ -299,11 +301,24 @@ async def serve(options: argparse.Namespace) -> int:
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     print(f"raw pipeline serving on http://127.0.0.1:{port}", file=sys.stderr, flush=True)
     await _until_signal()
-    await runner.cleanup()
-    await pipeline.stop()
-    await writer.close()
-    await bus.close()
+    for step, closing in (
+        ("the HTTP server", runner.cleanup),
+        ("the pipeline's tasks", pipeline.stop),
+        ("the database", writer.close),
+        ("the bus", bus.close),
+    ):
+        await _bounded(step, closing)
     return 0
+
+
+async def _bounded(step: str, closing: Callable[[], Awaitable[None]]) -> None:
+    """One shutdown step, given STEP_TIMEOUT: a step that hangs is named on stderr and left,
+    so the bench sees a stop, not a SIGKILL after its own 30 s."""
+    try:
+        async with asyncio.timeout(STEP_TIMEOUT):
+            await closing()
+    except TimeoutError:
+        print(f"raw pipeline: closing {step} took over {STEP_TIMEOUT}s; left", file=sys.stderr)
 
 
 async def _until_signal() -> None:
@@ -330,6 +345,7 @@ def parse_options(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     options = parse_options(argv)
+    faulthandler.register(signal.SIGUSR2, all_threads=True)  # `kill -USR2`: every stack
     runner: Any = asyncio.run
     try:
         import uvloop

@@ -275,12 +275,26 @@ class ServiceProcess:
         try:
             code = await asyncio.wait_for(self._process.wait(), timeout)
         except TimeoutError:
-            self._process.kill()
-            code = await self._process.wait()
+            code = await self._kill_hung(timeout)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         return code
+
+    async def _kill_hung(self, timeout: float) -> int:
+        """SIGKILL a process that ignored SIGTERM for `timeout`, its stacks first on its stderr
+        (both pipelines dump them on SIGUSR2), so its log tail says why it hung."""
+        assert self._process is not None
+        self.log_tail.append(f"[{self.label} still running {timeout:g}s after SIGTERM: killed]")
+        with contextlib.suppress(ProcessLookupError):
+            self._process.send_signal(STACKS_SIGNAL)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._process.wait(), 2)
+        self.kill()
+        return await self._process.wait()
+
+
+STACKS_SIGNAL = signal.SIGUSR2  # both pipelines' faulthandler dumps their threads' stacks
 
 
 ROLES = ("gateway", "core", "adapters")

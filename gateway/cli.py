@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import faulthandler
 import ipaddress
 import logging
 import signal
@@ -79,6 +80,7 @@ def serve(config_path: str | None, role: str, port: int | None, no_migrate: bool
     from gateway.otel import tracing_from_environment
 
     settings = _serving(settings_from(config_path), role, port)
+    faulthandler.register(signal.SIGUSR2, all_threads=True)  # `kill -USR2 PID`: every stack
 
     async def serve_until_signal() -> int:
         stop = asyncio.Event()

@@ -190,12 +190,13 @@ async def test_an_idle_session_times_out_and_a_new_one_opens(
 async def test_group_messages_are_recorded_but_only_addressed_ones_answered(
     backend: tuple[str, str], client: GenericClient
 ) -> None:
-    async with running(make_settings(*backend, server={"reply_wait": "1s"})) as runtime:
+    async with running(make_settings(*backend)) as runtime:  # waits up to 10 s
         client.base_url = runtime.http.url
         group = {"id": "team", "type": "group"}
         chatter = await client.post({**message("lunch?"), "channel": group}, wait=True)
         mention = await client.post({**message("@helpdesk /help"), "channel": group}, wait=True)
     assert chatter == (200, {"event_id": chatter[1]["event_id"], "replies": []})
+    assert mention[0] == 200, mention
     assert len(mention[1]["replies"]) == 1
     assert mention[1]["replies"][0]["reply_to_id"] is not None  # answers in place in a group
 
