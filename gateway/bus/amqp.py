@@ -26,9 +26,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
+from weakref import WeakKeyDictionary
 
 import aio_pika
 import aiormq
@@ -45,8 +46,9 @@ from aiormq.abc import DeliveredMessage
 from pamqp.commands import Basic
 
 from gateway.bus.amqp_control import ControlLink
-from gateway.bus.amqp_wire import ConfirmedPublisher, WriteBatches, try_ack
+from gateway.bus.amqp_wire import ConfirmedPublisher, UnsettledTags, WriteBatches, try_ack
 from gateway.bus.base import (
+    Delivery,
     Failure,
     Handler,
     Message,
@@ -129,6 +131,9 @@ class AmqpBus:
         self._consumers: set[_Consumer | _ExclusiveConsumer] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self.own_models = _OwnModels(OWN_MODELS_KEPT)
+        # per consuming channel: what a multiple ack may cover (gone with the channel)
+        self._unsettled: WeakKeyDictionary[aiormq.abc.AbstractChannel, UnsettledTags]
+        self._unsettled = WeakKeyDictionary()
         self.write_batches = WriteBatches()  # a loop turn's publishes and acks, together
         self._publishing = ConfirmedPublisher(self.write_batches)
         self.control = ControlLink(url, OPERATION_TIMEOUT)  # locks and inspection
@@ -371,6 +376,26 @@ class AmqpBus:
         connection = self._connection
         return connection is not None and not connection.is_closed and connection.connected.is_set()
 
+    async def ack_all(self, deliveries: Sequence[Delivery]) -> None:
+        """Acknowledge the deliveries: with one multiple ack per channel where they are its
+        oldest unsettled ones (a core's batch, as a rule), otherwise one by one."""
+        together: dict[UnsettledTags, list[_AmqpDelivery]] = {}
+        for delivery in deliveries:
+            if isinstance(delivery, _AmqpDelivery) and delivery.unsettled_here():
+                together.setdefault(delivery.tags, []).append(delivery)
+            else:
+                await delivery.ack()
+        for group in together.values():
+            if len(group) == 1 or not _ack_together(self.write_batches, group):
+                for delivery in group:
+                    await delivery.ack()
+
+    def unsettled_on(self, channel: aiormq.abc.AbstractChannel) -> UnsettledTags:
+        tags = self._unsettled.get(channel)
+        if tags is None:
+            tags = self._unsettled[channel] = UnsettledTags()
+        return tags
+
     def forget(self, consumer: _Consumer | _ExclusiveConsumer) -> None:
         self._consumers.discard(consumer)
 
@@ -551,7 +576,18 @@ class _AmqpDelivery:
         self.message = _message(deliver, properties, incoming.body, bus.own_models)
         self.attempt = _attempt(deliver, properties)
         self._tag = deliver.delivery_tag or 0
+        self.tags = bus.unsettled_on(self._channel)
+        self.tags.delivered(self._tag)
         self._settled = False
+
+    def unsettled_here(self) -> bool:
+        """Not settled yet, and its channel still open for an ack."""
+        return not (self._settled or self._gone())
+
+    def settled_together(self) -> None:
+        """It was acknowledged by a multiple ack (`_ack_together`)."""
+        self._settled = True
+        self.tags.settled(self._tag)
 
     async def ack(self) -> None:
         await self._settle(self._ack)
@@ -562,10 +598,12 @@ class _AmqpDelivery:
     # An ack or reject is never answered, so there is nothing to wait for once it is queued
     # for the socket; if the connection drops first, the broker redelivers the message.
     async def _ack(self) -> None:
+        self.tags.settled(self._tag)
         if not try_ack(self._bus.write_batches, self._channel, self._tag):
             await self._channel.basic_ack(self._tag, wait=False)
 
     async def _reject(self, requeue: bool) -> None:
+        self.tags.settled(self._tag)
         await self._channel.basic_reject(self._tag, requeue=requeue, wait=False)
 
     async def dead_letter(self, failure: Failure) -> None:
@@ -593,6 +631,18 @@ class _AmqpDelivery:
         was on its way) closes the whole connection (`CHANNEL_ERROR - expected
         'channel.open'`), every consumer's channel with it; handing shards back met this."""
         return self._consumer._cancelled or self._channel.is_closed
+
+
+def _ack_together(batches: WriteBatches, group: list[_AmqpDelivery]) -> bool:
+    """One multiple ack for deliveries of one channel, if they are its oldest unsettled ones
+    and the ack can be queued now; False (nothing done) otherwise."""
+    first = group[0]
+    top = first.tags.oldest({delivery._tag for delivery in group})
+    if top is None or not try_ack(batches, first._channel, top, multiple=True):
+        return False
+    for delivery in group:
+        delivery.settled_together()
+    return True
 
 
 @asynccontextmanager

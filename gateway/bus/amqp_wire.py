@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import asyncio
 import struct
-from collections.abc import Mapping
+from collections import deque
+from collections.abc import Collection, Mapping
 
 import aiormq
 
@@ -108,8 +109,10 @@ def body_frames(channel: int, body: bytes, room: int) -> bytes:
     )
 
 
-def ack_frame(channel: int, delivery_tag: int) -> bytes:
-    return _ACK_FRAME.pack(_METHOD, channel, _ACK_SIZE, _BASIC, _ACK, delivery_tag, 0) + FRAME_END
+def ack_frame(channel: int, delivery_tag: int, *, multiple: bool = False) -> bytes:
+    """Basic.Ack; `multiple` acknowledges every unsettled delivery up to the tag too."""
+    head = _ACK_FRAME.pack(_METHOD, channel, _ACK_SIZE, _BASIC, _ACK, delivery_tag, multiple)
+    return head + FRAME_END
 
 
 class _Batch:
@@ -246,8 +249,51 @@ def _time_out(confirmation: asyncio.Future[object]) -> None:
         confirmation.set_exception(TimeoutError())
 
 
-def try_ack(batches: WriteBatches, channel: aiormq.abc.AbstractChannel, tag: int) -> bool:
+def try_ack(
+    batches: WriteBatches, channel: aiormq.abc.AbstractChannel, tag: int, *, multiple: bool = False
+) -> bool:
     """Queue an ack; False when it must go through aiormq (closing channel, full queue)."""
     if not isinstance(channel, aiormq.Channel) or channel.is_closed:
         return False
-    return batches.add(channel.write_queue, ack_frame(channel.number, tag))
+    return batches.add(channel.write_queue, ack_frame(channel.number, tag, multiple=multiple))
+
+
+class UnsettledTags:
+    """One channel's delivery tags not yet acked or rejected, oldest first.
+
+    Why: a batch of deliveries can be acked with one `multiple` ack of its highest tag, but
+    only when no other delivery of the channel below that tag is still unsettled (a multiple
+    ack would settle it too) and the tag itself is unsettled (RabbitMQ closes the channel
+    over an unknown tag). This keeps what it takes to know that.
+    """
+
+    __slots__ = ("_done", "_order")
+
+    def __init__(self) -> None:
+        self._order: deque[int] = deque()  # delivered, in tag order; the front is unsettled
+        self._done: set[int] = set()  # settled, still behind an unsettled one in `_order`
+
+    def delivered(self, tag: int) -> None:
+        self._order.append(tag)
+
+    def settled(self, tag: int) -> None:
+        self._done.add(tag)
+        order, done = self._order, self._done
+        while order and order[0] in done:
+            done.discard(order.popleft())
+
+    def oldest(self, tags: Collection[int]) -> int | None:
+        """The highest of `tags` when they are all of the unsettled tags up to it (so one
+        multiple ack of it settles exactly these); otherwise None."""
+        left = len(tags)
+        for tag in self._order:
+            if tag in tags:
+                left -= 1
+                if left == 0:
+                    return tag
+            elif tag not in self._done:
+                return None  # an unsettled delivery not in `tags` comes first
+        return None
+
+    def __len__(self) -> int:
+        return len(self._order) - len(self._done)

@@ -20,7 +20,7 @@ Semantics both must keep:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
@@ -192,6 +192,11 @@ class Bus(Protocol):
     ) -> Subscription:
         """Deliver messages of `queue` to `handler`; the handler settles each one. An
         `exclusive` consume raises QueueInUse when another exclusive consumer holds it."""
+        ...
+
+    async def ack_all(self, deliveries: Sequence[Delivery]) -> None:
+        """Acknowledge deliveries of this bus's consumers (one batch's, say); the broker may
+        be told in fewer frames than one per delivery."""
         ...
 
     async def queue_depth(self, name: str) -> int:

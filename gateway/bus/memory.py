@@ -10,11 +10,12 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
 from gateway.bus.base import (
+    Delivery,
     Failure,
     Handler,
     Message,
@@ -417,6 +418,10 @@ class MemoryBus:
         self._consumers.append(consumer)
         broker.dispatch(target)
         return _MemorySubscription(consumer)
+
+    async def ack_all(self, deliveries: Sequence[Delivery]) -> None:
+        for delivery in deliveries:
+            await delivery.ack()
 
     async def queue_depth(self, name: str) -> int:
         queue = self.broker.queues.get(name)

@@ -250,8 +250,7 @@ class CoreConsumer:
         ]
         self.answers.owe(owed)
         await self._answer_waiting(items, outcomes)
-        for item in items:
-            await item.delivery.ack()
+        await self.bus.ack_all([item.delivery for item in items])
         _end_spans(items)
         duplicates = sum(1 for outcome in outcomes if outcome.duplicate)
         self.metrics.processed.labels("recorded").inc(len(outcomes) - duplicates)

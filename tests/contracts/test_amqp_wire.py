@@ -8,15 +8,18 @@ connection; a tag out of step with the send order confirms the wrong publish.
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 from pamqp import commands, frame
 from pamqp.body import ContentBody
 from pamqp.header import ContentHeader
 
+from gateway.bus import amqp
 from gateway.bus.amqp_wire import (
     PERSISTENT,
     ConfirmedPublisher,
+    UnsettledTags,
     WriteBatches,
     ack_frame,
     body_frames,
@@ -79,6 +82,64 @@ def test_a_publish_is_encoded_as_pamqp_encodes_it(message: Message) -> None:
 def test_an_ack_is_encoded_as_pamqp_encodes_it() -> None:
     for tag in (1, 255, 2**40 + 7):
         assert ack_frame(9, tag) == frame.marshal(commands.Basic.Ack(delivery_tag=tag), 9)
+
+
+def test_a_multiple_ack_is_encoded_as_pamqp_encodes_it() -> None:
+    expected = frame.marshal(commands.Basic.Ack(delivery_tag=77, multiple=True), 9)
+    assert ack_frame(9, 77, multiple=True) == expected
+
+
+def test_a_multiple_ack_is_allowed_only_over_the_oldest_unsettled_deliveries() -> None:
+    tags = UnsettledTags()
+    for tag in range(1, 7):
+        tags.delivered(tag)
+    assert tags.oldest({1, 2, 3}) == 3
+    assert tags.oldest({2, 3}) is None  # 1 is unsettled: a multiple ack of 3 would take it
+    tags.settled(1)
+    assert tags.oldest({2, 3}) == 3
+    tags.settled(3)  # settled on its own, behind the unsettled 2
+    assert tags.oldest({2, 4}) == 4  # 3 is settled already: nothing else is covered
+    assert tags.oldest({2, 5}) is None  # 4 is not in it
+    assert tags.oldest({7}) is None  # never delivered: RabbitMQ would close the channel
+    assert len(tags) == 4
+    for tag in (2, 4, 5, 6):
+        tags.settled(tag)
+    assert len(tags) == 0
+
+
+async def test_a_batch_acked_together_settles_its_deliveries_and_no_other(
+    bus: Bus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    multiple_acks: list[int] = []
+    real_try_ack = amqp.try_ack
+
+    def recording(batches: WriteBatches, channel: Any, tag: int, *, multiple: bool = False) -> bool:
+        if multiple:
+            multiple_acks.append(tag)
+        return real_try_ack(batches, channel, tag, multiple=multiple)
+
+    monkeypatch.setattr(amqp, "try_ack", recording)
+    queue = QueueSpec("test.wire.ack-all", (Binding(EVENTS_EXCHANGE, "ack-all.#"),))
+    await bus.declare_queue(queue)
+    for i in range(10):
+        await bus.publish(Message(EVENTS_EXCHANGE, "ack-all.x", b"{}", f"m-{i}"))
+    inbox = Inbox()
+    subscription = await bus.consume(queue.name, inbox, prefetch=10)
+    received = await inbox.take(10)
+    await bus.ack_all(received[1:4])  # behind the unsettled m-0: acked one by one
+    assert multiple_acks == []
+    await bus.ack_all([received[0], received[4], received[5]])  # now the oldest: together
+    if isinstance(bus, amqp.AmqpBus):
+        assert len(multiple_acks) == 1
+    await bus.ack_all([received[5]])  # settled already: nothing is sent again
+    await subscription.cancel()  # the unsettled go back to the queue
+    inbox = Inbox()
+    await bus.consume(queue.name, inbox, prefetch=10)
+    again = await inbox.take(4)
+    assert [d.message.message_id for d in again] == [f"m-{i}" for i in range(6, 10)]
+    await bus.ack_all(again)
+    await asyncio.sleep(0.2)  # anything else would have arrived by now
+    assert inbox.pending() == 0
 
 
 def test_a_short_string_over_255_bytes_is_refused() -> None:
