@@ -443,3 +443,33 @@ async def test_sqlite_stores_json_and_uuids_as_sqlalchemy_would(
         stored = dict(raw.execute("SELECT id, result FROM processed_events").fetchall())
     for row in rows:
         assert stored[row["id"].hex] == orjson.dumps(row["result"]).decode()
+
+
+@pytest.mark.postgres
+async def test_updates_and_deletes_by_id_find_their_rows_through_the_primary_key(
+    pg_db: Database,
+) -> None:
+    """The planner takes a document for 100 rows; joined with it, a table of some thousands
+    was read whole every batch. The ids go to the primary key's index instead."""
+    table = table_of(ProcessedEvent)
+    rows = _ledger_rows(5000, "plan")
+    async with pg_db.begin() as connection:
+        await bulk.insert(connection, table, rows)
+    picked = rows[::250]
+    update = bulk._update("postgresql", table, ("id", "result"))
+    delete = bulk._delete("postgresql", table)
+    async with pg_db.begin() as connection:
+        driver = _asyncpg_of(connection)
+        await driver.execute("ANALYZE processed_events")
+        for statement, matrix in (
+            (update, update.matrix([{"id": r["id"], "result": {"done": 1}} for r in picked])),
+            (delete, delete.matrix([(r["id"],) for r in picked], named=False)),
+        ):
+            document = bulk._document(matrix).decode()
+            plan = await driver.fetch(f"EXPLAIN (ANALYZE) {statement.driver_sql}", document)
+            text = "\n".join(line[0] for line in plan)
+            assert "Seq Scan on processed_events" not in text, text
+            assert "pk_processed_events" in text, text
+    async with pg_db.begin() as connection:
+        left = await _asyncpg_of(connection).fetchval("SELECT count(*) FROM processed_events")
+    assert left == 5000 - len(picked)  # the update and the delete did their work
