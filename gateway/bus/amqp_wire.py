@@ -258,6 +258,9 @@ def try_ack(
     return batches.add(channel.write_queue, ack_frame(channel.number, tag, multiple=multiple))
 
 
+_COMPACT_AFTER = 1024  # settled tags kept behind an unsettled one before they are dropped
+
+
 class UnsettledTags:
     """One channel's delivery tags not yet acked or rejected, oldest first.
 
@@ -281,6 +284,9 @@ class UnsettledTags:
         order, done = self._order, self._done
         while order and order[0] in done:
             done.discard(order.popleft())
+        if len(done) > _COMPACT_AFTER:  # one delivery held for long: do not grow behind it
+            self._order = deque(t for t in order if t not in done)
+            done.clear()
 
     def oldest(self, tags: Collection[int]) -> int | None:
         """The highest of `tags` when they are all of the unsettled tags up to it (so one

@@ -107,6 +107,19 @@ def test_a_multiple_ack_is_allowed_only_over_the_oldest_unsettled_deliveries() -
     assert len(tags) == 0
 
 
+def test_a_delivery_held_for_long_does_not_make_the_tags_grow() -> None:
+    tags = UnsettledTags()
+    tags.delivered(1)  # held, say by a handler that failed without settling it
+    for tag in range(2, 100_000):
+        tags.delivered(tag)
+        tags.settled(tag)
+    assert len(tags) == 1
+    assert len(tags._order) + len(tags._done) < 3000  # not the 100,000 seen
+    tags.delivered(100_000)
+    assert tags.oldest({1, 100_000}) == 100_000
+    assert tags.oldest({100_000}) is None  # 1 is still unsettled
+
+
 async def test_a_batch_acked_together_settles_its_deliveries_and_no_other(
     bus: Bus, monkeypatch: pytest.MonkeyPatch
 ) -> None:
