@@ -7,6 +7,8 @@ Signature: `X-Botgate-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>"
 from __future__ import annotations
 
 import asyncio
+import functools
+import hashlib
 import hmac
 import re
 import time
@@ -37,11 +39,24 @@ TEXT_MAX = 65536
 
 
 def sign(secret: str | bytes, timestamp: int | str, body: bytes) -> str:
-    """The `X-Botgate-Signature` value for a body sent at `timestamp`. `hmac.digest` is the
-    one-shot C HMAC: several times faster than an `hmac.new` object, the same digest."""
-    key = secret.encode() if isinstance(secret, str) else secret
-    mac = hmac.digest(key, f"{timestamp}.".encode() + body, "sha256")
-    return f"sha256={mac.hex()}"
+    """The `X-Botgate-Signature` value for a body sent at `timestamp`.
+
+    A copy of an HMAC already keyed with the secret: faster than keying one per message, and
+    unlike the one-shot `hmac.digest`, which lets go of the GIL for every message however
+    short, it keeps the GIL for bodies under 2 KiB. Letting go of it for two microseconds
+    cost the event loop up to the interpreter's switch interval (5 ms) whenever another
+    thread (the SQLite writer's) took it meanwhile: in a py-spy profile on SQLite, about 6%
+    of the loop's samples were this wait.
+    """
+    mac = _keyed(secret.encode() if isinstance(secret, str) else secret).copy()
+    mac.update(f"{timestamp}.".encode())
+    mac.update(body)
+    return f"sha256={mac.hexdigest()}"
+
+
+@functools.lru_cache(maxsize=256)  # one per bot secret (and per callback secret)
+def _keyed(key: bytes) -> hmac.HMAC:
+    return hmac.new(key, digestmod=hashlib.sha256)
 
 
 def signed_headers(secret: str | bytes, body: bytes, now: float | None = None) -> dict[str, str]:
