@@ -637,6 +637,8 @@ def _ack_together(batches: WriteBatches, group: list[_AmqpDelivery]) -> bool:
     """One multiple ack for deliveries of one channel, if they are its oldest unsettled ones
     and the ack can be queued now; False (nothing done) otherwise."""
     first = group[0]
+    if first._gone():  # its channel began closing since the group was made
+        return False
     top = first.tags.oldest({delivery._tag for delivery in group})
     if top is None or not try_ack(batches, first._channel, top, multiple=True):
         return False
