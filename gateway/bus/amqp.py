@@ -28,8 +28,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, Protocol
-from weakref import WeakKeyDictionary
+from typing import Any
 
 import aio_pika
 import aiormq
@@ -131,9 +130,6 @@ class AmqpBus:
         self._consumers: set[_Consumer | _ExclusiveConsumer] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self.own_models = _OwnModels(OWN_MODELS_KEPT)
-        # per consuming channel: what a multiple ack may cover (gone with the channel)
-        self._unsettled: WeakKeyDictionary[aiormq.abc.AbstractChannel, UnsettledTags]
-        self._unsettled = WeakKeyDictionary()
         self.write_batches = WriteBatches()  # a loop turn's publishes and acks, together
         self._publishing = ConfirmedPublisher(self.write_batches)
         self.control = ControlLink(url, OPERATION_TIMEOUT)  # locks and inspection
@@ -390,12 +386,6 @@ class AmqpBus:
                 for delivery in group:
                     await delivery.ack()
 
-    def unsettled_on(self, channel: aiormq.abc.AbstractChannel) -> UnsettledTags:
-        tags = self._unsettled.get(channel)
-        if tags is None:
-            tags = self._unsettled[channel] = UnsettledTags()
-        return tags
-
     def forget(self, consumer: _Consumer | _ExclusiveConsumer) -> None:
         self._consumers.discard(consumer)
 
@@ -405,7 +395,21 @@ class AmqpBus:
         task.add_done_callback(self._tasks.discard)
 
 
-class _Consumer:
+class _Closing:
+    """What a delivery needs of its consumer: `_cancelled`, set once its channel is closed or
+    being closed, and the unsettled delivery tags of the channel it consumes on (a fresh
+    record for each channel: a robust consumer's changes when the connection comes back)."""
+
+    _cancelled: bool
+    _tags_of: tuple[aiormq.abc.AbstractChannel, UnsettledTags] | None = None
+
+    def unsettled_on(self, channel: aiormq.abc.AbstractChannel) -> UnsettledTags:
+        if self._tags_of is None or self._tags_of[0] is not channel:
+            self._tags_of = (channel, UnsettledTags())
+        return self._tags_of[1]
+
+
+class _Consumer(_Closing):
     """One consumer on its own channel; also the `Subscription` handed to the caller.
 
     It consumes on aiormq's channel under aio-pika's robust one: a delivery arrives as
@@ -464,7 +468,7 @@ class _Consumer:
             log.warning("consumer channel did not close cleanly; the broker requeues its messages")
 
 
-class _ExclusiveConsumer:
+class _ExclusiveConsumer(_Closing):
     """An exclusive consumer on a plain channel: `lost` once the channel or its lock is gone."""
 
     def __init__(
@@ -522,12 +526,6 @@ async def _stop_consuming(channel: AbstractChannel, tag: str | None, queue: str)
             await underlay.basic_cancel(tag)
 
 
-class _Closing(Protocol):
-    """A consumer whose channel is closed, or being closed, once `_cancelled` is set."""
-
-    _cancelled: bool
-
-
 class _OwnModels:
     """The models of messages this process published, for its own consumers of them.
 
@@ -576,7 +574,7 @@ class _AmqpDelivery:
         self.message = _message(deliver, properties, incoming.body, bus.own_models)
         self.attempt = _attempt(deliver, properties)
         self._tag = deliver.delivery_tag or 0
-        self.tags = bus.unsettled_on(self._channel)
+        self.tags = consumer.unsettled_on(self._channel)
         self.tags.delivered(self._tag)
         self._settled = False
 

@@ -190,8 +190,7 @@ class ConfirmedPublisher:
 
     async def publish(self, channel: aiormq.Channel, message: Message, deadline: float) -> None:
         """Queue the message and wait for its confirm until `deadline` (loop time)."""
-        if channel.is_closed:
-            raise aiormq.exceptions.ChannelInvalidStateError(f"{channel!r} closed")
+        _refuse_closed(channel)
         frames = self._encode(channel, message)
         queued = not self._turn.locked() and self._batches.add(channel.write_queue, frames)
         if queued:
@@ -208,8 +207,7 @@ class ConfirmedPublisher:
     async def _queue_when_room(
         self, channel: aiormq.Channel, frames: bytes
     ) -> asyncio.Future[object]:
-        if channel.is_closed:
-            raise aiormq.exceptions.ChannelInvalidStateError(f"{channel!r} closed")
+        _refuse_closed(channel)  # again: it may have closed while this waited for the turn
         confirmation = _next_confirmation(channel)
         if self._batches.add(channel.write_queue, frames):  # after the publish that waited
             return confirmation
@@ -233,6 +231,11 @@ class ConfirmedPublisher:
             method = self._methods[key] = publish_method(number, *key[1:])
         room = channel.max_content_size
         return method + content_header(number, message) + body_frames(number, message.body, room)
+
+
+def _refuse_closed(channel: aiormq.Channel) -> None:
+    if channel.is_closed:
+        raise aiormq.exceptions.ChannelInvalidStateError(f"{channel!r} closed")
 
 
 def _next_confirmation(channel: aiormq.Channel) -> asyncio.Future[object]:
